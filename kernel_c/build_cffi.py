@@ -1,0 +1,99 @@
+"""cffi builder: one extension per architecture, `pyl4re._core_<arch>`.
+
+Each extension is the same `kernel_c/` sources plus `arch/<arch>/`. The cdef is read from
+the boundary header `kernel_c/pyl4re.h` (local `#include "..."` lines are followed, other
+preprocessor lines dropped), so the C code and cffi share one set of declarations.
+
+Environment:
+  PYL4RE_ARCHES    comma-separated subset of x86_64,arm64,mips64 to build (default: all)
+  PYL4RE_SANITIZE  1 = build with AddressSanitizer + UndefinedBehaviorSanitizer
+  PYL4RE_MIPS_PAGE_SIZE  16K (default, as Fiasco) or 4K for the MIPS64 build
+"""
+import os
+import re
+
+from cffi import FFI
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ARCHES = ("x86_64", "arm64", "mips64")
+
+# Listed explicitly: adding a file is a conscious act.
+KERNEL_SOURCES = [
+    "kernel_c/kernel.c",
+    "kernel_c/frames.c",
+    "kernel_c/kobject.c",
+    "kernel_c/quota.c",
+    "kernel_c/factory.c",
+    "kernel_c/cspace.c",
+]
+ARCH_SOURCES = ["arch.c"]
+
+CFLAGS = ["-std=c11", "-Wall", "-Wextra", "-O2", "-fvisibility=hidden"]
+SANITIZE_FLAGS = ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined",
+                  "-fno-omit-frame-pointer", "-g", "-O1"]
+
+_INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
+_INT_DEFINE = re.compile(r"^\s*#\s*define\s+\w+\s+-?(0x[0-9a-fA-F]+|\d+)\s*(/\*.*\*/)?\s*$")
+
+
+def selected_arches():
+    wanted = os.environ.get("PYL4RE_ARCHES", "").strip()
+    if not wanted:
+        return list(ARCHES)
+    names = [a.strip() for a in wanted.split(",") if a.strip()]
+    unknown = sorted(set(names) - set(ARCHES))
+    if unknown:
+        raise SystemExit(f"PYL4RE_ARCHES: unknown architecture(s) {unknown}; "
+                         f"choose from {', '.join(ARCHES)}")
+    return [a for a in ARCHES if a in names]
+
+
+def include_dirs(arch):
+    return [os.path.join(ROOT, "kernel_c"), os.path.join(ROOT, "arch", arch)]
+
+
+def cdef_text(arch, header="pyl4re.h"):
+    """The boundary header as cffi sees it: includes inlined, other directives dropped."""
+    for d in include_dirs(arch):
+        path = os.path.join(d, header)
+        if os.path.exists(path):
+            break
+    else:
+        raise FileNotFoundError(header)
+    out = []
+    with open(path) as f:
+        for line in f:
+            m = _INCLUDE.match(line)
+            if m:
+                out.append(cdef_text(arch, m.group(1)))
+            elif line.lstrip().startswith("#") and not _INT_DEFINE.match(line):
+                continue
+            else:
+                out.append(line.rstrip("\n"))
+    return "\n".join(out)
+
+
+def compile_flags(arch):
+    flags = list(CFLAGS)
+    if arch == "mips64" and os.environ.get("PYL4RE_MIPS_PAGE_SIZE", "16K").upper() == "4K":
+        flags.append("-DPYL4RE_MIPS_PAGE_4K=1")
+    if os.environ.get("PYL4RE_SANITIZE") == "1":
+        flags += SANITIZE_FLAGS
+    return flags
+
+
+def make_ffi(arch):
+    ffi = FFI()
+    ffi.cdef(cdef_text(arch))
+    sources = [os.path.relpath(os.path.join(ROOT, s)) for s in KERNEL_SOURCES]
+    sources += [os.path.relpath(os.path.join(ROOT, "arch", arch, s)) for s in ARCH_SOURCES]
+    link = ["-fsanitize=address,undefined"] if os.environ.get("PYL4RE_SANITIZE") == "1" else []
+    ffi.set_source(f"pyl4re._core_{arch}", '#include "pyl4re.h"',
+                   sources=sources, include_dirs=include_dirs(arch),
+                   extra_compile_args=compile_flags(arch), extra_link_args=link)
+    return ffi
+
+
+ffi_x86_64 = make_ffi("x86_64")
+ffi_arm64 = make_ffi("arm64")
+ffi_mips64 = make_ffi("mips64")

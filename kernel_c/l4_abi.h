@@ -1,0 +1,330 @@
+/*
+ * l4_abi.h: the L4Re/Fiasco kernel ABI as constants, with l4sys names and values
+ * (spec: shared/spec/l4re-abi.md, cited as §N).
+ *
+ * This header is part of the cffi boundary: the build feeds it to cffi's cdef, so it may
+ * hold only what cdef parses (enums, and #define NAME <integer> for values wider than int).
+ * Python reads every value from here at import time; nothing is written down twice.
+ * It holds no code and no architecture-specific values (those live in arch/<arch>/arch_abi.h).
+ */
+#ifndef PYL4RE_L4_ABI_H
+#define PYL4RE_L4_ABI_H
+
+/* §1 message tag: raw = label << 16 | flags | items << 6 | words (one signed mword) */
+enum L4_msgtag_flags {
+    L4_MSGTAG_ERROR = 0x8000,          /* output only: the error TCR holds the code (§3.1) */
+    L4_MSGTAG_TRANSFER_FPU = 0x1000,   /* send: pass FPU state (receiver BDR must allow it) */
+    L4_MSGTAG_SCHEDULE = 0x2000,       /* send: no time-slice donation */
+    L4_MSGTAG_PROPAGATE = 0x4000,      /* send: propagation, not implemented by Fiasco */
+    L4_MSGTAG_FLAGS = 0xF000,
+};
+/* Field positions (l4sys writes these as literals; the names are pyl4re's). */
+enum l4_msgtag_fields {
+    L4_MSGTAG_WORDS_MASK = 0x3F,       /* bits 0..5: untyped words */
+    L4_MSGTAG_ITEMS_SHIFT = 6,
+    L4_MSGTAG_ITEMS_MASK = 0x3F,       /* bits 6..11 after the shift: typed items */
+    L4_MSGTAG_LABEL_SHIFT = 16,        /* bits 16..63: signed label */
+};
+
+/* §2 UTCB layout (byte offsets for a 64-bit mword; identical on amd64, arm64, mips64) */
+enum L4_utcb_consts {
+    L4_UTCB_GENERIC_DATA_SIZE = 63,        /* MR0..MR62 */
+    L4_UTCB_GENERIC_BUFFERS_SIZE = 58,     /* BR0..BR57 */
+    L4_UTCB_MSG_REGS_OFFSET = 0,
+    L4_UTCB_BUF_REGS_OFFSET = 0x200,       /* word 64: the BDR, then the BRs */
+    L4_UTCB_THREAD_REGS_OFFSET = 0x3D8,    /* word 123: the TCRs */
+    L4_UTCB_INHERIT_FPU = 0x1000000,       /* BDR bit 24: accept the sender's FPU state */
+};
+/* Thread control registers, as indices into the TCR block (l4_thread_regs_t order). */
+enum l4_utcb_tcr {
+    L4_UTCB_TCR_ERROR = 0,
+    L4_UTCB_TCR_FREE_MARKER = 1,
+    L4_UTCB_TCR_USER0 = 2,                 /* user[0..2]: preserved, never read by the kernel */
+};
+/* Buffer descriptor register: where each receive-item list starts among the BRs. */
+enum l4_buffer_desc_consts_t {
+    L4_BDR_MEM_SHIFT = 0,
+    L4_BDR_IO_SHIFT = 5,
+    L4_BDR_OBJ_SHIFT = 10,
+    L4_BDR_OFFSET_MASK = 0xFFFFF,
+};
+
+/* §3.1 IPC error codes in the error TCR; bit 0 is the phase (0 = send, 1 = receive) */
+enum l4_ipc_tcr_error_t {
+    L4_IPC_ERROR_MASK = 0x1F,
+    L4_IPC_SND_ERR_MASK = 0x01,        /* really the phase bit: set means receive phase */
+    L4_IPC_SETIMEOUT = 0x02,
+    L4_IPC_RETIMEOUT = 0x03,
+    L4_IPC_ENOT_EXISTENT = 0x04,
+    L4_IPC_SECANCELED = 0x06,
+    L4_IPC_RECANCELED = 0x07,
+    L4_IPC_SEMSGCUT = 0x08,
+    L4_IPC_REMSGCUT = 0x09,
+    L4_IPC_SESNDPFTO = 0x0A,           /* legacy: the current kernel never sets 0x0A..0x0F */
+    L4_IPC_RESNDPFTO = 0x0B,
+    L4_IPC_SERCVPFTO = 0x0C,
+    L4_IPC_RERCVPFTO = 0x0D,
+    L4_IPC_SEABORTED = 0x0E,
+    L4_IPC_REABORTED = 0x0F,
+    L4_IPC_SEMAPFAILED = 0x10,
+    L4_IPC_REMAPFAILED = 0x11,
+    L4_IPC_NO_REPLY_CAP = 0x13,
+};
+
+/* §3.2 generic error codes (replies carry -L4_Exxx in the tag label) */
+enum l4_error_code {
+    L4_EOK = 0,
+    L4_EPERM = 1,
+    L4_ENOENT = 2,
+    L4_EIO = 5,
+    L4_ENXIO = 6,
+    L4_E2BIG = 7,
+    L4_EAGAIN = 11,
+    L4_ENOMEM = 12,
+    L4_EACCESS = 13,
+    L4_EFAULT = 14,
+    L4_EBUSY = 16,
+    L4_EEXIST = 17,
+    L4_ENODEV = 19,
+    L4_ENOTDIR = 20,
+    L4_EINVAL = 22,
+    L4_ENOSPC = 28,
+    L4_ERANGE = 34,
+    L4_ENAMETOOLONG = 36,
+    L4_ENOSYS = 38,
+    L4_EBADPROTO = 39,
+    L4_EADDRNOTAVAIL = 99,
+    L4_ERRNOMAX = 100,
+    L4_ENOREPLY = 1000,
+    L4_EMSGTOOSHORT = 1001,
+    L4_EMSGTOOLONG = 1002,
+    L4_EMSGMISSARG = 1003,
+    L4_EMSGERRRANGE = 1004,
+    L4_EDROPREPLY = 1005,
+    L4_EIPC_LO = 2000,
+    L4_EIPC_HI = 2031,
+};
+
+/* §4 timeouts. l4_timeout_s (16 bit): relative = exponent << 10 | mantissa (m << e µs),
+ * absolute = 0x8000 | BR index. l4_timeout_t (32 bit) = snd << 16 | rcv. */
+enum l4_timeout_consts {
+    L4_IPC_TIMEOUT_NEVER = 0,
+    L4_IPC_TIMEOUT_0 = 0x0400,
+    L4_IPC_NEVER = 0,
+    L4_IPC_RECV_TIMEOUT_0 = 0x00000400,
+    L4_IPC_SEND_TIMEOUT_0 = 0x04000000,
+    L4_IPC_BOTH_TIMEOUT_0 = 0x04000400,
+};
+/* Field positions (literals in l4sys; the names are pyl4re's, after Fiasco's L4_timeout). */
+enum l4_timeout_fields {
+    L4_TIMEOUT_MAN_MASK = 0x3FF,
+    L4_TIMEOUT_EXP_SHIFT = 10,
+    L4_TIMEOUT_EXP_MASK = 0x1F,        /* after the shift */
+    L4_TIMEOUT_ABS_MASK = 0x8000,      /* Fiasco Abs_mask */
+    L4_TIMEOUT_ABS_BR_MASK = 0x3F,     /* absolute form: BR index of the 64-bit deadline */
+    L4_TIMEOUT_SND_SHIFT = 16,         /* send half of an l4_timeout_t */
+};
+#define L4_TIMEOUT_US_MAX 0x1ffffffffff            /* 2^41 - 1: longest l4_timeout_from_us input */
+#define L4_TIMEOUT_US_NEVER 0xffffffffffffffff     /* ~0: "never" for l4_timeout_from_us */
+
+/* §5.1 flexpage: rights 0..3, type 4..5, order 6..11, address / port << 12 / selector 12..63 */
+enum L4_fpage_consts {
+    L4_FPAGE_RIGHTS_SHIFT = 0,
+    L4_FPAGE_TYPE_SHIFT = 4,
+    L4_FPAGE_SIZE_SHIFT = 6,
+    L4_FPAGE_ADDR_SHIFT = 12,
+    L4_FPAGE_RIGHTS_BITS = 4,
+    L4_FPAGE_TYPE_BITS = 2,
+    L4_FPAGE_SIZE_BITS = 6,
+    L4_FPAGE_ADDR_BITS = 52,           /* mword bits - 12, 64-bit */
+    L4_FPAGE_RIGHTS_MASK = 0xF,
+    L4_FPAGE_TYPE_MASK = 0x30,
+    L4_FPAGE_SIZE_MASK = 0xFC0,
+    L4_FPAGE_RIGHTS_ALL = 0xF,
+};
+#define L4_FPAGE_ADDR_MASK 0xfffffffffffff000
+
+enum L4_fpage_type {
+    L4_FPAGE_SPECIAL = 0,              /* l4_fpage_invalid() or l4_fpage_all() */
+    L4_FPAGE_MEMORY = 1,
+    L4_FPAGE_IO = 2,
+    L4_FPAGE_OBJ = 3,
+};
+
+/* Memory (and I/O) rights; bit 3 is the kernel's internal U right, not named in l4sys. */
+enum L4_fpage_rights {
+    L4_FPAGE_X = 1,
+    L4_FPAGE_W = 2,
+    L4_FPAGE_RO = 4,
+    L4_FPAGE_RW = 6,
+    L4_FPAGE_RX = 5,
+    L4_FPAGE_RWX = 7,
+};
+
+enum l4_fpage_sizes {
+    L4_WHOLE_ADDRESS_SPACE = 63,       /* order of l4_fpage_all(); largest memory order */
+    L4_WHOLE_IOADDRESS_SPACE = 16,
+    L4_IOPORT_MAX = 0x10000,           /* highest I/O port + 1 */
+};
+
+/* §5.1 object (capability) rights */
+enum l4_cap_fpage_rights {
+    L4_CAP_FPAGE_W = 0x1,
+    L4_CAP_FPAGE_S = 0x2,
+    L4_CAP_FPAGE_R = 0x4,
+    L4_CAP_FPAGE_RO = 0x4,
+    L4_CAP_FPAGE_D = 0x8,
+    L4_CAP_FPAGE_RW = 0x5,
+    L4_CAP_FPAGE_RS = 0x6,
+    L4_CAP_FPAGE_RWS = 0x7,
+    L4_CAP_FPAGE_RWSD = 0xF,
+    L4_CAP_FPAGE_RWD = 0xD,
+    L4_CAP_FPAGE_RSD = 0xE,
+};
+
+/* §5.2 send (map) items: control word = send base (bits 12..63) | attributes << 4 |
+ * L4_ITEM_MAP | grant | compound; then the flexpage word */
+enum l4_msg_item_consts_t {
+    L4_ITEM_MAP = 8,                   /* set in every map item; control word 0 = void item */
+    L4_ITEM_CONT = 1,                  /* compound: next item goes to the same receive buffer */
+    L4_MAP_ITEM_GRANT = 2,
+    L4_MAP_ITEM_MAP = 0,
+};
+
+enum L4_fpage_control {
+    L4_FPAGE_CONTROL_OFFSET_SHIFT = 12,
+};
+#define L4_FPAGE_CONTROL_MASK 0xfffffffffffff000
+
+/* Memory attribute nibble of a map item (l4_map_control's cache argument, shifted by 4). */
+enum l4_fpage_cacheability_opt_t {
+    L4_FPAGE_CACHE_OPT = 0x1,          /* use the given type instead of copying the sender's */
+    L4_FPAGE_CACHEABLE = 0x3,
+    L4_FPAGE_BUFFERABLE = 0x5,
+    L4_FPAGE_UNCACHEABLE = 0x1,
+};
+
+/* §5.2 object attribute bits of a map item's control word (bits 4..7) */
+enum l4_obj_fpage_ctl {
+    L4_FPAGE_C_REF_CNT = 0x00,
+    L4_FPAGE_C_NO_REF_CNT = 0x10,
+    L4_FPAGE_C_OBJ_RIGHT1 = 0x20,
+    L4_FPAGE_C_OBJ_RIGHT2 = 0x40,
+    L4_FPAGE_C_OBJ_RIGHT3 = 0x80,
+    L4_FPAGE_C_OBJ_RIGHTS = 0xE0,
+    L4_FPAGE_C_IPCGATE_SVR = 0x20,
+};
+
+/* §5.3 receive items: word 0 of an entry in a BR list (L4_ITEM_MAP must be set; 0 ends the
+ * list); a non-small item's word 1 is the receive window */
+enum l4_rcv_item_consts {
+    L4_RCV_ITEM_FORWARD_MAPPINGS = 1,  /* an extra word names the task that gets the mappings */
+    L4_RCV_ITEM_SINGLE_CAP = 0xA,      /* small item: one object slot, selector in bits 12..63 */
+    L4_RCV_ITEM_LOCAL_ID = 4,          /* prefer a local id over a mapping (small items only) */
+};
+
+/* §5.4 returned item words: receive type in bits 1..2 of word 0 (no l4sys C names; pyl4re
+ * names after Fiasco's Rcv_map_something, Rcv_map_nothing, Rcv_id, Rcv_flexpage). */
+enum l4_ret_item_type {
+    L4_RET_ITEM_MAP_SOMETHING = 0x0,   /* mapped, something arrived */
+    L4_RET_ITEM_MAP_NOTHING = 0x2,     /* mapped, nothing arrived */
+    L4_RET_ITEM_ID = 0x4,              /* word 1: IPC-gate label | W,S rights */
+    L4_RET_ITEM_FLEXPAGE = 0x6,        /* word 1: the raw send flexpage */
+    L4_RET_ITEM_TYPE_MASK = 0x6,
+};
+
+/* §5.5 unmap: flags in the map-mask word (wider than int, hence #define) */
+#define L4_FP_OTHER_SPACES 0               /* only mappings derived from the given one */
+#define L4_FP_ALL_SPACES 0x80000000        /* also the invoked task's own mapping */
+#define L4_FP_DELETE_OBJ 0xc0000000        /* ALL_SPACES + delete objects (needs D right) */
+/* Access flags the kernel ORs into each returned fpage word (Fiasco Page::Flags; pyl4re names). */
+enum l4_unmap_access_flags {
+    L4_FP_REFERENCED = 0x1,
+    L4_FP_DIRTY = 0x2,
+};
+
+/* §6.1 capability selectors */
+enum l4_cap_consts {
+    L4_CAP_SHIFT = 12,
+    L4_CAP_SIZE = 0x1000,
+    L4_CAP_OFFSET = 0x1000,
+    L4_REPLY_CAP_BIT = 0x400,
+    L4_INVALID_CAP_BIT = 0x800,
+};
+#define L4_CAP_MASK 0xfffffffffffffc00
+#define L4_INVALID_CAP 0xfffffffffffff800
+#define L4_INVALID_REPLY_CAP 0xfffffffffffffc00
+
+/* §6.2 initial capability slots (as indices; selectors are index << L4_CAP_SHIFT) */
+enum l4_base_cap_index {
+    L4_BASE_TASK_CAP_INDEX = 1,
+    L4_BASE_FACTORY_CAP_INDEX = 2,
+    L4_BASE_THREAD_CAP_INDEX = 3,
+    L4_BASE_PAGER_CAP_INDEX = 4,
+    L4_BASE_LOG_CAP_INDEX = 5,
+    L4_BASE_ICU_CAP_INDEX = 6,
+    L4_BASE_SCHEDULER_CAP_INDEX = 7,
+    L4_BASE_IOMMU_CAP_INDEX = 8,
+    L4_BASE_DEBUGGER_CAP_INDEX = 10,
+    L4_BASE_ARM_SMCCC_CAP_INDEX = 11,
+    L4_BASE_CAPS_LAST_INDEX = 11,
+};
+
+/* §6.2 the same slots as selectors (index << L4_CAP_SHIFT), as l4sys names them */
+enum l4_default_caps_t {
+    L4_BASE_TASK_CAP = 0x1000,
+    L4_BASE_FACTORY_CAP = 0x2000,
+    L4_BASE_THREAD_CAP = 0x3000,
+    L4_BASE_PAGER_CAP = 0x4000,
+    L4_BASE_LOG_CAP = 0x5000,
+    L4_BASE_ICU_CAP = 0x6000,
+    L4_BASE_SCHEDULER_CAP = 0x7000,
+    L4_BASE_IOMMU_CAP = 0x8000,
+    L4_BASE_DEBUGGER_CAP = 0xA000,
+    L4_BASE_ARM_SMCCC_CAP = 0xB000,
+    L4_BASE_CAPS_LAST = 0xB000,
+};
+
+/* §6.3 operation flags OR-ed into the invoked selector */
+enum l4_syscall_flags_t {
+    L4_SYSF_NONE = 0x00,
+    L4_SYSF_SEND = 0x01,
+    L4_SYSF_RECV = 0x02,
+    L4_SYSF_OPEN_WAIT = 0x04,
+    L4_SYSF_REPLY = 0x08,
+    L4_SYSF_CALL = 0x03,
+    L4_SYSF_WAIT = 0x06,
+    L4_SYSF_SEND_AND_WAIT = 0x07,
+    L4_SYSF_REPLY_AND_WAIT = 0x0F,
+};
+
+/* §7 protocol labels (-3, -4 removed in 2024; -7, -19 unused) */
+enum L4_msgtag_protocol {
+    L4_PROTO_NONE = 0,
+    L4_PROTO_PLATFORM_CTL = 0,
+    L4_PROTO_ALLOW_SYSCALL = 1,
+    L4_PROTO_PF_EXCEPTION = 1,
+    L4_PROTO_IRQ = -1,
+    L4_PROTO_PAGE_FAULT = -2,
+    L4_PROTO_EXCEPTION = -5,
+    L4_PROTO_SIGMA0 = -6,
+    L4_PROTO_IO_PAGE_FAULT = -8,
+    L4_PROTO_THREAD_GROUP = -9,
+    L4_PROTO_KOBJECT = -10,
+    L4_PROTO_TASK = -11,
+    L4_PROTO_THREAD = -12,
+    L4_PROTO_LOG = -13,
+    L4_PROTO_SCHEDULER = -14,
+    L4_PROTO_FACTORY = -15,
+    L4_PROTO_VM = -16,
+    L4_PROTO_DMA_SPACE = -17,
+    L4_PROTO_IRQ_SENDER = -18,
+    L4_PROTO_SEMAPHORE = -20,
+    L4_PROTO_META = -21,
+    L4_PROTO_IOMMU = -22,
+    L4_PROTO_DEBUGGER = -23,
+    L4_PROTO_SMCCC = -24,
+    L4_PROTO_VCPU_CONTEXT = -25,
+};
+
+#endif
