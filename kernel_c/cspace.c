@@ -1,0 +1,253 @@
+/*
+ * cspace.c: per-task capability tables: lookup, insert, copy with rights reduction
+ * (§5.2, §6.1), delete, and delete-object.
+ *
+ * A slot holds an object id plus rights; R is presence. Counted slots keep their object
+ * alive; the object dies with the last counted one, or at once through delete-object with
+ * the D right. Every entry point reaps the objects that died on the way.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernel.h"
+#include "cspace.h"
+#include "quota.h"
+
+enum {
+    LEAF_SLOTS = 1 << CAP_LEAF_BITS,
+    DIR_LEAVES = 1 << CAP_MID_BITS,
+    CAP_RIGHTS_MASK = L4_CAP_FPAGE_RWSD,
+    CAP_ATTR_MASK = CAP_COUNTED | L4_FPAGE_C_OBJ_RIGHTS,
+};
+
+struct cap_leaf { struct cap_slot slot[LEAF_SLOTS]; };
+struct cap_dir { struct cap_leaf *leaf[DIR_LEAVES]; };
+
+_Static_assert(sizeof(struct cap_leaf) == KOBJ_SIZE_CAP_TABLE, "leaf size is what is charged");
+_Static_assert(sizeof(struct cap_dir) == KOBJ_SIZE_CAP_DIR, "dir size is what is charged");
+
+static unsigned top_of(cap_index_t i) { return i.raw >> (CAP_MID_BITS + CAP_LEAF_BITS); }
+static unsigned mid_of(cap_index_t i) { return (i.raw >> CAP_LEAF_BITS) & (DIR_LEAVES - 1); }
+static unsigned leaf_of(cap_index_t i) { return i.raw & (LEAF_SLOTS - 1); }
+
+struct cap_slot *cspace_slot(const struct task *t, cap_index_t idx)
+{
+    if (idx.raw >= CSPACE_SLOTS)
+        return NULL;
+    struct cap_dir *d = t->cap_top[top_of(idx)];
+    if (!d)
+        return NULL;
+    struct cap_leaf *l = d->leaf[mid_of(idx)];
+    return l ? &l->slot[leaf_of(idx)] : NULL;
+}
+
+struct kobj *cspace_slot_obj(const kernel_t *k, const struct cap_slot *s)
+{
+    return s && s->gen ? kobj_from_slot(k, s->obj_slot, s->gen) : NULL;
+}
+
+/* Table memory is charged to the task's quota before it exists, refunded after it is gone. */
+static void *table_alloc(kernel_t *k, struct quota *q, size_t size)
+{
+    if (q && quota_alloc(q, size) < 0)
+        return NULL;
+    void *p = calloc(1, size);
+    if (!p && q)
+        quota_free(k, q, size);
+    return p;
+}
+
+static void table_free(kernel_t *k, struct quota *q, void *p, size_t size)
+{
+    free(p);
+    if (q)
+        quota_free(k, q, size);
+}
+
+/* The slot for idx, creating its tables if need be; on failure nothing is left behind. */
+static int slot_make(kernel_t *k, struct task *t, cap_index_t idx, struct cap_slot **out)
+{
+    struct quota *q = t->hdr.quota;
+    struct cap_dir **dp = &t->cap_top[top_of(idx)];
+    int fresh_dir = 0;
+    if (!*dp) {
+        if (!(*dp = table_alloc(k, q, sizeof(**dp))))
+            return -L4_ENOMEM;
+        fresh_dir = 1;
+    }
+    struct cap_leaf **lp = &(*dp)->leaf[mid_of(idx)];
+    if (!*lp && !(*lp = table_alloc(k, q, sizeof(**lp)))) {
+        if (fresh_dir) {
+            table_free(k, q, *dp, sizeof(**dp));
+            *dp = NULL;
+        }
+        return -L4_ENOMEM;
+    }
+    *out = &(*lp)->slot[leaf_of(idx)];
+    return 0;
+}
+
+static void slot_clear(kernel_t *k, struct cap_slot *s)
+{
+    struct kobj *o = cspace_slot_obj(k, s);
+    uint8_t counted = s->attrs & CAP_COUNTED;
+    memset(s, 0, sizeof(*s));
+    if (o && counted)
+        kobj_put(k, o);
+}
+
+int cspace_put(kernel_t *k, struct task *t, cap_index_t idx, struct kobj *o,
+               uint32_t rights, uint32_t attrs)
+{
+    struct cap_slot *s;
+    int rc = slot_make(k, t, idx, &s);
+    if (rc < 0)
+        return rc;
+    struct kobj *old = cspace_slot_obj(k, s);
+    if (old == o) {                          /* same object: rights only grow */
+        if ((attrs & CAP_COUNTED) && !(s->attrs & CAP_COUNTED))
+            o->counted_refs++;
+        s->rights |= (uint8_t)rights;
+        s->attrs |= (uint8_t)attrs;
+        return 0;
+    }
+    if (old)                                  /* another object: it goes first */
+        slot_clear(k, s);
+    s->obj_slot = o->slot;
+    s->gen = o->gen;
+    s->rights = (uint8_t)rights;
+    s->attrs = (uint8_t)attrs;
+    if (attrs & CAP_COUNTED)
+        o->counted_refs++;
+    return 0;
+}
+
+static struct task *task_get(const kernel_t *k, kobj_id_t id)
+{
+    struct kobj *o = kobj_get(k, id);
+    return o && o->type == KOBJ_TASK ? (struct task *)o : NULL;
+}
+
+int cspace_lookup(const kernel_t *k, kobj_id_t task, cap_index_t idx, struct cap_info *out)
+{
+    struct task *t = task_get(k, task);
+    if (!t || idx.raw >= CSPACE_SLOTS)
+        return -L4_EINVAL;
+    struct cap_slot *s = cspace_slot(t, idx);
+    struct kobj *o = cspace_slot_obj(k, s);
+    if (!o)
+        return -L4_ENOENT;
+    out->obj = kobj_id_of(o);
+    out->type = o->type;
+    out->rights = s->rights;
+    out->attrs = s->attrs;
+    return 0;
+}
+
+int cspace_insert(kernel_t *k, kobj_id_t task, cap_index_t idx, kobj_id_t obj,
+                  uint32_t rights, uint32_t attrs)
+{
+    struct task *t = task_get(k, task);
+    struct kobj *o = kobj_get(k, obj);
+    if (!t || !o || idx.raw >= CSPACE_SLOTS || (rights & ~CAP_RIGHTS_MASK)
+        || (attrs & ~CAP_ATTR_MASK) || !(rights & L4_CAP_FPAGE_R))
+        return -L4_EINVAL;
+    int rc = cspace_put(k, t, idx, o, rights, attrs);
+    kobj_reap(k);
+    return rc;
+}
+
+int cspace_copy(kernel_t *k, kobj_id_t dst_task, cap_index_t dst, kobj_id_t src_task,
+                cap_index_t src, uint32_t rights_mask, uint32_t ctl_attrs)
+{
+    struct task *dt = task_get(k, dst_task), *st = task_get(k, src_task);
+    if (!dt || !st || dst.raw >= CSPACE_SLOTS || src.raw >= CSPACE_SLOTS
+        || (rights_mask & ~CAP_RIGHTS_MASK) || (ctl_attrs & ~0xF0u))
+        return -L4_EINVAL;
+    struct cap_slot *s = cspace_slot(st, src);
+    struct kobj *o = cspace_slot_obj(k, s);
+    if (!o)
+        return -L4_ENOENT;
+    uint32_t rights = s->rights & rights_mask;
+    /* The control word says "not counted" with 0x10; the slot says "counted" with it. */
+    uint32_t attrs = s->attrs & ((ctl_attrs ^ L4_FPAGE_C_NO_REF_CNT) & CAP_ATTR_MASK);
+    if (!(rights & L4_CAP_FPAGE_R))
+        return 1;                             /* without R nothing is mapped */
+    int rc = cspace_put(k, dt, dst, o, rights, attrs);
+    kobj_reap(k);
+    return rc;
+}
+
+int cspace_delete(kernel_t *k, kobj_id_t task, cap_index_t idx)
+{
+    struct task *t = task_get(k, task);
+    if (!t || idx.raw >= CSPACE_SLOTS)
+        return -L4_EINVAL;
+    struct cap_slot *s = cspace_slot(t, idx);
+    if (!cspace_slot_obj(k, s))
+        return -L4_ENOENT;
+    slot_clear(k, s);
+    kobj_reap(k);
+    return 0;
+}
+
+int cspace_delete_obj(kernel_t *k, kobj_id_t task, cap_index_t idx)
+{
+    struct task *t = task_get(k, task);
+    if (!t || idx.raw >= CSPACE_SLOTS)
+        return -L4_EINVAL;
+    struct cap_slot *s = cspace_slot(t, idx);
+    struct kobj *o = cspace_slot_obj(k, s);
+    if (!o)
+        return -L4_ENOENT;
+    if (!(s->rights & L4_CAP_FPAGE_D))
+        return -L4_EPERM;
+    slot_clear(k, s);
+    kobj_kill(k, o);
+    kobj_reap(k);
+    return 0;
+}
+
+uint64_t cspace_slots_used(const kernel_t *k, kobj_id_t task)
+{
+    struct task *t = task_get(k, task);
+    uint64_t n = 0;
+    for (unsigned i = 0; t && i < (1u << CAP_TOP_BITS); i++) {
+        struct cap_dir *d = t->cap_top[i];
+        for (unsigned j = 0; d && j < DIR_LEAVES; j++) {
+            struct cap_leaf *l = d->leaf[j];
+            for (unsigned s = 0; l && s < LEAF_SLOTS; s++)
+                n += cspace_slot_obj(k, &l->slot[s]) != NULL;
+        }
+    }
+    return n;
+}
+
+void cspace_flush(kernel_t *k, struct task *t)
+{
+    struct quota *q = t->hdr.quota;
+    for (unsigned i = 0; i < (1u << CAP_TOP_BITS); i++) {
+        struct cap_dir *d = t->cap_top[i];
+        for (unsigned j = 0; d && j < DIR_LEAVES; j++) {
+            struct cap_leaf *l = d->leaf[j];
+            for (unsigned s = 0; l && s < LEAF_SLOTS; s++)
+                slot_clear(k, &l->slot[s]);
+            if (l)
+                table_free(k, q, l, sizeof(*l));
+        }
+        if (d)
+            table_free(k, q, d, sizeof(*d));
+        t->cap_top[i] = NULL;
+    }
+}
+
+void cspace_free_tables(struct task *t)
+{
+    for (unsigned i = 0; i < (1u << CAP_TOP_BITS); i++) {
+        struct cap_dir *d = t->cap_top[i];
+        for (unsigned j = 0; d && j < DIR_LEAVES; j++)
+            free(d->leaf[j]);
+        free(d);
+        t->cap_top[i] = NULL;
+    }
+}

@@ -1,0 +1,33 @@
+/*
+ * cspace.h: capability tables, internal interface (the boundary functions are in pyl4re.h).
+ *
+ *   task->cap_top[64] -> cap_dir.leaf[64] -> cap_leaf.slot[256]     (6 + 6 + 8 = 20 bits)
+ *
+ * Directories and leaves appear on first use and are charged to the task's quota, so
+ * memory grows with the slots used, not with the 2^20 range; lookup is three loads.
+ */
+#ifndef PYL4RE_CSPACE_H
+#define PYL4RE_CSPACE_H
+
+#include "kobject.h"
+
+struct cap_slot {
+    uint32_t obj_slot, gen;    /* the object's id; stale once the object died */
+    uint8_t rights;            /* L4_CAP_FPAGE_{R,W,S,D} */
+    uint8_t attrs;             /* CAP_COUNTED | L4_FPAGE_C_OBJ_RIGHT* */
+    uint8_t pad[6];
+};
+
+/* The live object in a slot, or NULL for an empty or stale slot. */
+struct kobj *cspace_slot_obj(const kernel_t *k, const struct cap_slot *s);
+/* The slot for idx, or NULL if idx is out of range or its table does not exist. */
+struct cap_slot *cspace_slot(const struct task *t, cap_index_t idx);
+/* Puts a reference to o into t[idx] (see cspace_copy for the occupied-slot rules). */
+int cspace_put(kernel_t *k, struct task *t, cap_index_t idx, struct kobj *o,
+               uint32_t rights, uint32_t attrs);
+/* Drops every capability of a dying task and returns its tables' charges. */
+void cspace_flush(kernel_t *k, struct task *t);
+/* Frees the tables without touching any other object (kernel teardown). */
+void cspace_free_tables(struct task *t);
+
+#endif

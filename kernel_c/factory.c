@@ -1,0 +1,89 @@
+/*
+ * factory.c: creating kernel objects against a factory's quota (§8.3, §13).
+ *
+ * The control plane (Python) has decoded the request and checked rights and arguments;
+ * this file charges, allocates and maps, all or nothing. Sizes come from enum kobj_size.
+ */
+#include "kernel.h"
+#include "cspace.h"
+#include "quota.h"
+
+struct kind {
+    uint32_t size;         /* what the object charges */
+    uint32_t struct_size;  /* its C layout */
+};
+
+static const struct kind kinds[KOBJ_TYPE_COUNT] = {
+    [KOBJ_TASK] = { KOBJ_SIZE_TASK, sizeof(struct task) },
+    [KOBJ_THREAD] = { KOBJ_SIZE_THREAD, sizeof(struct thread) },
+    [KOBJ_GATE] = { KOBJ_SIZE_GATE, sizeof(struct gate) },
+    [KOBJ_FACTORY] = { KOBJ_SIZE_FACTORY, sizeof(struct factory) },
+    [KOBJ_IRQ] = { KOBJ_SIZE_IRQ, sizeof(struct irq) },
+    [KOBJ_SEMAPHORE] = { KOBJ_SIZE_SEMAPHORE, sizeof(struct semaphore) },
+};
+
+/* Factory limits must be non-zero and below 2^63 - 1 (§8.3). */
+#define FACTORY_LIMIT_MAX 0x7ffffffffffffffe
+
+int factory_quota(const kernel_t *k, kobj_id_t factory, struct quota_info *out)
+{
+    struct kobj *o = kobj_get(k, factory);
+    if (!o || o->type != KOBJ_FACTORY)
+        return -L4_EINVAL;
+    const struct quota *q = ((const struct factory *)o)->own;
+    out->limit = q->limit;
+    out->used = q->used;
+    out->valid = q->valid;
+    return 0;
+}
+
+int factory_create(kernel_t *k, kobj_id_t factory, uint32_t type, uint64_t arg,
+                   kobj_id_t task, cap_index_t slot, kobj_id_t *out)
+{
+    struct kobj *fo = kobj_get(k, factory), *to = kobj_get(k, task);
+    if (!fo || fo->type != KOBJ_FACTORY || !to || to->type != KOBJ_TASK
+        || slot.raw >= CSPACE_SLOTS)
+        return -L4_EINVAL;
+    if (type >= KOBJ_TYPE_COUNT || !kinds[type].size)
+        return -L4_ENODEV;
+    struct quota *q = ((struct factory *)fo)->own;
+    uint64_t charge = kinds[type].size;
+    if (type == KOBJ_FACTORY) {
+        if (arg == 0 || arg > FACTORY_LIMIT_MAX)
+            return -L4_ENOMEM;
+        charge += arg;             /* the child's whole budget, at once */
+        if (charge < arg)
+            return -L4_ENOMEM;
+    }
+    if (quota_alloc(q, charge) < 0)
+        return -L4_ENOMEM;
+
+    struct kobj *o = kobj_new(k, type, kinds[type].struct_size);
+    struct quota *child = NULL;
+    if (o && type == KOBJ_FACTORY && !(child = quota_new(k, q, arg, charge))) {
+        kobj_kill(k, o);
+        o = NULL;
+    }
+    if (!o) {
+        quota_free(k, q, charge);
+        kobj_reap(k);
+        return -L4_ENOMEM;
+    }
+    if (child) {
+        /* The child's quota holds the charge and returns it when drained (quota.c). */
+        ((struct factory *)o)->own = child;
+        o->charged = 0;
+    } else {
+        o->quota = q;
+        o->charged = charge;
+    }
+    o->factory = factory;
+    int rc = cspace_put(k, (struct task *)to, slot, o, L4_CAP_FPAGE_RWSD,
+                        CAP_COUNTED | L4_FPAGE_C_OBJ_RIGHTS);
+    if (rc < 0)
+        kobj_kill(k, o);            /* no capability was made: it dies, refunding */
+    else
+        *out = kobj_id_of(o);
+    kobj_reap(k);
+    return rc;
+}

@@ -1,0 +1,112 @@
+/*
+ * kernel.c: booting and tearing down a kernel instance.
+ *
+ * Boot splits physical memory (frames.c), creates the objects that exist before any
+ * factory (root quota and factory, ICU/Pfc, Log, Scheduler, Debugger) and the root task
+ * the harness acts through, holding them at their base slots (§6.2).
+ */
+#include <stdlib.h>
+
+#include "kernel.h"
+#include "cspace.h"
+#include "quota.h"
+
+static struct kobj *boot_object(kernel_t *k, uint32_t type, size_t size)
+{
+    struct kobj *o = kobj_new(k, type, size);
+    if (o)
+        o->permanent = 1;
+    return o;
+}
+
+static int boot_objects(kernel_t *k)
+{
+    static const struct { uint32_t type, index; } singletons[] = {
+        { KOBJ_LOG, L4_BASE_LOG_CAP_INDEX },
+        { KOBJ_ICU, L4_BASE_ICU_CAP_INDEX },
+        { KOBJ_SCHEDULER, L4_BASE_SCHEDULER_CAP_INDEX },
+        { KOBJ_DEBUGGER, L4_BASE_DEBUGGER_CAP_INDEX },
+    };
+    if (!(k->root_quota = quota_new(k, NULL, 0, 0)))
+        return -L4_ENOMEM;
+    struct task *root = (struct task *)boot_object(k, KOBJ_TASK, sizeof(struct task));
+    struct factory *f = (struct factory *)boot_object(k, KOBJ_FACTORY, sizeof(struct factory));
+    if (!root || !f)
+        return -L4_ENOMEM;
+    f->own = k->root_quota;
+    k->root_task = kobj_id_of(&root->hdr);
+    const uint32_t full = L4_CAP_FPAGE_RWSD, attrs = CAP_COUNTED | L4_FPAGE_C_OBJ_RIGHTS;
+    int rc = cspace_put(k, root, cap_index(L4_BASE_TASK_CAP_INDEX), &root->hdr, full, attrs);
+    if (!rc)
+        rc = cspace_put(k, root, cap_index(L4_BASE_FACTORY_CAP_INDEX), &f->hdr, full, attrs);
+    for (unsigned i = 0; !rc && i < sizeof(singletons) / sizeof(singletons[0]); i++) {
+        struct kobj *o = boot_object(k, singletons[i].type, sizeof(struct singleton));
+        rc = o ? cspace_put(k, root, cap_index(singletons[i].index), o, full, attrs) : -L4_ENOMEM;
+    }
+    return rc;
+}
+
+int kernel_create(const struct kernel_config *cfg, uint8_t *physmem, uint64_t size,
+                  kernel_t **out)
+{
+    if (!cfg || !physmem || !out)
+        return -L4_EINVAL;
+    if (cfg->cpus < 1 || cfg->cpus > KERNEL_MAX_CPUS)
+        return -L4_EINVAL;
+    if (size < KERNEL_MIN_MEMORY || size > KERNEL_MAX_MEMORY || size % FRAME_SIZE)
+        return -L4_EINVAL;
+    if (cfg->kmem_bytes < KERNEL_MIN_KMEM || cfg->kmem_bytes % FRAME_SIZE
+        || cfg->kmem_bytes >= size)
+        return -L4_EINVAL;
+    kernel_t *k = calloc(1, sizeof(*k));
+    if (!k)
+        return -L4_ENOMEM;
+    k->mem = physmem;
+    k->mem_size = size;
+    k->cpus = cfg->cpus;
+    k->seed = cfg->seed;
+    objtab_init(&k->objs);
+    int rc = frames_init(&k->frames, size / FRAME_SIZE, cfg->kmem_bytes / FRAME_SIZE);
+    if (!rc)
+        rc = boot_objects(k);
+    if (rc < 0) {
+        kernel_destroy(k);
+        return rc;
+    }
+    *out = k;
+    return 0;
+}
+
+void kernel_destroy(kernel_t *k)
+{
+    if (!k)
+        return;
+    objtab_fini(k);
+    quota_fini_all(k);
+    frames_fini(&k->frames);
+    free(k);
+}
+
+kobj_id_t kernel_root_task(const kernel_t *k)
+{
+    return k->root_task;
+}
+
+int kobj_info(const kernel_t *k, kobj_id_t obj, struct kobj_info *out)
+{
+    const struct kobj *o = kobj_get(k, obj);
+    if (!o)
+        return -L4_ENOENT;
+    out->type = o->type;
+    out->counted_refs = o->counted_refs;
+    out->charged = o->charged;
+    if (o->type == KOBJ_FACTORY && ((const struct factory *)o)->own->parent)
+        out->charged = ((const struct factory *)o)->own->parent_charge;
+    out->factory = o->factory;
+    return 0;
+}
+
+uint64_t kobj_live_count(const kernel_t *k)
+{
+    return k->objs.live;
+}

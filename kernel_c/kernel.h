@@ -1,0 +1,43 @@
+/*
+ * kernel.h: the C core's internal view of a kernel instance (never seen by cffi).
+ *
+ * Holds struct kernel and the helpers that build and unpack typed values. The layout of
+ * kernel objects is private to kobject.h; physical frames to frames.h.
+ */
+#ifndef PYL4RE_KERNEL_H
+#define PYL4RE_KERNEL_H
+
+#include <stddef.h>
+#include "pyl4re.h"
+#include "frames.h"
+#include "kobject.h"
+
+struct quota;
+
+struct kernel {
+    uint8_t *mem;              /* physical memory, owned by the caller (numpy) */
+    uint64_t mem_size;
+    uint32_t cpus;
+    uint64_t seed;
+    struct frames frames;
+    struct objtab objs;
+    struct quota *quotas;      /* every quota, for teardown */
+    struct quota *root_quota;
+    kobj_id_t root_task;
+};
+
+/* Typed-value constructors and conversions: the only places raw integers become typed. */
+static inline phys_addr_t phys_addr(uint64_t raw) { return (phys_addr_t){ raw }; }
+static inline virt_addr_t virt_addr(uint64_t raw) { return (virt_addr_t){ raw }; }
+static inline page_number_t page_number(uint64_t raw) { return (page_number_t){ raw }; }
+static inline cap_index_t cap_index(uint32_t raw) { return (cap_index_t){ raw }; }
+static inline page_number_t phys_to_pfn(phys_addr_t pa)
+{
+    return (page_number_t){ pa.raw >> FRAME_SHIFT };
+}
+static inline phys_addr_t pfn_to_phys(page_number_t pfn)
+{
+    return (phys_addr_t){ pfn.raw << FRAME_SHIFT };
+}
+
+#endif

@@ -1,0 +1,150 @@
+/*
+ * kobject.c: object ids, lifetime and teardown.
+ *
+ * Killing an object only invalidates its id (so every capability to it is dead at once)
+ * and queues it; kobj_reap() later releases what it held and refunds its quota. Doing the
+ * release from a work list rather than recursively keeps chains of tasks holding the last
+ * capability to the next task from growing the C stack.
+ */
+#include <stdlib.h>
+
+#include "kernel.h"
+#include "cspace.h"
+#include "quota.h"
+
+#define NO_SLOT UINT32_MAX
+
+void objtab_init(struct objtab *t)
+{
+    t->ents = NULL;
+    t->cap = t->live = 0;
+    t->free_head = NO_SLOT;
+    t->reap = NULL;
+}
+
+static int objtab_grow(struct objtab *t)
+{
+    uint32_t ncap = t->cap ? t->cap * 2 : 64;
+    struct objent *n = realloc(t->ents, (size_t)ncap * sizeof(*n));
+    if (!n)
+        return -L4_ENOMEM;
+    for (uint32_t i = t->cap; i < ncap; i++) {
+        n[i].obj = NULL;
+        n[i].gen = 1;                       /* generation 0 never names an object */
+        n[i].next_free = i + 1 < ncap ? i + 1 : t->free_head;
+    }
+    t->free_head = t->cap;
+    t->ents = n;
+    t->cap = ncap;
+    return 0;
+}
+
+struct kobj *kobj_new(kernel_t *k, uint32_t type, size_t size)
+{
+    struct objtab *t = &k->objs;
+    if (t->free_head == NO_SLOT && objtab_grow(t) < 0)
+        return NULL;
+    struct kobj *o = calloc(1, size);
+    if (!o)
+        return NULL;
+    uint32_t slot = t->free_head;
+    t->free_head = t->ents[slot].next_free;
+    t->ents[slot].obj = o;
+    o->type = type;
+    o->slot = slot;
+    o->gen = t->ents[slot].gen;
+    t->live++;
+    return o;
+}
+
+struct kobj *kobj_from_slot(const kernel_t *k, uint32_t slot, uint32_t gen)
+{
+    const struct objtab *t = &k->objs;
+    if (slot >= t->cap || t->ents[slot].gen != gen)
+        return NULL;
+    return t->ents[slot].obj;
+}
+
+struct kobj *kobj_get(const kernel_t *k, kobj_id_t id)
+{
+    return kobj_from_slot(k, (uint32_t)id.raw, (uint32_t)(id.raw >> 32));
+}
+
+static int kobj_alive(const kernel_t *k, const struct kobj *o)
+{
+    return k->objs.ents[o->slot].obj == o;
+}
+
+void kobj_kill(kernel_t *k, struct kobj *o)
+{
+    struct objtab *t = &k->objs;
+    if (!kobj_alive(k, o) || o->permanent)
+        return;
+    struct objent *e = &t->ents[o->slot];
+    e->obj = NULL;
+    if (++e->gen == 0)
+        e->gen = 1;
+    e->next_free = t->free_head;
+    t->free_head = o->slot;
+    t->live--;
+    o->reap_next = t->reap;
+    t->reap = o;
+}
+
+void kobj_put(kernel_t *k, struct kobj *o)
+{
+    if (!kobj_alive(k, o))
+        return;
+    if (o->counted_refs && --o->counted_refs == 0)
+        kobj_kill(k, o);
+}
+
+/* What an object holds besides its own memory goes back here. */
+static void kobj_release(kernel_t *k, struct kobj *o)
+{
+    switch (o->type) {
+    case KOBJ_TASK:
+        cspace_flush(k, (struct task *)o);
+        break;
+    case KOBJ_FACTORY:
+        quota_invalidate(k, ((struct factory *)o)->own);
+        break;
+    default:
+        break;
+    }
+}
+
+void kobj_reap(kernel_t *k)
+{
+    struct objtab *t = &k->objs;
+    while (t->reap) {
+        struct kobj *o = t->reap;
+        t->reap = o->reap_next;
+        kobj_release(k, o);
+        if (o->quota)
+            quota_free(k, o->quota, o->charged);
+        free(o);
+    }
+}
+
+void objtab_fini(kernel_t *k)
+{
+    struct objtab *t = &k->objs;
+    for (uint32_t i = 0; i < t->cap; i++) {
+        struct kobj *o = t->ents[i].obj;
+        if (!o)
+            continue;
+        if (o->type == KOBJ_TASK)
+            cspace_free_tables((struct task *)o);
+        free(o);
+    }
+    while (t->reap) {            /* normally empty: every API entry reaps on its way out */
+        struct kobj *o = t->reap;
+        t->reap = o->reap_next;
+        if (o->type == KOBJ_TASK)
+            cspace_free_tables((struct task *)o);
+        free(o);
+    }
+    free(t->ents);
+    objtab_init(t);
+}

@@ -1,0 +1,78 @@
+/*
+ * kobject.h: kernel objects and the table that names them.
+ *
+ * Every object starts with struct kobj. Objects are named by a kobj_id_t = generation << 32
+ * | table slot; capability slots store that pair, so when an object dies its table slot's
+ * generation moves on and every capability naming it becomes invalid at once (no reverse
+ * map needed, lookup stays O(1)). Object memory is C heap; what it costs is charged to the
+ * creating factory's quota (quota.h).
+ */
+#ifndef PYL4RE_KOBJECT_H
+#define PYL4RE_KOBJECT_H
+
+#include "pyl4re.h"
+
+struct quota;
+struct cap_dir;
+
+struct kobj {
+    uint32_t type;             /* enum kobj_type */
+    uint32_t slot, gen;        /* this object's id */
+    uint32_t counted_refs;
+    uint32_t permanent;        /* boot objects (root task, root factory, singletons) never die */
+    struct quota *quota;       /* pays for the object; NULL for boot objects */
+    uint64_t charged;
+    kobj_id_t factory;
+    struct kobj *reap_next;    /* on the kernel's reap list once dead */
+};
+
+enum { CAP_TOP_BITS = 6, CAP_MID_BITS = 6, CAP_LEAF_BITS = 8 };
+
+struct task {
+    struct kobj hdr;
+    struct cap_dir *cap_top[1 << CAP_TOP_BITS];   /* sparse 3-level capability table */
+};
+
+struct factory {
+    struct kobj hdr;
+    struct quota *own;         /* the budget objects created through this factory use */
+};
+
+struct thread { struct kobj hdr; };
+struct gate { struct kobj hdr; uint64_t label; kobj_id_t thread; };
+struct irq { struct kobj hdr; uint64_t label; };
+struct semaphore { struct kobj hdr; uint64_t count; };
+struct singleton { struct kobj hdr; };   /* ICU/Pfc, Log, Scheduler, Debugger */
+
+struct objent {
+    struct kobj *obj;          /* NULL when free */
+    uint32_t gen;
+    uint32_t next_free;
+};
+
+struct objtab {
+    struct objent *ents;
+    uint32_t cap, live, free_head;
+    struct kobj *reap;         /* dead objects whose memory is still to be released */
+};
+
+static inline kobj_id_t kobj_id_of(const struct kobj *o)
+{
+    return (kobj_id_t){ ((uint64_t)o->gen << 32) | o->slot };
+}
+
+void objtab_init(struct objtab *t);
+/* Allocates zeroed object memory of `size` bytes and gives it an id. NULL on failure. */
+struct kobj *kobj_new(kernel_t *k, uint32_t type, size_t size);
+struct kobj *kobj_get(const kernel_t *k, kobj_id_t id);
+struct kobj *kobj_from_slot(const kernel_t *k, uint32_t slot, uint32_t gen);
+/* Drops one counted reference; the object dies with the last. */
+void kobj_put(kernel_t *k, struct kobj *o);
+/* Kills the object now: its id (and every capability) is invalid from here on. */
+void kobj_kill(kernel_t *k, struct kobj *o);
+/* Releases the memory of killed objects, which may kill further objects (a task's
+ * capabilities); runs until nothing is left. Called on the way out of every API entry. */
+void kobj_reap(kernel_t *k);
+void objtab_fini(kernel_t *k);
+
+#endif
