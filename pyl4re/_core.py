@@ -1,0 +1,52 @@
+"""The only module that imports the compiled extensions (`pyl4re._core_<arch>`).
+
+Everything else reaches C through here: `load(arch)` gives the (ffi, lib) pair of one
+architecture's build, `abi()` the lib whose ABI constants the arch-neutral modules read at
+import time (the generic ABI header is the same in every build; tests check they agree).
+"""
+import importlib
+
+ARCHES = ("x86_64", "arm64", "mips64")
+
+_loaded = {}
+
+
+def load(arch):
+    """(ffi, lib) of the build for `arch`; ValueError if it is unknown or was not built."""
+    if arch not in ARCHES:
+        raise ValueError(f"unknown architecture {arch!r}; pyl4re knows {', '.join(ARCHES)}")
+    if arch not in _loaded:
+        try:
+            mod = importlib.import_module(f"pyl4re._core_{arch}")
+        except ImportError as e:
+            built = ", ".join(available_arches()) or "none"
+            raise ValueError(
+                f"architecture {arch!r} was not built (built: {built}); rebuild with "
+                f"PYL4RE_ARCHES including {arch}") from e
+        _loaded[arch] = (mod.ffi, mod.lib)
+    return _loaded[arch]
+
+
+def available_arches():
+    """The architectures whose extension is importable, in canonical order."""
+    found = []
+    for arch in ARCHES:
+        try:
+            load(arch) if arch in _loaded else importlib.import_module(f"pyl4re._core_{arch}")
+        except ImportError:
+            continue
+        found.append(arch)
+    return tuple(found)
+
+
+def abi_build():
+    """(ffi, lib) of the first built architecture: the source of arch-neutral ABI values."""
+    arches = available_arches()
+    if not arches:
+        raise ImportError("no pyl4re core extension is built; run `pip install -e .`")
+    return load(arches[0])
+
+
+def abi():
+    """The lib whose arch-neutral ABI constants (l4_abi.h) Python reads at import time."""
+    return abi_build()[1]

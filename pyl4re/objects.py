@@ -1,0 +1,179 @@
+"""Harness-side handles on kernel objects: what a test holds to inspect and set up a system.
+
+A handle names an object by its kernel id and asks the C core each time; it never keeps
+a copy of kernel state, and it does not keep the object alive (a handle to a dead object
+reports `alive == False`; `info()` raises `L4NotFoundError`, operations `L4Error`). µApps never get
+these: they hold capability selectors and their UTCB only.
+"""
+from dataclasses import dataclass
+
+from .control import factory as factory_ctl
+from .errors import L4NotFoundError, check
+from .types import CapIndex, expect
+
+_KIND_NAMES = ("none", "task", "thread", "gate", "factory", "irq", "semaphore",
+               "icu", "log", "scheduler", "debugger")
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """What the kernel knows of an object: its kind, counted references, quota charge."""
+    type: str
+    counted_refs: int
+    charged: int
+    factory_id: int
+
+
+@dataclass(frozen=True)
+class CapInfo:
+    """One capability slot: the object it names and the rights it carries."""
+    object_id: int
+    type: str
+    rights: int     # L4_CAP_FPAGE_{R,W,S,D}
+    attrs: int      # CAP_COUNTED | L4_FPAGE_C_OBJ_RIGHT*
+
+    @property
+    def counted(self):
+        return bool(self.attrs & 0x10)
+
+
+@dataclass(frozen=True)
+class QuotaInfo:
+    """A factory's budget in bytes; limit 0 means unlimited (the root factory)."""
+    limit: int
+    used: int
+    valid: bool
+
+
+class KernelObject:
+    """A handle on one kernel object."""
+    __slots__ = ("kernel", "id")
+
+    def __init__(self, kernel, object_id):
+        self.kernel = kernel
+        self.id = object_id
+
+    def info(self):
+        k = self.kernel
+        out = k._ffi.new("struct kobj_info *")
+        check(k._lib.kobj_info(k._k, [self.id], out), f"{self!r}")
+        return ObjectInfo(_KIND_NAMES[out.type], out.counted_refs, out.charged, out.factory.raw)
+
+    @property
+    def alive(self):
+        return self.kernel._lib.kobj_info(self.kernel._k, [self.id],
+                                          self.kernel._ffi.new("struct kobj_info *")) == 0
+
+    @property
+    def type(self):
+        return self.info().type
+
+    def __eq__(self, other):
+        return (isinstance(other, KernelObject) and other.kernel is self.kernel
+                and other.id == self.id)
+
+    def __hash__(self):
+        return hash((id(self.kernel), self.id))
+
+    def __repr__(self):
+        return f"<{type(self).__name__} id={self.id:#x}>"
+
+
+class Task(KernelObject):
+    """A task: its capability table can be inspected and, by the harness, populated."""
+    __slots__ = ()
+
+    def cap(self, index):
+        """The capability at `index` (a CapIndex), or None if the slot is empty."""
+        expect(index, CapIndex, "capability index")
+        k = self.kernel
+        out = k._ffi.new("struct cap_info *")
+        rc = k._lib.cspace_lookup(k._k, [self.id], [index.value], out)
+        if rc == -k._lib.L4_ENOENT:
+            return None
+        check(rc, f"lookup of {index!r} in {self!r}")
+        return CapInfo(out.obj.raw, _KIND_NAMES[out.type], out.rights, out.attrs)
+
+    def object_at(self, index):
+        """A handle on the object the capability at `index` names."""
+        info = self.cap(index)
+        if info is None:
+            raise L4NotFoundError(self.kernel._lib.L4_ENOENT, f"{self!r} slot {index!r} is empty")
+        return self.kernel.object(info.object_id)
+
+    def caps_used(self):
+        return self.kernel._lib.cspace_slots_used(self.kernel._k, [self.id])
+
+    def insert(self, index, obj, rights=0x7, *, counted=True, obj_rights=0):
+        """Give this task a new capability to `obj` (harness set-up; µApps map instead)."""
+        expect(index, CapIndex, "capability index")
+        k = self.kernel
+        attrs = (k._lib.CAP_COUNTED if counted else 0) | obj_rights
+        check(k._lib.cspace_insert(k._k, [self.id], [index.value], [obj.id], rights, attrs),
+              f"insert into {self!r} slot {index!r}")
+
+    def copy(self, index, src_task, src_index, rights=0xF, ctl=0):
+        """Copy src_task[src_index] here with rights reduced to `rights` and the control
+        word attributes `ctl` (§5.2). Returns False if the result lacked R (nothing mapped)."""
+        expect(index, CapIndex, "capability index")
+        expect(src_index, CapIndex, "source capability index")
+        k = self.kernel
+        rc = check(k._lib.cspace_copy(k._k, [self.id], [index.value], [src_task.id],
+                                      [src_index.value], rights, ctl),
+                   f"copy into {self!r} slot {index!r}")
+        return rc == 0
+
+    def delete(self, index):
+        """Remove the capability; the object dies with its last counted reference."""
+        expect(index, CapIndex, "capability index")
+        k = self.kernel
+        check(k._lib.cspace_delete(k._k, [self.id], [index.value]),
+              f"delete {self!r} slot {index!r}")
+
+    def delete_obj(self, index):
+        """Delete the object itself (needs the D right); every capability to it dies."""
+        expect(index, CapIndex, "capability index")
+        k = self.kernel
+        check(k._lib.cspace_delete_obj(k._k, [self.id], [index.value]),
+              f"delete object at {self!r} slot {index!r}")
+
+
+class Factory(KernelObject):
+    """A factory: creates objects charged to its kernel-memory quota."""
+    __slots__ = ()
+
+    @property
+    def quota(self):
+        k = self.kernel
+        out = k._ffi.new("struct quota_info *")
+        check(k._lib.factory_quota(k._k, [self.id], out), f"{self!r}")
+        return QuotaInfo(out.limit, out.used, bool(out.valid))
+
+    def create(self, proto, task, index, *, limit=None):
+        """Create an object of protocol `proto` (L4_PROTO_TASK, ...) into task[index];
+        returns its handle, or raises the L4Error the kernel would reply with."""
+        expect(index, CapIndex, "capability index")
+        check(factory_ctl.create(self.kernel, self.id, proto, task.id, index.value,
+                                 limit=limit), f"{self!r} create {proto}")
+        return task.object_at(index)
+
+    def create_task(self, task, index):
+        return self.create(-11, task, index)
+
+    def create_thread(self, task, index):
+        return self.create(-12, task, index)
+
+    def create_gate(self, task, index):
+        return self.create(-10, task, index)
+
+    def create_factory(self, task, index, limit):
+        return self.create(-15, task, index, limit=limit)
+
+    def create_irq(self, task, index):
+        return self.create(-18, task, index)
+
+    def create_semaphore(self, task, index):
+        return self.create(-20, task, index)
+
+
+HANDLE_BY_KIND = {"task": Task, "factory": Factory}
