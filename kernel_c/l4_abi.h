@@ -5,7 +5,10 @@
  * This header is part of the cffi boundary: the build feeds it to cffi's cdef, so it may
  * hold only what cdef parses (enums, and #define NAME <integer> for values wider than int).
  * Python reads every value from here at import time; nothing is written down twice.
- * It holds no code and no architecture-specific values (those live in arch/<arch>/arch_abi.h).
+ * It holds no code and no architecture-specific values (those live in arch/<arch>/arch_abi.h);
+ * values that depend on the word size are given for the 64-bit mword every pyl4re
+ * architecture has. Names l4sys lacks (field positions, returned-item types) are pyl4re's
+ * and say so.
  */
 #ifndef PYL4RE_L4_ABI_H
 #define PYL4RE_L4_ABI_H
