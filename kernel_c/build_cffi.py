@@ -20,6 +20,7 @@ ARCHES = ("x86_64", "arm64", "mips64")
 # Listed explicitly: adding a file is a conscious act.
 KERNEL_SOURCES = [
     "kernel_c/kernel.c",
+    "kernel_c/heap.c",
     "kernel_c/frames.c",
     "kernel_c/kobject.c",
     "kernel_c/quota.c",

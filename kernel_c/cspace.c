@@ -6,10 +6,10 @@
  * alive; the object dies with the last counted one, or at once through delete-object with
  * the D right. Every entry point reaps the objects that died on the way.
  */
-#include <stdlib.h>
 #include <string.h>
 
 #include "kernel.h"
+#include "heap.h"
 #include "cspace.h"
 #include "quota.h"
 
@@ -51,7 +51,7 @@ static void *table_alloc(kernel_t *k, struct quota *q, size_t size)
 {
     if (q && quota_alloc(q, size) < 0)
         return NULL;
-    void *p = calloc(1, size);
+    void *p = heap_alloc(size);
     if (!p && q)
         quota_free(k, q, size);
     return p;
@@ -59,7 +59,7 @@ static void *table_alloc(kernel_t *k, struct quota *q, size_t size)
 
 static void table_free(kernel_t *k, struct quota *q, void *p, size_t size)
 {
-    free(p);
+    heap_free(p);
     if (q)
         quota_free(k, q, size);
 }
@@ -246,8 +246,8 @@ void cspace_free_tables(struct task *t)
     for (unsigned i = 0; i < (1u << CAP_TOP_BITS); i++) {
         struct cap_dir *d = t->cap_top[i];
         for (unsigned j = 0; d && j < DIR_LEAVES; j++)
-            free(d->leaf[j]);
-        free(d);
+            heap_free(d->leaf[j]);
+        heap_free(d);
         t->cap_top[i] = NULL;
     }
 }

@@ -7,10 +7,10 @@
  * when the pool is exhausted. Freeing checks the block exactly (alignment, pool, order,
  * allocated), so a wrong free is refused instead of corrupting the lists.
  */
-#include <stdlib.h>
 #include <string.h>
 
 #include "kernel.h"
+#include "heap.h"
 
 enum {
     OWNER_MASK = 0x3,
@@ -56,9 +56,9 @@ static void list_remove(struct frames *f, uint64_t pfn, unsigned order)
 int frames_init(struct frames *f, uint64_t nframes, uint64_t pool_frames)
 {
     memset(f, 0, sizeof(*f));
-    f->state = calloc(nframes, 1);
-    f->next = malloc(nframes * sizeof(uint32_t));
-    f->prev = malloc(nframes * sizeof(uint32_t));
+    f->state = heap_alloc_array(nframes, 1);
+    f->next = heap_alloc_array(nframes, sizeof(uint32_t));
+    f->prev = heap_alloc_array(nframes, sizeof(uint32_t));
     if (!f->state || !f->next || !f->prev) {
         frames_fini(f);
         return -L4_ENOMEM;
@@ -84,9 +84,9 @@ int frames_init(struct frames *f, uint64_t nframes, uint64_t pool_frames)
 
 void frames_fini(struct frames *f)
 {
-    free(f->state);
-    free(f->next);
-    free(f->prev);
+    heap_free(f->state);
+    heap_free(f->next);
+    heap_free(f->prev);
     memset(f, 0, sizeof(*f));
 }
 

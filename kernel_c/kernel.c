@@ -5,9 +5,9 @@
  * factory (root quota and factory, ICU/Pfc, Log, Scheduler, Debugger) and the root task
  * the harness acts through, holding them at their base slots (§6.2).
  */
-#include <stdlib.h>
 
 #include "kernel.h"
+#include "heap.h"
 #include "cspace.h"
 #include "quota.h"
 
@@ -58,7 +58,7 @@ int kernel_create(const struct kernel_config *cfg, uint8_t *physmem, uint64_t si
     if (cfg->kmem_bytes < KERNEL_MIN_KMEM || cfg->kmem_bytes % FRAME_SIZE
         || cfg->kmem_bytes >= size)
         return -L4_EINVAL;
-    kernel_t *k = calloc(1, sizeof(*k));
+    kernel_t *k = heap_alloc(sizeof(*k));
     if (!k)
         return -L4_ENOMEM;
     k->mem = physmem;
@@ -84,7 +84,7 @@ void kernel_destroy(kernel_t *k)
     objtab_fini(k);
     quota_fini_all(k);
     frames_fini(&k->frames);
-    free(k);
+    heap_free(k);
 }
 
 kobj_id_t kernel_root_task(const kernel_t *k)

@@ -6,9 +6,9 @@
  * release from a work list rather than recursively keeps chains of tasks holding the last
  * capability to the next task from growing the C stack.
  */
-#include <stdlib.h>
 
 #include "kernel.h"
+#include "heap.h"
 #include "cspace.h"
 #include "quota.h"
 
@@ -25,7 +25,7 @@ void objtab_init(struct objtab *t)
 static int objtab_grow(struct objtab *t)
 {
     uint32_t ncap = t->cap ? t->cap * 2 : 64;
-    struct objent *n = realloc(t->ents, (size_t)ncap * sizeof(*n));
+    struct objent *n = heap_realloc(t->ents, (size_t)ncap * sizeof(*n));
     if (!n)
         return -L4_ENOMEM;
     for (uint32_t i = t->cap; i < ncap; i++) {
@@ -44,7 +44,7 @@ struct kobj *kobj_new(kernel_t *k, uint32_t type, size_t size)
     struct objtab *t = &k->objs;
     if (t->free_head == NO_SLOT && objtab_grow(t) < 0)
         return NULL;
-    struct kobj *o = calloc(1, size);
+    struct kobj *o = heap_alloc(size);
     if (!o)
         return NULL;
     uint32_t slot = t->free_head;
@@ -123,7 +123,7 @@ void kobj_reap(kernel_t *k)
         kobj_release(k, o);
         if (o->quota)
             quota_free(k, o->quota, o->charged);
-        free(o);
+        heap_free(o);
     }
 }
 
@@ -136,15 +136,15 @@ void objtab_fini(kernel_t *k)
             continue;
         if (o->type == KOBJ_TASK)
             cspace_free_tables((struct task *)o);
-        free(o);
+        heap_free(o);
     }
     while (t->reap) {            /* normally empty: every API entry reaps on its way out */
         struct kobj *o = t->reap;
         t->reap = o->reap_next;
         if (o->type == KOBJ_TASK)
             cspace_free_tables((struct task *)o);
-        free(o);
+        heap_free(o);
     }
-    free(t->ents);
+    heap_free(t->ents);
     objtab_init(t);
 }

@@ -31,6 +31,7 @@ enum { CAP_TOP_BITS = 6, CAP_MID_BITS = 6, CAP_LEAF_BITS = 8 };
 struct task {
     struct kobj hdr;
     struct cap_dir *cap_top[1 << CAP_TOP_BITS];   /* sparse 3-level capability table */
+    phys_addr_t pt_root;       /* page-table root in physical memory; 0 = not yet made */
 };
 
 struct factory {

@@ -49,6 +49,8 @@ int kernel_create(const struct kernel_config *cfg, uint8_t *physmem, uint64_t si
                   kernel_t **out);
 void kernel_destroy(kernel_t *k);
 kobj_id_t kernel_root_task(const kernel_t *k);
+/* Blocks the C core holds on the C heap, over all kernels of this build (heap.c). */
+uint64_t core_heap_blocks(void);
 
 /* ---- the architecture this build is for (constants in arch_abi.h) */
 struct arch_info {

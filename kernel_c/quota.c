@@ -2,15 +2,15 @@
  * quota.c: charging and refunding kernel memory (see quota.h). Pure bookkeeping: it
  * allocates nothing on anyone's behalf, it only says yes or -L4_ENOMEM.
  */
-#include <stdlib.h>
 
 #include "kernel.h"
+#include "heap.h"
 #include "quota.h"
 
 struct quota *quota_new(kernel_t *k, struct quota *parent, uint64_t limit,
                         uint64_t parent_charge)
 {
-    struct quota *q = calloc(1, sizeof(*q));
+    struct quota *q = heap_alloc(sizeof(*q));
     if (!q)
         return NULL;
     q->parent = parent;
@@ -42,7 +42,7 @@ static void quota_release(kernel_t *k, struct quota *q)
         k->quotas = q->all_next;
     if (q->all_next)
         q->all_next->all_prev = q->all_prev;
-    free(q);
+    heap_free(q);
 }
 
 void quota_free(kernel_t *k, struct quota *q, uint64_t bytes)

@@ -7,9 +7,12 @@ these: they hold capability selectors and their UTCB only.
 """
 from dataclasses import dataclass
 
+from . import _core
 from .control import factory as factory_ctl
 from .errors import L4NotFoundError, check
 from .types import CapIndex, expect
+
+_lib = _core.abi()
 
 _KIND_NAMES = ("none", "task", "thread", "gate", "factory", "irq", "semaphore",
                "icu", "log", "scheduler", "debugger")
@@ -34,7 +37,7 @@ class CapInfo:
 
     @property
     def counted(self):
-        return bool(self.attrs & 0x10)
+        return bool(self.attrs & _lib.CAP_COUNTED)
 
 
 @dataclass(frozen=True)
@@ -104,7 +107,7 @@ class Task(KernelObject):
     def caps_used(self):
         return self.kernel._lib.cspace_slots_used(self.kernel._k, [self.id])
 
-    def insert(self, index, obj, rights=0x7, *, counted=True, obj_rights=0):
+    def insert(self, index, obj, rights=_lib.L4_CAP_FPAGE_RWS, *, counted=True, obj_rights=0):
         """Give this task a new capability to `obj` (harness set-up; µApps map instead)."""
         expect(index, CapIndex, "capability index")
         k = self.kernel
@@ -112,7 +115,7 @@ class Task(KernelObject):
         check(k._lib.cspace_insert(k._k, [self.id], [index.value], [obj.id], rights, attrs),
               f"insert into {self!r} slot {index!r}")
 
-    def copy(self, index, src_task, src_index, rights=0xF, ctl=0):
+    def copy(self, index, src_task, src_index, rights=_lib.L4_CAP_FPAGE_RWSD, ctl=0):
         """Copy src_task[src_index] here with rights reduced to `rights` and the control
         word attributes `ctl` (§5.2). Returns False if the result lacked R (nothing mapped)."""
         expect(index, CapIndex, "capability index")
@@ -158,22 +161,22 @@ class Factory(KernelObject):
         return task.object_at(index)
 
     def create_task(self, task, index):
-        return self.create(-11, task, index)
+        return self.create(_lib.L4_PROTO_TASK, task, index)
 
     def create_thread(self, task, index):
-        return self.create(-12, task, index)
+        return self.create(_lib.L4_PROTO_THREAD, task, index)
 
     def create_gate(self, task, index):
-        return self.create(-10, task, index)
+        return self.create(_lib.L4_PROTO_KOBJECT, task, index)
 
     def create_factory(self, task, index, limit):
-        return self.create(-15, task, index, limit=limit)
+        return self.create(_lib.L4_PROTO_FACTORY, task, index, limit=limit)
 
     def create_irq(self, task, index):
-        return self.create(-18, task, index)
+        return self.create(_lib.L4_PROTO_IRQ_SENDER, task, index)
 
     def create_semaphore(self, task, index):
-        return self.create(-20, task, index)
+        return self.create(_lib.L4_PROTO_SEMAPHORE, task, index)
 
 
 HANDLE_BY_KIND = {"task": Task, "factory": Factory}

@@ -11,6 +11,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "kernel_c"))
 import build_cffi  # noqa: E402
 
+# Tools run from the tests must not inherit the sanitizer run's preloaded runtimes.
+CLEAN_ENV = {k: v for k, v in os.environ.items()
+             if k not in ("LD_PRELOAD", "ASAN_OPTIONS", "LSAN_OPTIONS", "PYL4RE_SANITIZE")}
+
 needs_gcc = pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc not installed")
 
 
@@ -21,7 +25,7 @@ def test_sources_are_warning_free(arch):
         cmd = ["gcc", "-std=c11", "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-fsyntax-only",
                "-I", os.path.join(ROOT, "kernel_c"), "-I", os.path.join(ROOT, "arch", arch),
                os.path.join(ROOT, src)]
-        r = subprocess.run(cmd, capture_output=True, text=True)
+        r = subprocess.run(cmd, capture_output=True, text=True, env=CLEAN_ENV)
         assert r.returncode == 0, f"{src}:\n{r.stderr}"
 
 
@@ -46,8 +50,7 @@ def test_arch_names_are_checked(monkeypatch):
 
 @needs_gcc
 def test_restricting_the_build_to_one_architecture(tmp_path):
-    env = dict(os.environ, PYL4RE_ARCHES="arm64")
-    env.pop("PYL4RE_SANITIZE", None)
+    env = dict(CLEAN_ENV, PYL4RE_ARCHES="arm64")
     r = subprocess.run([sys.executable, "setup.py", "-q", "build_ext",
                         "--build-lib", str(tmp_path / "lib"), "--build-temp", str(tmp_path / "tmp")],
                        cwd=ROOT, env=env, capture_output=True, text=True)

@@ -12,13 +12,13 @@ _lib = _core.abi()
 
 # Protocol in MR0 -> kind of object (kernkonzept/fiasco kobject_iface.cpp registrations).
 KIND_BY_PROTO = {
-    0: _lib.KOBJ_GATE,                       # L4_PROTO_NONE creates IPC gates too
-    -10: _lib.KOBJ_GATE,                     # L4_PROTO_KOBJECT
-    -11: _lib.KOBJ_TASK,                     # L4_PROTO_TASK
-    -12: _lib.KOBJ_THREAD,                   # L4_PROTO_THREAD
-    -15: _lib.KOBJ_FACTORY,                  # L4_PROTO_FACTORY
-    -18: _lib.KOBJ_IRQ,                      # L4_PROTO_IRQ_SENDER
-    -20: _lib.KOBJ_SEMAPHORE,                # L4_PROTO_SEMAPHORE
+    _lib.L4_PROTO_NONE: _lib.KOBJ_GATE,          # 0 creates IPC gates too
+    _lib.L4_PROTO_KOBJECT: _lib.KOBJ_GATE,
+    _lib.L4_PROTO_TASK: _lib.KOBJ_TASK,
+    _lib.L4_PROTO_THREAD: _lib.KOBJ_THREAD,
+    _lib.L4_PROTO_FACTORY: _lib.KOBJ_FACTORY,
+    _lib.L4_PROTO_IRQ_SENDER: _lib.KOBJ_IRQ,
+    _lib.L4_PROTO_SEMAPHORE: _lib.KOBJ_SEMAPHORE,
 }
 
 # Largest factory limit the kernel accepts: non-zero and below 2^63 - 1.

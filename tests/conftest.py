@@ -1,0 +1,60 @@
+"""Shared fixtures: every architecture that was built, and stand-ins the early modules need.
+
+`arch` parametrises a test over the built extensions (pyl4re._core.available_arches());
+`lib`/`ffi` are that build's cffi objects; `kernel` is a booted 16 MiB kernel on it.
+`fake_utcb` is a duck-typed UTCB (numpy arrays shaped like the real register blocks) for
+the l4sys helpers until the real UTCB exists.
+"""
+import types
+
+import numpy as np
+import pytest
+
+from pyl4re import _core
+
+BUILT_ARCHES = _core.available_arches()
+
+
+@pytest.fixture(params=BUILT_ARCHES)
+def arch(request):
+    return request.param
+
+
+@pytest.fixture
+def ffi(arch):
+    return _core.load(arch)[0]
+
+
+@pytest.fixture
+def lib(arch):
+    return _core.load(arch)[1]
+
+
+@pytest.fixture
+def kernel(arch):
+    from pyl4re import Kernel
+    return Kernel(arch=arch, memory=16 << 20)
+
+
+@pytest.fixture
+def fake_utcb():
+    """An object with .mr (63), .br (58) and .tcr (5) as uint64 arrays, all zero."""
+    return types.SimpleNamespace(mr=np.zeros(63, dtype=np.uint64),
+                                 br=np.zeros(58, dtype=np.uint64),
+                                 tcr=np.zeros(5, dtype=np.uint64))
+
+
+@pytest.fixture(autouse=True)
+def no_c_heap_leak(request):
+    """Every test gives back all C heap blocks its kernels took, once they are gone."""
+    import gc
+    libs = [_core.load(a)[1] for a in _core.available_arches()]
+    gc.collect()
+    before = [lib.core_heap_blocks() for lib in libs]
+    yield
+    # This autouse fixture is torn down last; the item still holds the other fixtures'
+    # values (a `kernel`) until its protocol ends, so let go of them here.
+    request.node.funcargs.clear()
+    gc.collect()
+    after = [lib.core_heap_blocks() for lib in libs]
+    assert after == before, f"C heap blocks still held: {before} -> {after}"
