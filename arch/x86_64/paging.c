@@ -1,0 +1,118 @@
+/*
+ * paging.c (x86_64): the amd64 4-level page-table format (Intel SDM vol. 3 ch. 4; §14.1),
+ * encoded as Fiasco encodes it (kernkonzept/fiasco src/kern/ia32/paging-ia32.cpp).
+ * Same function order in every arch/<arch>/paging.c; only hardware facts differ.
+ *
+ * Levels index VA bits 39/30/21/12 (512 entries each); leaves of 1 GiB (PDPTE with PS),
+ * 2 MiB (PDE with PS) and 4 KiB. Non-leaf entries are phys | P | U | W. A leaf is
+ * phys | P | (W) | U | (PS above level 3) | cache bits | (XD unless X). Caching through the
+ * PAT Fiasco programs (0x0007040600010406): normal = WB (index 0), buffered = PCD (index 2,
+ * WC), uncached = PCD | PWT (index 3, UC). The CPU sets A/D; they read back as
+ * Referenced/Dirty. Only one kind: VMs (EPT/NPT) are not modelled here yet.
+ */
+#include "ptab.h"
+#include "pte.h"
+
+static const unsigned x86_shift[] = { 39, 30, 21, 12 };
+
+/* ---- stage 1 (the only format) */
+
+static enum pt_entry_type s1_type(unsigned level, uint64_t e)
+{
+    if (!(e & X86_P))
+        return PTE_NONE;
+    return level == X86_LAST_LEVEL || (e & X86_PS) ? PTE_LEAF : PTE_TABLE;
+}
+
+static uint64_t s1_make_table(phys_addr_t next)
+{
+    return next.raw | X86_P | X86_U | X86_W;
+}
+
+static phys_addr_t s1_table_addr(uint64_t e)
+{
+    return phys_addr(e & X86_ADDR);
+}
+
+static uint64_t s1_attribs(uint32_t rights, uint32_t cache)
+{
+    uint64_t a = 0;
+    if (rights & L4_FPAGE_W)
+        a |= X86_W;
+    if (rights & VSPACE_RIGHT_U)
+        a |= X86_U;
+    if (!(rights & L4_FPAGE_X))
+        a |= X86_XD;
+    if (cache == VSPACE_CACHE_BUFFERED)
+        a |= X86_PCD;
+    else if (cache == VSPACE_CACHE_UNCACHED)
+        a |= X86_PCD | X86_PWT;
+    return a;
+}
+
+static uint64_t s1_make_leaf(unsigned level, phys_addr_t pa, uint32_t rights, uint32_t cache)
+{
+    uint64_t ps = level < X86_LAST_LEVEL ? X86_PS : 0;
+    return pa.raw | s1_attribs(rights, cache) | ps | X86_P;
+}
+
+static void s1_read_leaf(unsigned level, uint64_t e, struct pt_leaf *out)
+{
+    out->pa = phys_addr(e & X86_ADDR & ~(((uint64_t)1 << x86_shift[level]) - 1));
+    out->rights = L4_FPAGE_RO;                     /* R is presence */
+    if (e & X86_W)
+        out->rights |= L4_FPAGE_W;
+    if (e & X86_U)
+        out->rights |= VSPACE_RIGHT_U;
+    if (!(e & X86_XD))
+        out->rights |= L4_FPAGE_X;
+    switch (e & (X86_PCD | X86_PWT)) {
+    case X86_PCD:
+        out->cache = VSPACE_CACHE_BUFFERED;
+        break;
+    case X86_PCD | X86_PWT:
+        out->cache = VSPACE_CACHE_UNCACHED;
+        break;
+    default:
+        out->cache = VSPACE_CACHE_NORMAL;
+        break;
+    }
+    out->flags = ((e & X86_A) ? L4_FP_REFERENCED : 0) | ((e & X86_D) ? L4_FP_DIRTY : 0);
+}
+
+static uint64_t s1_revoke(uint64_t e, uint32_t rights)
+{
+    if (rights & L4_FPAGE_W)
+        e &= ~(uint64_t)X86_W;
+    if (rights & L4_FPAGE_X)
+        e |= X86_XD;
+    return e;
+}
+
+static uint64_t s1_clear_flags(uint64_t e)
+{
+    return e & ~(uint64_t)(X86_A | X86_D);
+}
+
+/* ---- the formats this architecture offers */
+
+static const struct pt_format x86_user = {
+    .name = "amd64 4-level",
+    .levels = 4,
+    .level = { { 39, 9, 0 }, { 30, 9, 1 }, { 21, 9, 1 }, { 12, 9, 1 } },
+    .va_max = ARCH_USER_MAX,
+    .type = s1_type,
+    .make_table = s1_make_table,
+    .table_addr = s1_table_addr,
+    .make_leaf = s1_make_leaf,
+    .read_leaf = s1_read_leaf,
+    .revoke = s1_revoke,
+    .clear_flags = s1_clear_flags,
+    .tlb_flush_page = arch_mmu_flush_page,
+    .tlb_forget_space = arch_mmu_forget_space,
+};
+
+const struct pt_format *arch_pt_format(uint32_t kind)
+{
+    return kind == VSPACE_KIND_USER ? &x86_user : NULL;
+}
