@@ -26,8 +26,16 @@ KERNEL_SOURCES = [
     "kernel_c/quota.c",
     "kernel_c/factory.c",
     "kernel_c/cspace.c",
+    "kernel_c/thread.c",
+    "kernel_c/sched.c",
+    "kernel_c/ipc.c",
+    "kernel_c/syscall.c",
+    "kernel_c/native.c",
+    "kernel_c/check.c",
+    "kernel_c/ptab.c",
+    "kernel_c/vspace.c",
 ]
-ARCH_SOURCES = ["arch.c"]
+ARCH_SOURCES = ["arch.c", "paging.c", "mmu.c"]
 
 CFLAGS = ["-std=c11", "-Wall", "-Wextra", "-O2", "-fvisibility=hidden"]
 SANITIZE_FLAGS = ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined",

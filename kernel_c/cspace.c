@@ -11,6 +11,7 @@
 #include "kernel.h"
 #include "heap.h"
 #include "cspace.h"
+#include "fpage.h"
 #include "quota.h"
 
 enum {
@@ -178,6 +179,84 @@ int cspace_copy(kernel_t *k, kobj_id_t dst_task, cap_index_t dst, kobj_id_t src_
     return rc;
 }
 
+int cspace_map_range(kernel_t *k, struct task *to, uint64_t dst, struct task *from,
+                     uint64_t src, uint64_t count, uint32_t rights_mask, uint32_t ctl_attrs,
+                     int grant, uint32_t *mapped)
+{
+    *mapped = 0;
+    for (uint64_t i = 0; i < count; i++) {
+        if (src + i >= CSPACE_SLOTS || dst + i >= CSPACE_SLOTS)
+            break;
+        struct cap_slot *s = cspace_slot(from, cap_index((uint32_t)(src + i)));
+        struct kobj *o = cspace_slot_obj(k, s);
+        if (!o)
+            continue;                            /* what the sender lacks is skipped */
+        uint32_t rights = s->rights & rights_mask;
+        uint32_t attrs = s->attrs & ((ctl_attrs ^ L4_FPAGE_C_NO_REF_CNT) & CAP_ATTR_MASK);
+        if (!(rights & L4_CAP_FPAGE_R))
+            continue;
+        if (from == to && src + i == dst + i && !grant)
+            continue;                            /* onto itself: nothing changes */
+        int rc = cspace_put(k, to, cap_index((uint32_t)(dst + i)), o, rights, attrs);
+        if (rc < 0)
+            return rc;
+        if (grant && !(from == to && src + i == dst + i))
+            slot_clear(k, cspace_slot(from, cap_index((uint32_t)(src + i))));
+        (*mapped)++;
+    }
+    return 0;       /* what died on the way is reaped when the kernel entry ends */
+}
+
+int task_map_obj(kernel_t *k, kobj_id_t dst_task, kobj_id_t src_task, uint64_t fpage,
+                 uint64_t ctl, uint32_t rights_mask, uint32_t *mapped)
+{
+    struct task *dt = task_get(k, dst_task), *st = task_get(k, src_task);
+    *mapped = 0;
+    if (!dt || !st || fpage_type(fpage) != FPAGE_OBJ || (rights_mask & ~CAP_RIGHTS_MASK))
+        return -L4_EINVAL;
+    unsigned so = fpage_order(fpage);
+    if (so > CAP_SPACE_ORDER)
+        so = CAP_SPACE_ORDER;
+    /* The receive window is the whole destination space; the hot spot places it. */
+    struct placement p = fpage_place(fpage_base(fpage), so, ctl >> 12, 0, CAP_SPACE_ORDER);
+    int rc = cspace_map_range(k, dt, p.dst, st, p.src, p.count,
+                              fpage_rights(fpage) & rights_mask, ctl & 0xF0,
+                              (ctl & L4_MAP_ITEM_GRANT) != 0, mapped);
+    kobj_reap(k);
+    return rc;
+}
+
+int task_unmap_obj(kernel_t *k, kobj_id_t task, uint64_t fpage, uint64_t mask)
+{
+    struct task *t = task_get(k, task);
+    if (!t || fpage_type(fpage) != FPAGE_OBJ)
+        return -L4_EINVAL;
+    /* Object capabilities are flat copies: only the task's own slots can be unmapped. */
+    if (!(mask & L4_FP_ALL_SPACES))
+        return 0;
+    unsigned order = fpage_order(fpage);
+    if (order > CAP_SPACE_ORDER)
+        order = CAP_SPACE_ORDER;
+    uint64_t base = fpage_base(fpage) & ~(((uint64_t)1 << order) - 1);
+    uint32_t rights = fpage_rights(fpage);
+    int delete = (mask & L4_FP_DELETE_OBJ) == L4_FP_DELETE_OBJ;
+    for (uint64_t i = 0; i < ((uint64_t)1 << order) && base + i < CSPACE_SLOTS; i++) {
+        struct cap_slot *s = cspace_slot(t, cap_index((uint32_t)(base + i)));
+        struct kobj *o = cspace_slot_obj(k, s);
+        if (!o)
+            continue;
+        if (delete && (s->rights & L4_CAP_FPAGE_D)) {
+            slot_clear(k, s);
+            kobj_kill(k, o);
+        } else if (rights & L4_CAP_FPAGE_R)
+            slot_clear(k, s);                     /* full flush of this capability */
+        else
+            s->rights &= (uint8_t)~(rights & (L4_CAP_FPAGE_W | L4_CAP_FPAGE_S));
+    }
+    kobj_reap(k);
+    return 0;
+}
+
 int cspace_delete(kernel_t *k, kobj_id_t task, cap_index_t idx)
 {
     struct task *t = task_get(k, task);
@@ -205,6 +284,25 @@ int cspace_delete_obj(kernel_t *k, kobj_id_t task, cap_index_t idx)
     slot_clear(k, s);
     kobj_kill(k, o);
     kobj_reap(k);
+    return 0;
+}
+
+int kobj_dec_refcnt(kernel_t *k, kobj_id_t obj, int64_t diff, int64_t *result)
+{
+    struct kobj *o = kobj_get(k, obj);
+    if (!o || !result)
+        return -L4_EINVAL;
+    /* Fiasco's count is a signed word that may go below 0; ours is unsigned, so it
+     * saturates. Later unmaps never push a 0 count lower (kobj_put), as in Fiasco a count
+     * driven to 0 here leaves the object alive until the kernel goes. */
+    int64_t now = (int64_t)o->counted_refs;
+    int64_t next;
+    if (diff > 0)
+        next = diff >= now ? 0 : now - diff;
+    else
+        next = diff < now - (int64_t)UINT32_MAX ? (int64_t)UINT32_MAX : now - diff;
+    o->counted_refs = (uint32_t)next;
+    *result = next;
     return 0;
 }
 

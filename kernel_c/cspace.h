@@ -25,6 +25,12 @@ struct cap_slot *cspace_slot(const struct task *t, cap_index_t idx);
 /* Puts a reference to o into t[idx] (see cspace_copy for the occupied-slot rules). */
 int cspace_put(kernel_t *k, struct task *t, cap_index_t idx, struct kobj *o,
                uint32_t rights, uint32_t attrs);
+/* Maps count consecutive slots src..src+count-1 of `from` to dst.. of `to` (§5.2): empty
+ * source slots are skipped; rights = source rights & rights_mask; attributes as in
+ * cspace_copy; grant moves instead of copying. *mapped counts what arrived. 0 or -L4_ENOMEM. */
+int cspace_map_range(kernel_t *k, struct task *to, uint64_t dst, struct task *from,
+                     uint64_t src, uint64_t count, uint32_t rights_mask, uint32_t ctl_attrs,
+                     int grant, uint32_t *mapped);
 /* Drops every capability of a dying task and returns its tables' charges. */
 void cspace_flush(kernel_t *k, struct task *t);
 /* Frees the tables without touching any other object (kernel teardown). */

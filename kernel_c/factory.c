@@ -7,6 +7,7 @@
 #include "kernel.h"
 #include "cspace.h"
 #include "quota.h"
+#include "thread.h"
 
 struct kind {
     uint32_t size;         /* what the object charges */
@@ -35,6 +36,25 @@ int factory_quota(const kernel_t *k, kobj_id_t factory, struct quota_info *out)
     out->used = q->used;
     out->valid = q->valid;
     return 0;
+}
+
+/* What each kind needs beyond zeroed memory; arg as for factory_create. */
+static int kind_init(kernel_t *k, struct kobj *o, uint64_t arg)
+{
+    switch (o->type) {
+    case KOBJ_THREAD:
+        thread_init((struct thread *)o);
+        return 0;
+    case KOBJ_GATE:
+        ((struct gate *)o)->label = arg;
+        return 0;
+    case KOBJ_TASK:
+        /* The UTCB area (a memory fpage) becomes the task's first ku-mem (§8.3). */
+        return arg ? task_kumem_add(k, (struct task *)o, arg & ~(uint64_t)0xFFF,
+                                    (unsigned)((arg >> 6) & 0x3F)) : 0;
+    default:
+        return 0;
+    }
 }
 
 int factory_create(kernel_t *k, kobj_id_t factory, uint32_t type, uint64_t arg,
@@ -78,7 +98,9 @@ int factory_create(kernel_t *k, kobj_id_t factory, uint32_t type, uint64_t arg,
         o->charged = charge;
     }
     o->factory = factory;
-    int rc = cspace_put(k, (struct task *)to, slot, o, L4_CAP_FPAGE_RWSD,
+    int rc = kind_init(k, o, arg);
+    if (rc == 0)
+        rc = cspace_put(k, (struct task *)to, slot, o, L4_CAP_FPAGE_RWSD,
                         CAP_COUNTED | L4_FPAGE_C_OBJ_RIGHTS);
     if (rc < 0)
         kobj_kill(k, o);            /* no capability was made: it dies, refunding */

@@ -10,6 +10,8 @@
 #include "heap.h"
 #include "cspace.h"
 #include "quota.h"
+#include "thread.h"
+#include "ptab.h"
 
 static struct kobj *boot_object(kernel_t *k, uint32_t type, size_t size)
 {
@@ -68,6 +70,8 @@ int kernel_create(const struct kernel_config *cfg, uint8_t *physmem, uint64_t si
     objtab_init(&k->objs);
     int rc = frames_init(&k->frames, size / FRAME_SIZE, cfg->kmem_bytes / FRAME_SIZE);
     if (!rc)
+        rc = sched_init(k);
+    if (!rc)
         rc = boot_objects(k);
     if (rc < 0) {
         kernel_destroy(k);
@@ -82,6 +86,8 @@ void kernel_destroy(kernel_t *k)
     if (!k)
         return;
     objtab_fini(k);
+    vspace_fini(k);
+    sched_fini(k);
     quota_fini_all(k);
     frames_fini(&k->frames);
     heap_free(k);

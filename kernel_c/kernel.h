@@ -13,6 +13,18 @@
 #include "kobject.h"
 
 struct quota;
+struct cpu;
+
+/* What the last failed kernel operation was about, for explain_last_error(). */
+struct last_error {
+    kobj_id_t thread;
+    uint64_t selector;
+    uint32_t obj_type, rights_had, rights_needed;
+    int64_t label;
+    uint64_t opcode;
+    int32_t code;              /* -L4_Exxx, or an IPC error (positive TCR code) */
+    const char *what;
+};
 
 struct kernel {
     uint8_t *mem;              /* physical memory, owned by the caller (numpy) */
@@ -24,6 +36,11 @@ struct kernel {
     struct quota *quotas;      /* every quota, for teardown */
     struct quota *root_quota;
     kobj_id_t root_task;
+    void *mmu;                 /* the arch's MMU model (arch/<arch>/mmu.c); NULL until used */
+    struct cpu *cpu;           /* cpus entries */
+    uint32_t running_cpu;      /* the CPU of the kernel entry in progress, or CPU_NONE */
+    struct last_error err;
+    uint64_t events;           /* kernel entries so far (a cheap progress counter) */
 };
 
 /* Typed-value constructors and conversions: the only places raw integers become typed. */

@@ -11,6 +11,8 @@
 #include "heap.h"
 #include "cspace.h"
 #include "quota.h"
+#include "ptab.h"
+#include "thread.h"
 
 #define NO_SLOT UINT32_MAX
 
@@ -104,7 +106,15 @@ static void kobj_release(kernel_t *k, struct kobj *o)
 {
     switch (o->type) {
     case KOBJ_TASK:
+        task_release(k, (struct task *)o);
         cspace_flush(k, (struct task *)o);
+        vspace_release(k, (struct task *)o);
+        break;
+    case KOBJ_THREAD:
+        thread_kill_cleanup(k, (struct thread *)o);
+        break;
+    case KOBJ_GATE:
+        gate_release(k, (struct gate *)o);
         break;
     case KOBJ_FACTORY:
         quota_invalidate(k, ((struct factory *)o)->own);

@@ -28,10 +28,29 @@ struct kobj {
 
 enum { CAP_TOP_BITS = 6, CAP_MID_BITS = 6, CAP_LEAF_BITS = 8 };
 
+enum { KUMEM_MAX = 8 };
+
+/* Kernel-user memory (UTCB areas): kernel frames the task sees at va. */
+struct kumem {
+    uint64_t va, size;
+    phys_addr_t pa;
+};
+
+struct thread;
+
+/* A priority-ordered queue of threads (senders, gate waiters); FIFO within a priority. */
+struct wait_q {
+    struct thread *head, *tail;
+};
+
 struct task {
     struct kobj hdr;
     struct cap_dir *cap_top[1 << CAP_TOP_BITS];   /* sparse 3-level capability table */
     phys_addr_t pt_root;       /* page-table root in physical memory; 0 = not yet made */
+    uint32_t pt_kind;          /* enum vspace_kind of that table (vspace.c) */
+    struct kumem kumem[KUMEM_MAX];
+    uint32_t nkumem;
+    struct thread *threads;    /* threads bound to this task */
 };
 
 struct factory {
@@ -39,8 +58,12 @@ struct factory {
     struct quota *own;         /* the budget objects created through this factory use */
 };
 
-struct thread { struct kobj hdr; };
-struct gate { struct kobj hdr; uint64_t label; kobj_id_t thread; };
+struct gate {
+    struct kobj hdr;
+    uint64_t label;
+    kobj_id_t thread;          /* bound thread (holds a counted reference), 0 = unbound */
+    struct wait_q waiters;     /* senders blocked until a thread is bound */
+};
 struct irq { struct kobj hdr; uint64_t label; };
 struct semaphore { struct kobj hdr; uint64_t count; };
 struct singleton { struct kobj hdr; };   /* ICU/Pfc, Log, Scheduler, Debugger */

@@ -330,4 +330,157 @@ enum L4_msgtag_protocol {
     L4_PROTO_VCPU_CONTEXT = -25,
 };
 
+
+/* §8.0 the generic kobject protocol (label L4_PROTO_KOBJECT) */
+enum l4_kobject_ops {
+    L4_KOBJECT_OP_DEC_REFCNT = 0,
+    L4_KOBJECT_OP_REGISTER_IRQ = 1,
+};
+
+/* §8.1 Task (label L4_PROTO_TASK); the opcode is the whole MR0 */
+enum l4_task_ops {
+    L4_TASK_MAP_OP = 0,
+    L4_TASK_UNMAP_OP = 1,
+    L4_TASK_CAP_INFO_OP = 2,
+    L4_TASK_ADD_KU_MEM_OP = 3,
+    L4_TASK_LDT_SET_X86_OP = 0x11,
+    L4_TASK_MAP_VGICC_ARM_OP = 0x12,
+};
+
+/* §8.2 Thread (label L4_PROTO_THREAD): opcode in MR0 & 0xFFFF, flags above */
+enum l4_thread_ops {
+    L4_THREAD_CONTROL_OP = 0,
+    L4_THREAD_EX_REGS_OP = 1,
+    L4_THREAD_SWITCH_OP = 2,
+    L4_THREAD_STATS_OP = 3,
+    L4_THREAD_VCPU_RESUME_OP = 4,
+    L4_THREAD_REGISTER_DELETE_IRQ_OP = 5,
+    L4_THREAD_MODIFY_SENDER_OP = 6,
+    L4_THREAD_VCPU_CONTROL_OP = 7,
+    L4_THREAD_REGISTER_DOORBELL_IRQ_OP = 8,
+    L4_THREAD_PF_TRAMP_CONTROL_OP = 9,
+    L4_THREAD_X86_GDT_OP = 0x10,
+    L4_THREAD_ARM_TPIDRURO_OP = 0x10,
+    L4_THREAD_AMD64_SET_SEGMENT_BASE_OP = 0x12,
+    L4_THREAD_AMD64_GET_SEGMENT_INFO_OP = 0x13,
+    L4_THREAD_OPCODE_MASK = 0xFFFF,
+    L4_THREAD_VCPU_CONTROL_EXT_OP = 0x10007,
+};
+/* Thread control: flags in MR0, and the MR indices of the request */
+enum l4_thread_control_flags {
+    L4_THREAD_CONTROL_SET_PAGER = 0x0010000,
+    L4_THREAD_CONTROL_BIND_TASK = 0x0200000,
+    L4_THREAD_CONTROL_ALIEN = 0x0400000,
+    L4_THREAD_CONTROL_UX_NATIVE = 0x0800000,      /* kernel-only since UX was removed */
+    L4_THREAD_CONTROL_SET_EXC_HANDLER = 0x1000000,
+};
+enum l4_thread_control_mr_indices {
+    L4_THREAD_CONTROL_MR_IDX_FLAGS = 0,
+    L4_THREAD_CONTROL_MR_IDX_PAGER = 1,
+    L4_THREAD_CONTROL_MR_IDX_EXC_HANDLER = 2,
+    L4_THREAD_CONTROL_MR_IDX_FLAG_VALS = 4,
+    L4_THREAD_CONTROL_MR_IDX_BIND_UTCB = 5,
+    L4_THREAD_CONTROL_MR_IDX_BIND_TASK = 6,
+};
+/* ex_regs flags in MR0 (the arch mask is wider than int, hence #define) */
+enum l4_thread_ex_regs_flags {
+    L4_THREAD_EX_REGS_CANCEL = 0x10000,
+    L4_THREAD_EX_REGS_TRIGGER_EXCEPTION = 0x20000,
+};
+#define L4_THREAD_EX_REGS_ARCH_MASK 0xff000000
+
+/* §8.3 Factory: variable argument headers */
+enum l4_varg_type {
+    L4_VARG_TYPE_NIL = 0x00,
+    L4_VARG_TYPE_UMWORD = 0x01,
+    L4_VARG_TYPE_MWORD = 0x81,
+    L4_VARG_TYPE_STRING = 0x02,
+    L4_VARG_TYPE_FPAGE = 0x03,
+    L4_VARG_TYPE_SIGN = 0x80,
+};
+
+/* §8.4 IPC gate and receive endpoint (label L4_PROTO_KOBJECT) */
+enum l4_ipc_gate_ops {
+    L4_IPC_GATE_BIND_OP = 0x10,
+    L4_RCV_EP_BIND_OP = 0x10,
+    L4_IPC_GATE_GET_INFO_OP = 0x11,
+};
+
+/* §8.5 IRQ and semaphore */
+enum l4_irq_ops {
+    L4_IRQ_OP_TRIGGER = 2,
+    L4_IRQ_OP_EOI = 4,
+    L4_IRQ_SENDER_OP_ATTACH = 0,
+    L4_IRQ_SENDER_OP_DETACH = 1,
+    L4_IRQ_SENDER_OP_BIND_VCPU = 2,
+    L4_SEMAPHORE_OP_DOWN = 0,
+};
+
+/* §8.6 ICU (label L4_PROTO_IRQ on an ICU capability) */
+enum l4_icu_ops {
+    L4_ICU_OP_BIND = 0,
+    L4_ICU_OP_UNBIND = 1,
+    L4_ICU_OP_INFO = 2,
+    L4_ICU_OP_MSI_INFO = 3,
+    L4_ICU_OP_UNMASK = 4,
+    L4_ICU_OP_MASK = 5,
+    L4_ICU_OP_SET_MODE = 6,
+    L4_ICU_CTL_UNMASK = 0,
+    L4_ICU_CTL_MASK = 1,
+};
+#define L4_ICU_FLAG_MSI 0x80000000
+enum l4_irq_mode {
+    L4_IRQ_F_NONE = 0x0,
+    L4_IRQ_F_SET_MODE = 0x1,
+    L4_IRQ_F_LEVEL = 0x2,
+    L4_IRQ_F_EDGE = 0x0,
+    L4_IRQ_F_POS = 0x0,
+    L4_IRQ_F_NEG = 0x4,
+    L4_IRQ_F_BOTH = 0x8,
+    L4_IRQ_F_LEVEL_HIGH = 0x3,
+    L4_IRQ_F_LEVEL_LOW = 0x7,
+    L4_IRQ_F_POS_EDGE = 0x1,
+    L4_IRQ_F_NEG_EDGE = 0x5,
+    L4_IRQ_F_BOTH_EDGE = 0x9,
+    L4_IRQ_F_MASK = 0xF,
+    L4_IRQ_F_SET_WAKEUP = 0x10,
+    L4_IRQ_F_CLEAR_WAKEUP = 0x20,
+};
+
+/* §8.7 Scheduler (label L4_PROTO_SCHEDULER) */
+enum l4_scheduler_ops {
+    L4_SCHEDULER_INFO_OP = 0,
+    L4_SCHEDULER_RUN_THREAD_OP = 1,
+    L4_SCHEDULER_IDLE_TIME_OP = 2,
+};
+enum l4_sched_consts {
+    L4_SCHED_MIN_PRIO = 1,
+    L4_SCHED_MAX_PRIO = 255,
+    L4_SCHEDULER_CLASS_FIXED_PRIO = 0x2,
+    L4_SCHEDULER_CLASS_WFQ = 0x4,
+    L4_SCHED_CLASS_FIXED_PRIO = -1,
+    L4_SCHED_CLASS_WFQ = -2,
+};
+
+/* §8.8 platform control (label 0 on the ICU capability) */
+enum l4_platform_ctl_ops {
+    L4_PLATFORM_CTL_SYS_SUSPEND_OP = 0,
+    L4_PLATFORM_CTL_SYS_SHUTDOWN_OP = 1,
+    L4_PLATFORM_CTL_CPU_ALLOW_SHUTDOWN_OP = 2,
+    L4_PLATFORM_CTL_CPU_ENABLE_OP = 3,
+    L4_PLATFORM_CTL_CPU_DISABLE_OP = 4,
+    L4_PLATFORM_CTL_SET_TASK_ASID_OP = 0x10,
+};
+
+/* §8.9 Log / Vcon (label L4_PROTO_LOG) */
+enum l4_vcon_ops {
+    L4_VCON_WRITE_OP = 0,
+    L4_VCON_READ_OP = 1,
+    L4_VCON_SET_ATTR_OP = 2,
+    L4_VCON_GET_ATTR_OP = 3,
+    L4_VCON_WRITE_SIZE = 61 * 8,
+    L4_VCON_READ_SIZE = 62 * 8,
+};
+
+
 #endif

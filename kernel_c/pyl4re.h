@@ -129,7 +129,8 @@ struct quota_info {
 int factory_quota(const kernel_t *k, kobj_id_t factory, struct quota_info *out);
 /* Creates an object of `type` charged to `factory` and maps it with full rights into
  * slot `slot` of `task` (replacing what was there). `arg` is the child limit for
- * KOBJ_FACTORY and ignored otherwise. -L4_ENOMEM leaves everything untouched. */
+ * KOBJ_FACTORY, the label for KOBJ_GATE, the UTCB-area fpage (0: none) for KOBJ_TASK,
+ * and ignored otherwise. A failure leaves everything untouched. */
 int factory_create(kernel_t *k, kobj_id_t factory, uint32_t type, uint64_t arg,
                    kobj_id_t task, cap_index_t slot, kobj_id_t *out);
 
@@ -159,6 +160,146 @@ int cspace_copy(kernel_t *k, kobj_id_t dst_task, cap_index_t dst, kobj_id_t src_
 int cspace_delete(kernel_t *k, kobj_id_t task, cap_index_t idx);
 /* Deletes the object itself (needs the D right): every capability to it becomes invalid. */
 int cspace_delete_obj(kernel_t *k, kobj_id_t task, cap_index_t idx);
+/* The generic kobject op dec_refcnt (§8.0): the object's counted capability references
+ * drop by diff (a negative diff raises them), saturating at 0 and UINT32_MAX; *result is
+ * the new count. As in Fiasco nothing is deleted here, even when the count reaches 0. */
+int kobj_dec_refcnt(kernel_t *k, kobj_id_t obj, int64_t diff, int64_t *result);
 uint64_t cspace_slots_used(const kernel_t *k, kobj_id_t task);
+/* l4_task_map of an object fpage (§5.2, §8.1): placed by the hot spot (ctl >> 12) into the
+ * whole destination space; rights = fpage rights & rights_mask (the caller decides S). */
+int task_map_obj(kernel_t *k, kobj_id_t dst_task, kobj_id_t src_task, uint64_t fpage,
+                 uint64_t ctl, uint32_t rights_mask, uint32_t *mapped);
+/* l4_task_unmap of an object fpage (§5.5): only with L4_FP_ALL_SPACES; R in the fpage
+ * removes the capabilities, otherwise W/S are revoked; L4_FP_DELETE_OBJ with D deletes. */
+int task_unmap_obj(kernel_t *k, kobj_id_t task, uint64_t fpage, uint64_t mask);
+
+/* ---- page tables (vspace.c, ptab.c, arch/<arch>/paging.c) */
+#include "vspace_api.h"
+
+
+/* ---- threads, IPC, scheduling and virtual time (thread.c, ipc.c, sched.c, syscall.c) */
+
+/* Native programs (native.c) live at NATIVE_TEXT_BASE + n * NATIVE_TEXT_STRIDE. */
+enum native_program {
+    PROGRAM_PYTHON = 0,
+    PROGRAM_ECHO = 1,           /* wait, then reply_and_wait with what arrived, forever */
+    PROGRAM_CALL_LOOP = 2,      /* call TCR user0, TCR user1 times, TCR user2 words */
+    PROGRAM_COUNT = 3,
+    NATIVE_TEXT_BASE = 0x1000,
+    NATIVE_TEXT_STRIDE = 0x10,
+};
+
+/* One kernel entry of the running thread: what l4_ipc() passes in registers (§6.4). */
+struct sys_call {
+    uint64_t dest;         /* capability selector | L4_SYSF_* */
+    uint64_t tag;          /* l4_msgtag_t raw */
+    uint64_t label;        /* label register (what a thread-cap receiver sees) */
+    uint64_t timeout;      /* l4_timeout_t: snd << 16 | rcv */
+};
+enum sys_status {
+    SYS_DONE = 0,          /* finished; the thread goes on: result in sys_result */
+    SYS_SUSPEND = 1,       /* the thread must yield; its result comes from sched_next */
+    SYS_SLOWPATH = 2,      /* a kernel object for the control plane: finish with sys_complete */
+    SYS_GONE = 3,          /* the thread no longer exists */
+};
+struct sys_result {
+    uint64_t tag, label;
+    kobj_id_t obj;         /* SYS_SLOWPATH: the invoked object and the capability's rights */
+    uint32_t type, rights, attrs;
+};
+int sys_invoke(kernel_t *k, kobj_id_t thread, const struct sys_call *c, struct sys_result *out);
+/* Ends a slow-path entry with the reply the control plane wrote (tag; or an IPC error). */
+int sys_complete(kernel_t *k, kobj_id_t thread, uint64_t reply_tag, uint32_t ipc_error,
+                 struct sys_result *out);
+/* pyl4re.compute(ns): the thread is busy for ns of virtual time (SYS_SUSPEND unless 0). */
+int sys_compute(kernel_t *k, kobj_id_t thread, uint64_t ns);
+
+enum sched_status {
+    SCHED_RUN = 0,         /* a Python thread must run: sched_out says which */
+    SCHED_IDLE = 1,        /* nothing can make progress any more */
+    SCHED_LIMIT = 2,       /* the next event lies beyond until_ns */
+    SCHED_STEPS = 3,       /* max_steps scheduling decisions were made */
+};
+struct sched_out {
+    kobj_id_t thread;
+    uint64_t tag, label;   /* the result of its last kernel entry */
+    uint64_t ip;
+    uint32_t restart;      /* repeat the last kernel entry (a gate got bound) */
+    uint32_t start;        /* ex_regs set a new ip: start the code there */
+    uint32_t cpu;
+    uint64_t steps;        /* scheduling steps this call took (for max_steps) */
+};
+/* Runs scheduling steps (picking a CPU and thread, firing timeouts, running native
+ * threads and compute) until a Python thread must run; at most max_steps (0: no limit). */
+int sched_next(kernel_t *k, uint64_t until_ns, uint64_t max_steps, struct sched_out *out);
+uint64_t kernel_now_ns(const kernel_t *k);
+
+struct cpu_info {
+    uint64_t clock_ns, idle_ns;
+    uint32_t online;
+    kobj_id_t current;
+};
+int cpu_info(const kernel_t *k, cpu_number_t cpu, struct cpu_info *out);
+
+enum thread_state_bits {
+    THREAD_READY = 0x01, THREAD_SEND = 0x02, THREAD_RECV = 0x04, THREAD_DEAD = 0x08,
+};
+struct thread_info {
+    uint32_t state, cpu, prio, program;
+    uint64_t quantum_ns, consumed_ns;
+    uint64_t ip, sp, flags, pager, exc_handler;
+    kobj_id_t task;
+    phys_addr_t utcb;      /* where its UTCB lies in physical memory (0: unbound) */
+    virt_addr_t utcb_va;
+    kobj_id_t partner, caller;
+    uint64_t deadline_ns;  /* armed IPC timeout, 0 = none */
+    uint32_t waiting_on_gate;
+    uint64_t native_count;
+    uint64_t left_ns;      /* what is left of its current quantum */
+};
+int thread_info(const kernel_t *k, kobj_id_t thread, struct thread_info *out);
+
+struct thread_ctl {
+    uint64_t flags;        /* L4_THREAD_CONTROL_* */
+    uint64_t pager, exc_handler;   /* selectors, resolved in the thread's task at use */
+    kobj_id_t task;        /* with L4_THREAD_CONTROL_BIND_TASK */
+    virt_addr_t utcb;
+};
+int thread_control(kernel_t *k, kobj_id_t thread, const struct thread_ctl *c);
+struct thread_regs { uint64_t ip, sp, flags; };
+int thread_ex_regs(kernel_t *k, kobj_id_t thread, uint64_t ip, uint64_t sp, uint64_t flags,
+                   struct thread_regs *old);
+int thread_run(kernel_t *k, kobj_id_t thread, cpu_number_t cpu, uint32_t prio,
+               uint64_t quantum_ns);
+int thread_switch_to(kernel_t *k, kobj_id_t self, kobj_id_t target);
+/* A Python thread's code returned or raised: it ends (its capabilities stay). */
+int thread_exit(kernel_t *k, kobj_id_t thread);
+int task_kumem(kernel_t *k, kobj_id_t task, virt_addr_t va, uint32_t order);
+
+struct gate_info { uint64_t label; kobj_id_t thread; };
+int gate_bind(kernel_t *k, kobj_id_t gate, kobj_id_t thread, uint64_t label);
+int gate_info(const kernel_t *k, kobj_id_t gate, struct gate_info *out);
+
+/* The last failed kernel operation, for explain_last_error(). */
+struct error_info {
+    kobj_id_t thread;
+    uint64_t selector;
+    uint32_t obj_type, rights_had, rights_needed;
+    int64_t label;
+    uint64_t opcode;
+    int32_t code;
+    const char *what;
+};
+int kernel_last_error(const kernel_t *k, struct error_info *out);
+/* Consistency of threads, queues and timeouts (check.c): 0, or an error naming the first
+ * thread found in a state it must never be in. For tests. */
+struct check_out {
+    kobj_id_t thread;
+    char what[80];
+};
+int kernel_check(const kernel_t *k, struct check_out *out);
+int kernel_note_error(kernel_t *k, kobj_id_t thread, uint64_t sel, uint32_t type,
+                      uint32_t had, uint32_t needed, int64_t label, uint64_t opcode,
+                      int32_t code);
 
 #endif

@@ -11,8 +11,22 @@ enum arch_abi {
     ARCH_MWORD_BITS = 64,
     ARCH_EXC_REGS_WORDS = 40,   /* l4_exc_regs_t words (§2, §10.3) */
     ARCH_UTCB_SIZE = 1024,      /* L4_UTCB_OFFSET (§2) */
+    ARCH_EX_REGS_ARCH_FLAGS = 0x03000000,   /* ex_regs arch bits accepted (§8.2) */
     ARCH_PAGE_SHIFT = 12,       /* smallest user page (§14) */
 };
+#define ARCH_UTCB_AREA_DEFAULT 0xb3000000   /* where L4Re puts a task's UTCB area (user-level §3.2) */
 #define ARCH_USER_MAX 0x0000ff7fffffffff   /* highest user virtual address (§14) */
+
+/* What kernel operations cost in virtual time, in nanoseconds (the model's numbers, not
+ * measurements; docs/time.md). The generic core charges these; nothing else is timed. */
+enum arch_cost {
+    COST_SYSCALL_NS = 120,      /* kernel entry and exit */
+    COST_IPC_NS = 180,          /* an IPC transfer between two threads */
+    COST_WORD_NS = 1,           /* per message word copied */
+    COST_ITEM_NS = 90,          /* per capability or page mapped by an item */
+    COST_SWITCH_NS = 120,       /* a context switch */
+    COST_IPI_NS = 1500,         /* an inter-processor interrupt reaching another CPU */
+    COST_KOBJ_NS = 350,         /* a kernel-object operation on the slow path */
+};
 
 #endif

@@ -1,0 +1,117 @@
+/*
+ * check.c: a consistency check of the scheduler and IPC state, for property tests.
+ *
+ * Every live thread must be accounted for exactly once: running, ready in its CPU's queue
+ * (or a wake-up on its way), queued as a sender in the queue of a live thread or gate,
+ * waiting for a message, or dead. Queues and timeout lists must hold only live threads in
+ * the right order. It reads and never changes anything.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "kernel.h"
+#include "heap.h"
+#include "thread.h"
+
+struct seen {
+    uint8_t *in_rq, *in_wq, *in_to;
+};
+
+static int fail(struct check_out *out, const struct thread *t, const char *what)
+{
+    out->thread = t ? thread_id(t) : (kobj_id_t){ 0 };
+    snprintf(out->what, sizeof(out->what), "%s", what);
+    return -L4_EINVAL;
+}
+
+static int walk_waitq(const kernel_t *k, const struct wait_q *q, struct seen *s,
+                      struct check_out *out)
+{
+    const struct thread *prev = NULL;
+    for (const struct thread *t = q->head; t; prev = t, t = t->wq_next) {
+        if (!thread_get(k, thread_id(t)))
+            return fail(out, t, "a dead thread in a sender queue");
+        if (t->wq != q || t->wq_prev != prev || !(t->state & TS_SEND))
+            return fail(out, t, "sender queue links or state wrong");
+        if (prev && prev->prio < t->prio)
+            return fail(out, t, "sender queue out of priority order");
+        if (s->in_wq[t->hdr.slot]++)
+            return fail(out, t, "a thread in two sender queues");
+    }
+    if (q->tail != prev)
+        return fail(out, prev, "sender queue tail wrong");
+    return 0;
+}
+
+int kernel_check(const kernel_t *k, struct check_out *out)
+{
+    memset(out, 0, sizeof(*out));
+    uint32_t n = k->objs.cap;
+    struct seen s = { heap_alloc(n ? n : 1), heap_alloc(n ? n : 1), heap_alloc(n ? n : 1) };
+    int rc = (!s.in_rq || !s.in_wq || !s.in_to) ? -L4_ENOMEM : 0;
+
+    for (uint32_t c = 0; !rc && c < k->cpus; c++) {
+        const struct cpu *cpu = &k->cpu[c];
+        for (int p = 0; !rc && p < PRIO_LEVELS; p++) {
+            const struct thread *prev = NULL;
+            for (const struct thread *t = cpu->rq_head[p]; !rc && t; prev = t, t = t->rq_next) {
+                if (!thread_get(k, thread_id(t)) || t->cpu != c || (int)t->prio != p
+                    || !(t->state & TS_QUEUED) || !(t->state & TS_READY) || t->rq_prev != prev
+                    || s.in_rq[t->hdr.slot]++)
+                    rc = fail(out, t, "ready queue holds a wrong thread");
+            }
+            int bit = (cpu->rq_bits[p / 64] >> (p % 64)) & 1;
+            if (!rc && bit != (cpu->rq_head[p] != NULL))
+                rc = fail(out, NULL, "ready-queue bitmap disagrees with the queues");
+        }
+        const struct thread *prev = NULL;
+        for (const struct thread *t = cpu->timeouts; !rc && t; prev = t, t = t->to_next) {
+            if (!thread_get(k, thread_id(t)) || !t->deadline_ns || t->cpu != c
+                || t->to_prev != prev || (prev && prev->deadline_ns > t->deadline_ns)
+                || s.in_to[t->hdr.slot]++)
+                rc = fail(out, t, "timeout list holds a wrong thread");
+        }
+        const struct thread *cur = cpu->current;
+        if (!rc && cur && (!thread_get(k, thread_id(cur)) || !(cur->state & TS_READY)
+                           || (cur->state & TS_QUEUED) || cur->cpu != c))
+            rc = fail(out, cur, "the current thread is not a ready thread of this CPU");
+    }
+    for (uint32_t i = 0; !rc && i < n; i++) {
+        const struct kobj *o = k->objs.ents[i].obj;
+        if (o && o->type == KOBJ_THREAD)
+            rc = walk_waitq(k, &((const struct thread *)o)->senders, &s, out);
+        else if (o && o->type == KOBJ_GATE)
+            rc = walk_waitq(k, &((const struct gate *)o)->waiters, &s, out);
+    }
+    for (uint32_t i = 0; !rc && i < n; i++) {
+        const struct kobj *o = k->objs.ents[i].obj;
+        if (!o || o->type != KOBJ_THREAD)
+            continue;
+        const struct thread *t = (const struct thread *)o;
+        uint32_t st = t->state;
+        int current = t->cpu != CPU_NONE && k->cpu[t->cpu].current == t;
+        if ((st & TS_SEND) && (st & TS_RECV))
+            rc = fail(out, t, "both sending and receiving");
+        else if (((st & TS_SEND) != 0) != (s.in_wq[i] != 0))
+            rc = fail(out, t, "a sender that is in no queue, or queued without sending");
+        else if ((st & TS_READY) && (st & TS_IPC_MASK))
+            rc = fail(out, t, "ready while waiting in IPC");
+        else if (((st & TS_QUEUED) != 0) != (s.in_rq[i] != 0))
+            rc = fail(out, t, "queued flag disagrees with the ready queue");
+        else if ((t->deadline_ns != 0) != (s.in_to[i] != 0))
+            rc = fail(out, t, "an armed timeout that is in no list");
+        else if ((st & TS_READY) && t->cpu != CPU_NONE && !current && !(st & TS_QUEUED)
+                 && !t->wake_pending)
+            rc = fail(out, t, "ready but neither running, queued nor arriving: lost");
+        else if (!(st & (TS_READY | TS_IPC_MASK | TS_DEAD)))
+            rc = fail(out, t, "in no state at all: lost");
+        else if ((st & TS_DEAD) && (current || (st & TS_QUEUED)))
+            rc = fail(out, t, "dead but scheduled");
+        else if (t->wake_pending && !(st & TS_READY))
+            rc = fail(out, t, "a wake-up for a thread that is not ready");
+    }
+    heap_free(s.in_rq);
+    heap_free(s.in_wq);
+    heap_free(s.in_to);
+    return rc;
+}

@@ -1,0 +1,403 @@
+/*
+ * sched.c: per-CPU fixed-priority round-robin scheduling in virtual time (§12).
+ *
+ * Every CPU has a virtual clock, a ready queue of 256 levels with a bitmap, and a sorted
+ * list of timed events (IPC timeouts and wake-ups arriving from other CPUs). sched_next()
+ * is the loop's only question to C: it always advances the CPU whose next event is
+ * earliest (ties: the lowest CPU), fires what is due, runs native threads and compute
+ * bursts itself, and returns as soon as a Python thread must run. A CPU may run ahead of
+ * the others by at most the IPI cost, the earliest an event from elsewhere could reach
+ * it, so the order of events is the same on every run: no wall clock, no randomness.
+ */
+#include <string.h>
+
+#include "kernel.h"
+#include "heap.h"
+#include "thread.h"
+#include "native.h"
+
+#define NEVER UINT64_MAX
+
+int sched_init(kernel_t *k)
+{
+    k->cpu = heap_alloc_array(k->cpus, sizeof(struct cpu));
+    if (!k->cpu)
+        return -L4_ENOMEM;
+    for (uint32_t i = 0; i < k->cpus; i++)
+        k->cpu[i].online = 1;
+    k->running_cpu = CPU_NONE;
+    return 0;
+}
+
+void sched_fini(kernel_t *k)
+{
+    heap_free(k->cpu);
+    k->cpu = NULL;
+}
+
+/* ---- ready queues */
+
+static void rq_push(struct cpu *c, struct thread *t, int front)
+{
+    uint32_t p = t->prio;
+    if (front) {
+        t->rq_prev = NULL;
+        t->rq_next = c->rq_head[p];
+        if (c->rq_head[p])
+            c->rq_head[p]->rq_prev = t;
+        else
+            c->rq_tail[p] = t;
+        c->rq_head[p] = t;
+    } else {
+        t->rq_next = NULL;
+        t->rq_prev = c->rq_tail[p];
+        if (c->rq_tail[p])
+            c->rq_tail[p]->rq_next = t;
+        else
+            c->rq_head[p] = t;
+        c->rq_tail[p] = t;
+    }
+    c->rq_bits[p / 64] |= (uint64_t)1 << (p % 64);
+    t->state |= TS_QUEUED;
+}
+
+static void rq_remove(struct cpu *c, struct thread *t)
+{
+    uint32_t p = t->prio;
+    if (t->rq_prev)
+        t->rq_prev->rq_next = t->rq_next;
+    else
+        c->rq_head[p] = t->rq_next;
+    if (t->rq_next)
+        t->rq_next->rq_prev = t->rq_prev;
+    else
+        c->rq_tail[p] = t->rq_prev;
+    if (!c->rq_head[p])
+        c->rq_bits[p / 64] &= ~((uint64_t)1 << (p % 64));
+    t->rq_next = t->rq_prev = NULL;
+    t->state &= ~TS_QUEUED;
+}
+
+static int rq_top_prio(const struct cpu *c)
+{
+    for (int w = PRIO_LEVELS / 64 - 1; w >= 0; w--)
+        if (c->rq_bits[w])
+            return w * 64 + 63 - __builtin_clzll(c->rq_bits[w]);
+    return -1;
+}
+
+/* ---- timed events */
+
+void timeout_arm(kernel_t *k, struct thread *t, uint64_t deadline_ns)
+{
+    struct cpu *c = &k->cpu[t->cpu];
+    timeout_disarm(k, t);
+    t->deadline_ns = deadline_ns ? deadline_ns : 1;
+    struct thread **pp = &c->timeouts, *prev = NULL;
+    while (*pp && (*pp)->deadline_ns <= t->deadline_ns) {   /* FIFO among equals */
+        prev = *pp;
+        pp = &(*pp)->to_next;
+    }
+    t->to_next = *pp;
+    t->to_prev = prev;
+    if (*pp)
+        (*pp)->to_prev = t;
+    *pp = t;
+}
+
+void timeout_disarm(kernel_t *k, struct thread *t)
+{
+    if (!t->deadline_ns)
+        return;
+    struct cpu *c = &k->cpu[t->cpu];
+    if (t->to_prev)
+        t->to_prev->to_next = t->to_next;
+    else
+        c->timeouts = t->to_next;
+    if (t->to_next)
+        t->to_next->to_prev = t->to_prev;
+    t->to_next = t->to_prev = NULL;
+    t->deadline_ns = 0;
+    t->wake_pending = 0;
+}
+
+/* ---- time */
+
+uint64_t cpu_now(const kernel_t *k, uint32_t cpu)
+{
+    return k->cpu[cpu].clock_ns;
+}
+
+void cpu_charge(kernel_t *k, uint32_t cpu, uint64_t ns)
+{
+    struct cpu *c = &k->cpu[cpu];
+    c->clock_ns += ns;
+    struct thread *t = c->current;
+    if (!t)
+        return;
+    t->consumed_ns += ns;
+    if (t->left_ns > ns)
+        t->left_ns -= ns;
+    else {
+        t->left_ns = 0;            /* quantum used up: to the tail at the next pick */
+        c->need_resched = 1;
+    }
+}
+
+/* ---- making threads runnable and not */
+
+static void make_ready_now(kernel_t *k, struct thread *t)
+{
+    struct cpu *c = &k->cpu[t->cpu];
+    if (c->current == t || (t->state & TS_QUEUED))
+        return;
+    rq_push(c, t, 0);
+    if (!c->current || t->prio > c->current->prio)
+        c->need_resched = 1;
+}
+
+void sched_ready(kernel_t *k, struct thread *t)
+{
+    t->state = (t->state & ~(TS_IPC_MASK | TS_DEAD)) | TS_READY;
+    if (t->cpu == CPU_NONE)
+        return;                    /* waits for run_thread to give it a CPU */
+    uint32_t from = k->running_cpu;
+    if (from != CPU_NONE && from != t->cpu) {
+        /* It hears of it only when the IPI arrives. */
+        uint64_t arrival = k->cpu[from].clock_ns + COST_IPI_NS;
+        if (arrival > k->cpu[t->cpu].clock_ns) {
+            timeout_arm(k, t, arrival);
+            t->wake_pending = 1;
+            return;
+        }
+    }
+    timeout_disarm(k, t);
+    make_ready_now(k, t);
+}
+
+void sched_block(kernel_t *k, struct thread *t)
+{
+    t->state &= ~TS_READY;
+    if (t->cpu == CPU_NONE)
+        return;
+    struct cpu *c = &k->cpu[t->cpu];
+    if (t->state & TS_QUEUED)
+        rq_remove(c, t);
+    if (c->current == t) {
+        c->current = NULL;
+        c->need_resched = 1;
+    }
+}
+
+void sched_switch_to(kernel_t *k, struct thread *from, struct thread *to)
+{
+    /* Time-slice donation (§12): the partner runs at once, whatever its priority. */
+    struct cpu *c = &k->cpu[to->cpu];
+    to->state = (to->state & ~(TS_IPC_MASK | TS_DEAD)) | TS_READY;
+    timeout_disarm(k, to);
+    if (to->state & TS_QUEUED)
+        rq_remove(c, to);
+    if (c->current && c->current != from && c->current != to)
+        rq_push(c, c->current, 1);
+    c->current = to;
+    c->need_resched = 0;
+    cpu_charge(k, to->cpu, COST_SWITCH_NS);
+}
+
+void sched_yield(kernel_t *k, struct thread *t)
+{
+    struct cpu *c = &k->cpu[t->cpu];
+    if (c->current == t) {
+        c->current = NULL;
+        rq_push(c, t, 0);
+        c->need_resched = 1;
+    }
+}
+
+void sched_migrate(kernel_t *k, struct thread *t, uint32_t cpu)
+{
+    int runnable = (t->state & TS_READY) != 0;
+    if (t->cpu != CPU_NONE) {
+        struct cpu *c = &k->cpu[t->cpu];
+        uint64_t deadline = t->deadline_ns;
+        uint32_t wake = t->wake_pending;
+        timeout_disarm(k, t);
+        if (t->state & TS_QUEUED)
+            rq_remove(c, t);
+        if (c->current == t) {
+            c->current = NULL;
+            c->need_resched = 1;
+        }
+        t->cpu = cpu;
+        if (deadline && !wake)
+            timeout_arm(k, t, deadline);     /* a pending IPC timeout moves along */
+    } else
+        t->cpu = cpu;
+    if (runnable)
+        sched_ready(k, t);
+}
+
+/* ---- the loop's view */
+
+static uint64_t next_event(const kernel_t *k, const struct cpu *c)
+{
+    int runnable = c->current || rq_top_prio(c) >= 0;
+    uint64_t timer = c->timeouts ? c->timeouts->deadline_ns : NEVER;
+    if (runnable)
+        return c->clock_ns;
+    if (timer == NEVER)
+        return NEVER;
+    (void)k;
+    return timer > c->clock_ns ? timer : c->clock_ns;
+}
+
+int sched_may_continue(const kernel_t *k, struct thread *t)
+{
+    if (t->cpu == CPU_NONE)
+        return 0;
+    const struct cpu *c = &k->cpu[t->cpu];
+    if (c->current != t || c->need_resched || !(t->state & TS_READY))
+        return 0;
+    if (c->timeouts && c->timeouts->deadline_ns <= c->clock_ns)
+        return 0;
+    for (uint32_t i = 0; i < k->cpus; i++)     /* another CPU fell behind: it goes first */
+        if (i != t->cpu && next_event(k, &k->cpu[i]) < c->clock_ns)
+            return 0;
+    return 1;
+}
+
+static void fire_due(kernel_t *k, struct cpu *c)
+{
+    while (c->timeouts && c->timeouts->deadline_ns <= c->clock_ns) {
+        struct thread *t = c->timeouts;
+        int wake = t->wake_pending;
+        timeout_disarm(k, t);
+        if (wake)
+            make_ready_now(k, t);
+        else
+            ipc_timeout_expired(k, t);
+    }
+}
+
+/* The thread that runs next on c, after preemption and quantum decisions. */
+static struct thread *cpu_pick(kernel_t *k, struct cpu *c)
+{
+    struct thread *cur = c->current;
+    int top = rq_top_prio(c);
+    if (cur && !c->need_resched && cur->left_ns && (top < 0 || (uint32_t)top <= cur->prio))
+        return cur;
+    if (cur) {
+        if (!cur->left_ns) {
+            cur->left_ns = cur->quantum_ns;      /* round robin: refill, to the tail */
+            rq_push(c, cur, 0);
+        } else
+            rq_push(c, cur, 1);                  /* preempted: keeps its place */
+        c->current = NULL;
+        top = rq_top_prio(c);
+    }
+    c->need_resched = 0;
+    if (top < 0)
+        return NULL;
+    struct thread *next = c->rq_head[top];
+    rq_remove(c, next);
+    c->current = next;
+    if (next != cur)
+        cpu_charge(k, (uint32_t)(c - k->cpu), COST_SWITCH_NS);
+    return next;
+}
+
+/* Burns compute time of c's current thread up to the next point anything could change. */
+static int run_compute(kernel_t *k, struct cpu *c, struct thread *t, uint64_t until)
+{
+    uint64_t horizon = until ? until : NEVER;
+    for (uint32_t i = 0; i < k->cpus; i++) {
+        uint64_t e = next_event(k, &k->cpu[i]);
+        if (&k->cpu[i] != c && e != NEVER && e + COST_IPI_NS < horizon)
+            horizon = e + COST_IPI_NS;
+    }
+    if (c->timeouts && c->timeouts->deadline_ns < horizon)
+        horizon = c->timeouts->deadline_ns;
+    if (c->clock_ns + t->left_ns < horizon)
+        horizon = c->clock_ns + t->left_ns;
+    if (horizon <= c->clock_ns)
+        return 0;
+    uint64_t run = horizon - c->clock_ns;
+    if (run > t->compute_left_ns)
+        run = t->compute_left_ns;
+    cpu_charge(k, (uint32_t)(c - k->cpu), run);
+    t->compute_left_ns -= run;
+    return 1;
+}
+
+int sched_next(kernel_t *k, uint64_t until_ns, uint64_t max_steps, struct sched_out *out)
+{
+    out->steps = 0;
+    for (uint64_t step = 0; !max_steps || step < max_steps; step++) {
+        out->steps = step + 1;
+        struct cpu *c = NULL;
+        uint64_t best = NEVER;
+        for (uint32_t i = 0; i < k->cpus; i++) {
+            uint64_t e = next_event(k, &k->cpu[i]);
+            if (e < best) {
+                best = e;
+                c = &k->cpu[i];
+            }
+        }
+        k->running_cpu = CPU_NONE;
+        if (!c)
+            return SCHED_IDLE;
+        if (until_ns && best > until_ns)
+            return SCHED_LIMIT;
+        if (best > c->clock_ns) {                /* idle until the event */
+            c->idle_ns += best - c->clock_ns;
+            c->clock_ns = best;
+        }
+        fire_due(k, c);
+        struct thread *t = cpu_pick(k, c);
+        if (!t)
+            continue;
+        k->running_cpu = t->cpu;
+        if (t->compute_left_ns) {
+            if (!run_compute(k, c, t, until_ns))
+                return SCHED_LIMIT;
+            if (t->compute_left_ns)
+                continue;
+        } else if (t->program != PROGRAM_PYTHON) {
+            native_step(k, t);
+            continue;
+        }
+        out->thread = thread_id(t);
+        out->tag = t->ret_tag;
+        out->label = t->ret_label;
+        out->restart = t->ret_restart;
+        out->start = t->start_pending;
+        out->ip = t->ip;
+        out->cpu = t->cpu;
+        t->ret_restart = 0;
+        t->start_pending = 0;
+        return SCHED_RUN;
+    }
+    k->running_cpu = CPU_NONE;
+    return SCHED_STEPS;
+}
+
+uint64_t kernel_now_ns(const kernel_t *k)
+{
+    uint64_t now = 0;
+    for (uint32_t i = 0; i < k->cpus; i++)
+        if (k->cpu[i].clock_ns > now)
+            now = k->cpu[i].clock_ns;
+    return now;
+}
+
+int cpu_info(const kernel_t *k, cpu_number_t cpu, struct cpu_info *out)
+{
+    if (cpu.raw >= k->cpus)
+        return -L4_EINVAL;
+    const struct cpu *c = &k->cpu[cpu.raw];
+    out->clock_ns = c->clock_ns;
+    out->idle_ns = c->idle_ns;
+    out->online = c->online;
+    out->current = thread_id(c->current);
+    return 0;
+}

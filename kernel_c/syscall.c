@@ -1,0 +1,214 @@
+/*
+ * syscall.c: the one kernel entry, "invoke capability" (§6.3, §6.4, §8.0), for µApps
+ * (sys_invoke from Python) and native programs (kernel_entry) alike.
+ *
+ * It decodes the selector and flags, looks the capability up in the caller's task and
+ * takes the C fast path for IPC to threads and IPC gates. Every other object, and the
+ * control protocols of threads (label -12) and gates (label -10 with the server
+ * attribute), go back to Python as SYS_SLOWPATH: the control plane decodes the message,
+ * acts, and finishes the entry with sys_complete(). C never calls Python.
+ */
+#include "kernel.h"
+#include "cspace.h"
+#include "fpage.h"
+#include "thread.h"
+
+static void note_error(kernel_t *k, struct thread *t, uint64_t sel, uint32_t type,
+                       uint32_t had, uint32_t needed, uint64_t tag, int32_t code,
+                       const char *what)
+{
+    k->err = (struct last_error){
+        .thread = thread_id(t), .selector = sel, .obj_type = type, .rights_had = had,
+        .rights_needed = needed, .label = tag_label(tag), .opcode = t->utcb ? t->utcb[0] : 0,
+        .code = code, .what = what,
+    };
+}
+
+int kernel_entry(kernel_t *k, struct thread *t, const struct sys_call *c)
+{
+    uint64_t flags = c->dest & 0xF, sel = c->dest & ~(uint64_t)0xF;
+    k->events++;
+    cpu_charge(k, t->cpu, COST_SYSCALL_NS);
+    t->slow = (struct slow_entry){ 0 };
+    struct ipc_op op = {
+        .tag = c->tag, .label = c->label, .have_send = (flags & L4_SYSF_SEND) != 0,
+        .rcv = !(flags & L4_SYSF_RECV) ? RCV_NONE
+             : (flags & L4_SYSF_OPEN_WAIT) ? RCV_OPEN : RCV_CLOSED,
+        .snd_to = (uint32_t)(c->timeout >> 16) & 0xFFFF, .rcv_to = (uint32_t)c->timeout & 0xFFFF,
+    };
+    if (tag_words(c->tag) + 2 * tag_items(c->tag) > UTCB_MRS && op.have_send) {
+        note_error(k, t, sel, 0, 0, 0, c->tag, L4_IPC_SEMSGCUT, "more words and items than MRs");
+        ipc_fail_send(t, L4_IPC_SEMSGCUT);
+        return SYS_DONE;
+    }
+
+    if (flags & L4_SYSF_REPLY) {
+        /* The implicit reply capability; it is used up even if the reply fails. */
+        struct thread *caller = (sel & L4_INVALID_CAP_BIT) ? thread_get(k, t->caller) : NULL;
+        uint32_t rights = t->caller_rights;
+        if (caller && caller->reply_holder.raw == thread_id(t).raw)
+            caller->reply_holder.raw = 0;
+        t->caller.raw = 0;
+        if (!caller && op.have_send) {
+            note_error(k, t, sel, KOBJ_THREAD, 0, 0, c->tag, L4_IPC_ENOT_EXISTENT,
+                       "reply without a caller waiting");
+            ipc_fail_send(t, L4_IPC_ENOT_EXISTENT);
+            return SYS_DONE;
+        }
+        op.dst = caller;
+        op.rights = rights;
+        op.rcv_from = thread_id(caller);
+        ipc_op(k, t, &op);
+        return SYS_DONE;
+    }
+
+    struct kobj *o;
+    uint32_t rights, attrs;
+    if ((sel & (L4_INVALID_CAP_BIT | L4_REPLY_CAP_BIT)) == L4_INVALID_CAP_BIT) {
+        o = &t->hdr;                             /* "self": the current thread, W and S */
+        rights = L4_CAP_FPAGE_W | L4_CAP_FPAGE_S;
+        attrs = 0;
+    } else {
+        uint64_t idx = sel >> L4_CAP_SHIFT;
+        struct cap_slot *s = idx < CSPACE_SLOTS && !(sel & L4_REPLY_CAP_BIT)
+                             ? cspace_slot(t->task, cap_index((uint32_t)idx)) : NULL;
+        o = cspace_slot_obj(k, s);
+        if (!o) {
+            note_error(k, t, sel, 0, 0, 0, c->tag, L4_IPC_ENOT_EXISTENT,
+                       "no object at this capability selector");
+            ipc_fail_send(t, L4_IPC_ENOT_EXISTENT);
+            return SYS_DONE;
+        }
+        rights = s->rights;
+        attrs = s->attrs;
+    }
+
+    int64_t label = tag_label(c->tag);
+    int control = 0;
+    if (o->type == KOBJ_THREAD)
+        control = op.have_send && label == L4_PROTO_THREAD;
+    else if (o->type == KOBJ_GATE)
+        control = op.have_send && label == L4_PROTO_KOBJECT && (attrs & L4_FPAGE_C_IPCGATE_SVR);
+    else
+        control = 1;
+    if (control) {
+        t->slow = (struct slow_entry){ .pending = 1, .obj = kobj_id_of(o), .type = o->type,
+                                       .rights = rights, .attrs = attrs, .flags = (uint32_t)flags,
+                                       .timeout = c->timeout, .selector = sel };
+        return SYS_SLOWPATH;
+    }
+
+    if (o->type == KOBJ_THREAD) {
+        op.dst = (struct thread *)o;
+        op.rights = rights & (L4_CAP_FPAGE_W | L4_CAP_FPAGE_S);
+        op.rcv_from = kobj_id_of(o);
+    } else {                                     /* IPC through a gate: its label (§9) */
+        struct gate *g = (struct gate *)o;
+        op.dst = thread_get(k, g->thread);
+        op.gate_q = &g->waiters;
+        op.label = g->label | (rights & (L4_CAP_FPAGE_W | L4_CAP_FPAGE_S));
+        op.rights = rights & (L4_CAP_FPAGE_W | L4_CAP_FPAGE_S);
+        op.rcv_from = g->thread;
+        if (!op.have_send && !op.dst) {
+            note_error(k, t, sel, KOBJ_GATE, rights, 0, c->tag, L4_IPC_ENOT_EXISTENT,
+                       "closed receive on a gate with no thread bound");
+            ipc_fail_send(t, L4_IPC_ENOT_EXISTENT);
+            return SYS_DONE;
+        }
+    }
+    ipc_op(k, t, &op);
+    return SYS_DONE;
+}
+
+/* After an entry: go on at once, or let the scheduler act first. Reaps what died. */
+static int entry_exit(kernel_t *k, kobj_id_t tid, int status, struct sys_result *out)
+{
+    struct thread *t = thread_get(k, tid);
+    if (!t)
+        status = SYS_GONE;                       /* it deleted itself */
+    else if (status != SYS_SLOWPATH) {
+        status = sched_may_continue(k, t) ? SYS_DONE : SYS_SUSPEND;
+        out->tag = t->ret_tag;
+        out->label = t->ret_label;
+    } else {
+        out->obj = t->slow.obj;
+        out->type = t->slow.type;
+        out->rights = t->slow.rights;
+        out->attrs = t->slow.attrs;
+    }
+    kobj_reap(k);
+    k->running_cpu = CPU_NONE;
+    return status;
+}
+
+static struct thread *running(kernel_t *k, kobj_id_t tid)
+{
+    struct thread *t = thread_get(k, tid);
+    if (!t || !t->task || t->cpu == CPU_NONE || k->cpu[t->cpu].current != t
+        || t->program != PROGRAM_PYTHON)
+        return NULL;
+    k->running_cpu = t->cpu;
+    return t;
+}
+
+int sys_invoke(kernel_t *k, kobj_id_t thread, const struct sys_call *c, struct sys_result *out)
+{
+    struct thread *t = running(k, thread);
+    if (!t || !c || !out)
+        return -L4_EINVAL;
+    return entry_exit(k, thread, kernel_entry(k, t, c), out);
+}
+
+int sys_complete(kernel_t *k, kobj_id_t thread, uint64_t reply_tag, uint32_t ipc_error,
+                 struct sys_result *out)
+{
+    struct thread *t = running(k, thread);
+    if (!t || !t->slow.pending || (ipc_error & ~(uint32_t)L4_IPC_ERROR_MASK))
+        return -L4_EINVAL;
+    t->slow.pending = 0;
+    cpu_charge(k, t->cpu, COST_KOBJ_NS);
+    if (ipc_error) {
+        t->utcb[UTCB_TCR_ERROR] = ipc_error;
+        t->ret_tag = L4_MSGTAG_ERROR;
+    } else
+        t->ret_tag = reply_tag & ~(uint64_t)L4_MSGTAG_ERROR;
+    t->ret_label = 0;
+    return entry_exit(k, thread, SYS_DONE, out);
+}
+
+int sys_compute(kernel_t *k, kobj_id_t thread, uint64_t ns)
+{
+    struct thread *t = running(k, thread);
+    if (!t)
+        return -L4_EINVAL;
+    t->compute_left_ns = ns;                     /* the scheduler burns it (sched.c) */
+    t->ret_tag = t->ret_label = 0;
+    struct sys_result out;
+    int status = entry_exit(k, thread, SYS_DONE, &out);
+    return status == SYS_DONE && ns ? SYS_SUSPEND : status;
+}
+
+int kernel_last_error(const kernel_t *k, struct error_info *out)
+{
+    const struct last_error *e = &k->err;
+    out->thread = e->thread;
+    out->selector = e->selector;
+    out->obj_type = e->obj_type;
+    out->rights_had = e->rights_had;
+    out->rights_needed = e->rights_needed;
+    out->label = e->label;
+    out->opcode = e->opcode;
+    out->code = e->code;
+    out->what = e->what ? e->what : "";
+    return e->thread.raw ? 0 : -L4_ENOENT;
+}
+
+int kernel_note_error(kernel_t *k, kobj_id_t thread, uint64_t sel, uint32_t type,
+                      uint32_t had, uint32_t needed, int64_t label, uint64_t opcode,
+                      int32_t code)
+{
+    k->err = (struct last_error){ .thread = thread, .selector = sel, .obj_type = type,
+                                  .rights_had = had, .rights_needed = needed, .label = label,
+                                  .opcode = opcode, .code = code, .what = NULL };
+    return 0;
+}

@@ -1,0 +1,181 @@
+/*
+ * thread.h: threads, CPUs and wait queues: the state the IPC path and the scheduler share.
+ *
+ * References between threads that may outlive one side (closed-wait partner, implicit
+ * reply capability, a gate's bound thread) are kept as generation-checked object ids, never
+ * as pointers, so a thread that dies cannot leave a dangling pointer behind. Queue links
+ * are pointers; a dying thread unlinks itself from every queue (thread_kill_cleanup()).
+ */
+#ifndef PYL4RE_THREAD_H
+#define PYL4RE_THREAD_H
+
+#include "kernel.h"
+#include "kobject.h"
+
+enum thread_state {
+    TS_READY = 0x01,      /* wants the CPU: queued, or current */
+    TS_SEND = 0x02,       /* queued as a sender on a thread or an unbound gate */
+    TS_RECV = 0x04,       /* waiting for a message (partner set: closed wait) */
+    TS_DEAD = 0x08,       /* not started yet (no ex_regs), or ended */
+    TS_QUEUED = 0x10,     /* in its CPU's ready queue */
+    TS_IPC_MASK = TS_SEND | TS_RECV,
+};
+
+/* UTCB word indices (§2). */
+enum utcb_word {
+    UTCB_MR0 = 0,
+    UTCB_MRS = 63,
+    UTCB_BDR = 64,
+    UTCB_BR0 = 65,
+    UTCB_BRS = 58,
+    UTCB_TCR_ERROR = 123,
+    UTCB_TCR_USER0 = 125,
+    UTCB_WORDS = 128,
+};
+
+enum { CPU_NONE = UINT32_MAX, PRIO_LEVELS = 256 };
+
+/* struct wait_q (kobject.h): a priority-ordered queue of threads (senders, gate waiters),
+ * FIFO within a priority. */
+
+/* What a queued sender will send once the receiver takes it. */
+struct pending_send {
+    uint64_t tag;
+    uint64_t label;       /* what the receiver gets in its label register */
+    uint32_t rights;      /* rights of the invoked capability (item transfer, §9) */
+    uint32_t rcv;         /* RCV_NONE, RCV_CLOSED (call) or RCV_OPEN (send and wait) */
+    uint32_t rcv_to_raw;  /* 16-bit receive timeout for the following receive phase */
+    uint32_t restart;     /* queued on an unbound gate: the syscall restarts once bound */
+};
+enum { RCV_NONE = 0, RCV_CLOSED = 1, RCV_OPEN = 2 };
+
+struct thread {
+    struct kobj hdr;
+    uint32_t state;
+    uint32_t program;          /* PROGRAM_PYTHON or a native program (native.c) */
+    struct task *task;         /* bound task (holds a counted reference), NULL before bind */
+    struct thread *task_next, *task_prev;   /* the task's list of bound threads */
+    uint64_t *utcb;            /* the UTCB in physical memory, NULL before bind */
+    virt_addr_t utcb_va;
+
+    /* scheduling */
+    uint32_t cpu;              /* home CPU; CPU_NONE until run_thread */
+    uint32_t prio;
+    uint64_t quantum_ns, left_ns;
+    struct thread *rq_next, *rq_prev;
+    uint64_t consumed_ns;
+    uint64_t compute_left_ns;  /* pyl4re.compute() still to burn */
+
+    /* timed events: an IPC timeout, or a wake-up still travelling from another CPU */
+    uint64_t deadline_ns;      /* 0 = nothing armed */
+    uint32_t wake_pending;     /* the armed event is a cross-CPU wake-up, not a timeout */
+    struct thread *to_next, *to_prev;
+
+    /* IPC */
+    kobj_id_t partner;         /* closed wait: the only thread we accept */
+    kobj_id_t caller;          /* implicit reply capability: who waits for our reply */
+    uint32_t caller_rights;
+    kobj_id_t reply_holder;    /* the thread holding *our* reply capability */
+    struct wait_q *wq;         /* the queue we are in as a sender */
+    struct thread *wq_next, *wq_prev;
+    struct wait_q senders;     /* senders waiting for us */
+    struct pending_send snd;
+
+    /* result of the last kernel entry, delivered when the thread runs again */
+    uint64_t ret_tag, ret_label;
+    uint32_t ret_restart;      /* the syscall must be issued again */
+    uint32_t start_pending;    /* ex_regs set a new ip: start the code there */
+
+    /* a kernel entry waiting for the control plane (SYS_SLOWPATH) */
+    struct slow_entry {
+        uint32_t pending;
+        kobj_id_t obj;
+        uint32_t type, rights, attrs, flags;
+        uint64_t timeout, selector;
+    } slow;
+
+    /* registers (ex_regs) and exception/pager selectors */
+    uint64_t ip, sp, flags;
+    uint64_t pager, exc_handler;
+    uint32_t native_pc;        /* native programs: where their loop stands */
+    uint64_t native_count;
+};
+
+struct cpu {
+    uint64_t clock_ns;
+    uint64_t idle_ns;
+    uint32_t need_resched;     /* a higher-priority thread woke, or the quantum ran out */
+    struct thread *current;
+    struct thread *rq_head[PRIO_LEVELS], *rq_tail[PRIO_LEVELS];
+    uint64_t rq_bits[PRIO_LEVELS / 64];
+    struct thread *timeouts;   /* sorted by deadline */
+    uint32_t online;
+};
+
+static inline struct thread *thread_get(const kernel_t *k, kobj_id_t id)
+{
+    struct kobj *o = id.raw ? kobj_get(k, id) : NULL;
+    return o && o->type == KOBJ_THREAD ? (struct thread *)o : NULL;
+}
+
+static inline kobj_id_t thread_id(const struct thread *t)
+{
+    return t ? kobj_id_of(&t->hdr) : (kobj_id_t){ 0 };
+}
+
+/* Wait queues (sched.c) */
+void waitq_enqueue(struct wait_q *q, struct thread *t);
+void waitq_remove(struct thread *t);
+
+/* Scheduler (sched.c) */
+void sched_yield(kernel_t *k, struct thread *t);
+void sched_migrate(kernel_t *k, struct thread *t, uint32_t cpu);
+int sched_init(kernel_t *k);
+void sched_fini(kernel_t *k);
+void sched_ready(kernel_t *k, struct thread *t);       /* make runnable; may preempt */
+void sched_block(kernel_t *k, struct thread *t);       /* leave the CPU */
+void sched_switch_to(kernel_t *k, struct thread *from, struct thread *to);
+void timeout_arm(kernel_t *k, struct thread *t, uint64_t deadline_ns);
+void timeout_disarm(kernel_t *k, struct thread *t);
+void cpu_charge(kernel_t *k, uint32_t cpu, uint64_t ns);
+uint64_t cpu_now(const kernel_t *k, uint32_t cpu);
+/* Whether the current thread of `cpu` may go on after a kernel entry, or must let the
+ * scheduler act first (preemption, an expired timeout or quantum, another CPU behind). */
+int sched_may_continue(const kernel_t *k, struct thread *t);
+
+/* Threads, gates and ku-mem (thread.c) */
+void thread_init(struct thread *t);
+void thread_kill_cleanup(kernel_t *k, struct thread *t);
+void thread_unbind(kernel_t *k, struct thread *t);
+void task_release(kernel_t *k, struct task *t);
+int task_kumem_add(kernel_t *k, struct task *t, uint64_t va, unsigned order);
+void gate_release(kernel_t *k, struct gate *g);
+
+/* The kernel entry (syscall.c): SYS_DONE, or SYS_SLOWPATH for the control plane. */
+int kernel_entry(kernel_t *k, struct thread *t, const struct sys_call *c);
+
+/* IPC (ipc.c) */
+struct ipc_op {
+    struct thread *dst;        /* send to this thread ... */
+    struct wait_q *gate_q;     /* ... or wait here for an unbound gate to be bound */
+    uint64_t tag;
+    uint64_t label;            /* what the receiver finds in its label register */
+    uint32_t rights;           /* of the invoked capability: W, S (§9) */
+    uint32_t have_send;
+    uint32_t rcv;              /* RCV_NONE, RCV_CLOSED, RCV_OPEN */
+    kobj_id_t rcv_from;        /* closed wait: the partner */
+    uint32_t snd_to, rcv_to;   /* 16-bit timeouts (§4) */
+};
+/* Runs one IPC for `self`, the running thread. Its outcome lands in self->ret_* (and the
+ * UTCB) now, or later if self blocks. */
+void ipc_op(kernel_t *k, struct thread *self, const struct ipc_op *op);
+/* self's send failed in the send phase with IPC error `err` (§3.1). */
+void ipc_fail_send(struct thread *self, uint32_t err);
+void ipc_cancel(kernel_t *k, struct thread *t);
+void ipc_timeout_expired(kernel_t *k, struct thread *t);
+/* Wakes a gate's waiting senders: to try again (bound) or with ENOT_EXISTENT (deleted). */
+void ipc_release_waiters(kernel_t *k, struct wait_q *q, int restart);
+/* A dying thread: aborts its senders and forgets its reply relations. */
+void ipc_thread_dies(kernel_t *k, struct thread *t);
+
+#endif
