@@ -8,8 +8,11 @@ clear Python exception and leaves the kernel untouched.
 import numpy as np
 
 from . import _core
+from .control.dispatch import ControlPlane
 from .errors import check
+from .harness import Harness
 from .objects import HANDLE_BY_KIND, KernelObject, Task
+from .runloop import RunLoop
 from .types import CapIndex, PageNumber, PhysAddr, expect
 
 _FRAME_OWNERS = ("reserved", "kernel-free", "kernel", "sigma0")
@@ -26,6 +29,10 @@ def default_kernel_memory(memory):
     return max(0x40000, (memory // 8) & ~0xFFF)
 
 
+class KernelInvariantError(AssertionError):
+    """The kernel's state broke one of its own invariants: a bug in pyl4re."""
+
+
 class Kernel:
     """A booted kernel: `Kernel(arch="x86_64", cpus=1, memory=64 << 20, seed=0)`.
 
@@ -33,7 +40,8 @@ class Kernel:
     own frames from; every other frame belongs to sigma0 from boot on.
     """
 
-    def __init__(self, arch="x86_64", cpus=1, memory=64 << 20, seed=0, *, kernel_memory=None):
+    def __init__(self, arch="x86_64", cpus=1, memory=64 << 20, seed=0, *, kernel_memory=None,
+                 log_schedule=False):
         ffi, lib = _core.load(arch)
         _int_arg(cpus, "cpus")
         _int_arg(memory, "memory")
@@ -65,6 +73,91 @@ class Kernel:
         self.frames = Frames(self)
         self.root_task = Task(self, lib.kernel_root_task(self._k).raw)
         self.root_factory = self.root_task.object_at(CapIndex(lib.L4_BASE_FACTORY_CAP_INDEX))
+        # What runs µApps: one kernel-entry struct pair (one thread runs at a time), the
+        # control plane for slow-path objects, the loop, and the harness set-up API.
+        self._call = ffi.new("struct sys_call *")
+        self._result = ffi.new("struct sys_result *")
+        self.log_schedule = log_schedule
+        self._code = {}                  # ip -> function: the code this kernel's threads run
+        self._control = ControlPlane(self)
+        self._loop = RunLoop(self)
+        self._harness = Harness(self)
+
+    # ---- running µApps (runloop.py, harness.py)
+
+    def create_gate(self, label=0):
+        """An unbound IPC gate owned by the root factory: a client capability to it
+        (`gate.svr()` is the server side, which may bind it)."""
+        return self._harness.create_gate(label)
+
+    def start_task(self, main, name=None, caps=None, prio=1, cpu=0):
+        """A new task whose first thread runs `await main(env)` (see harness.py)."""
+        return self._harness.start_task(main, name=name, caps=caps, prio=prio, cpu=cpu)
+
+    def start_thread(self, task, fn, name, prio=1, cpu=0):
+        """Another thread in `task` (a handle start_task returned), running `await fn()`.
+        Returns the thread's id."""
+        return self._harness.start_thread(task, fn, name, prio=prio, cpu=cpu)
+
+    def start_native(self, program, name, caps=None, prio=1, cpu=0, user=(0, 0, 0)):
+        """A task whose thread runs a built-in C program ("echo" or "call_loop")."""
+        return self._harness.start_native(program, name, caps=caps, prio=prio, cpu=cpu,
+                                          user=user)
+
+    def run(self, until_ns=None, max_steps=None, raise_errors=True):
+        """Run until nothing can progress (or virtual time passes `until_ns`, or after
+        `max_steps` scheduling decisions). A µApp that raises makes this raise
+        MicroAppError, unless `raise_errors=False` records it in the result instead."""
+        for value, name in ((until_ns, "until_ns"), (max_steps, "max_steps")):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                      or value < 1):
+                raise ValueError(f"{name} must be a positive int or None, not {value!r}")
+        return self._loop.run(until_ns, max_steps, raise_errors)
+
+    @property
+    def now_ns(self):
+        """Virtual time: the furthest any CPU's clock has got."""
+        return self._lib.kernel_now_ns(self._k)
+
+    @property
+    def schedule_log(self):
+        """(cpu, time, thread) of every µApp resume, if `log_schedule=True`."""
+        return self._loop.schedule_log
+
+    def cpu_clock(self, cpu):
+        """(clock_ns, idle_ns) of one CPU."""
+        out = self._ffi.new("struct cpu_info *")
+        check(self._lib.cpu_info(self._k, [cpu], out), f"cpu {cpu}")
+        return out.clock_ns, out.idle_ns
+
+    def check_invariants(self):
+        """Raise KernelInvariantError if any thread is in a state it must never be in
+        (lost, in two queues, ready while waiting, ...). For tests; costs a full walk."""
+        out = self._ffi.new("struct check_out *")
+        if self._lib.kernel_check(self._k, out) < 0:
+            raise KernelInvariantError(f"thread {out.thread.raw:#x}: "
+                                       f"{self._ffi.string(out.what).decode()}")
+
+    def explain_last_error(self):
+        """What the last failed kernel operation was: thread, selector, object, rights
+        it had and needed, label and opcode, and the error."""
+        return self._harness.explain_last_error()
+
+    def _thread_info(self, tid):
+        out = self._ffi.new("struct thread_info *")
+        check(self._lib.thread_info(self._k, [tid], out), f"thread {tid:#x}")
+        return out
+
+    def _thread_alive(self, tid):
+        return self._lib.thread_info(self._k, [tid], self._ffi.new("struct thread_info *")) == 0
+
+    def _describe_wait(self, tid):
+        return self._harness.describe_wait(tid)
+
+    def _note_error(self, inv, ipc_error, result=None):
+        code = ipc_error if ipc_error else result
+        self._lib.kernel_note_error(self._k, [inv.thread], inv.dest & ~0xF, inv.type,
+                                    inv.rights, inv.needed, inv.label, inv.mr(0), code)
 
     @property
     def physmem(self):

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from . import _core
 from .control import factory as factory_ctl
+from .control import vspace as vspace_ctl
 from .errors import L4NotFoundError, check
 from .types import CapIndex, expect
 
@@ -139,6 +140,25 @@ class Task(KernelObject):
         k = self.kernel
         check(k._lib.cspace_delete_obj(k._k, [self.id], [index.value]),
               f"delete object at {self!r} slot {index!r}")
+
+    @property
+    def pt_root(self):
+        """Physical address of the page table's root (PhysAddr), or None before the first
+        mapping. With kernel.physmem it is all a walker of the architecture's format needs."""
+        r = vspace_ctl.root(self.kernel, self)
+        if isinstance(r, int):
+            check(r, f"page table of {self!r}")
+        return None if r is None else r[0]
+
+    def translate(self, va):
+        """(PhysAddr, page_size, rights) for the VirtAddr va as the page table holds them
+        (rights: L4_FPAGE_{RO,W,X} bits), or None if nothing is mapped there."""
+        page = vspace_ctl.lookup(self.kernel, self, va)
+        if page == -_lib.L4_ENOENT:
+            return None
+        if isinstance(page, int):
+            check(page, f"translate {va!r} in {self!r}")
+        return page.pa, page.page_size, page.rights & _lib.VSPACE_RIGHTS_RWX
 
 
 class Factory(KernelObject):

@@ -3,8 +3,9 @@
 Constants (`L4_*`, spec §1–§7) are read from the C core's ABI header at import time;
 the functions keep l4sys's names and meanings: message tags (msgtag), error results
 (errors), timeouts (timeout), flexpages and map items (fpage), capability selectors (cap),
-UTCB access (utcb). Everything here works on plain Python ints and small immutable
-objects; nothing here enters the kernel (IPC and invocations are traps, elsewhere).
+UTCB access (utcb), and the µApp calls that enter the kernel: IPC (ipc) and the kernel
+objects' protocols (factory, task, thread, ipc_gate, scheduler), which are async and work
+inside µApps run by `Kernel.run()`.
 """
 from .consts import *  # noqa: F401,F403
 from .msgtag import *  # noqa: F401,F403
@@ -13,7 +14,15 @@ from .errors import *  # noqa: F401,F403
 from .timeout import *  # noqa: F401,F403
 from .fpage import *  # noqa: F401,F403
 from .cap import *  # noqa: F401,F403
-from . import cap, consts, errors, fpage, msgtag, timeout, utcb
+from .ipc import *  # noqa: F401,F403
+from .factory import *  # noqa: F401,F403
+from .task import *  # noqa: F401,F403
+from .thread import *  # noqa: F401,F403
+from .ipc_gate import *  # noqa: F401,F403
+from .scheduler import *  # noqa: F401,F403
+from . import (cap, consts, errors, factory, fpage, ipc, ipc_gate, msgtag, scheduler, task,
+               thread, timeout, utcb)
 
 __all__ = (consts.__all__ + msgtag.__all__ + utcb.__all__ + errors.__all__ + timeout.__all__
-           + fpage.__all__ + cap.__all__)
+           + fpage.__all__ + cap.__all__ + ipc.__all__ + factory.__all__ + task.__all__
+           + thread.__all__ + ipc_gate.__all__ + scheduler.__all__)

@@ -1,0 +1,126 @@
+"""Thread control plane (§8.2): the thread-control RPCs (label L4_PROTO_THREAD with a send
+phase; everything else on a thread capability is IPC and never arrives here).
+
+Opcode = MR0 & L4_THREAD_OPCODE_MASK, per-operation flags above it. Implemented: control
+(pager, exception handler, bind), ex_regs, switch and stats_time; vCPU, deletion and
+doorbell IRQs, modify_senders, the page-fault trampoline and the arch operations answer
+-L4_ENOSYS until the features behind them exist. Each handler decodes and checks first
+(may fail, changes nothing), then performs through C. What it must not do: keep thread
+state of its own, or take the calling thread off its CPU before its entry is complete
+(that waits in `inv.after`).
+"""
+from .. import _core
+from .dispatch import item_object, refuse, reply
+
+_lib = _core.abi()
+
+S = _lib.L4_CAP_FPAGE_S
+_CONTROL_WORDS = 6                     # MR0..MR5; the bind item follows (MR6, MR7)
+_EX_REGS_FLAGS = (_lib.L4_THREAD_EX_REGS_CANCEL | _lib.L4_THREAD_EX_REGS_TRIGGER_EXCEPTION
+                  | _lib.L4_THREAD_EX_REGS_ARCH_MASK)
+
+
+def _info(k, tid):
+    out = k._ffi.new("struct thread_info *")
+    return out if k._lib.thread_info(k._k, [tid], out) == 0 else None
+
+
+def invoke(inv):
+    if inv.label != _lib.L4_PROTO_THREAD:
+        return reply(-_lib.L4_EBADPROTO)   # (C sends other labels as IPC to the thread)
+    if inv.words < 1:
+        return reply(-_lib.L4_EMSGTOOSHORT)
+    op = inv.mr(0) & _lib.L4_THREAD_OPCODE_MASK
+    if op == _lib.L4_THREAD_CONTROL_OP:
+        return _control(inv)
+    if op == _lib.L4_THREAD_EX_REGS_OP:
+        return _ex_regs(inv)
+    if op == _lib.L4_THREAD_SWITCH_OP:
+        return _switch(inv)
+    if op == _lib.L4_THREAD_STATS_OP:
+        return _stats_time(inv)
+    return reply(-_lib.L4_ENOSYS)
+
+
+def _control(inv):
+    """MR0 = flags, MR1 pager, MR2 exception handler, MR4 flag values, MR5 UTCB address,
+    item = task to bind. Replies the old pager and exception handler in MR1, MR2."""
+    if not inv.rights & S:
+        return refuse(inv, S)
+    if inv.words < _CONTROL_WORDS:
+        return reply(-_lib.L4_EINVAL)
+    k = inv.kernel
+    flags = inv.mr(0)
+    ctl = k._ffi.new("struct thread_ctl *")
+    ctl.flags = flags & (_lib.L4_THREAD_CONTROL_SET_PAGER | _lib.L4_THREAD_CONTROL_BIND_TASK
+                         | _lib.L4_THREAD_CONTROL_SET_EXC_HANDLER)
+    ctl.pager = inv.mr(1)                 # selectors, stored as given; looked up at use
+    ctl.exc_handler = inv.mr(2)
+    if flags & _lib.L4_THREAD_CONTROL_BIND_TASK:
+        found, err = item_object(inv, 0, _lib.KOBJ_TASK)
+        if err is not None:
+            return err
+        task, _, task_rights = found
+        if not task_rights & S:
+            return refuse(inv, S)
+        ctl.task.raw = task
+        ctl.utcb.raw = inv.mr(5)
+        if _info(k, inv.obj).task.raw:
+            return reply(-_lib.L4_EINVAL)   # bound already: a thread is bound at most once
+    if flags & _lib.L4_THREAD_CONTROL_ALIEN:
+        return reply(-_lib.L4_ENOSYS)       # alien threads are not modelled
+    old = _info(k, inv.obj)
+    old_pager, old_exc = old.pager, old.exc_handler
+    # C checks the UTCB (word aligned, inside the task's ku-mem) before it changes
+    # anything, so a refusal there still leaves the thread untouched.
+    rc = k._lib.thread_control(k._k, [inv.obj], ctl)
+    if rc < 0:
+        return reply(rc)
+    inv.utcb.mr[1] = old_pager
+    inv.utcb.mr[2] = old_exc
+    return reply(0, 3)
+
+
+def _ex_regs(inv):
+    """MR0 = 1 | flags, MR1 = ip, MR2 = sp, exactly 3 words. Replies the old flags (the
+    arch's rflags/pstate/status), ip and sp in MR0..MR2."""
+    if inv.words != 3:
+        return reply(-_lib.L4_EINVAL)
+    k = inv.kernel
+    flags = inv.mr(0) & _EX_REGS_FLAGS    # other bits mean nothing to Fiasco either
+    info = _info(k, inv.obj)
+    if not info.task.raw:
+        return reply(-_lib.L4_EINVAL)     # not bound to a task: no registers to set
+    if flags & _lib.L4_THREAD_EX_REGS_TRIGGER_EXCEPTION:
+        return reply(-_lib.L4_ENOSYS)     # exception IPC is not modelled yet
+    old = k._ffi.new("struct thread_regs *")
+    rc = k._lib.thread_ex_regs(k._k, [inv.obj], inv.mr(1), inv.mr(2), flags, old)
+    if rc < 0:
+        return reply(rc)                  # e.g. arch bits this architecture rejects
+    inv.utcb.mr[0] = old.flags
+    inv.utcb.mr[1] = old.ip
+    inv.utcb.mr[2] = old.sp
+    return reply(0, 3)
+
+
+def _switch(inv):
+    """Switch to the invoked thread if it is ready on the caller's CPU (the caller's time
+    slice goes to it), else just schedule. MR0 = time slice left (µs), or 0 if used up."""
+    k = inv.kernel
+    if inv.obj == inv.thread:
+        return reply(0)
+    me, target = _info(k, inv.thread), _info(k, inv.obj)
+    if target.cpu != me.cpu:
+        return reply(0)                   # only a thread of our own CPU can be switched to
+    ready = bool(target.state & _lib.THREAD_READY)
+    inv.utcb.mr[0] = 0 if ready else me.left_ns // 1000
+    tid, other = inv.thread, inv.obj
+    inv.after = lambda: k._lib.thread_switch_to(k._k, [tid], [other])
+    return reply(0, 1)
+
+
+def _stats_time(inv):
+    """MR0 = CPU time the thread consumed, in µs (one 64-bit word)."""
+    info = _info(inv.kernel, inv.obj)
+    inv.utcb.mr[0] = info.consumed_ns // 1000
+    return reply(0, 1)

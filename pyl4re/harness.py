@@ -1,0 +1,249 @@
+"""Setting up a system from a test: gates, tasks with their first µApp thread, native
+threads, and explanations of failures. The harness acts as the root task: it creates
+objects through the root factory into root-task slots and maps what each new task needs,
+exactly what a loader (moe, ned) does with capabilities, but without IPC.
+"""
+from dataclasses import dataclass
+
+from . import _core
+from .code import entry
+from .control import factory as factory_ctl
+from .env import Env
+from .errors import check
+from .l4sys import l4_fpage
+
+_lib = _core.abi()
+
+R, W, S, D = (_lib.L4_CAP_FPAGE_R, _lib.L4_CAP_FPAGE_W, _lib.L4_CAP_FPAGE_S,
+              _lib.L4_CAP_FPAGE_D)
+SVR = _lib.L4_FPAGE_C_IPCGATE_SVR
+FIRST_NAMED_CAP = 0x16          # where a loader puts named caps (user-level §3.2)
+ROOT_FIRST_FREE = 0x100         # root-task slots the harness hands out
+UTCB_AREA_ORDER = 14            # 16 UTCBs; a whole page on every arch (MIPS: 16 KiB)
+NATIVE = {"echo": _lib.PROGRAM_ECHO, "call_loop": _lib.PROGRAM_CALL_LOOP}
+_KINDS = ("none", "task", "thread", "gate", "factory", "irq", "semaphore", "icu", "log",
+          "scheduler", "debugger")
+
+
+@dataclass(frozen=True)
+class Capability:
+    """A capability the harness holds (a root-task slot), and the rights and attribute
+    bits it gives when mapped into a task. The plain handle maps as a client: R|W."""
+    kernel: object
+    index: int
+    rights: int = R | W
+    attrs: int = 0
+
+    def svr(self):
+        """The server side: S right and the IPC-gate server attribute (may bind)."""
+        return Capability(self.kernel, self.index, R | W | S, SVR)
+
+    def mode(self, rights):
+        """These rights, as ned's `:m("rws")`: a string of r, w, s, d."""
+        bits = {"r": R, "w": W, "s": S, "d": D}
+        value = R
+        for ch in rights.lower():
+            if ch not in bits:
+                raise ValueError(f"unknown right {ch!r} in {rights!r}; use r, w, s, d")
+            value |= bits[ch]
+        return Capability(self.kernel, self.index, value, self.attrs)
+
+    @property
+    def object(self):
+        from .types import CapIndex
+        return self.kernel.root_task.object_at(CapIndex(self.index))
+
+
+@dataclass
+class TaskHandle:
+    """A task started by the harness: its objects, its env, and its first thread."""
+    name: str
+    task: object          # objects.Task handle
+    thread_id: int
+    env: Env
+    kernel: object
+    task_slot: int        # the harness's (root task's) capabilities to them
+    thread_slot: int
+
+    @property
+    def pt_root(self):
+        return self.task.pt_root
+
+    def translate(self, va):
+        return self.task.translate(va)
+
+    @property
+    def thread(self):
+        """The first thread's state (pyl4re's view: state, cpu, prio, consumed time)."""
+        return self.kernel._thread_info(self.thread_id)
+
+
+class Harness:
+    def __init__(self, kernel):
+        self.k = kernel
+        self.next_root = ROOT_FIRST_FREE
+        self.names = {}                           # thread id -> name
+        self.next_utcb = {}                       # task id -> next free UTCB address
+
+    def _root_slot(self):
+        slot = self.next_root
+        self.next_root += 1
+        return slot
+
+    def _create(self, proto, **kw):
+        k = self.k
+        slot = self._root_slot()
+        check(factory_ctl.create(k, k.root_factory.id, proto, k.root_task.id, slot, **kw),
+              f"creating protocol {proto}")
+        return slot, self._lookup(slot)
+
+    def _lookup(self, slot):
+        k = self.k
+        info = k._ffi.new("struct cap_info *")
+        check(k._lib.cspace_lookup(k._k, [k.root_task.id], [slot], info))
+        return info.obj.raw
+
+    def _give(self, task_id, dst_index, root_index, rights, attrs=0):
+        k = self.k
+        rc = check(k._lib.cspace_copy(k._k, [task_id], [dst_index], [k.root_task.id],
+                                      [root_index], rights, attrs | _lib.L4_FPAGE_C_REF_CNT),
+                   f"mapping a capability to slot {dst_index:#x}")
+        if rc:
+            raise ValueError(f"capability for slot {dst_index:#x} carries no R right")
+
+    def create_gate(self, label=0):
+        if isinstance(label, bool) or not isinstance(label, int) or label & 3 or label < 0:
+            raise ValueError(f"a gate label is a word with bits 0 and 1 clear, not {label!r}")
+        slot, _ = self._create(_lib.L4_PROTO_KOBJECT, label=label)
+        return Capability(self.k, slot)
+
+    def _new_thread(self, task_id, utcb_va, name, prio, cpu, ip, env=None):
+        k = self.k
+        thread_slot, thread_id = self._create(_lib.L4_PROTO_THREAD)
+        ctl = k._ffi.new("struct thread_ctl *", {
+            "flags": _lib.L4_THREAD_CONTROL_BIND_TASK, "task": [task_id], "utcb": [utcb_va]})
+        check(k._lib.thread_control(k._k, [thread_id], ctl), f"binding thread {name!r}")
+        old = k._ffi.new("struct thread_regs *")
+        check(k._lib.thread_ex_regs(k._k, [thread_id], ip, 0, 0, old))
+        check(k._lib.thread_run(k._k, [thread_id], [cpu], prio, 0), f"running {name!r}")
+        self.names[thread_id] = name
+        k._loop.record(thread_id, name, env)
+        return thread_slot, thread_id
+
+    def _check_placement(self, prio, cpu):
+        if isinstance(prio, bool) or not isinstance(prio, int) or not 1 <= prio <= 255:
+            raise ValueError(f"prio must be 1..255, not {prio!r}")
+        if isinstance(cpu, bool) or not isinstance(cpu, int) or not 0 <= cpu < self.k.cpus:
+            raise ValueError(f"cpu must be 0..{self.k.cpus - 1}, not {cpu!r}")
+
+    def _launch(self, name, caps, prio, cpu, ip, python):
+        """A task with its base and named capabilities and a first thread at ip, as a
+        loader makes one (user-level §3.2); `python` threads get their Env passed in."""
+        k = self.k
+        self._check_placement(prio, cpu)
+        caps = dict(caps or {})
+        for cname, cap in caps.items():
+            if not isinstance(cap, Capability) or cap.kernel is not k:
+                raise TypeError(f"caps[{cname!r}] must be a Capability of this kernel")
+        base = k._lib.ARCH_UTCB_AREA_DEFAULT
+        area = l4_fpage(base, UTCB_AREA_ORDER, _lib.L4_FPAGE_RW)
+        task_slot, task_id = self._create(_lib.L4_PROTO_TASK, utcb_area=area.raw)
+        named, index = {}, FIRST_NAMED_CAP
+        for cname, cap in caps.items():
+            self._give(task_id, index, cap.index, cap.rights, cap.attrs)
+            named[cname] = index << _lib.L4_CAP_SHIFT
+            index += 1
+        env = Env(caps=named, utcb_area=area, first_free_utcb=base + k.arch_info["utcb_size"],
+                  first_free_cap=index)
+        thread_slot, thread_id = self._new_thread(task_id, base, name, prio, cpu, ip,
+                                                  env if python else None)
+        rws = R | W | S
+        base_caps = [(_lib.L4_BASE_TASK_CAP_INDEX, task_slot),
+                     (_lib.L4_BASE_FACTORY_CAP_INDEX, _lib.L4_BASE_FACTORY_CAP_INDEX),
+                     (_lib.L4_BASE_THREAD_CAP_INDEX, thread_slot)]
+        base_caps += [(i, i) for i in (_lib.L4_BASE_LOG_CAP_INDEX, _lib.L4_BASE_ICU_CAP_INDEX,
+                                       _lib.L4_BASE_SCHEDULER_CAP_INDEX,
+                                       _lib.L4_BASE_DEBUGGER_CAP_INDEX)]
+        for dst, src in base_caps:
+            self._give(task_id, dst, src, rws)
+        return TaskHandle(name, k.object(task_id), thread_id, env, k, task_slot, thread_slot)
+
+    def start_thread(self, task, fn, name, prio=1, cpu=0):
+        """Another thread in a started task, running `await fn()` (its next free UTCB)."""
+        k = self.k
+        self._check_placement(prio, cpu)
+        va = self.next_utcb.get(task.task.id, task.env.first_free_utcb)
+        area = task.env.utcb_area.raw
+        if va + k.arch_info["utcb_size"] > (area & ~0xFFF) + (1 << ((area >> 6) & 0x3F)):
+            raise ValueError(f"task {task.name!r} has no free UTCB left")
+        self.next_utcb[task.task.id] = va + k.arch_info["utcb_size"]
+        ip = entry(fn)
+        k._code[ip] = fn
+        _, thread_id = self._new_thread(task.task.id, va, name, prio, cpu, ip)
+        return thread_id
+
+    def start_task(self, main, name=None, caps=None, prio=1, cpu=0):
+        ip = entry(main)
+        self.k._code[ip] = main
+        return self._launch(name or getattr(main, "__name__", "task"), caps, prio, cpu, ip,
+                            python=True)
+
+    def start_native(self, program, name, caps=None, prio=1, cpu=0, user=(0, 0, 0)):
+        """A task whose thread runs a built-in C program; `user` goes to its TCR user
+        words (for the call loop: the selector to call, the rounds, the words)."""
+        if program not in NATIVE:
+            raise ValueError(f"unknown native program {program!r}; choose from {sorted(NATIVE)}")
+        if len(user) != 3 or not all(isinstance(v, int) and 0 <= v < 1 << 64 for v in user):
+            raise ValueError("user must be three 64-bit words")
+        ip = _lib.NATIVE_TEXT_BASE + NATIVE[program] * _lib.NATIVE_TEXT_STRIDE
+        handle = self._launch(name, caps, prio, cpu, ip, python=False)
+        k = self.k
+        info = k._thread_info(handle.thread_id)
+        words = k.physmem[info.utcb.raw:info.utcb.raw + 1024].view("uint64")
+        words[125:128] = list(user)
+        return handle
+
+    def describe_wait(self, tid):
+        k = self.k
+        out = k._ffi.new("struct thread_info *")
+        if k._lib.thread_info(k._k, [tid], out) < 0:
+            return "deleted"
+        state = out.state
+        until = f" until {out.deadline_ns} ns" if out.deadline_ns else ""
+        if state & _lib.THREAD_SEND:
+            if out.waiting_on_gate:
+                return f"send through an unbound gate{until}"
+            return f"send to {self._name(out.partner.raw) if out.partner.raw else 'a receiver'}{until}"
+        if state & _lib.THREAD_RECV:
+            if out.partner.raw:
+                return f"receive from {self._name(out.partner.raw)}{until}"
+            return f"receive (open wait){until}"
+        if state & _lib.THREAD_READY and out.cpu == 0xFFFFFFFF:
+            return "ready, but on no CPU (no run_thread)"
+        return None
+
+    def _name(self, tid):
+        rec = self.k._loop.threads.get(tid)
+        return rec.name if rec else self.names.get(tid, f"thread#{tid:x}")
+
+    def explain_last_error(self):
+        k = self.k
+        out = k._ffi.new("struct error_info *")
+        if k._lib.kernel_last_error(k._k, out) < 0:
+            return "no kernel operation has failed"
+        from .errors import ERROR_NAMES
+        from .l4sys import l4sys_errtostr
+        code = out.code
+        if 0 < code <= 0x1F:
+            err = f"IPC error {code:#x} ({l4sys_errtostr(-(2000 + code))})"
+        else:
+            err = f"{ERROR_NAMES.get(-code, code)}"
+        rights = lambda r: "".join(c for c, b in zip("rwsd", (R, W, S, D)) if r & b) or "-"
+        what = k._ffi.string(out.what).decode() if out.what else ""
+        lines = [f"thread {self._name(out.thread.raw)!r} invoked selector {out.selector:#x}",
+                 f"  object: {_KINDS[out.obj_type] if out.obj_type < len(_KINDS) else '?'}, "
+                 f"capability rights {rights(out.rights_had)}"
+                 + (f", needed {rights(out.rights_needed)}" if out.rights_needed else ""),
+                 f"  label {out.label}, opcode (MR0) {out.opcode:#x}",
+                 f"  result: {err}" + (f": {what}" if what else "")]
+        return "\n".join(lines)

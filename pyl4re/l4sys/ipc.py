@@ -1,0 +1,114 @@
+"""IPC for µApps, with l4sys names and argument order (§3, §4, §6.3): each call is one
+kernel entry through `pyl4re.traps.enter`, so it returns at once when the kernel finishes
+at once and waits (yields to the run loop) only when the thread has to.
+
+`utcb` arguments are accepted for l4sys compatibility and must be the running thread's
+UTCB (or None): the kernel always uses the caller's own UTCB, as the real one does.
+"""
+from .. import traps
+from . import _check
+from .consts import (
+    L4_INVALID_CAP, L4_IPC_BOTH_TIMEOUT_0, L4_SYSF_CALL, L4_SYSF_RECV, L4_SYSF_REPLY_AND_WAIT,
+    L4_SYSF_SEND, L4_SYSF_SEND_AND_WAIT, L4_SYSF_WAIT,
+)
+from .msgtag import l4_msgtag_t, _set_raw, _new
+from .utcb import set_utcb_provider
+
+_U64 = (1 << 64) - 1
+_SEL_FLAGS = 0xF
+
+
+def _tag(raw):
+    t = _new(l4_msgtag_t)
+    _set_raw(t, raw)
+    return t
+
+
+def _check_args(dest, utcb, tag, timeout, fn):
+    if not (dest.__class__ is int and 0 <= dest <= _U64):
+        dest = _check.in_range(dest, 0, _U64, f"{fn}: dest", hex_=True)
+    if tag.__class__ is not l4_msgtag_t:
+        raise TypeError(f"{fn}: tag must be an l4_msgtag_t (build one with l4_msgtag()), "
+                        f"not {type(tag).__name__}")
+    if not (timeout.__class__ is int and 0 <= timeout <= 0xFFFFFFFF):
+        timeout = _check.in_range(timeout, 0, 0xFFFFFFFF, f"{fn}: timeout", hex_=True)
+    if utcb is not None and utcb is not traps.running().utcb:
+        raise ValueError(f"{fn}: utcb is not the calling thread's UTCB (use l4_utcb())")
+    return dest & ~_SEL_FLAGS
+
+
+def _running_utcb():
+    return traps.running().utcb
+
+
+# l4_utcb() (utcb.py) is the running µApp thread's UTCB from now on.
+set_utcb_provider(_running_utcb)
+
+
+async def l4_ipc(dest, utcb, flags, slabel, tag, timeout):
+    """The generic IPC: selector, L4_SYSF_* flags, label register, tag, timeouts.
+    Returns (tag, label)."""
+    sel = _check_args(dest, utcb, tag, timeout, "l4_ipc")
+    flags = _check.in_range(flags, 0, _SEL_FLAGS, "l4_ipc: flags")
+    slabel = _check.in_range(slabel, 0, _U64, "l4_ipc: slabel", hex_=True)
+    raw, label = await traps.enter(sel | flags, tag.raw, slabel, timeout)
+    return _tag(raw), label
+
+
+async def l4_ipc_call(dest, utcb, tag, timeout):
+    """Send to dest, then wait for its reply (closed wait). Returns the reply's tag."""
+    sel = _check_args(dest, utcb, tag, timeout, "l4_ipc_call")
+    raw, _ = await traps.enter(sel | L4_SYSF_CALL, tag.raw, 0, timeout)
+    return _tag(raw)
+
+
+async def l4_ipc_send(dest, utcb, tag, timeout):
+    """Send only. Check the result with l4_ipc_error(), not l4_error() (§1)."""
+    sel = _check_args(dest, utcb, tag, timeout, "l4_ipc_send")
+    raw, _ = await traps.enter(sel | L4_SYSF_SEND, tag.raw, 0, timeout)
+    return _tag(raw)
+
+
+async def l4_ipc_receive(obj, utcb, timeout):
+    """Closed wait: a message from obj only (a thread, or an IRQ)."""
+    sel = _check_args(obj, utcb, _tag(0), timeout, "l4_ipc_receive")
+    raw, _ = await traps.enter(sel | L4_SYSF_RECV, 0, 0, timeout)
+    return _tag(raw)
+
+
+async def l4_ipc_wait(utcb, timeout):
+    """Open wait: the next message from anyone. Returns (tag, label)."""
+    _check_args(L4_INVALID_CAP, utcb, _tag(0), timeout, "l4_ipc_wait")
+    raw, label = await traps.enter(L4_INVALID_CAP | L4_SYSF_WAIT, 0, 0, timeout)
+    return _tag(raw), label
+
+
+async def l4_ipc_reply_and_wait(utcb, tag, timeout):
+    """Reply through the implicit reply capability, then wait. Returns (tag, label)."""
+    _check_args(L4_INVALID_CAP, utcb, tag, timeout, "l4_ipc_reply_and_wait")
+    raw, label = await traps.enter(L4_INVALID_CAP | L4_SYSF_REPLY_AND_WAIT, tag.raw, 0, timeout)
+    return _tag(raw), label
+
+
+async def l4_ipc_send_and_wait(dest, utcb, tag, timeout):
+    """Send to dest, then wait for anyone. Returns (tag, label)."""
+    sel = _check_args(dest, utcb, tag, timeout, "l4_ipc_send_and_wait")
+    raw, label = await traps.enter(sel | L4_SYSF_SEND_AND_WAIT, tag.raw, 0, timeout)
+    return _tag(raw), label
+
+
+async def l4_ipc_sleep(timeout):
+    """Receive from no one: RETIMEOUT is success, RECANCELED means ex_regs woke us."""
+    _check_args(L4_INVALID_CAP, None, _tag(0), timeout, "l4_ipc_sleep")
+    raw, _ = await traps.enter(L4_INVALID_CAP | L4_SYSF_RECV, 0, 0, timeout)
+    return _tag(raw)
+
+
+async def l4_thread_yield():
+    """Give up the rest of the time slice to threads of the same priority."""
+    raw, _ = await traps.enter(L4_INVALID_CAP | L4_SYSF_RECV, 0, 0, L4_IPC_BOTH_TIMEOUT_0)
+    return _tag(raw)
+
+
+__all__ = ["l4_ipc", "l4_ipc_call", "l4_ipc_send", "l4_ipc_receive", "l4_ipc_wait",
+           "l4_ipc_reply_and_wait", "l4_ipc_send_and_wait", "l4_ipc_sleep", "l4_thread_yield"]

@@ -1,0 +1,134 @@
+"""Thread calls for µApps, with l4sys names and argument order (§8.2): thread control
+(pager, exception handler, bind), ex_regs, switch and stats_time.
+
+As in l4sys the thread-control message is built in the running thread's UTCB across
+calls: l4_thread_control_start() writes MR0, the setters add flags and values, and
+l4_thread_control_commit(thread) sends it; nothing that uses the UTCB may come between.
+Each call returns the reply's l4_msgtag_t; l4sys out-parameters come back as a tuple
+(documented per call). (l4_thread_yield is with the IPC calls: it is an IPC.)
+"""
+from . import _kobj
+from .consts import (
+    L4_CAP_FPAGE_RWS, L4_ITEM_MAP, L4_PROTO_THREAD, L4_THREAD_CONTROL_ALIEN,
+    L4_THREAD_CONTROL_BIND_TASK, L4_THREAD_CONTROL_MR_IDX_BIND_TASK,
+    L4_THREAD_CONTROL_MR_IDX_BIND_UTCB, L4_THREAD_CONTROL_MR_IDX_EXC_HANDLER,
+    L4_THREAD_CONTROL_MR_IDX_FLAG_VALS, L4_THREAD_CONTROL_MR_IDX_FLAGS,
+    L4_THREAD_CONTROL_MR_IDX_PAGER, L4_THREAD_CONTROL_OP, L4_THREAD_CONTROL_SET_EXC_HANDLER,
+    L4_THREAD_CONTROL_SET_PAGER, L4_THREAD_EX_REGS_OP, L4_THREAD_STATS_OP,
+    L4_THREAD_SWITCH_OP,
+)
+from .errors import l4_error_u
+from .fpage import l4_obj_fpage
+from .msgtag import l4_msgtag, l4_msgtag_has_error
+from .utcb import l4_utcb
+
+_FLAGS = L4_THREAD_CONTROL_MR_IDX_FLAGS
+
+
+def l4_thread_control_start():
+    """Begin a thread-control message in the current UTCB."""
+    l4_utcb().mr[_FLAGS] = L4_THREAD_CONTROL_OP
+
+
+def l4_thread_control_pager(pager):
+    """Set the pager: a selector, looked up in the thread's own task at fault time."""
+    pager = _kobj.word(pager, "l4_thread_control_pager", "pager")
+    mr = l4_utcb().mr
+    mr[_FLAGS] = int(mr[_FLAGS]) | L4_THREAD_CONTROL_SET_PAGER
+    mr[L4_THREAD_CONTROL_MR_IDX_PAGER] = pager
+
+
+def l4_thread_control_exc_handler(exc_handler):
+    """Set the exception handler: a selector in the thread's own task."""
+    exc_handler = _kobj.word(exc_handler, "l4_thread_control_exc_handler", "exc_handler")
+    mr = l4_utcb().mr
+    mr[_FLAGS] = int(mr[_FLAGS]) | L4_THREAD_CONTROL_SET_EXC_HANDLER
+    mr[L4_THREAD_CONTROL_MR_IDX_EXC_HANDLER] = exc_handler
+
+
+def l4_thread_control_bind(thread_utcb, task):
+    """Bind the thread to `task` with its UTCB at address `thread_utcb` (inside the task's
+    ku-mem). Needs S on the task capability; a thread is bound at most once."""
+    fn = "l4_thread_control_bind"
+    thread_utcb = _kobj.word(thread_utcb, fn, "thread_utcb")
+    item = l4_obj_fpage(_kobj.word(task, fn, "task"), 0, L4_CAP_FPAGE_RWS).raw
+    mr = l4_utcb().mr
+    mr[_FLAGS] = int(mr[_FLAGS]) | L4_THREAD_CONTROL_BIND_TASK
+    mr[L4_THREAD_CONTROL_MR_IDX_BIND_UTCB] = thread_utcb
+    mr[L4_THREAD_CONTROL_MR_IDX_BIND_TASK] = L4_ITEM_MAP
+    mr[L4_THREAD_CONTROL_MR_IDX_BIND_TASK + 1] = item
+
+
+def l4_thread_control_alien(on):
+    """Alien mode on or off (the model has no alien threads: the commit says -L4_ENOSYS)."""
+    mr = l4_utcb().mr
+    vals = L4_THREAD_CONTROL_MR_IDX_FLAG_VALS
+    mr[_FLAGS] = int(mr[_FLAGS]) | L4_THREAD_CONTROL_ALIEN
+    mr[vals] = int(mr[vals]) | (L4_THREAD_CONTROL_ALIEN if on else 0)
+
+
+async def l4_thread_control_commit(thread):
+    """Send the thread-control message to `thread` (needs S). On success MR1 and MR2
+    hold the old pager and exception-handler selectors."""
+    thread = _kobj.word(thread, "l4_thread_control_commit", "thread")
+    items = 1 if int(l4_utcb().mr[_FLAGS]) & L4_THREAD_CONTROL_BIND_TASK else 0
+    return await _kobj.call(thread, l4_msgtag(L4_PROTO_THREAD, 6, items, 0).raw)
+
+
+def _ex_regs_args(thread, ip, sp, flags, fn):
+    return (_kobj.word(thread, fn, "thread"), _kobj.word(ip, fn, "ip"),
+            _kobj.word(sp, fn, "sp"), _kobj.word(flags, fn, "flags"))
+
+
+async def _ex_regs(thread, ip, sp, flags):
+    u = l4_utcb()
+    u.mr[0] = L4_THREAD_EX_REGS_OP | flags
+    u.mr[1] = ip
+    u.mr[2] = sp
+    return await _kobj.call(thread, l4_msgtag(L4_PROTO_THREAD, 3, 0, 0).raw)
+
+
+async def l4_thread_ex_regs(thread, ip, sp, flags):
+    """Set ip and sp (~0 leaves one unchanged) and apply L4_THREAD_EX_REGS_* flags; a
+    bound thread that never ran starts (at ip, once it has a CPU). Returns the tag; MR0..2
+    then hold the old flags, ip and sp."""
+    args = _ex_regs_args(thread, ip, sp, flags, "l4_thread_ex_regs")
+    return await _ex_regs(*args)
+
+
+async def l4_thread_ex_regs_ret(thread, ip, sp, flags):
+    """As l4_thread_ex_regs; returns (tag, ip, sp, flags): the thread's previous ip, sp
+    and CPU flags on success, the values given (l4sys' in/out parameters untouched) on
+    failure."""
+    args = _ex_regs_args(thread, ip, sp, flags, "l4_thread_ex_regs_ret")
+    tag = await _ex_regs(*args)
+    u = l4_utcb()
+    if l4_error_u(tag, u):
+        return tag, ip, sp, flags
+    return tag, int(u.mr[1]), int(u.mr[2]), int(u.mr[0])
+
+
+async def l4_thread_switch(to_thread):
+    """Give the rest of the time slice to `to_thread` if it is ready on this CPU, else
+    just schedule."""
+    to_thread = _kobj.word(to_thread, "l4_thread_switch", "to_thread")
+    l4_utcb().mr[0] = L4_THREAD_SWITCH_OP
+    return await _kobj.call(to_thread, l4_msgtag(L4_PROTO_THREAD, 1, 0, 0).raw)
+
+
+async def l4_thread_stats_time(thread):
+    """(tag, us): the CPU time the thread has consumed in µs; None on an IPC error (as
+    l4sys, a negative label still reads MR0)."""
+    thread = _kobj.word(thread, "l4_thread_stats_time", "thread")
+    u = l4_utcb()
+    u.mr[0] = L4_THREAD_STATS_OP
+    tag = await _kobj.call(thread, l4_msgtag(L4_PROTO_THREAD, 1, 0, 0).raw)
+    if l4_msgtag_has_error(tag):
+        return tag, None
+    return tag, int(u.mr[0])
+
+
+__all__ = ["l4_thread_control_start", "l4_thread_control_pager",
+           "l4_thread_control_exc_handler", "l4_thread_control_bind", "l4_thread_control_alien",
+           "l4_thread_control_commit", "l4_thread_ex_regs", "l4_thread_ex_regs_ret",
+           "l4_thread_switch", "l4_thread_stats_time"]

@@ -1,0 +1,156 @@
+"""The run loop: asks C which Python thread runs next and resumes its coroutine.
+
+The pass is fixed: `sched_next()` (C: timeouts, native threads, compute bursts, the choice
+of CPU and thread) -> resume that thread's coroutine with the result of its last kernel
+entry -> the coroutine runs until it has to wait (its trap yields) or ends. The loop keeps
+no queue of its own: C decides who runs; Python only owns the coroutines.
+"""
+from dataclasses import dataclass, field
+
+from . import traps
+from .code import code_at
+from .utcb import Utcb
+
+_U64 = (1 << 64) - 1
+
+
+class MicroAppError(RuntimeError):
+    """A µApp raised: names the task and thread; the original exception is the cause."""
+
+
+@dataclass
+class RunResult:
+    """What `Kernel.run()` ended with."""
+    reason: str                                   # "idle", "limit" or "steps"
+    now_ns: int
+    exited: dict = field(default_factory=dict)    # thread name -> return value
+    failed: dict = field(default_factory=dict)    # thread name -> exception
+    blocked: dict = field(default_factory=dict)   # thread name -> what it waits for
+    deleted: list = field(default_factory=list)   # threads whose object was deleted
+
+
+class ThreadRecord:
+    """Python's side of one thread: its name, coroutine and UTCB view."""
+    __slots__ = ("id", "name", "coro", "env", "utcb", "task", "ended", "value", "error")
+
+    def __init__(self, tid, name, env=None):
+        self.id = tid
+        self.name = name
+        self.coro = None
+        self.env = env
+        self.utcb = None
+        self.task = None
+        self.ended = False
+        self.value = None
+        self.error = None
+
+
+class RunLoop:
+    """Runs one kernel's µApps (see module doc)."""
+
+    def __init__(self, kernel):
+        self.k = kernel
+        self.threads = {}            # thread id -> ThreadRecord
+        self.schedule_log = [] if kernel.log_schedule else None
+
+    def record(self, tid, name=None, env=None):
+        rec = self.threads.get(tid)
+        if rec is None:
+            rec = self.threads[tid] = ThreadRecord(tid, name or f"thread#{tid:x}", env)
+        return rec
+
+    def _bind(self, rec):
+        """The UTCB view and task of a thread, once it is bound."""
+        k = self.k
+        info = k._thread_info(rec.id)
+        rec.task = info.task.raw
+        rec.utcb = Utcb(k.physmem, info.utcb.raw, info.utcb_va.raw)
+
+    def run(self, until_ns=None, max_steps=None, raise_errors=True):
+        k = self.k
+        lib, kk = k._lib, k._k
+        out = k._ffi.new("struct sched_out *")
+        cur = traps.current
+        result = RunResult("idle", 0)
+        budget = max_steps or 0
+        until = until_ns or 0
+        while True:
+            status = lib.sched_next(kk, until, budget, out)
+            if budget:
+                budget -= out.steps
+                if status == lib.SCHED_RUN and not budget:
+                    budget = -1           # this resume was the last step allowed
+            if status != lib.SCHED_RUN:
+                result.reason = {lib.SCHED_IDLE: "idle", lib.SCHED_LIMIT: "limit",
+                                 lib.SCHED_STEPS: "steps"}[status]
+                break
+            rec = self.record(out.thread.raw)
+            if self.schedule_log is not None:
+                self.schedule_log.append((out.cpu, lib.kernel_now_ns(kk), rec.name))
+            if out.start or rec.coro is None:
+                if not self._start(rec, out.ip):
+                    continue
+                value = None
+            else:
+                value = (out.tag, out.label, out.restart)
+            cur.kernel, cur.thread, cur.utcb, cur.task = k, rec.id, rec.utcb, rec.task
+            cur.call, cur.result = k._call, k._result
+            try:
+                yielded = rec.coro.send(value)
+            except StopIteration as stop:
+                self._end(rec, value=stop.value)
+            except traps.ThreadGone:
+                self._end(rec, gone=True)
+            except BaseException as exc:       # the µApp's own failure: it ends the thread
+                self._end(rec, error=exc)
+                if raise_errors:
+                    cur.kernel = None
+                    raise MicroAppError(f"µApp thread {rec.name!r} raised "
+                                        f"{type(exc).__name__}: {exc}") from exc
+            else:
+                if yielded is not traps.SUSPEND:
+                    exc = TypeError(f"µApp thread {rec.name!r} awaited {yielded!r}; µApps may "
+                                    "only await pyl4re operations")
+                    rec.coro.close()
+                    self._end(rec, error=exc)
+                    if raise_errors:
+                        cur.kernel = None
+                        raise MicroAppError(str(exc)) from exc
+            finally:
+                cur.kernel = None
+            if budget < 0:
+                result.reason = "steps"
+                break
+        result.now_ns = lib.kernel_now_ns(kk)
+        for rec in self.threads.values():
+            if not k._thread_alive(rec.id):
+                result.deleted.append(rec.name)
+            elif rec.ended:
+                (result.failed if rec.error else result.exited)[rec.name] = \
+                    rec.error if rec.error else rec.value
+            else:
+                what = k._describe_wait(rec.id)
+                if what:
+                    result.blocked[rec.name] = what
+        return result
+
+    def _start(self, rec, ip):
+        """A fresh coroutine for the code at ip; a thread with no code there ends."""
+        if rec.coro is not None:
+            rec.coro.close()
+        fn = code_at(ip, self.k._code)
+        if fn is None:
+            self._end(rec, error=RuntimeError(f"no code at ip {ip:#x}"))
+            return False
+        self._bind(rec)
+        rec.coro = fn(rec.env) if rec.env is not None else fn()
+        rec.ended = False
+        return True
+
+    def _end(self, rec, value=None, error=None, gone=False):
+        rec.ended, rec.value, rec.error = True, value, error
+        if rec.coro is not None:
+            rec.coro.close()
+        rec.coro = None
+        if not gone:
+            self.k._lib.thread_exit(self.k._k, [rec.id])
