@@ -121,7 +121,7 @@ int kernel_entry(kernel_t *k, struct thread *t, const struct sys_call *c)
 }
 
 /* After an entry: go on at once, or let the scheduler act first. Reaps what died. */
-static int entry_exit(kernel_t *k, kobj_id_t tid, int status, struct sys_result *out)
+int sys_exit(kernel_t *k, kobj_id_t tid, int status, struct sys_result *out)
 {
     struct thread *t = thread_get(k, tid);
     if (!t)
@@ -137,11 +137,12 @@ static int entry_exit(kernel_t *k, kobj_id_t tid, int status, struct sys_result 
         out->attrs = t->slow.attrs;
     }
     kobj_reap(k);
-    k->running_cpu = CPU_NONE;
+    if (status != SYS_SLOWPATH)                /* the control plane acts on this CPU */
+        k->running_cpu = CPU_NONE;
     return status;
 }
 
-static struct thread *running(kernel_t *k, kobj_id_t tid)
+struct thread *sys_running(kernel_t *k, kobj_id_t tid)
 {
     struct thread *t = thread_get(k, tid);
     if (!t || !t->task || t->cpu == CPU_NONE || k->cpu[t->cpu].current != t
@@ -153,38 +154,47 @@ static struct thread *running(kernel_t *k, kobj_id_t tid)
 
 int sys_invoke(kernel_t *k, kobj_id_t thread, const struct sys_call *c, struct sys_result *out)
 {
-    struct thread *t = running(k, thread);
+    struct thread *t = sys_running(k, thread);
     if (!t || !c || !out)
         return -L4_EINVAL;
-    return entry_exit(k, thread, kernel_entry(k, t, c), out);
+    return sys_exit(k, thread, kernel_entry(k, t, c), out);
 }
 
 int sys_complete(kernel_t *k, kobj_id_t thread, uint64_t reply_tag, uint32_t ipc_error,
                  struct sys_result *out)
 {
-    struct thread *t = running(k, thread);
-    if (!t || !t->slow.pending || (ipc_error & ~(uint32_t)L4_IPC_ERROR_MASK))
+    /* The operation may have taken the caller off its CPU (switch, run_thread on itself)
+     * or deleted it: the entry still ends here, the former with SYS_SUSPEND. */
+    struct thread *t = thread_get(k, thread);
+    if (!t) {
+        kobj_reap(k);
+        k->running_cpu = CPU_NONE;
+        return SYS_GONE;
+    }
+    if (!t->slow.pending || t->program != PROGRAM_PYTHON || !out
+        || (ipc_error & ~(uint32_t)L4_IPC_ERROR_MASK))
         return -L4_EINVAL;
     t->slow.pending = 0;
-    cpu_charge(k, t->cpu, COST_KOBJ_NS);
+    if (k->running_cpu != CPU_NONE)           /* the CPU that did the work pays for it */
+        cpu_charge(k, k->running_cpu, COST_KOBJ_NS);
     if (ipc_error) {
         t->utcb[UTCB_TCR_ERROR] = ipc_error;
         t->ret_tag = L4_MSGTAG_ERROR;
     } else
         t->ret_tag = reply_tag & ~(uint64_t)L4_MSGTAG_ERROR;
     t->ret_label = 0;
-    return entry_exit(k, thread, SYS_DONE, out);
+    return sys_exit(k, thread, SYS_DONE, out);
 }
 
 int sys_compute(kernel_t *k, kobj_id_t thread, uint64_t ns)
 {
-    struct thread *t = running(k, thread);
+    struct thread *t = sys_running(k, thread);
     if (!t)
         return -L4_EINVAL;
     t->compute_left_ns = ns;                     /* the scheduler burns it (sched.c) */
     t->ret_tag = t->ret_label = 0;
     struct sys_result out;
-    int status = entry_exit(k, thread, SYS_DONE, &out);
+    int status = sys_exit(k, thread, SYS_DONE, &out);
     return status == SYS_DONE && ns ? SYS_SUSPEND : status;
 }
 

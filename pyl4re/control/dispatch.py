@@ -18,7 +18,7 @@ _U64 = (1 << 64) - 1
 class Invocation:
     """One slow-path entry as a handler sees it."""
     __slots__ = ("kernel", "thread", "task", "utcb", "tag", "dest", "obj", "type", "rights",
-                 "attrs", "needed", "after")
+                 "attrs", "needed")
 
     def __init__(self, kernel, cur, res):
         self.kernel = kernel
@@ -26,10 +26,6 @@ class Invocation:
         self.task = cur.task
         self.utcb = cur.utcb
         self.needed = 0          # a handler refusing for a missing right names it here
-        # What must happen only once the caller's entry is complete: taking the caller
-        # itself off its CPU (switch, run_thread on itself). C finishes an entry only
-        # for the thread that is current, so such steps wait until sys_complete is done.
-        self.after = None
         self.tag = cur.call.tag
         self.dest = cur.call.dest
         self.obj = res.obj.raw
@@ -104,27 +100,9 @@ class ControlPlane:
             k._note_error(inv, err)
         elif answer >> 63 and (answer >> 16) & 0xFFFF:
             k._note_error(inv, None, result=(answer >> 16) - (1 << 48))
-        status = k._lib.sys_complete(k._k, [inv.thread], answer, err, cur.result)
-        if inv.after is not None and status >= 0:
-            inv.after()
-            if status == k._lib.SYS_DONE and not _is_current(k, inv.thread):
-                status = k._lib.SYS_SUSPEND      # it left its CPU: the loop resumes it
-        if status < 0 or inv.after is not None:
-            # The caller may have deleted itself (its thread or its task): C then refuses
-            # to finish the entry, and the µApp's code must end.
-            if k._lib.thread_info(k._k, [inv.thread], k._ffi.new("struct thread_info *")) < 0:
-                return k._lib.SYS_GONE
-        return status
-
-
-def _is_current(k, tid):
-    """Whether thread `tid` is still the current thread of its CPU."""
-    info = k._ffi.new("struct thread_info *")
-    if k._lib.thread_info(k._k, [tid], info) < 0 or info.cpu >= k.cpus:
-        return False
-    out = k._ffi.new("struct cpu_info *")
-    k._lib.cpu_info(k._k, [info.cpu], out)
-    return out.current.raw == tid
+        # sys_complete also ends the entry of a caller the operation took off its CPU
+        # (SYS_SUSPEND) or deleted (SYS_GONE).
+        return k._lib.sys_complete(k._k, [inv.thread], answer, err, cur.result)
 
 
 def unsupported(inv):

@@ -6,8 +6,7 @@ rounded down to a multiple of 2^granularity); scheduling parameters in the legac
 l4_sched_param_t layout or in the class form (fixed priority only: that is the one
 scheduling class the model's C scheduler has). Each handler decodes and checks first (may
 fail, changes nothing), then performs through C. What it must not do: keep queues or
-clocks of its own, or take the calling thread off its CPU before its entry is complete
-(run_thread on oneself waits in `inv.after`).
+clocks of its own.
 """
 from .. import _core
 from .dispatch import item_object, reply, signed
@@ -70,10 +69,15 @@ def _cpu(k, cpu):
 
 
 def _online(k):
-    return lambda cpu: (c := _cpu(k, cpu)) is not None and bool(c.online)
+    """A predicate: is this CPU online (the model's CPUs are all present)?"""
+    def online(cpu):
+        info = _cpu(k, cpu)
+        return info is not None and bool(info.online)
+    return online
 
 
 def _present(k):
+    """A predicate: is this CPU present (one of the kernel's CPUs)?"""
     return lambda cpu: cpu < k.cpus
 
 
@@ -91,11 +95,11 @@ def _info(inv):
     if s.offset >= MAX_CPUS:
         return reply(-_lib.L4_ERANGE)
     k = inv.kernel
-    # Fiasco's bound reads (offset + MWORD_BITS) << granularity (C precedence): kept.
-    limit = min(MAX_CPUS, (s.offset + 64) << s.granularity)
+    # Fiasco also bounds the window by (offset + MWORD_BITS) << granularity; with at most
+    # 64 CPUs that bound never bites, and every bit index stays below 64.
     present = _present(k)
     cpu_map = 0
-    for i in range(limit - s.offset):
+    for i in range(MAX_CPUS - s.offset):
         if present(i + s.offset):
             cpu_map |= 1 << (i >> s.granularity)
     inv.utcb.mr[0] = cpu_map
@@ -161,9 +165,6 @@ def _run_thread(inv):
     def run():
         return k._lib.thread_run(k._k, [thread], [cpu], prio, quantum_ns)
 
-    if thread == inv.thread:
-        inv.after = run            # leaving its own CPU: once its entry is complete
-        return reply(0)
     rc = run()
     return reply(rc if rc < 0 else 0)
 

@@ -6,8 +6,7 @@ Opcode = MR0 & L4_THREAD_OPCODE_MASK, per-operation flags above it. Implemented:
 doorbell IRQs, modify_senders, the page-fault trampoline and the arch operations answer
 -L4_ENOSYS until the features behind them exist. Each handler decodes and checks first
 (may fail, changes nothing), then performs through C. What it must not do: keep thread
-state of its own, or take the calling thread off its CPU before its entry is complete
-(that waits in `inv.after`).
+state of its own.
 """
 from .. import _core
 from .dispatch import item_object, refuse, reply
@@ -28,8 +27,7 @@ def _info(k, tid):
 def invoke(inv):
     if inv.label != _lib.L4_PROTO_THREAD:
         return reply(-_lib.L4_EBADPROTO)   # (C sends other labels as IPC to the thread)
-    if inv.words < 1:
-        return reply(-_lib.L4_EMSGTOOSHORT)
+    # No size check here: Fiasco takes the opcode from MR0 whatever the tag says.
     op = inv.mr(0) & _lib.L4_THREAD_OPCODE_MASK
     if op == _lib.L4_THREAD_CONTROL_OP:
         return _control(inv)
@@ -114,8 +112,7 @@ def _switch(inv):
         return reply(0)                   # only a thread of our own CPU can be switched to
     ready = bool(target.state & _lib.THREAD_READY)
     inv.utcb.mr[0] = 0 if ready else me.left_ns // 1000
-    tid, other = inv.thread, inv.obj
-    inv.after = lambda: k._lib.thread_switch_to(k._k, [tid], [other])
+    k._lib.thread_switch_to(k._k, [inv.thread], [inv.obj])
     return reply(0, 1)
 
 
