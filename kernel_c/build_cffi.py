@@ -31,9 +31,12 @@ KERNEL_SOURCES = [
     "kernel_c/ipc.c",
     "kernel_c/syscall.c",
     "kernel_c/native.c",
+    "kernel_c/sigma0.c",
     "kernel_c/check.c",
+    "kernel_c/memaccess.c",
     "kernel_c/ptab.c",
     "kernel_c/vspace.c",
+    "kernel_c/mapdb.c",
 ]
 ARCH_SOURCES = ["arch.c", "paging.c", "mmu.c"]
 

@@ -14,6 +14,7 @@
 #include "kernel.h"
 #include "cspace.h"
 #include "fpage.h"
+#include "mapdb.h"
 #include "thread.h"
 
 enum { TO_NEVER, TO_ZERO, TO_AT };
@@ -240,8 +241,21 @@ static uint32_t transfer_items(kernel_t *k, struct thread *s, struct thread *r, 
         if (!buf_get(r, &it[type], &buf, &window, &len))
             return L4_IPC_SEMSGCUT;
         if (type != FPAGE_OBJ) {
-            k->err.what = "memory and I/O map items arrive with the memory model";
-            return L4_IPC_SEMSGCUT;
+            if (type != FPAGE_MEMORY || (buf & 2)) {   /* small buffers hold objects only */
+                k->err.what = "I/O map items are not modelled (x86 I/O ports)";
+                return L4_IPC_SEMSGCUT;
+            }
+            r->utcb[pos] = (ctl & ~(uint64_t)0x0FF6) | (fp & 0x0FF0);
+            uint32_t mapped = 0;
+            int rc = mem_map(k, s->task, fp, r->task, window, ctl, &mapped);
+            charge(k, (uint64_t)mapped * COST_ITEM_NS);
+            if (!mapped)
+                r->utcb[pos] |= 2;                  /* Rcv_map_nothing */
+            if (rc < 0)
+                return L4_IPC_SEMAPFAILED;
+            if (!(ctl & L4_ITEM_CONT))
+                it[type].br += len;
+            continue;
         }
         if ((buf & 2) && type != FPAGE_OBJ)
             return L4_IPC_SEMSGCUT;

@@ -10,8 +10,10 @@
 #include "heap.h"
 #include "cspace.h"
 #include "quota.h"
+#include "native.h"
 #include "thread.h"
 #include "ptab.h"
+#include "mapdb.h"
 
 static struct kobj *boot_object(kernel_t *k, uint32_t type, size_t size)
 {
@@ -19,6 +21,29 @@ static struct kobj *boot_object(kernel_t *k, uint32_t type, size_t size)
     if (o)
         o->permanent = 1;
     return o;
+}
+
+/* sigma0's thread: UTCB in its own ku-mem, the native sigma0 program, priority 255. */
+static int boot_sigma0(kernel_t *k)
+{
+    struct thread *t = (struct thread *)boot_object(k, KOBJ_THREAD, sizeof(struct thread));
+    if (!t)
+        return -L4_ENOMEM;
+    thread_init(t);
+    int rc = task_kumem_add(k, k->sigma0, ARCH_UTCB_AREA_DEFAULT, ARCH_PAGE_SHIFT);
+    struct thread_ctl ctl = { .flags = L4_THREAD_CONTROL_BIND_TASK, .task = kobj_id_of(&k->sigma0->hdr),
+                              .utcb = virt_addr(ARCH_UTCB_AREA_DEFAULT) };
+    if (!rc)
+        rc = thread_control(k, kobj_id_of(&t->hdr), &ctl);
+    if (!rc)
+        rc = sigma0_init(k, t);
+    if (rc)
+        return rc;
+    k->sigma0_thread = t;
+    struct thread_regs old;
+    thread_ex_regs(k, kobj_id_of(&t->hdr), NATIVE_TEXT_BASE + PROGRAM_SIGMA0 * NATIVE_TEXT_STRIDE,
+                   0, 0, &old);
+    return thread_run(k, kobj_id_of(&t->hdr), (cpu_number_t){ 0 }, PRIO_LEVELS - 1, 0);
 }
 
 static int boot_objects(kernel_t *k)
@@ -33,8 +58,10 @@ static int boot_objects(kernel_t *k)
         return -L4_ENOMEM;
     struct task *root = (struct task *)boot_object(k, KOBJ_TASK, sizeof(struct task));
     struct factory *f = (struct factory *)boot_object(k, KOBJ_FACTORY, sizeof(struct factory));
-    if (!root || !f)
+    struct task *sigma0 = (struct task *)boot_object(k, KOBJ_TASK, sizeof(struct task));
+    if (!root || !f || !sigma0)
         return -L4_ENOMEM;
+    k->sigma0 = sigma0;
     f->own = k->root_quota;
     k->root_task = kobj_id_of(&root->hdr);
     const uint32_t full = L4_CAP_FPAGE_RWSD, attrs = CAP_COUNTED | L4_FPAGE_C_OBJ_RIGHTS;
@@ -45,7 +72,7 @@ static int boot_objects(kernel_t *k)
         struct kobj *o = boot_object(k, singletons[i].type, sizeof(struct singleton));
         rc = o ? cspace_put(k, root, cap_index(singletons[i].index), o, full, attrs) : -L4_ENOMEM;
     }
-    return rc;
+    return rc ? rc : boot_sigma0(k);
 }
 
 int kernel_create(const struct kernel_config *cfg, uint8_t *physmem, uint64_t size,
@@ -86,6 +113,7 @@ void kernel_destroy(kernel_t *k)
     if (!k)
         return;
     objtab_fini(k);
+    mapdb_fini(k);
     vspace_fini(k);
     sched_fini(k);
     quota_fini_all(k);
@@ -96,6 +124,16 @@ void kernel_destroy(kernel_t *k)
 kobj_id_t kernel_root_task(const kernel_t *k)
 {
     return k->root_task;
+}
+
+kobj_id_t kernel_sigma0(const kernel_t *k)
+{
+    return kobj_id_of(&k->sigma0->hdr);
+}
+
+kobj_id_t kernel_sigma0_thread(const kernel_t *k)
+{
+    return kobj_id_of(&k->sigma0_thread->hdr);
 }
 
 int kobj_info(const kernel_t *k, kobj_id_t obj, struct kobj_info *out)

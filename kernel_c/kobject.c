@@ -12,6 +12,8 @@
 #include "cspace.h"
 #include "quota.h"
 #include "ptab.h"
+#include "mapdb.h"
+#include "native.h"
 #include "thread.h"
 
 #define NO_SLOT UINT32_MAX
@@ -108,6 +110,7 @@ static void kobj_release(kernel_t *k, struct kobj *o)
     case KOBJ_TASK:
         task_release(k, (struct task *)o);
         cspace_flush(k, (struct task *)o);
+        mapdb_task_release(k, (struct task *)o);
         vspace_release(k, (struct task *)o);
         break;
     case KOBJ_THREAD:
@@ -146,6 +149,8 @@ void objtab_fini(kernel_t *k)
             continue;
         if (o->type == KOBJ_TASK)
             cspace_free_tables((struct task *)o);
+        if (o->type == KOBJ_THREAD)
+            sigma0_fini((struct thread *)o);      /* the only native state there is */
         heap_free(o);
     }
     while (t->reap) {            /* normally empty: every API entry reaps on its way out */

@@ -4,6 +4,7 @@
  *   echo server   wait; then forever reply_and_wait with the message it got
  *   call loop     call TCR user0 (a selector) TCR user1 times with TCR user2 words,
  *                 counting successful calls in native_count, then end
+ *   sigma0        the root pager (sigma0.c); only the thread the kernel boots runs it
  *
  * Each step looks at the result of the program's previous kernel entry (ret_*) and makes
  * the next one, exactly like user code between two system calls.
@@ -70,6 +71,12 @@ void native_step(kernel_t *k, struct thread *t)
         break;
     case PROGRAM_CALL_LOOP:
         call_loop_step(k, t);
+        break;
+    case PROGRAM_SIGMA0:
+        if (t->native_state)
+            sigma0_step(k, t);
+        else
+            thread_exit(k, thread_id(t));       /* sigma0's code in a thread that is not */
         break;
     default:
         thread_exit(k, thread_id(t));

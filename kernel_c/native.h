@@ -15,4 +15,9 @@ uint32_t native_program_at(uint64_t ip);
 /* Runs the thread's program up to and including its next kernel entry. */
 void native_step(kernel_t *k, struct thread *t);
 
+/* sigma0 (sigma0.c): its bookkeeping, and one step of its server loop. */
+int sigma0_init(kernel_t *k, struct thread *t);
+void sigma0_fini(struct thread *t);
+void sigma0_step(kernel_t *k, struct thread *t);
+
 #endif

@@ -49,6 +49,9 @@ int kernel_create(const struct kernel_config *cfg, uint8_t *physmem, uint64_t si
                   kernel_t **out);
 void kernel_destroy(kernel_t *k);
 kobj_id_t kernel_root_task(const kernel_t *k);
+/* sigma0's task: it owns every frame outside the kernel pool at boot. */
+kobj_id_t kernel_sigma0(const kernel_t *k);
+kobj_id_t kernel_sigma0_thread(const kernel_t *k);
 /* Blocks the C core holds on the C heap, over all kernels of this build (heap.c). */
 uint64_t core_heap_blocks(void);
 
@@ -184,7 +187,8 @@ enum native_program {
     PROGRAM_PYTHON = 0,
     PROGRAM_ECHO = 1,           /* wait, then reply_and_wait with what arrived, forever */
     PROGRAM_CALL_LOOP = 2,      /* call TCR user0, TCR user1 times, TCR user2 words */
-    PROGRAM_COUNT = 3,
+    PROGRAM_SIGMA0 = 3,         /* the root pager the kernel boots (sigma0.c) */
+    PROGRAM_COUNT = 4,
     NATIVE_TEXT_BASE = 0x1000,
     NATIVE_TEXT_STRIDE = 0x10,
 };
@@ -201,6 +205,7 @@ enum sys_status {
     SYS_SUSPEND = 1,       /* the thread must yield; its result comes from sched_next */
     SYS_SLOWPATH = 2,      /* a kernel object for the control plane: finish with sys_complete */
     SYS_GONE = 3,          /* the thread no longer exists */
+    SYS_FAULT = 4,         /* a memory access that cannot be resolved (see mem_result) */
 };
 struct sys_result {
     uint64_t tag, label;
@@ -211,6 +216,20 @@ int sys_invoke(kernel_t *k, kobj_id_t thread, const struct sys_call *c, struct s
 /* Ends a slow-path entry with the reply the control plane wrote (tag; or an IPC error). */
 int sys_complete(kernel_t *k, kobj_id_t thread, uint64_t reply_tag, uint32_t ipc_error,
                  struct sys_result *out);
+/* µApp memory access (memaccess.c): access = L4_FPAGE_RO / _W / _X. SYS_DONE: the byte at
+ * va is at physical `pa`, and `avail` bytes to the end of its 4 KiB page are too. A fault
+ * goes to the pager as page-fault IPC (SYS_SUSPEND); when the thread runs again,
+ * mem_fault_done() says whether to retry (SYS_DONE) or give up (SYS_FAULT). */
+enum fault_reason { FAULT_NO_PAGER = 1, FAULT_UNRESOLVED = 2, FAULT_NOT_USER = 3 };
+struct mem_result {
+    phys_addr_t pa;
+    uint32_t avail;
+    uint32_t reason;       /* SYS_FAULT: enum fault_reason */
+    uint64_t fault_addr;
+};
+int mem_access(kernel_t *k, kobj_id_t thread, virt_addr_t va, uint32_t access,
+               struct mem_result *out);
+int mem_fault_done(kernel_t *k, kobj_id_t thread, struct mem_result *out);
 /* pyl4re.compute(ns): the thread is busy for ns of virtual time (SYS_SUSPEND unless 0). */
 int sys_compute(kernel_t *k, kobj_id_t thread, uint64_t ns);
 
@@ -301,5 +320,52 @@ int kernel_check(const kernel_t *k, struct check_out *out);
 int kernel_note_error(kernel_t *k, kobj_id_t thread, uint64_t sel, uint32_t type,
                       uint32_t had, uint32_t needed, int64_t label, uint64_t opcode,
                       int32_t code);
+
+/* ---- the mapping database for memory (mapdb.c; §5.2, §5.5, §13; docs/mapdb.md) */
+enum mapdb_limits {
+    MAPDB_NODE_BYTES = 24,     /* charged per mapping to the receiving task (Fiasco's Mapping) */
+    MAPDB_MAX_DEPTH = 256,     /* deepest node; sigma0's roots are depth 0 (Fiasco: 255 from 0
+                                * at sigma0's children) */
+};
+/* One node: task's page at va maps the frames from pa, derived from parent's page. */
+struct mapdb_entry {
+    kobj_id_t task;
+    virt_addr_t va;            /* first byte of the page */
+    phys_addr_t pa;            /* first byte of the frames it maps */
+    uint32_t page_shift;
+    uint32_t rights;           /* L4_FPAGE_{RO,W,X} | VSPACE_RIGHT_U, as the page table holds them */
+    uint32_t depth;            /* 0: a root (sigma0's page with va == pa) */
+    kobj_id_t parent;          /* the parent's task; 0 for a root */
+    virt_addr_t parent_va;
+};
+struct mapdb_problem {
+    kobj_id_t task;
+    virt_addr_t va;
+    char what[80];
+};
+/* l4_task_map of a memory fpage (§5.2, §8.1): fpage of src_task (memory type, order >= 12,
+ * aligned, starting at or below the user limit) into dst_task, placed by the hot spot
+ * (ctl & ~0xFFF) in the whole destination space; ctl: grant bit, cache bits 4..6. *mapped
+ * counts the pages (leaves) that arrived. 0; -L4_ENOMEM: quota or memory ran out midway
+ * (Fiasco's Map_failed; what arrived before stays); -L4_EINVAL: a bad value, nothing done. */
+int task_map_mem(kernel_t *k, kobj_id_t dst_task, kobj_id_t src_task, uint64_t fpage,
+                 uint64_t ctl, uint32_t *mapped);
+/* l4_task_unmap of a memory fpage (or l4_fpage_all()) (§5.5): R in the fpage rights
+ * flushes, else W/X are revoked; mask L4_FP_ALL_SPACES includes the task's own pages (other
+ * mask bits are ignored). *flags = L4_FP_REFERENCED | L4_FP_DIRTY of what was touched. */
+int task_unmap_mem(kernel_t *k, kobj_id_t task, uint64_t fpage, uint64_t mask,
+                   uint32_t *flags);
+/* The nodes whose frames contain pa, in tree order (root first, then each child before
+ * its siblings). *count is how many there are; at most max are written. */
+int mapdb_walk(const kernel_t *k, phys_addr_t pa, struct mapdb_entry *out, uint32_t max,
+               uint32_t *count);
+/* The task's nodes in address order (same counting). */
+int mapdb_task_walk(const kernel_t *k, kobj_id_t task, struct mapdb_entry *out, uint32_t max,
+                    uint32_t *count);
+uint64_t mapdb_nodes(const kernel_t *k);
+/* Trees, index and every task's page table agree (each leaf has its node and vice versa,
+ * same frames and rights; children inside their parents). 0, or -L4_EINVAL with the
+ * first problem. For tests. */
+int mapdb_check(const kernel_t *k, struct mapdb_problem *out);
 
 #endif

@@ -127,6 +127,7 @@ void thread_kill_cleanup(kernel_t *k, struct thread *t)
     ipc_thread_dies(k, t);
     t->state = TS_DEAD;
     thread_unbind(k, t);
+    sigma0_fini(t);
 }
 
 int thread_control(kernel_t *k, kobj_id_t thread, const struct thread_ctl *c)
@@ -172,6 +173,14 @@ int thread_ex_regs(kernel_t *k, kobj_id_t thread, uint64_t ip, uint64_t sp, uint
     if (flags & L4_THREAD_EX_REGS_CANCEL)
         ipc_cancel(k, t);
     if (ip != UINT64_MAX) {
+        if (t->pf.active) {                       /* the faulting code is abandoned */
+            t->utcb[0] = t->pf.saved_mr[0];
+            t->utcb[1] = t->pf.saved_mr[1];
+            t->utcb[UTCB_BDR] = t->pf.saved_bdr;
+            t->utcb[UTCB_BR0] = t->pf.saved_br[0];
+            t->utcb[UTCB_BR0 + 1] = t->pf.saved_br[1];
+            t->pf.active = 0;
+        }
         t->ip = ip;
         t->program = native_program_at(ip);
         t->native_pc = 0;

@@ -94,14 +94,32 @@ struct thread {
         uint64_t timeout, selector;
     } slow;
 
+    /* a page fault being resolved by page-fault IPC (memaccess.c) */
+    struct pf_state {
+        uint32_t active;
+        uint64_t va;
+        uint64_t saved_mr[2], saved_bdr, saved_br[2];
+    } pf;
+
     /* registers (ex_regs) and exception/pager selectors */
     uint64_t ip, sp, flags;
     uint64_t pager, exc_handler;
     uint32_t native_pc;        /* native programs: where their loop stands */
     uint64_t native_count;
+    void *native_state;        /* a native program's own data (sigma0's bookkeeping) */
 };
 
+/* One entry of a CPU's software TLB (memaccess.c): a 4 KiB page of one task. */
+struct tlb_entry {
+    kobj_id_t task;
+    uint64_t vpage, ppage;
+    uint32_t rights;
+    uint64_t epoch;            /* k->tlb_epoch when filled: any unmap since makes it stale */
+};
+enum { TLB_ENTRIES = 64 };
+
 struct cpu {
+    struct tlb_entry tlb[TLB_ENTRIES];
     uint64_t clock_ns;
     uint64_t idle_ns;
     uint32_t need_resched;     /* a higher-priority thread woke, or the quantum ran out */
@@ -153,6 +171,10 @@ void gate_release(kernel_t *k, struct gate *g);
 
 /* The kernel entry (syscall.c): SYS_DONE, or SYS_SLOWPATH for the control plane. */
 int kernel_entry(kernel_t *k, struct thread *t, const struct sys_call *c);
+/* The running Python thread with this id (and its CPU made the running one), or NULL. */
+struct thread *sys_running(kernel_t *k, kobj_id_t tid);
+/* After an entry: SYS_DONE if the thread may go on, else SYS_SUSPEND (or SYS_GONE). */
+int sys_exit(kernel_t *k, kobj_id_t tid, int status, struct sys_result *out);
 
 /* IPC (ipc.c) */
 struct ipc_op {

@@ -84,6 +84,7 @@ class Harness:
         self.next_root = ROOT_FIRST_FREE
         self.names = {}                           # thread id -> name
         self.next_utcb = {}                       # task id -> next free UTCB address
+        self.next_sigma0_owner = 12               # sigma0 gate owners (user-level §1.4)
 
     def _root_slot(self):
         slot = self.next_root
@@ -117,11 +118,22 @@ class Harness:
         slot, _ = self._create(_lib.L4_PROTO_KOBJECT, label=label)
         return Capability(self.k, slot)
 
+    def _sigma0_gate(self):
+        """A new gate to sigma0 with an owner id of its own (user-level §1.1, §1.4)."""
+        k = self.k
+        owner = self.next_sigma0_owner
+        self.next_sigma0_owner += 1
+        slot, gate_id = self._create(_lib.L4_PROTO_KOBJECT, label=owner << 4)
+        check(k._lib.gate_bind(k._k, [gate_id], [k._lib.kernel_sigma0_thread(k._k).raw],
+                               owner << 4), "binding a sigma0 gate")
+        return Capability(k, slot)
+
     def _new_thread(self, task_id, utcb_va, name, prio, cpu, ip, env=None):
         k = self.k
         thread_slot, thread_id = self._create(_lib.L4_PROTO_THREAD)
         ctl = k._ffi.new("struct thread_ctl *", {
-            "flags": _lib.L4_THREAD_CONTROL_BIND_TASK, "task": [task_id], "utcb": [utcb_va]})
+            "flags": _lib.L4_THREAD_CONTROL_BIND_TASK | _lib.L4_THREAD_CONTROL_SET_PAGER,
+            "pager": _lib.L4_BASE_PAGER_CAP, "task": [task_id], "utcb": [utcb_va]})
         check(k._lib.thread_control(k._k, [thread_id], ctl), f"binding thread {name!r}")
         old = k._ffi.new("struct thread_regs *")
         check(k._lib.thread_ex_regs(k._k, [thread_id], ip, 0, 0, old))
@@ -136,7 +148,7 @@ class Harness:
         if isinstance(cpu, bool) or not isinstance(cpu, int) or not 0 <= cpu < self.k.cpus:
             raise ValueError(f"cpu must be 0..{self.k.cpus - 1}, not {cpu!r}")
 
-    def _launch(self, name, caps, prio, cpu, ip, python):
+    def _launch(self, name, caps, prio, cpu, ip, python, pager=None):
         """A task with its base and named capabilities and a first thread at ip, as a
         loader makes one (user-level §3.2); `python` threads get their Env passed in."""
         k = self.k
@@ -145,6 +157,9 @@ class Harness:
         for cname, cap in caps.items():
             if not isinstance(cap, Capability) or cap.kernel is not k:
                 raise TypeError(f"caps[{cname!r}] must be a Capability of this kernel")
+        if pager is not None and (not isinstance(pager, Capability) or pager.kernel is not k):
+            raise TypeError("pager must be a Capability of this kernel (a gate to the pager)")
+        pager = pager or self._sigma0_gate()
         base = k._lib.ARCH_UTCB_AREA_DEFAULT
         area = l4_fpage(base, UTCB_AREA_ORDER, _lib.L4_FPAGE_RW)
         task_slot, task_id = self._create(_lib.L4_PROTO_TASK, utcb_area=area.raw)
@@ -166,6 +181,7 @@ class Harness:
                                        _lib.L4_BASE_DEBUGGER_CAP_INDEX)]
         for dst, src in base_caps:
             self._give(task_id, dst, src, rws)
+        self._give(task_id, _lib.L4_BASE_PAGER_CAP_INDEX, pager.index, pager.rights, pager.attrs)
         return TaskHandle(name, k.object(task_id), thread_id, env, k, task_slot, thread_slot)
 
     def start_thread(self, task, fn, name, prio=1, cpu=0):
@@ -182,11 +198,11 @@ class Harness:
         _, thread_id = self._new_thread(task.task.id, va, name, prio, cpu, ip)
         return thread_id
 
-    def start_task(self, main, name=None, caps=None, prio=1, cpu=0):
+    def start_task(self, main, name=None, caps=None, prio=1, cpu=0, pager=None):
         ip = entry(main)
         self.k._code[ip] = main
         return self._launch(name or getattr(main, "__name__", "task"), caps, prio, cpu, ip,
-                            python=True)
+                            python=True, pager=pager)
 
     def start_native(self, program, name, caps=None, prio=1, cpu=0, user=(0, 0, 0)):
         """A task whose thread runs a built-in C program; `user` goes to its TCR user

@@ -77,6 +77,7 @@ class Kernel:
         # control plane for slow-path objects, the loop, and the harness set-up API.
         self._call = ffi.new("struct sys_call *")
         self._result = ffi.new("struct sys_result *")
+        self._mem_result = ffi.new("struct mem_result *")
         self.log_schedule = log_schedule
         self._code = {}                  # ip -> function: the code this kernel's threads run
         self._control = ControlPlane(self)
@@ -90,9 +91,12 @@ class Kernel:
         (`gate.svr()` is the server side, which may bind it)."""
         return self._harness.create_gate(label)
 
-    def start_task(self, main, name=None, caps=None, prio=1, cpu=0):
-        """A new task whose first thread runs `await main(env)` (see harness.py)."""
-        return self._harness.start_task(main, name=name, caps=caps, prio=prio, cpu=cpu)
+    def start_task(self, main, name=None, caps=None, prio=1, cpu=0, pager=None):
+        """A new task whose first thread runs `await main(env)` (see harness.py). Its pager
+        is sigma0 (through a gate of its own at L4_BASE_PAGER_CAP) unless `pager` names
+        another gate."""
+        return self._harness.start_task(main, name=name, caps=caps, prio=prio, cpu=cpu,
+                                        pager=pager)
 
     def start_thread(self, task, fn, name, prio=1, cpu=0):
         """Another thread in `task` (a handle start_task returned), running `await fn()`.

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from . import _core
 from .control import factory as factory_ctl
+from .control import mem as mem_ctl
 from .control import vspace as vspace_ctl
 from .errors import L4NotFoundError, check
 from .types import CapIndex, expect
@@ -159,6 +160,15 @@ class Task(KernelObject):
         if isinstance(page, int):
             check(page, f"translate {va!r} in {self!r}")
         return page.pa, page.page_size, page.rights & _lib.VSPACE_RIGHTS_RWX
+
+    def mappings(self):
+        """This task's memory mappings in address order, as mapping-database records
+        (control.mem.Mapping: va, pa, page_size, rights, depth, and the task and page it
+        was mapped from). `control.mem.tree(kernel, pa)` gives a frame's whole tree."""
+        records = mem_ctl.task_mappings(self.kernel, self.id)
+        if isinstance(records, int):
+            check(records, f"mappings of {self!r}")
+        return records
 
 
 class Factory(KernelObject):

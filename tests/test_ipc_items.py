@@ -97,15 +97,21 @@ def test_rights_never_exceed_the_senders(arch):
 def test_placement_in_a_window(arch):
     out = {}
     window = l4_obj_fpage(0x80 << 12, 4, L4_CAP_FPAGE_RWS).raw        # slots 0x80..0x8F
-    # Send 4 capabilities (slots 4..7 of the client: 4 empty, 5 log, 6 icu, 7 scheduler)
-    # with hot spot 0x36: (0x36 mod 16) rounded down to 4 = 4 -> slots 0x84..0x87.
+    # Send 4 capabilities (slots 4..7 of the client: pager gate, log, icu, scheduler)
+    # with hot spot 0x3A: (0x3A mod 16) rounded down to 4 = 8 -> slots 0x88..0x8B.
     k, srv, _ = setup(arch, one_shot_server([L4_ITEM_MAP, window], out),
-                      sender([(l4_map_obj_control(0x36 << 12, 0), l4_obj_fpage(4 << 12, 2, 0x7).raw)]))
+                      sender([(l4_map_obj_control(0x3A << 12, 0), l4_obj_fpage(4 << 12, 2, 0x7).raw)]))
     k.run()
-    kinds = [srv.task.cap(CapIndex(0x84 + i)) for i in range(4)]
-    assert kinds[0] is None                                         # the empty slot 4
-    assert [c.type for c in kinds[1:]] == ["log", "icu", "scheduler"]
-    assert srv.task.cap(CapIndex(0x80)) is None and srv.task.cap(CapIndex(0x88)) is None
+    kinds = [srv.task.cap(CapIndex(0x88 + i)).type for i in range(4)]
+    assert kinds == ["gate", "log", "icu", "scheduler"]
+    assert srv.task.cap(CapIndex(0x84)) is None and srv.task.cap(CapIndex(0x8C)) is None
+    # Slots the sender lacks are skipped: 8, 9 (empty), 10 (debugger), 11 (empty).
+    out = {}
+    k, srv, _ = setup(arch, one_shot_server([L4_ITEM_MAP, window], out),
+                      sender([(l4_map_obj_control(0, 0), l4_obj_fpage(8 << 12, 2, 0x7).raw)]))
+    k.run()
+    assert [srv.task.cap(CapIndex(0x80 + i)) is not None for i in range(4)] == [
+        False, False, True, False]
 
 
 def test_a_window_smaller_than_the_send_fpage(arch):

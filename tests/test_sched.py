@@ -140,7 +140,7 @@ def test_idle_time_is_counted_per_cpu(arch):
     clock1, idle1 = k.cpu_clock(1)
     assert idle1 >= 2 * MS - 10_000 and clock1 >= 2 * MS
     clock0, idle0 = k.cpu_clock(0)
-    assert clock0 == 0 and idle0 == 0                         # nothing ever ran there
+    assert clock0 < 2_000 and idle0 == 0             # only sigma0 entering its wait ran there
 
 
 def test_migration_moves_a_thread(arch):

@@ -3,6 +3,7 @@
  * Same function order in every arch/<arch>/arch.c.
  */
 #include "pyl4re.h"
+#include "arch_ops.h"
 
 const struct arch_info *arch_describe(void)
 {
@@ -15,4 +16,11 @@ const struct arch_info *arch_describe(void)
         .user_max = ARCH_USER_MAX,
     };
     return &info;
+}
+
+/* §10.1: MR0 of a page fault. Bit 0 is the x86 error code's P bit (the page was present:
+ * a protection fault), bit 1 its W bit, bit 2 its I/D bit (an instruction fetch). */
+uint64_t arch_pf_msgword(uint64_t va, int present, int write, int exec)
+{
+    return (va & ~(uint64_t)7) | (present ? 1 : 0) | (write ? 2 : 0) | (exec ? 4 : 0);
 }

@@ -1,0 +1,125 @@
+/*
+ * memaccess.c: µApp memory access through the page tables (pyl4re.mem), with a software
+ * TLB per CPU, and page faults turned into page-fault IPC to the thread's pager (§10.1).
+ *
+ * A hit costs one lookup and no trip through the run loop; the data itself is read and
+ * written by Python straight in physical memory at the address returned. A miss that the
+ * page table cannot satisfy becomes an implicit call to the pager: tag (-2, 2 words), MR0 =
+ * the fault address with the architecture's access bits, MR1 = the ip, and a receive
+ * window of the whole address space; the UTCB words that borrows are saved and put back
+ * when the fault is over (mem_fault_done), and the access is tried again.
+ * mem_fault_done answers SYS_DONE for "retry", never with an address.
+ */
+#include "kernel.h"
+#include "arch_ops.h"
+#include "fpage.h"
+#include "thread.h"
+
+enum { PAGE_SHIFT_4K = 12 };
+
+static struct tlb_entry *tlb_slot(struct cpu *c, kobj_id_t task, uint64_t vpage)
+{
+    return &c->tlb[(vpage ^ (task.raw * 0x9E3779B97F4A7C15ull >> 40)) % TLB_ENTRIES];
+}
+
+/* Translates va for the access; 1 with *pa on success, 0 on a fault (*present says whether
+ * anything was mapped there at all). */
+static int translate(kernel_t *k, struct thread *t, uint64_t va, uint32_t access,
+                     uint64_t *pa, int *present)
+{
+    kobj_id_t task = kobj_id_of(&t->task->hdr);
+    struct cpu *c = &k->cpu[t->cpu];
+    uint64_t vpage = va >> PAGE_SHIFT_4K;
+    struct tlb_entry *e = tlb_slot(c, task, vpage);
+    if (e->epoch == k->tlb_epoch && e->task.raw == task.raw && e->vpage == vpage
+        && (e->rights & access) == access) {
+        *pa = (e->ppage << PAGE_SHIFT_4K) | (va & 0xFFF);
+        return 1;
+    }
+    struct vspace_page page;
+    *present = vspace_translate(k, task, virt_addr(va), &page) == 0;
+    if (!*present || (page.rights & access) != access || !(page.rights & VSPACE_RIGHT_U))
+        return 0;
+    *e = (struct tlb_entry){ task, vpage, page.pa.raw >> PAGE_SHIFT_4K, page.rights,
+                             k->tlb_epoch };
+    *pa = page.pa.raw;
+    return 1;
+}
+
+static void pf_restore(struct thread *t)
+{
+    t->utcb[0] = t->pf.saved_mr[0];
+    t->utcb[1] = t->pf.saved_mr[1];
+    t->utcb[UTCB_BDR] = t->pf.saved_bdr;
+    t->utcb[UTCB_BR0] = t->pf.saved_br[0];
+    t->utcb[UTCB_BR0 + 1] = t->pf.saved_br[1];
+    t->pf.active = 0;
+}
+
+/* Whether the page-fault IPC resolved the fault (§10.1): a negative reply label, or a
+ * send-phase ENOT_EXISTENT, does not; other IPC errors (a cancel) count as handled. */
+static int pf_resolved(const struct thread *t)
+{
+    if (t->ret_tag & L4_MSGTAG_ERROR)
+        return (t->utcb[UTCB_TCR_ERROR] & L4_IPC_ERROR_MASK) != L4_IPC_ENOT_EXISTENT;
+    return tag_label(t->ret_tag) >= 0 && t->utcb[0] != UINT64_MAX;
+}
+
+int mem_access(kernel_t *k, kobj_id_t thread, virt_addr_t va, uint32_t access,
+               struct mem_result *out)
+{
+    struct thread *t = sys_running(k, thread);
+    if (!t || !out || !access || (access & ~(uint32_t)L4_FPAGE_RWX) || t->pf.active)
+        return -L4_EINVAL;
+    out->fault_addr = va.raw;
+    out->pa = phys_addr(0);
+    int present = 0;
+    uint64_t pa;
+    if (va.raw <= ARCH_USER_MAX && translate(k, t, va.raw, access, &pa, &present)) {
+        out->pa = phys_addr(pa);
+        out->avail = 0x1000 - (uint32_t)(va.raw & 0xFFF);
+        k->running_cpu = CPU_NONE;
+        return SYS_DONE;
+    }
+    out->reason = va.raw > ARCH_USER_MAX ? FAULT_NOT_USER : FAULT_NO_PAGER;
+    if (va.raw > ARCH_USER_MAX || t->pager == L4_INVALID_CAP) {
+        k->running_cpu = CPU_NONE;
+        return SYS_FAULT;                     /* nobody to ask: the thread cannot go on */
+    }
+    t->pf = (struct pf_state){
+        .active = 1, .va = va.raw,
+        .saved_mr = { t->utcb[0], t->utcb[1] }, .saved_bdr = t->utcb[UTCB_BDR],
+        .saved_br = { t->utcb[UTCB_BR0], t->utcb[UTCB_BR0 + 1] },
+    };
+    t->utcb[UTCB_BDR] = L4_UTCB_INHERIT_FPU;
+    t->utcb[UTCB_BR0] = L4_ITEM_MAP;
+    t->utcb[UTCB_BR0 + 1] = 0xFC0;                 /* l4_fpage_all(): any space, anywhere */
+    t->utcb[0] = arch_pf_msgword(va.raw, present, (access & L4_FPAGE_W) != 0,
+                                 (access & L4_FPAGE_X) != 0);
+    t->utcb[1] = t->ip;
+    struct sys_call c = { .dest = (t->pager & L4_CAP_MASK) | L4_SYSF_CALL,
+                          .tag = tag_make(L4_PROTO_PAGE_FAULT, 2, 0, 0), .label = 0,
+                          .timeout = L4_IPC_NEVER };
+    if (kernel_entry(k, t, &c) == SYS_SLOWPATH) {
+        t->slow.pending = 0;                       /* a pager that is no IPC partner */
+        ipc_fail_send(t, L4_IPC_ENOT_EXISTENT);
+    }
+    /* Even a fault IPC that ended at once (an error) goes through the scheduler before
+     * the retry: a fault that keeps coming back then costs time and can be preempted. */
+    struct sys_result r;
+    int status = sys_exit(k, thread, SYS_DONE, &r);
+    return status == SYS_GONE ? SYS_GONE : SYS_SUSPEND;
+}
+
+int mem_fault_done(kernel_t *k, kobj_id_t thread, struct mem_result *out)
+{
+    struct thread *t = sys_running(k, thread);
+    if (!t || !t->pf.active)
+        return -L4_EINVAL;
+    int resolved = pf_resolved(t);
+    out->fault_addr = t->pf.va;
+    out->reason = FAULT_UNRESOLVED;
+    pf_restore(t);
+    k->running_cpu = CPU_NONE;
+    return resolved ? SYS_DONE : SYS_FAULT;
+}

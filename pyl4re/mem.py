@@ -1,0 +1,118 @@
+"""Memory access for µApps: `await pyl4re.mem.read(va, n)`, `write`, `load`, `store`,
+`fetch` (§10.1).
+
+Each access is translated by the kernel through the task's page table (a software TLB per
+CPU makes repeated hits cheap) and then done directly in physical memory. An access the
+page table cannot satisfy is a page fault: the kernel sends the page-fault IPC to the
+thread's pager and the thread waits; when the pager has answered, the access is retried.
+A fault nobody can resolve raises `PageFaultError` in the µApp. Addresses are ints or
+`VirtAddr`; a physical address is refused. Values are little-endian.
+"""
+from . import traps
+from .types import PhysAddr, PageNumber, VirtAddr
+
+READ, WRITE, EXEC = 4, 2, 1             # L4_FPAGE_RO, L4_FPAGE_W, L4_FPAGE_X
+
+
+class PageFaultError(RuntimeError):
+    """An access at `address` that no pager resolved (`reason`: no pager, refused,
+    outside user space)."""
+
+    def __init__(self, address, reason):
+        self.address = address
+        self.reason = reason
+        super().__init__(f"unresolved page fault at {address:#x}: {reason}")
+
+
+_REASONS = {1: "the thread has no pager", 2: "the pager did not resolve it",
+            3: "outside the user address space"}
+
+
+def _va(va):
+    if isinstance(va, VirtAddr):
+        return va.value
+    if isinstance(va, (PhysAddr, PageNumber)) or isinstance(va, bool) or not isinstance(va, int):
+        raise TypeError(f"a virtual address (int or VirtAddr) is needed, not {va!r}")
+    if not 0 <= va < 1 << 64:
+        raise ValueError(f"address {va:#x} does not fit 64 bits")
+    return va
+
+
+async def _page(va, access):
+    """Physical address of va and the bytes left in its 4 KiB page, faulting as needed."""
+    cur = traps.running()
+    k = cur.kernel
+    lib, res = k._lib, k._mem_result
+    while True:
+        status = lib.mem_access(k._k, [cur.thread], [va], access, res)
+        if status == lib.SYS_DONE:
+            return res.pa.raw, res.avail
+        if status == lib.SYS_SUSPEND:            # page-fault IPC: wait for the pager
+            await traps._suspend()
+            status = lib.mem_fault_done(k._k, [cur.thread], res)
+            if status == lib.SYS_DONE:
+                continue                         # resolved (or to be retried): again
+        if status == lib.SYS_FAULT:
+            raise PageFaultError(res.fault_addr, _REASONS.get(res.reason, "?"))
+        if status == lib.SYS_GONE:
+            raise traps.ThreadGone()
+        raise RuntimeError(f"memory access refused by the kernel ({status})")
+
+
+async def _span(va, n, access):
+    """(physical address, length) pieces covering [va, va + n)."""
+    pieces = []
+    while n > 0:
+        pa, avail = await _page(va, access)
+        step = min(n, avail)
+        pieces.append((pa, step))
+        va += step
+        n -= step
+    return pieces
+
+
+async def read(va, n):
+    """n bytes at va."""
+    va = _va(va)
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise ValueError(f"a byte count is a non-negative int, not {n!r}")
+    mem = traps.running().kernel.physmem
+    return b"".join(mem[pa:pa + m].tobytes() for pa, m in await _span(va, n, READ))
+
+
+async def write(va, data):
+    """Write bytes at va."""
+    va = _va(va)
+    data = memoryview(bytes(data))
+    mem = traps.running().kernel.physmem
+    done = 0
+    for pa, m in await _span(va, len(data), WRITE):
+        mem[pa:pa + m] = data[done:done + m]
+        done += m
+
+
+def _size(size):
+    if size not in (1, 2, 4, 8):
+        raise ValueError(f"size must be 1, 2, 4 or 8 bytes, not {size!r}")
+    return size
+
+
+async def load(va, size=8):
+    """An unsigned little-endian integer of `size` bytes at va."""
+    return int.from_bytes(await read(va, _size(size)), "little")
+
+
+async def store(va, value, size=8):
+    """Store an unsigned integer of `size` bytes at va."""
+    size = _size(size)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 1 << (8 * size):
+        raise ValueError(f"{value!r} does not fit {size} bytes")
+    await write(va, value.to_bytes(size, "little"))
+
+
+async def fetch(va):
+    """An instruction fetch at va (an execute access): the 4-byte word there."""
+    va = _va(va)
+    mem = traps.running().kernel.physmem
+    out = b"".join(mem[pa:pa + m].tobytes() for pa, m in await _span(va, 4, EXEC))
+    return int.from_bytes(out, "little")
