@@ -1,0 +1,20 @@
+"""The README's examples run and say what the README says they say."""
+import os
+import re
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def python_blocks():
+    text = open(os.path.join(ROOT, "README.md")).read()
+    return re.findall(r"```python\n(.*?)```", text, re.S)
+
+
+def test_the_usage_example_runs():
+    block = python_blocks()[0]
+    scope = {}
+    exec(compile(block, "README.md", "exec"), scope)
+    res = scope["res"]
+    assert res.exited == {"client": (5, b"hi")}
+    assert res.blocked == {"srv": "receive (open wait)"}
+    assert scope["k"].now_ns > 0
