@@ -34,6 +34,7 @@ KERNEL_SOURCES = [
     "kernel_c/sigma0.c",
     "kernel_c/check.c",
     "kernel_c/memaccess.c",
+    "kernel_c/kip.c",
     "kernel_c/ptab.c",
     "kernel_c/vspace.c",
     "kernel_c/mapdb.c",

@@ -99,6 +99,8 @@ int kernel_create(const struct kernel_config *cfg, uint8_t *physmem, uint64_t si
     if (!rc)
         rc = sched_init(k);
     if (!rc)
+        rc = kip_init(k);
+    if (!rc)
         rc = boot_objects(k);
     if (rc < 0) {
         kernel_destroy(k);

@@ -44,8 +44,12 @@ struct kernel {
     struct task *sigma0;       /* owns every frame outside the kernel pool at boot */
     struct thread *sigma0_thread;
     uint64_t tlb_epoch;        /* bumped by every unmap and revoke: software TLBs check it */
+    phys_addr_t kip_pa;        /* the kernel info page (kip.c) */
     void *mapdb;               /* mapdb.c's state */
 };
+
+int kip_init(kernel_t *k);
+void kip_tick(kernel_t *k, uint32_t cpu);
 
 /* Typed-value constructors and conversions: the only places raw integers become typed. */
 static inline phys_addr_t phys_addr(uint64_t raw) { return (phys_addr_t){ raw }; }

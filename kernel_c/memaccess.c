@@ -13,6 +13,7 @@
 #include "kernel.h"
 #include "arch_ops.h"
 #include "fpage.h"
+#include "mapdb.h"
 #include "thread.h"
 
 enum { PAGE_SHIFT_4K = 12 };
@@ -46,6 +47,18 @@ static int translate(kernel_t *k, struct thread *t, uint64_t va, uint32_t access
     return 1;
 }
 
+/* The KIP is in every task: a first touch enters it, read-only, like sigma0's own faults. */
+static void kip_map(kernel_t *k, struct thread *t, uint64_t va)
+{
+    uint64_t page = (uint64_t)1 << ARCH_PAGE_SHIFT;
+    if (va < KIP_VA || va - KIP_VA >= page)
+        return;
+    uint64_t fp = k->kip_pa.raw | ((uint64_t)ARCH_PAGE_SHIFT << 6) | (FPAGE_MEMORY << 4)
+                  | L4_FPAGE_RX;
+    uint32_t mapped;
+    mem_map(k, k->sigma0, fp, t->task, 0xFC0, KIP_VA | L4_ITEM_MAP, &mapped);
+}
+
 static void pf_restore(struct thread *t)
 {
     t->utcb[0] = t->pf.saved_mr[0];
@@ -75,6 +88,8 @@ int mem_access(kernel_t *k, kobj_id_t thread, virt_addr_t va, uint32_t access,
     out->pa = phys_addr(0);
     int present = 0;
     uint64_t pa;
+    if (va.raw <= ARCH_USER_MAX && !translate(k, t, va.raw, access, &pa, &present) && !present)
+        kip_map(k, t, va.raw);
     if (va.raw <= ARCH_USER_MAX && translate(k, t, va.raw, access, &pa, &present)) {
         out->pa = phys_addr(pa);
         out->avail = 0x1000 - (uint32_t)(va.raw & 0xFFF);

@@ -52,6 +52,9 @@ kobj_id_t kernel_root_task(const kernel_t *k);
 /* sigma0's task: it owns every frame outside the kernel pool at boot. */
 kobj_id_t kernel_sigma0(const kernel_t *k);
 kobj_id_t kernel_sigma0_thread(const kernel_t *k);
+/* The kernel info page: where it lies, and where every task sees it (read-only). */
+phys_addr_t kernel_kip(const kernel_t *k);
+#define KIP_VA 0xbff00000
 /* Blocks the C core holds on the C heap, over all kernels of this build (heap.c). */
 uint64_t core_heap_blocks(void);
 

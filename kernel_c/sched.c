@@ -366,6 +366,7 @@ int sched_next(kernel_t *k, uint64_t until_ns, uint64_t max_steps, struct sched_
             native_step(k, t);
             continue;
         }
+        kip_tick(k, t->cpu);                     /* the clock the thread will read */
         out->thread = thread_id(t);
         out->tag = t->ret_tag;
         out->label = t->ret_label;

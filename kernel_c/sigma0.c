@@ -20,6 +20,7 @@ enum {
     SIGMA0_REQ_RAM = 0x60, SIGMA0_REQ_IOMEM = 0x70, SIGMA0_REQ_IOMEM_CACHED = 0x80,
     SIGMA0_REQ_ANY = 0x90, SIGMA0_REQ_KIP = 0xA0, SIGMA0_REQ_DEBUG = 0xC0,
     FREE = 0,
+    KERNEL = 1,                    /* the KIP's page: sigma0 keeps it for the kernel */
 };
 
 struct sigma0 {
@@ -39,6 +40,9 @@ int sigma0_init(kernel_t *k, struct thread *t)
         return -L4_ENOMEM;
     }
     *st = (struct sigma0){ s.sigma0_first_pfn, s.sigma0_first_pfn + s.sigma0_frames, owner };
+    uint64_t kip = phys_to_pfn(k->kip_pa).raw;
+    for (uint64_t i = 0; i < ((uint64_t)1 << (ARCH_PAGE_SHIFT - FRAME_SHIFT)); i++)
+        owner[kip - st->first_pfn + i] = KERNEL;
     t->native_state = st;
     return 0;
 }

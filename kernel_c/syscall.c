@@ -29,6 +29,7 @@ int kernel_entry(kernel_t *k, struct thread *t, const struct sys_call *c)
     uint64_t flags = c->dest & 0xF, sel = c->dest & ~(uint64_t)0xF;
     k->events++;
     cpu_charge(k, t->cpu, COST_SYSCALL_NS);
+    kip_tick(k, t->cpu);
     t->slow = (struct slow_entry){ 0 };
     struct ipc_op op = {
         .tag = c->tag, .label = c->label, .have_send = (flags & L4_SYSF_SEND) != 0,

@@ -23,6 +23,7 @@ class Env:
     utcb_area: object = None                      # l4_fpage_t of the UTCB area
     first_free_utcb: int = 0
     first_free_cap: int = 0                       # an index, as in l4re_env_t
+    kip: int = _lib.KIP_VA                        # the kernel info page, read-only
 
     @property
     def main_thread(self):

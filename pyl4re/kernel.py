@@ -169,6 +169,12 @@ class Kernel:
         return self._physmem
 
     @property
+    def kip(self):
+        """The kernel info page as bytes in physical memory (a numpy view)."""
+        pa = self._lib.kernel_kip(self._k).raw
+        return self._physmem[pa:pa + (1 << self.arch_info["page_shift"])]
+
+    @property
     def arch_info(self):
         """Facts of this build's architecture: word size, exception frame, UTCB, pages."""
         a = self._lib.arch_describe()
