@@ -2,15 +2,15 @@
 release), cap_info (valid, equal, special selectors) and add_ku_mem, with their errors."""
 import pytest
 
-from pyl4re import CapIndex
+from pyl4re import CapIndex, PhysAddr, VirtAddr
 from pyl4re.l4sys import (
     L4_BASE_TASK_CAP, L4_CAP_FPAGE_D, L4_CAP_FPAGE_R, L4_CAP_FPAGE_RO, L4_CAP_FPAGE_RW,
     L4_CAP_FPAGE_RWS, L4_CAP_FPAGE_RWSD, L4_CAP_FPAGE_S, L4_CAP_FPAGE_W, L4_EBADPROTO,
     L4_EEXIST, L4_EINVAL, L4_EIPC_LO, L4_ENOMEM, L4_ENOSYS, L4_EPERM, L4_FP_ALL_SPACES,
-    L4_FP_OTHER_SPACES, L4_FPAGE_RW, L4_INVALID_CAP, L4_IPC_SEMAPFAILED, L4_IPC_SEMSGCUT,
+    L4_FP_OTHER_SPACES, L4_FPAGE_RW, L4_FPAGE_RWX, L4_INVALID_CAP, L4_IPC_SEMAPFAILED, L4_IPC_SEMSGCUT,
     L4_ITEM_MAP, L4_MAP_ITEM_GRANT, L4_PROTO_TASK, L4_PROTO_THREAD, l4_error,
     l4_factory_create_factory, l4_factory_create_gate, l4_factory_create_task,
-    l4_factory_create_thread, l4_fpage, l4_fpage_all, l4_fpage_invalid, l4_map_control,
+    l4_factory_create_thread, l4_fpage, l4_fpage_all, l4_fpage_invalid, l4_fpage_set_rights, l4_map_control,
     l4_map_obj_control, l4_msgtag_label, l4_msgtag_words, l4_obj_fpage, l4_task_add_ku_mem,
     l4_task_cap_equal, l4_task_cap_valid, l4_task_delete_obj, l4_task_map, l4_task_release_cap,
     l4_task_unmap, l4_task_unmap_batch, l4_thread_control_bind, l4_thread_control_commit,
@@ -137,14 +137,22 @@ def test_map_with_a_bad_source_task_item_fails(arch, case):
     assert new_task(k, h).cap(CapIndex(0x33)) is None
 
 
-def test_map_of_memory_is_not_modelled_yet(arch):
+def test_map_of_memory(arch):
+    import pyl4re
+
     async def main(env):
         await task_and_gate(env)
-        tag = await l4_task_map(TASK, env.task, l4_fpage(0x10000, 12, L4_FPAGE_RW),
-                                l4_map_control(0x10000, 0, 0))
+        await pyl4re.mem.write(0xC00000, b"shared")          # sigma0 gives us the page
+        shift = 14 if arch == "mips64" else 12
+        tag = await l4_task_map(TASK, env.task, l4_fpage(0xC00000, shift, L4_FPAGE_RW),
+                                l4_map_control(0x40000000, 0, 0))
         return l4_error(tag, l4_utcb())
 
-    assert value(arch, main) == -L4_ENOSYS
+    k, h, res = run_main(arch, main)
+    assert res.exited["main"] == 0
+    pa, size, rights = new_task(k, h).translate(VirtAddr(0x40000000))
+    assert pa == PhysAddr(0xC00000) and rights == L4_FPAGE_RW
+    assert bytes(k.physmem[pa.value:pa.value + 6]) == b"shared"
 
 
 def test_map_out_of_quota_is_the_map_failed_ipc_error(arch):
@@ -278,19 +286,31 @@ def test_unmap_needs_no_rights_on_the_task_cap(arch):
     assert new_task(k, h).cap(CapIndex(0x33)) is None
 
 
-@pytest.mark.parametrize("fpage", [l4_fpage(0x10000, 12, L4_FPAGE_RW), l4_fpage_all()],
-                         ids=["memory", "all"])
-def test_unmap_of_memory_is_not_modelled_yet(arch, fpage):
+@pytest.mark.parametrize("which", ["memory", "all"])
+def test_unmap_of_memory(arch, which):
+    """Unmapping memory (and, with l4_fpage_all(), everything) from the new task."""
+    import pyl4re
+
     async def main(env):
         await task_and_gate(env)
         await give(env, DST)
+        shift = 14 if arch == "mips64" else 12
+        await pyl4re.mem.write(0xC00000, b"x")
+        ok(await l4_task_map(TASK, env.task, l4_fpage(0xC00000, shift, L4_FPAGE_RW),
+                             l4_map_control(0x40000000, 0, 0)))
+        # l4_fpage_all() carries no rights: with R added it flushes every space.
+        fpage = (l4_fpage(0x40000000, shift, L4_FPAGE_RWX) if which == "memory"
+                 else l4_fpage_set_rights(l4_fpage_all(), 0xF))
         tag = await l4_task_unmap_batch(TASK, [l4_obj_fpage(DST, 0, L4_CAP_FPAGE_RWSD), fpage],
                                         2, L4_FP_ALL_SPACES)
         return l4_error(tag, l4_utcb())
 
     k, h, res = run_main(arch, main)
-    assert res.exited["main"] == -L4_ENOSYS
-    assert new_task(k, h).cap(CapIndex(0x33)) is not None   # checked before anything
+    assert res.exited["main"] == 0
+    task = new_task(k, h)
+    assert task.translate(VirtAddr(0x40000000)) is None
+    assert task.cap(CapIndex(0x33)) is None
+    assert h.translate(VirtAddr(0xC00000)) is not None       # the sender keeps its own
 
 
 # ---- cap_info

@@ -2,9 +2,9 @@
 task capability (label L4_PROTO_TASK; the opcode is the whole MR0).
 
 Each operation first decodes and checks the message (may fail, changes nothing), then
-performs it through C. What it must not do: keep capability or ku-mem state of its own
-(the C tables are the only truth), or touch memory mappings: memory and I/O flexpages
-wait for the mapping database and answer -L4_ENOSYS until then.
+performs it through C. What it must not do: keep capability, mapping or ku-mem state of
+its own (the C tables and the mapping database are the only truth). I/O flexpages (x86
+ports) are not modelled and answer -L4_ENOSYS.
 """
 from .. import _core
 from .dispatch import ipc_error, item_object, refuse, reply
@@ -34,10 +34,9 @@ def _is_all(fp):
     return _fpage_type(fp) == _lib.L4_FPAGE_SPECIAL and _fpage_order(fp) == _FPAGE_ALL_ORDER
 
 
-def _touches_memory(fp):
-    """Whether an fpage concerns memory or I/O (which are not modelled yet)."""
-    kind = _fpage_type(fp)
-    return kind in (_lib.L4_FPAGE_MEMORY, _lib.L4_FPAGE_IO) or _is_all(fp)
+def _as_objects(fp):
+    """The capability part of l4_fpage_all(): every slot."""
+    return (20 << 6) | (_lib.L4_FPAGE_OBJ << 4) | (fp & 0xF)
 
 
 def invoke(inv):
@@ -65,15 +64,19 @@ def _map(inv):
         return err
     src_task, _, src_rights = found
     ctl, fp = inv.mr(1), inv.mr(2)
-    if _touches_memory(fp):
-        return reply(-_lib.L4_ENOSYS)  # memory/I-O mappings need the mapping database
-    if _fpage_type(fp) != _lib.L4_FPAGE_OBJ:
+    kind = _fpage_type(fp)
+    if kind == _lib.L4_FPAGE_IO:
+        return reply(-_lib.L4_ENOSYS)  # I/O ports are not modelled
+    if kind not in (_lib.L4_FPAGE_OBJ, _lib.L4_FPAGE_MEMORY):
         return reply(0)                # an invalid or other special fpage maps nothing
-    # S passes only if both task capabilities have it; R, W and D always may (§5.2).
-    mask = (src_rights & inv.rights & S) | R | W | D
     k = inv.kernel
     mapped = k._ffi.new("uint32_t *")
-    rc = k._lib.task_map_obj(k._k, [inv.obj], [src_task], fp, ctl, mask, mapped)
+    if kind == _lib.L4_FPAGE_MEMORY:
+        rc = k._lib.task_map_mem(k._k, [inv.obj], [src_task], fp, ctl, mapped)
+    else:
+        # S passes only if both task capabilities have it; R, W and D always may (§5.2).
+        mask = (src_rights & inv.rights & S) | R | W | D
+        rc = k._lib.task_map_obj(k._k, [inv.obj], [src_task], fp, ctl, mask, mapped)
     if rc == -_lib.L4_ENOMEM:
         return ipc_error(_lib.L4_IPC_SEMAPFAILED)    # quota: the map item failed
     if rc < 0:
@@ -87,14 +90,19 @@ def _unmap(inv):
     words = inv.words
     mask = inv.mr(1) if words > 1 else 0
     fpages = [inv.mr(i) for i in range(2, words)]
-    if any(_touches_memory(fp) for fp in fpages):
-        return reply(-_lib.L4_ENOSYS)  # memory/I-O unmapping needs the mapping database
+    if any(_fpage_type(fp) == _lib.L4_FPAGE_IO for fp in fpages):
+        return reply(-_lib.L4_ENOSYS)  # I/O ports are not modelled
     k = inv.kernel
+    flags = k._ffi.new("uint32_t *")
+    # No unmap rights are checked: a task capability suffices (Fiasco sys_unmap).
     for i, fp in enumerate(fpages, start=2):
-        if _fpage_type(fp) == _lib.L4_FPAGE_OBJ:
-            # No unmap rights are checked: a task capability suffices (Fiasco sys_unmap).
-            k._lib.task_unmap_obj(k._k, [inv.obj], fp, mask)
-        inv.utcb.mr[i] = fp & ~0xF
+        access = 0
+        if _fpage_type(fp) == _lib.L4_FPAGE_MEMORY or _is_all(fp):
+            if k._lib.task_unmap_mem(k._k, [inv.obj], fp, mask, flags) == 0:
+                access = flags[0]
+        if _fpage_type(fp) == _lib.L4_FPAGE_OBJ or _is_all(fp):
+            k._lib.task_unmap_obj(k._k, [inv.obj], _as_objects(fp) if _is_all(fp) else fp, mask)
+        inv.utcb.mr[i] = (fp & ~0xF) | access
     return reply(0, words)
 
 
