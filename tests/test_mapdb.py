@@ -5,30 +5,33 @@ placement, skipped pages, cacheability, access flags, quotas, task death, the de
 the checked boundary, and a memory map item sent by IPC between µApps."""
 import pytest
 
+import pyl4re
 from pyl4re import CapIndex, Kernel
 from pyl4re.control import mem
 from pyl4re.control import vspace as vspace_ctl
 from pyl4re.l4sys import (
-    L4_FP_ALL_SPACES, L4_FP_DIRTY, L4_FP_REFERENCED, L4_FPAGE_BUFFERABLE, L4_FPAGE_CACHEABLE,
-    L4_FPAGE_RO, L4_FPAGE_RW, L4_FPAGE_RWX, L4_FPAGE_RX, L4_FPAGE_UNCACHEABLE, L4_FPAGE_W,
-    L4_FPAGE_X, L4_IPC_NEVER, L4_IPC_REMAPFAILED, L4_IPC_SEMAPFAILED, L4_ITEM_MAP,
-    L4_MAP_ITEM_GRANT, l4_fpage, l4_fpage_all, l4_ipc_call, l4_ipc_error,
-    l4_ipc_reply_and_wait, l4_ipc_wait, l4_map_control, l4_msgtag, l4_obj_fpage, l4_utcb,
+    L4_EINVAL, L4_ENOMEM, L4_FP_ALL_SPACES, L4_FP_DIRTY, L4_FP_REFERENCED,
+    L4_FPAGE_BUFFERABLE, L4_FPAGE_CACHEABLE, L4_FPAGE_RO, L4_FPAGE_RW, L4_FPAGE_RWX,
+    L4_FPAGE_RX, L4_FPAGE_UNCACHEABLE, L4_FPAGE_W, L4_FPAGE_X, L4_IPC_NEVER,
+    L4_IPC_REMAPFAILED, L4_IPC_SEMAPFAILED, L4_ITEM_MAP, L4_MAP_ITEM_GRANT, l4_fpage,
+    l4_fpage_all, l4_ipc_call, l4_ipc_error, l4_ipc_reply_and_wait, l4_ipc_wait,
+    l4_map_control, l4_msgtag, l4_obj_fpage, l4_utcb,
 )
+from pyl4re.mem import PageFaultError
 from pyl4re.objects import Task
 from pyl4re.types import PhysAddr, VirtAddr
 
 R, RW, RX, RWX = L4_FPAGE_RO, L4_FPAGE_RW, L4_FPAGE_RX, L4_FPAGE_RWX
 SUPER = 1 << 21
-ENOMEM, EINVAL = -12, -22
+ENOMEM, EINVAL = -L4_ENOMEM, -L4_EINVAL
 
 
 class World:
     """A kernel with sigma0 and tasks made by the root factory (or a factory of a test's
     choosing), and short names for map, unmap and translate."""
 
-    def __init__(self, arch, kernel=None, **kw):
-        self.k = k = kernel or Kernel(arch=arch, memory=16 << 20, **kw)
+    def __init__(self, arch, **kw):
+        self.k = k = Kernel(arch=arch, memory=16 << 20, **kw)
         self.s0 = Task(k, k._lib.kernel_sigma0(k._k).raw)
         shifts = vspace_ctl.page_shifts(k)
         self.pshift = shifts[0]
@@ -589,3 +592,29 @@ def test_map_failed_in_ipc(arch):
     res = k.run()
     assert res.exited["c"] == L4_IPC_SEMAPFAILED and out["error"] == L4_IPC_REMAPFAILED
     assert w.at(srv.task, 0x30000000) is None and w.consistent()
+
+
+# ---- the software TLBs
+
+
+def test_software_tlbs_see_a_revocation(arch):
+    """A µApp's TLB entry made before a revocation must not let it write afterwards:
+    every unmap or revocation moves k->tlb_epoch on."""
+    w = World(arch)
+
+    async def main(env):
+        await pyl4re.mem.store(0x10000000, 1)
+        await pyl4re.compute(10_000)
+        try:
+            await pyl4re.mem.store(0x10000000, 2)
+        except PageFaultError:
+            return "fault"
+        return "stored"
+
+    t = w.k.start_task(main, name="t")
+    assert w.map(t.task, w.s0, w.phys, w.pshift, RW, 0x10000000) == 1
+    w.k.run(until_ns=5_000)
+    assert w.k.physmem[w.phys] == 1
+    w.unmap(t.task, 0x10000000, w.pshift, L4_FPAGE_W, all_spaces=True)
+    assert w.k.run().exited["t"] == "fault"
+    assert w.k.physmem[w.phys] == 1

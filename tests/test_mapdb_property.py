@@ -3,7 +3,8 @@ sigma0 -> A -> B -> C keep the page tables and the mapping database in agreement
 every step, every translation in every page table (vspace_translate) is backed by a
 mapping-database node of that task at that page with at least those rights, and every node
 of every frame's tree (mapdb_walk) is a translation with exactly its frames and rights;
-mapdb_check finds nothing wrong; at the end, killing the tasks leaves sigma0's roots only."""
+mapdb_check finds nothing wrong; at the end, killing the tasks leaves sigma0's roots only
+and gives back every byte they were charged."""
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from pyl4re import CapIndex, Kernel
@@ -42,6 +43,7 @@ class Chain:
         first = k.frames.stats()["sigma0_first_pfn"] << 12
         self.phys = (first + SUPER - 1) & ~(SUPER - 1)
         self.tasks = [Task(k, self.lib.kernel_sigma0(k._k).raw)]
+        self.used_before = k.root_factory.quota.used
         self.slots = [None, 0x1001, 0x1002, 0x1003]
         for slot in self.slots[1:]:
             self.tasks.append(k.root_factory.create_task(k.root_task, CapIndex(slot)))
@@ -125,10 +127,10 @@ class Chain:
                     assert e.depth >= 1 and e.parent.raw != 0
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                            HealthCheck.function_scoped_fixture])
 # (`arch` is only the name of a build: nothing of it needs resetting between examples.)
-@given(script=st.lists(op, min_size=1, max_size=12))
+@given(script=st.lists(op, min_size=1, max_size=15))
 def test_page_tables_and_the_mapping_database_agree(arch, script):
     c = Chain(arch)
     for o in script:
@@ -139,3 +141,5 @@ def test_page_tables_and_the_mapping_database_agree(arch, script):
     assert all(e.depth == 0 for pa in range(c.phys, c.phys + 2 * SUPER, c.P)
                for e in c.walk(pa))
     assert mem.check(c.k) is None
+    # Every node and table the tasks were charged came back (roots are sigma0's: free).
+    assert c.k.root_factory.quota.used == c.used_before
