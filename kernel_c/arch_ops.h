@@ -7,6 +7,17 @@
 
 #include <stdint.h>
 
+/* Where l4_exc_regs_t keeps what the generic exception path reads and writes (§10.3). */
+enum { EXC_NO_WORD = 0xFF };
+struct exc_layout {
+    unsigned words;            /* Msg_size */
+    unsigned ip, sp, flags, pfa, err;
+    unsigned trapno;           /* EXC_NO_WORD: the trap is encoded in err instead */
+    unsigned trapno_shift;     /* ... at this bit */
+    unsigned illegal_trapno;   /* what an illegal instruction raises here */
+};
+const struct exc_layout *arch_exc_layout(void);
+
 /* The page-fault message word MR0 for an access to va (§10.1, per architecture). */
 uint64_t arch_pf_msgword(uint64_t va, int present, int write, int exec);
 

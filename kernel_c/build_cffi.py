@@ -35,9 +35,14 @@ KERNEL_SOURCES = [
     "kernel_c/check.c",
     "kernel_c/memaccess.c",
     "kernel_c/kip.c",
+    "kernel_c/irq.c",
+    "kernel_c/semaphore.c",
+    "kernel_c/exception.c",
     "kernel_c/ptab.c",
     "kernel_c/vspace.c",
     "kernel_c/mapdb.c",
+    "kernel_c/trace.c",
+    "kernel_c/pfc.c",
 ]
 ARCH_SOURCES = ["arch.c", "paging.c", "mmu.c"]
 

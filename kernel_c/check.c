@@ -31,7 +31,7 @@ static int walk_waitq(const kernel_t *k, const struct wait_q *q, struct seen *s,
     for (const struct thread *t = q->head; t; prev = t, t = t->wq_next) {
         if (!thread_get(k, thread_id(t)))
             return fail(out, t, "a dead thread in a sender queue");
-        if (t->wq != q || t->wq_prev != prev || !(t->state & TS_SEND))
+        if (t->wq != q || t->wq_prev != prev || !(t->state & (TS_SEND | TS_SEM)))
             return fail(out, t, "sender queue links or state wrong");
         if (prev && prev->prio < t->prio)
             return fail(out, t, "sender queue out of priority order");
@@ -82,6 +82,8 @@ int kernel_check(const kernel_t *k, struct check_out *out)
             rc = walk_waitq(k, &((const struct thread *)o)->senders, &s, out);
         else if (o && o->type == KOBJ_GATE)
             rc = walk_waitq(k, &((const struct gate *)o)->waiters, &s, out);
+        else if (o && o->type == KOBJ_SEMAPHORE)
+            rc = walk_waitq(k, &((const struct semaphore *)o)->waiters, &s, out);
     }
     for (uint32_t i = 0; !rc && i < n; i++) {
         const struct kobj *o = k->objs.ents[i].obj;
@@ -92,7 +94,7 @@ int kernel_check(const kernel_t *k, struct check_out *out)
         int current = t->cpu != CPU_NONE && k->cpu[t->cpu].current == t;
         if ((st & TS_SEND) && (st & TS_RECV))
             rc = fail(out, t, "both sending and receiving");
-        else if (((st & TS_SEND) != 0) != (s.in_wq[i] != 0))
+        else if (((st & (TS_SEND | TS_SEM)) != 0) != (s.in_wq[i] != 0))
             rc = fail(out, t, "a sender that is in no queue, or queued without sending");
         else if ((st & TS_READY) && (st & TS_IPC_MASK))
             rc = fail(out, t, "ready while waiting in IPC");
@@ -103,7 +105,7 @@ int kernel_check(const kernel_t *k, struct check_out *out)
         else if ((st & TS_READY) && t->cpu != CPU_NONE && !current && !(st & TS_QUEUED)
                  && !t->wake_pending)
             rc = fail(out, t, "ready but neither running, queued nor arriving: lost");
-        else if (!(st & (TS_READY | TS_IPC_MASK | TS_DEAD)))
+        else if (!(st & (TS_READY | TS_IPC_MASK | TS_DEAD | TS_SEM)))
             rc = fail(out, t, "in no state at all: lost");
         else if ((st & TS_DEAD) && (current || (st & TS_QUEUED)))
             rc = fail(out, t, "dead but scheduled");

@@ -48,6 +48,9 @@ static int kind_init(kernel_t *k, struct kobj *o, uint64_t arg)
     case KOBJ_GATE:
         ((struct gate *)o)->label = arg;
         return 0;
+    case KOBJ_IRQ:
+        ((struct irq *)o)->line = ICU_NO_LINE;
+        return 0;
     case KOBJ_TASK:
         /* The UTCB area (a memory fpage) becomes the task's first ku-mem (§8.3). */
         return arg ? task_kumem_add(k, (struct task *)o, arg & ~(uint64_t)0xFFF,

@@ -16,8 +16,9 @@
 #include "fpage.h"
 #include "mapdb.h"
 #include "thread.h"
+#include "trace.h"
 
-enum { TO_NEVER, TO_ZERO, TO_AT };
+enum { TO_NEVER = IPC_TO_NEVER, TO_ZERO = IPC_TO_ZERO, TO_AT = IPC_TO_AT };
 
 /* Work is charged to the CPU doing it: the one running the current kernel entry. */
 static void charge(kernel_t *k, uint64_t ns)
@@ -32,7 +33,7 @@ static uint64_t now_of(const kernel_t *k, const struct thread *t)
 }
 
 /* §4: when a 16-bit timeout expires, for thread t at time now. */
-static int timeout_deadline(const struct thread *t, uint32_t to, uint64_t now, uint64_t *at)
+int ipc_timeout_at(const struct thread *t, uint32_t to, uint64_t now, uint64_t *at)
 {
     if (to == 0)
         return TO_NEVER;
@@ -277,6 +278,7 @@ static int transfer(kernel_t *k, struct thread *s, struct thread *r, uint64_t ta
     memcpy(r->utcb, s->utcb, words * sizeof(uint64_t));
     charge(k, COST_IPC_NS + (uint64_t)words * COST_WORD_NS);
     uint32_t err = tag_items(tag) ? transfer_items(k, s, r, tag, rights) : 0;
+    if (k->trace.size) trace_ipc(k, s, r, tag, label, err);
     r->ret_tag = (tag & ~(uint64_t)L4_MSGTAG_ERROR) | (err ? L4_MSGTAG_ERROR : 0);
     r->ret_label = label;
     if (err) {
@@ -304,11 +306,12 @@ static int receiver_ready(kernel_t *k, const struct thread *r, const struct thre
 static void start_receive_wait(kernel_t *k, struct thread *t, uint32_t rcv_to, uint64_t now)
 {
     uint64_t at;
-    switch (timeout_deadline(t, rcv_to, now, &at)) {
+    switch (ipc_timeout_at(t, rcv_to, now, &at)) {
     case TO_ZERO:
         if (t->partner.raw == thread_id(t).raw)
             sched_yield(k, t);                    /* receive from self, zero: a yield */
         fail_receive(t, L4_IPC_RETIMEOUT);
+        if (k->trace.size) trace_ipc_failed(k, t);
         return;
     case TO_AT:
         t->state = (t->state & ~TS_READY) | TS_RECV;
@@ -345,9 +348,10 @@ static void accept_sender(kernel_t *k, struct thread *r, struct thread *s)
         forget_caller(k, s);
     s->ret_tag = s->snd.tag;
     uint64_t at;
-    int kind = timeout_deadline(s, s->snd.rcv_to_raw, now_of(k, r), &at);
+    int kind = ipc_timeout_at(s, s->snd.rcv_to_raw, now_of(k, r), &at);
     if (kind == TO_ZERO) {
         fail_receive(s, L4_IPC_RETIMEOUT);
+        if (k->trace.size) trace_ipc_failed(k, s);
         sched_ready(k, s);
         return;
     }
@@ -372,6 +376,12 @@ static struct thread *next_sender(kernel_t *k, struct thread *self)
  * sender may itself have entered an open wait, hence the loop. */
 static void drain_open_waits(kernel_t *k, struct thread *t)
 {
+    if (t && (t->state & (TS_RECV | TS_SEND)) == TS_RECV && irq_take(k, t)) {
+        t->state &= ~TS_RECV;
+        timeout_disarm(k, t);
+        sched_ready(k, t);
+        return;
+    }
     while (t && (t->state & (TS_RECV | TS_SEND)) == TS_RECV && !t->partner.raw
            && t->senders.head) {
         struct thread *s = t->senders.head;
@@ -391,9 +401,10 @@ void ipc_op(kernel_t *k, struct thread *self, const struct ipc_op *op)
         struct thread *dst = op->dst;
         int queue = dst ? !receiver_ready(k, dst, self) : 1;
         if (queue) {
-            int kind = timeout_deadline(self, op->snd_to, now, &at);
+            int kind = ipc_timeout_at(self, op->snd_to, now, &at);
             if (kind == TO_ZERO) {
                 ipc_fail_send(self, L4_IPC_SETIMEOUT);
+                if (k->trace.size) trace_ipc_failed(k, self);
                 return;
             }
             self->snd = (struct pending_send){
@@ -428,8 +439,10 @@ void ipc_op(kernel_t *k, struct thread *self, const struct ipc_op *op)
             forget_caller(k, self);           /* an open wait ends the reply capability */
         if (!op->have_send)
             self->ret_tag = op->tag;
-        struct thread *s = next_sender(k, self);
-        if (s) {
+        struct thread *s;
+        if (irq_take(k, self))
+            ;                                 /* an IRQ message (priority 255) was waiting */
+        else if ((s = next_sender(k, self))) {
             self->state |= TS_RECV;
             accept_sender(k, self, s);
             drain_open_waits(k, s);
@@ -453,7 +466,12 @@ void ipc_op(kernel_t *k, struct thread *self, const struct ipc_op *op)
 
 static void end_wait(kernel_t *k, struct thread *t, uint32_t snd_err, uint32_t rcv_err)
 {
-    if (t->state & TS_SEND) {
+    if (t->state & TS_SEM) {                       /* a semaphore down: the receive timeout */
+        waitq_remove(t);
+        t->state &= ~TS_SEM;
+        set_ipc_error(t, rcv_err);
+        t->ret_tag = L4_MSGTAG_ERROR;
+    } else if (t->state & TS_SEND) {
         waitq_remove(t);
         t->state &= ~TS_SEND;
         ipc_fail_send(t, snd_err);
@@ -462,6 +480,7 @@ static void end_wait(kernel_t *k, struct thread *t, uint32_t snd_err, uint32_t r
         fail_receive(t, rcv_err);
     } else
         return;
+    if (k->trace.size) trace_ipc_failed(k, t);
     timeout_disarm(k, t);
     sched_ready(k, t);
 }
@@ -487,6 +506,7 @@ void ipc_release_waiters(kernel_t *k, struct wait_q *q, int restart)
             t->ret_restart = 1;
         else
             ipc_fail_send(t, L4_IPC_ENOT_EXISTENT);
+        if (k->trace.size && !restart) trace_ipc_failed(k, t);
         sched_ready(k, t);
     }
 }
@@ -499,6 +519,7 @@ void ipc_thread_dies(kernel_t *k, struct thread *t)
         timeout_disarm(k, s);
         s->state &= ~TS_SEND;
         ipc_fail_send(s, L4_IPC_SECANCELED);
+        if (k->trace.size) trace_ipc_failed(k, s);
         sched_ready(k, s);
     }
     waitq_remove(t);

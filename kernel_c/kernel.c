@@ -14,6 +14,7 @@
 #include "thread.h"
 #include "ptab.h"
 #include "mapdb.h"
+#include "trace.h"
 
 static struct kobj *boot_object(kernel_t *k, uint32_t type, size_t size)
 {
@@ -85,7 +86,7 @@ int kernel_create(const struct kernel_config *cfg, uint8_t *physmem, uint64_t si
     if (size < KERNEL_MIN_MEMORY || size > KERNEL_MAX_MEMORY || size % FRAME_SIZE)
         return -L4_EINVAL;
     if (cfg->kmem_bytes < KERNEL_MIN_KMEM || cfg->kmem_bytes % FRAME_SIZE
-        || cfg->kmem_bytes >= size)
+        || cfg->kmem_bytes >= size || cfg->trace_size > TRACE_MAX_ENTRIES)
         return -L4_EINVAL;
     kernel_t *k = heap_alloc(sizeof(*k));
     if (!k)
@@ -99,7 +100,11 @@ int kernel_create(const struct kernel_config *cfg, uint8_t *physmem, uint64_t si
     if (!rc)
         rc = sched_init(k);
     if (!rc)
+        rc = trace_init(k, cfg->trace_size);
+    if (!rc)
         rc = kip_init(k);
+    if (!rc)
+        rc = irq_init(k);
     if (!rc)
         rc = boot_objects(k);
     if (rc < 0) {
@@ -118,6 +123,8 @@ void kernel_destroy(kernel_t *k)
     mapdb_fini(k);
     vspace_fini(k);
     sched_fini(k);
+    trace_fini(k);
+    irq_fini(k);
     quota_fini_all(k);
     frames_fini(&k->frames);
     heap_free(k);
@@ -149,6 +156,7 @@ int kobj_info(const kernel_t *k, kobj_id_t obj, struct kobj_info *out)
     if (o->type == KOBJ_FACTORY && ((const struct factory *)o)->own->parent)
         out->charged = ((const struct factory *)o)->own->parent_charge;
     out->factory = o->factory;
+    out->dbg_id = o->dbg_id;
     return 0;
 }
 

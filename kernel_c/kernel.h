@@ -14,6 +14,30 @@
 
 struct quota;
 struct cpu;
+struct trace_slot;
+
+/* The trace ring (trace.c, trace.h): JDB's tbuf. size 0 = off; every trace point tests
+ * it first, so tracing that is off costs one load and a branch. */
+struct trace_ring {
+    struct trace_slot *buf;
+    uint32_t size;             /* entries the ring holds */
+    uint32_t head;             /* where the next entry goes */
+    uint64_t total;            /* entries ever recorded = the newest one's sequence number */
+    uint64_t cleared;          /* entries up to this sequence number were cleared */
+    /* A switch to idle not yet written: the thread that blocked, where and when. If the
+     * next thing recorded is that CPU switching on at the same instant (IPC's direct
+     * switch), both become one record; anything else writes it first. */
+    uint64_t pend_thread;      /* 0: none */
+    uint64_t pend_time;
+    uint32_t pend_cpu;
+};
+
+/* One ICU line (irq.c). */
+struct icu_line {
+    kobj_id_t irq;
+    uint32_t mode;             /* L4_IRQ_F_LEVEL, _NEG, _BOTH as set_mode left them */
+    uint32_t masked, asserted;
+};
 
 /* What the last failed kernel operation was about, for explain_last_error(). */
 struct last_error {
@@ -45,9 +69,14 @@ struct kernel {
     struct thread *sigma0_thread;
     uint64_t tlb_epoch;        /* bumped by every unmap and revoke: software TLBs check it */
     phys_addr_t kip_pa;        /* the kernel info page (kip.c) */
+    struct icu_line *icu_lines;   /* ICU_LINES entries */
     void *mapdb;               /* mapdb.c's state */
+    struct trace_ring trace;
+    uint32_t shutdown;         /* enum kernel_shutdown_how: set, sched_next runs nothing */
 };
 
+int irq_init(kernel_t *k);
+void irq_fini(kernel_t *k);
 int kip_init(kernel_t *k);
 void kip_tick(kernel_t *k, uint32_t cpu);
 

@@ -24,6 +24,7 @@ void objtab_init(struct objtab *t)
     t->cap = t->live = 0;
     t->free_head = NO_SLOT;
     t->reap = NULL;
+    t->next_dbg_id = 0;
 }
 
 static int objtab_grow(struct objtab *t)
@@ -57,6 +58,7 @@ struct kobj *kobj_new(kernel_t *k, uint32_t type, size_t size)
     o->type = type;
     o->slot = slot;
     o->gen = t->ents[slot].gen;
+    o->dbg_id = t->next_dbg_id++;
     t->live++;
     return o;
 }
@@ -95,6 +97,47 @@ void kobj_kill(kernel_t *k, struct kobj *o)
     t->reap = o;
 }
 
+/* ---- the debugger's view: global ids and names (§8.10) */
+
+int kobj_set_name(kernel_t *k, kobj_id_t obj, const uint8_t *name, uint32_t len)
+{
+    struct kobj *o = kobj_get(k, obj);
+    if (!o || (len && !name))
+        return -L4_EINVAL;
+    uint32_t i = 0;
+    for (; i < len && i < KOBJ_NAME_MAX && name[i]; i++)     /* as Jdb_kobject_name::name */
+        o->dbg_name[i] = (char)name[i];
+    for (; i < KOBJ_NAME_MAX; i++)
+        o->dbg_name[i] = 0;
+    o->dbg_named = 1;
+    return 0;
+}
+
+int kobj_get_name(const kernel_t *k, kobj_id_t obj, char *out)
+{
+    const struct kobj *o = kobj_get(k, obj);
+    if (!o || !out)
+        return -L4_EINVAL;
+    if (!o->dbg_named)
+        return -L4_ENOENT;
+    for (uint32_t i = 0; i < KOBJ_NAME_MAX; i++)
+        out[i] = o->dbg_name[i];
+    out[KOBJ_NAME_MAX] = 0;
+    return 0;
+}
+
+int kobj_by_dbg_id(const kernel_t *k, uint64_t dbg_id, kobj_id_t *out)
+{
+    /* A walk, as Fiasco's Kobject_dbg::id_to_obj: the debugger is no hot path. */
+    const struct objtab *t = &k->objs;
+    for (uint32_t i = 0; i < t->cap; i++)
+        if (t->ents[i].obj && t->ents[i].obj->dbg_id == dbg_id) {
+            *out = kobj_id_of(t->ents[i].obj);
+            return 0;
+        }
+    return -L4_ENOENT;
+}
+
 void kobj_put(kernel_t *k, struct kobj *o)
 {
     if (!kobj_alive(k, o))
@@ -118,6 +161,12 @@ static void kobj_release(kernel_t *k, struct kobj *o)
         break;
     case KOBJ_GATE:
         gate_release(k, (struct gate *)o);
+        break;
+    case KOBJ_IRQ:
+        irq_release(k, (struct irq *)o);
+        break;
+    case KOBJ_SEMAPHORE:
+        semaphore_release(k, (struct semaphore *)o);
         break;
     case KOBJ_FACTORY:
         quota_invalidate(k, ((struct factory *)o)->own);

@@ -24,6 +24,9 @@ struct kobj {
     uint64_t charged;
     kobj_id_t factory;
     struct kobj *reap_next;    /* on the kernel's reap list once dead */
+    uint64_t dbg_id;           /* the debugger's global id (creation order, never reused) */
+    uint32_t dbg_named;        /* a debugger name was set (it may be empty) */
+    char dbg_name[KOBJ_NAME_MAX];   /* not NUL-terminated when all 16 bytes are used */
 };
 
 enum { CAP_TOP_BITS = 6, CAP_MID_BITS = 6, CAP_LEAF_BITS = 8 };
@@ -64,8 +67,16 @@ struct gate {
     kobj_id_t thread;          /* bound thread (holds a counted reference), 0 = unbound */
     struct wait_q waiters;     /* senders blocked until a thread is bound */
 };
-struct irq { struct kobj hdr; uint64_t label; };
-struct semaphore { struct kobj hdr; uint64_t count; };
+struct irq {
+    struct kobj hdr;
+    uint64_t label;            /* delivered with each message */
+    kobj_id_t thread;          /* bound thread (holds a counted reference), 0 = unbound */
+    uint32_t pending;          /* raised while it could not be queued */
+    uint32_t line;             /* the ICU line it is bound to, or ICU_NO_LINE */
+    struct thread *queued_at;  /* its message waits at this thread */
+    struct irq *next, *prev;   /* in that thread's list of waiting IRQ messages */
+};
+struct semaphore { struct kobj hdr; uint64_t count; struct wait_q waiters; };
 struct singleton { struct kobj hdr; };   /* ICU/Pfc, Log, Scheduler, Debugger */
 
 struct objent {
@@ -77,6 +88,7 @@ struct objent {
 struct objtab {
     struct objent *ents;
     uint32_t cap, live, free_head;
+    uint64_t next_dbg_id;
     struct kobj *reap;         /* dead objects whose memory is still to be released */
 };
 

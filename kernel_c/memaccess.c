@@ -15,6 +15,7 @@
 #include "fpage.h"
 #include "mapdb.h"
 #include "thread.h"
+#include "trace.h"
 
 enum { PAGE_SHIFT_4K = 12 };
 
@@ -97,6 +98,7 @@ int mem_access(kernel_t *k, kobj_id_t thread, virt_addr_t va, uint32_t access,
         return SYS_DONE;
     }
     out->reason = va.raw > ARCH_USER_MAX ? FAULT_NOT_USER : FAULT_NO_PAGER;
+    if (k->trace.size) trace_fault(k, t, va.raw, access);
     if (va.raw > ARCH_USER_MAX || t->pager == L4_INVALID_CAP) {
         k->running_cpu = CPU_NONE;
         return SYS_FAULT;                     /* nobody to ask: the thread cannot go on */

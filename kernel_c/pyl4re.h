@@ -32,6 +32,7 @@ struct kernel_config {
     uint32_t cpus;          /* 1 .. KERNEL_MAX_CPUS */
     uint64_t seed;
     uint64_t kmem_bytes;    /* physical memory reserved at boot for kernel allocations */
+    uint32_t trace_size;    /* entries of the trace ring, 0 = no tracing (trace.c) */
 };
 
 enum kernel_limits {
@@ -122,9 +123,18 @@ struct kobj_info {
     uint32_t counted_refs;    /* capabilities holding a counted reference */
     uint64_t charged;         /* bytes charged to the quota */
     kobj_id_t factory;        /* the factory whose quota pays (0 for boot objects) */
+    uint64_t dbg_id;          /* the debugger's global id: creation order from 0, never reused */
 };
 int kobj_info(const kernel_t *k, kobj_id_t obj, struct kobj_info *out);
 uint64_t kobj_live_count(const kernel_t *k);
+/* The debugger's object names (§8.10; Fiasco's Jdb_kobject_name): at most KOBJ_NAME_MAX
+ * bytes, cut at the first NUL; the name dies with the object. */
+enum kobj_debug { KOBJ_NAME_MAX = 16 };
+int kobj_set_name(kernel_t *k, kobj_id_t obj, const uint8_t *name, uint32_t len);
+/* out gets the name and a NUL (KOBJ_NAME_MAX + 1 bytes); -L4_ENOENT if it has none. */
+int kobj_get_name(const kernel_t *k, kobj_id_t obj, char *out);
+/* The live object with this global id, or -L4_ENOENT. */
+int kobj_by_dbg_id(const kernel_t *k, uint64_t dbg_id, kobj_id_t *out);
 
 /* ---- factories and quotas (factory.c) */
 struct quota_info {
@@ -241,6 +251,7 @@ enum sched_status {
     SCHED_IDLE = 1,        /* nothing can make progress any more */
     SCHED_LIMIT = 2,       /* the next event lies beyond until_ns */
     SCHED_STEPS = 3,       /* max_steps scheduling decisions were made */
+    SCHED_SHUTDOWN = 4,    /* platform control shut the system down: nothing runs again */
 };
 struct sched_out {
     kobj_id_t thread;
@@ -255,6 +266,8 @@ struct sched_out {
  * threads and compute) until a Python thread must run; at most max_steps (0: no limit). */
 int sched_next(kernel_t *k, uint64_t until_ns, uint64_t max_steps, struct sched_out *out);
 uint64_t kernel_now_ns(const kernel_t *k);
+/* Brings every idle CPU's clock up to t (a harness event at t; after SCHED_LIMIT). */
+void kernel_advance_idle(kernel_t *k, uint64_t t);
 
 struct cpu_info {
     uint64_t clock_ns, idle_ns;
@@ -263,8 +276,24 @@ struct cpu_info {
 };
 int cpu_info(const kernel_t *k, cpu_number_t cpu, struct cpu_info *out);
 
+/* ---- platform control (pfc.c; §8.8, docs/platform.md) */
+enum kernel_shutdown_how {
+    SHUTDOWN_NONE = 0,
+    SHUTDOWN_POWEROFF = 1,
+    SHUTDOWN_REBOOT = 2,
+};
+/* Ends the system: no thread runs again; sched_next answers SCHED_SHUTDOWN. */
+int kernel_shutdown(kernel_t *k, uint32_t how);
+uint32_t kernel_shutdown_state(const kernel_t *k);
+/* Takes a CPU offline (0) or online (1). An offline CPU runs nothing and its clock stands
+ * still; its threads, timeouts and incoming wake-ups wait. Online again, its clock moves up
+ * to the clock of the CPU doing it (outside a kernel entry: the furthest clock).
+ * -L4_EINVAL bad CPU; -L4_EBUSY for the last online CPU. */
+int cpu_set_online(kernel_t *k, cpu_number_t cpu, uint32_t online);
+
 enum thread_state_bits {
     THREAD_READY = 0x01, THREAD_SEND = 0x02, THREAD_RECV = 0x04, THREAD_DEAD = 0x08,
+    THREAD_SEMAPHORE = 0x20,
 };
 struct thread_info {
     uint32_t state, cpu, prio, program;
@@ -324,6 +353,63 @@ int kernel_note_error(kernel_t *k, kobj_id_t thread, uint64_t sel, uint32_t type
                       uint32_t had, uint32_t needed, int64_t label, uint64_t opcode,
                       int32_t code);
 
+/* ---- the trace ring (trace.c; docs/trace.md): JDB's tbuf in virtual time */
+enum trace_kind {
+    TRACE_NONE = 0,
+    TRACE_IPC = 1,         /* thread sent to a = receiver: b = tag, c = receiver's label */
+    TRACE_IPC_ERROR = 2,   /* thread's IPC failed: a = error TCR, b = partner (0: none) */
+    TRACE_PAGE_FAULT = 3,  /* thread faulted: a = address, b = access (L4_FPAGE_RWX bits) */
+    TRACE_MAP = 4,         /* a mapping arrived in a = task: b = virtual address, c = page shift */
+    TRACE_UNMAP = 5,       /* a mapping left a = task: b = virtual address, c = page shift */
+    TRACE_IRQ = 6,         /* an IRQ was delivered to thread: a = label */
+    TRACE_SWITCH = 7,      /* the CPU switched from a (0: idle) to thread (0: idle) */
+    TRACE_KE = 8,          /* fiasco_tbuf_log: a..c = up to 24 bytes of text */
+    TRACE_KE_REG = 9,      /* fiasco_tbuf_log_3val: a..c = the three values */
+    TRACE_KE_BIN = 10,     /* fiasco_tbuf_log_binary: a..c = 24 bytes */
+    TRACE_KIND_COUNT = 11,
+};
+enum trace_limits {
+    TRACE_DEFAULT_ENTRIES = 4096,
+    TRACE_MAX_ENTRIES = 0x400000,
+    TRACE_SLOT_BYTES = 48,           /* what one entry occupies in the ring */
+};
+/* The debugger's trace-buffer group (MR0 = L4_KDEBUG_GROUP_TRACE + op): Fiasco's ops and
+ * l4sys ktrace.h's queries, and pyl4re's READ (docs/trace.md). */
+enum tbuf_ops {
+    TBUF_OP_LOG = 0x01,
+    TBUF_OP_CLEAR = 0x02,
+    TBUF_OP_DUMP = 0x03,
+    TBUF_OP_LOG_3VAL = 0x04,
+    TBUF_OP_LOG_BIN = 0x05,          /* the kernel's number; l4sys sends 0x08: both work */
+    TBUF_OP_LOG_BIN_L4SYS = 0x08,
+    TBUF_OP_SIZE = 0x20,
+    TBUF_OP_MAP = 0x21,
+    TBUF_OP_ENTRIES = 0x22,
+    TBUF_OP_LAST_COMMITTED = 0x23,
+    TBUF_OP_READ = 0x30,             /* pyl4re: MR1 = sequence number -> one record */
+};
+struct trace_record {
+    uint64_t seq;          /* 1, 2, ... in recording order */
+    uint64_t time_ns;      /* the recording CPU's virtual clock */
+    uint32_t kind, cpu;    /* enum trace_kind; the CPU (CPU_NONE: none) */
+    kobj_id_t thread;      /* the thread concerned (0: none) */
+    uint64_t a, b, c;
+};
+struct trace_stats {
+    uint64_t capacity;     /* entries the ring holds (0: tracing is off) */
+    uint64_t recorded;     /* entries ever recorded: the newest sequence number */
+    uint64_t first;        /* the oldest sequence number still held (> recorded: none) */
+};
+int trace_stats(kernel_t *k, struct trace_stats *out);
+/* Copies up to max records with seq >= from, oldest first; *count = how many. */
+int trace_read(kernel_t *k, uint64_t from, struct trace_record *out, uint32_t max,
+               uint32_t *count);
+int trace_clear(kernel_t *k);
+/* A record the control plane makes for a thread (TRACE_KE*, TRACE_IRQ): -L4_EINVAL for the
+ * kinds only the kernel records. */
+int trace_add(kernel_t *k, kobj_id_t thread, uint32_t kind, uint64_t a, uint64_t b,
+              uint64_t c);
+
 /* ---- the mapping database for memory (mapdb.c; §5.2, §5.5, §13; docs/mapdb.md) */
 enum mapdb_limits {
     MAPDB_NODE_BYTES = 24,     /* charged per mapping to the receiving task (Fiasco's Mapping) */
@@ -370,5 +456,42 @@ uint64_t mapdb_nodes(const kernel_t *k);
  * same frames and rights; children inside their parents). 0, or -L4_EINVAL with the
  * first problem. For tests. */
 int mapdb_check(const kernel_t *k, struct mapdb_problem *out);
+
+
+/* ---- interrupts (irq.c) and the ICU's lines (§8.5, §8.6) */
+enum icu_limits {
+    ICU_LINES = 64,             /* hardware interrupt lines of the system ICU */
+};
+#define ICU_NO_LINE 0xffffffff
+int irq_bind(kernel_t *k, kobj_id_t irq, kobj_id_t thread, uint64_t label);
+int irq_detach(kernel_t *k, kobj_id_t irq);
+int irq_trigger(kernel_t *k, kobj_id_t irq);
+int irq_unmask(kernel_t *k, kobj_id_t irq);
+int icu_bind(kernel_t *k, uint32_t line, kobj_id_t irq);
+int icu_unbind(kernel_t *k, uint32_t line, kobj_id_t irq);
+int icu_set_mode(kernel_t *k, uint32_t line, uint32_t mode);
+int icu_mask(kernel_t *k, uint32_t line);
+int icu_unmask(kernel_t *k, uint32_t line);
+/* The harness's side of a line: a level (1 raised, 0 lowered) or an edge (a pulse). */
+int hw_irq_set(kernel_t *k, uint32_t line, uint32_t level);
+int hw_irq_pulse(kernel_t *k, uint32_t line);
+struct icu_line_info { kobj_id_t irq; uint32_t mode, masked, asserted; };
+int icu_line_info(const kernel_t *k, uint32_t line, struct icu_line_info *out);
+
+
+/* ---- exceptions (exception.c, §10.2, §10.3) */
+/* The running thread traps: exception IPC to its handler (SYS_SUSPEND), or SYS_FAULT if
+ * it has none. When it runs again, thread_exception_done() says where it goes on. */
+struct exc_result {
+    uint32_t handled;      /* the handler replied */
+    uint32_t ip_changed;   /* the reply moved the thread to another ip */
+    uint64_t ip;
+};
+int thread_exception(kernel_t *k, kobj_id_t thread, uint64_t trapno, uint64_t err,
+                     uint64_t pfa);
+int thread_exception_done(kernel_t *k, kobj_id_t thread, struct exc_result *out);
+/* The trap number an illegal instruction raises on this architecture (an escaping
+ * Python exception is one). */
+uint32_t arch_illegal_trapno(void);
 
 #endif

@@ -15,6 +15,7 @@
 #include "heap.h"
 #include "thread.h"
 #include "native.h"
+#include "trace.h"
 
 #define NEVER UINT64_MAX
 
@@ -184,6 +185,7 @@ void sched_block(kernel_t *k, struct thread *t)
     if (t->state & TS_QUEUED)
         rq_remove(c, t);
     if (c->current == t) {
+        if (k->trace.size) trace_switch(k, c, t, NULL);
         c->current = NULL;
         c->need_resched = 1;
     }
@@ -199,6 +201,7 @@ void sched_switch_to(kernel_t *k, struct thread *from, struct thread *to)
         rq_remove(c, to);
     if (c->current && c->current != from && c->current != to)
         rq_push(c, c->current, 1);
+    if (k->trace.size && c->current != to) trace_switch(k, c, c->current, to);
     c->current = to;
     c->need_resched = 0;
     cpu_charge(k, to->cpu, COST_SWITCH_NS);
@@ -241,6 +244,8 @@ void sched_migrate(kernel_t *k, struct thread *t, uint32_t cpu)
 
 static uint64_t next_event(const kernel_t *k, const struct cpu *c)
 {
+    if (!c->online)
+        return NEVER;                  /* an offline CPU runs nothing (pfc.c) */
     int runnable = c->current || rq_top_prio(c) >= 0;
     uint64_t timer = c->timeouts ? c->timeouts->deadline_ns : NEVER;
     if (runnable)
@@ -301,6 +306,7 @@ static struct thread *cpu_pick(kernel_t *k, struct cpu *c)
     struct thread *next = c->rq_head[top];
     rq_remove(c, next);
     c->current = next;
+    if (k->trace.size && next != cur) trace_switch(k, c, cur, next);
     if (next != cur)
         cpu_charge(k, (uint32_t)(c - k->cpu), COST_SWITCH_NS);
     return next;
@@ -332,6 +338,8 @@ static int run_compute(kernel_t *k, struct cpu *c, struct thread *t, uint64_t un
 int sched_next(kernel_t *k, uint64_t until_ns, uint64_t max_steps, struct sched_out *out)
 {
     out->steps = 0;
+    if (k->shutdown)
+        return SCHED_SHUTDOWN;
     for (uint64_t step = 0; !max_steps || step < max_steps; step++) {
         out->steps = step + 1;
         struct cpu *c = NULL;
@@ -380,6 +388,17 @@ int sched_next(kernel_t *k, uint64_t until_ns, uint64_t max_steps, struct sched_
     }
     k->running_cpu = CPU_NONE;
     return SCHED_STEPS;
+}
+
+void kernel_advance_idle(kernel_t *k, uint64_t t)
+{
+    for (uint32_t i = 0; i < k->cpus; i++) {
+        struct cpu *c = &k->cpu[i];
+        if (!c->current && rq_top_prio(c) < 0 && c->clock_ns < t) {
+            c->idle_ns += t - c->clock_ns;
+            c->clock_ns = t;
+        }
+    }
 }
 
 uint64_t kernel_now_ns(const kernel_t *k)

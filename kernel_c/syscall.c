@@ -12,6 +12,7 @@
 #include "cspace.h"
 #include "fpage.h"
 #include "thread.h"
+#include "trace.h"
 
 static void note_error(kernel_t *k, struct thread *t, uint64_t sel, uint32_t type,
                        uint32_t had, uint32_t needed, uint64_t tag, int32_t code,
@@ -22,6 +23,51 @@ static void note_error(kernel_t *k, struct thread *t, uint64_t sel, uint32_t typ
         .rights_needed = needed, .label = tag_label(tag), .opcode = t->utcb ? t->utcb[0] : 0,
         .code = code, .what = what,
     };
+    if (k->trace.size && code > 0) trace_ipc_error(k, t, (uint64_t)code);   /* IPC errors */
+}
+
+/* Irq and semaphore operations (§8.5) stay in C: they may block and wake threads. Trigger
+ * and unmask send no reply: the send phase just completes, and a receive phase (as in
+ * l4_irq_receive) then waits for the Irq's message. */
+static int irq_sem_entry(kernel_t *k, struct thread *t, struct kobj *o, uint32_t rights,
+                         struct ipc_op *op)
+{
+    unsigned words = tag_words(op->tag);
+    uint64_t opcode = words ? t->utcb[0] & 0xFFFF : L4_IRQ_OP_TRIGGER;
+    if (tag_label(op->tag) == L4_PROTO_SEMAPHORE) {
+        if (opcode != L4_SEMAPHORE_OP_DOWN) {
+            t->ret_tag = tag_make(-L4_ENOSYS, 0, 0, 0);
+            return SYS_DONE;
+        }
+        if (!(rights & L4_CAP_FPAGE_S)) {
+            note_error(k, t, 0, o->type, rights, L4_CAP_FPAGE_S, op->tag, -L4_EPERM,
+                       "semaphore down needs the S right");
+            t->ret_tag = tag_make(-L4_EPERM, 0, 0, 0);
+            return SYS_DONE;
+        }
+        semaphore_down(k, t, (struct semaphore *)o, op->rcv_to, cpu_now(k, t->cpu));
+        return SYS_DONE;
+    }
+    if (opcode == L4_IRQ_OP_TRIGGER) {
+        if (o->type == KOBJ_SEMAPHORE)
+            semaphore_up(k, (struct semaphore *)o);
+        else
+            irq_raise(k, (struct irq *)o);
+    } else if (opcode == L4_IRQ_OP_EOI) {
+        if (o->type == KOBJ_IRQ)
+            irq_unmask(k, kobj_id_of(o));
+    } else {
+        t->ret_tag = tag_make(-L4_ENOSYS, 0, 0, 0);
+        return SYS_DONE;
+    }
+    t->ret_tag = op->tag & ~(uint64_t)L4_MSGTAG_ERROR;
+    t->ret_label = 0;
+    if (op->rcv == RCV_NONE)
+        return SYS_DONE;
+    struct ipc_op rcv = { .tag = 0, .rcv = op->rcv, .rcv_to = op->rcv_to,
+                          .rcv_from = kobj_id_of(o) };
+    ipc_op(k, t, &rcv);
+    return SYS_DONE;
 }
 
 int kernel_entry(kernel_t *k, struct thread *t, const struct sys_call *c)
@@ -85,6 +131,9 @@ int kernel_entry(kernel_t *k, struct thread *t, const struct sys_call *c)
     }
 
     int64_t label = tag_label(c->tag);
+    if (op.have_send && (o->type == KOBJ_IRQ || o->type == KOBJ_SEMAPHORE)
+        && (label == L4_PROTO_IRQ || (label == L4_PROTO_SEMAPHORE && o->type == KOBJ_SEMAPHORE)))
+        return irq_sem_entry(k, t, o, rights, &op);
     int control = 0;
     if (o->type == KOBJ_THREAD)
         control = op.have_send && label == L4_PROTO_THREAD;

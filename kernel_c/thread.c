@@ -125,6 +125,7 @@ void thread_kill_cleanup(kernel_t *k, struct thread *t)
     timeout_disarm(k, t);
     sched_block(k, t);
     ipc_thread_dies(k, t);
+    irq_thread_dies(t);
     t->state = TS_DEAD;
     thread_unbind(k, t);
     sigma0_fini(t);

@@ -18,6 +18,7 @@ enum thread_state {
     TS_RECV = 0x04,       /* waiting for a message (partner set: closed wait) */
     TS_DEAD = 0x08,       /* not started yet (no ex_regs), or ended */
     TS_QUEUED = 0x10,     /* in its CPU's ready queue */
+    TS_SEM = 0x20,        /* waiting in a semaphore's queue (semaphore.c) */
     TS_IPC_MASK = TS_SEND | TS_RECV,
 };
 
@@ -79,6 +80,7 @@ struct thread {
     struct wait_q *wq;         /* the queue we are in as a sender */
     struct thread *wq_next, *wq_prev;
     struct wait_q senders;     /* senders waiting for us */
+    struct irq *irq_head, *irq_tail;   /* IRQ messages waiting for us (irq.c) */
     struct pending_send snd;
 
     /* result of the last kernel entry, delivered when the thread runs again */
@@ -100,6 +102,12 @@ struct thread {
         uint64_t va;
         uint64_t saved_mr[2], saved_bdr, saved_br[2];
     } pf;
+
+    /* an exception being told to the handler (exception.c) */
+    struct exc_state {
+        uint32_t active;
+        uint64_t saved_bdr, saved_br[2];
+    } exc;
 
     /* registers (ex_regs) and exception/pager selectors */
     uint64_t ip, sp, flags;
@@ -175,6 +183,20 @@ int kernel_entry(kernel_t *k, struct thread *t, const struct sys_call *c);
 struct thread *sys_running(kernel_t *k, kobj_id_t tid);
 /* After an entry: SYS_DONE if the thread may go on, else SYS_SUSPEND (or SYS_GONE). */
 int sys_exit(kernel_t *k, kobj_id_t tid, int status, struct sys_result *out);
+
+/* Timeouts (§4) as the kernel reads them: never, at once, or at an absolute time. */
+enum { IPC_TO_NEVER, IPC_TO_ZERO, IPC_TO_AT };
+int ipc_timeout_at(const struct thread *t, uint32_t to, uint64_t now, uint64_t *at);
+
+/* IRQs and semaphores (irq.c, semaphore.c) */
+void irq_raise(kernel_t *k, struct irq *q);
+struct irq *irq_take(kernel_t *k, struct thread *t);   /* a waiting IRQ message, if any */
+void irq_release(kernel_t *k, struct irq *q);
+void irq_thread_dies(struct thread *t);
+void semaphore_down(kernel_t *k, struct thread *t, struct semaphore *s, uint32_t rcv_to,
+                    uint64_t now);
+void semaphore_up(kernel_t *k, struct semaphore *s);
+void semaphore_release(kernel_t *k, struct semaphore *s);
 
 /* IPC (ipc.c) */
 struct ipc_op {

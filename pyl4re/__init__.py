@@ -7,14 +7,23 @@ flexpages) is `pyl4re.l4sys`; typed addresses are in `pyl4re.types`.
 from ._core import ARCHES, available_arches
 from . import mem
 from .code import entry
-from .traps import compute
+from .traps import compute, trap
 from .errors import (L4Error, L4InvalidArgumentError, L4NoMemoryError, L4NotFoundError,
                      L4PermissionError)
 from .kernel import Kernel
 from .types import CapIndex, CpuNumber, PageNumber, PhysAddr, VirtAddr
+from .l4sys.consts import L4_BASE_LOG_CAP as _LOG_CAP
+from .l4sys.vcon import write_all as _write_all
+
+
+async def log(text):
+    """For µApps: print `text` (str or bytes) on the kernel log through the task's Log
+    capability (env.log), with l4_vcon_write. The bytes written, or an error (< 0)."""
+    return await _write_all(_LOG_CAP, text)
+
 
 __all__ = [
-    "ARCHES", "available_arches", "Kernel", "entry", "compute", "mem",
+    "ARCHES", "available_arches", "Kernel", "entry", "compute", "trap", "mem", "log",
     "L4Error", "L4InvalidArgumentError", "L4NoMemoryError", "L4NotFoundError",
     "L4PermissionError",
     "CapIndex", "CpuNumber", "PageNumber", "PhysAddr", "VirtAddr",

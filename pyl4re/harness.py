@@ -83,6 +83,7 @@ class Harness:
         self.k = kernel
         self.next_root = ROOT_FIRST_FREE
         self.names = {}                           # thread id -> name
+        self.task_names = {}                      # task id -> name
         self.next_utcb = {}                       # task id -> next free UTCB address
         self.next_sigma0_owner = 12               # sigma0 gate owners (user-level §1.4)
 
@@ -139,7 +140,7 @@ class Harness:
         check(k._lib.thread_ex_regs(k._k, [thread_id], ip, 0, 0, old))
         check(k._lib.thread_run(k._k, [thread_id], [cpu], prio, 0), f"running {name!r}")
         self.names[thread_id] = name
-        k._loop.record(thread_id, name, env)
+        k._loop.record(thread_id, name, env, ip)
         return thread_slot, thread_id
 
     def _check_placement(self, prio, cpu):
@@ -163,6 +164,7 @@ class Harness:
         base = k._lib.ARCH_UTCB_AREA_DEFAULT
         area = l4_fpage(base, UTCB_AREA_ORDER, _lib.L4_FPAGE_RW)
         task_slot, task_id = self._create(_lib.L4_PROTO_TASK, utcb_area=area.raw)
+        self.task_names[task_id] = name
         named, index = {}, FIRST_NAMED_CAP
         for cname, cap in caps.items():
             self._give(task_id, index, cap.index, cap.rights, cap.attrs)
@@ -230,13 +232,33 @@ class Harness:
             if out.waiting_on_gate:
                 return f"send through an unbound gate{until}"
             return f"send to {self._name(out.partner.raw) if out.partner.raw else 'a receiver'}{until}"
+        if state & _lib.THREAD_SEMAPHORE:
+            return f"semaphore down{until}"
         if state & _lib.THREAD_RECV:
             if out.partner.raw:
-                return f"receive from {self._name(out.partner.raw)}{until}"
+                return f"receive from {self._partner_name(out.partner.raw)}{until}"
             return f"receive (open wait){until}"
         if state & _lib.THREAD_READY and out.cpu == 0xFFFFFFFF:
             return "ready, but on no CPU (no run_thread)"
         return None
+
+    def _partner_name(self, oid):
+        """A closed wait's partner: a thread, or an Irq."""
+        k = self.k
+        info = k._ffi.new("struct kobj_info *")
+        if k._lib.kobj_info(k._k, [oid], info) == 0 and info.type == _lib.KOBJ_IRQ:
+            return f"irq#{oid:x}"
+        return self._name(oid)
+
+    def task_name(self, task_id):
+        """The name a task was started with; else its debugger name, else task#<id>."""
+        if task_id in self.task_names:
+            return self.task_names[task_id]
+        k = self.k
+        out = k._ffi.new("char[]", _lib.KOBJ_NAME_MAX + 1)
+        if k._lib.kobj_get_name(k._k, [task_id], out) == 0 and out[0] != b"\0":
+            return k._ffi.string(out).decode("utf-8", errors="replace")
+        return "root" if task_id == k.root_task.id else f"task#{task_id:x}"
 
     def _name(self, tid):
         rec = self.k._loop.threads.get(tid)

@@ -8,9 +8,12 @@ clear Python exception and leaves the kernel untouched.
 import numpy as np
 
 from . import _core
+from . import trace as _trace
+from .console import Console
 from .control.dispatch import ControlPlane
 from .errors import check
 from .harness import Harness
+from .hw import Hardware
 from .objects import HANDLE_BY_KIND, KernelObject, Task
 from .runloop import RunLoop
 from .types import CapIndex, PageNumber, PhysAddr, expect
@@ -37,11 +40,13 @@ class Kernel:
     """A booted kernel: `Kernel(arch="x86_64", cpus=1, memory=64 << 20, seed=0)`.
 
     `kernel_memory` (bytes, default 1/8 of `memory`) is the pool the kernel allocates its
-    own frames from; every other frame belongs to sigma0 from boot on.
+    own frames from; every other frame belongs to sigma0 from boot on. `log_stream` is the
+    text stream the kernel log prints to (default: sys.stdout); `trace_size` the number of
+    entries of the trace ring (0: no tracing).
     """
 
     def __init__(self, arch="x86_64", cpus=1, memory=64 << 20, seed=0, *, kernel_memory=None,
-                 log_schedule=False):
+                 log_schedule=False, log_stream=None, trace_size=None):
         ffi, lib = _core.load(arch)
         _int_arg(cpus, "cpus")
         _int_arg(memory, "memory")
@@ -60,13 +65,22 @@ class Kernel:
         if not lib.KERNEL_MIN_KMEM <= kernel_memory < memory or kernel_memory % 4096:
             raise ValueError(f"kernel_memory must be a multiple of 4 KiB, at least "
                              f"{lib.KERNEL_MIN_KMEM:#x} and below memory, not {kernel_memory:#x}")
+        if trace_size is None:
+            trace_size = lib.TRACE_DEFAULT_ENTRIES
+        _int_arg(trace_size, "trace_size")
+        if not 0 <= trace_size <= lib.TRACE_MAX_ENTRIES:
+            raise ValueError(f"trace_size must be 0..{lib.TRACE_MAX_ENTRIES} entries, "
+                             f"not {trace_size}")
+        if log_stream is not None and not callable(getattr(log_stream, "write", None)):
+            raise TypeError("log_stream must be a text stream (an object with .write)")
         self._ffi, self._lib = ffi, lib
         self.arch, self.cpus, self.memory, self.seed = arch, cpus, memory, seed
         self.kernel_memory = kernel_memory
         self._physmem = np.zeros(memory, dtype=np.uint8)
         self._membuf = ffi.from_buffer("uint8_t[]", self._physmem)
         cfg = ffi.new("struct kernel_config *",
-                      {"cpus": cpus, "seed": seed, "kmem_bytes": kernel_memory})
+                      {"cpus": cpus, "seed": seed, "kmem_bytes": kernel_memory,
+                       "trace_size": trace_size})
         out = ffi.new("kernel_t **")
         check(lib.kernel_create(cfg, self._membuf, memory, out), "kernel_create")
         self._k = ffi.gc(out[0], lib.kernel_destroy)
@@ -78,10 +92,13 @@ class Kernel:
         self._call = ffi.new("struct sys_call *")
         self._result = ffi.new("struct sys_result *")
         self._mem_result = ffi.new("struct mem_result *")
+        self._exc_result = ffi.new("struct exc_result *")
         self.log_schedule = log_schedule
         self._code = {}                  # ip -> function: the code this kernel's threads run
+        self._console = Console(log_stream)
         self._control = ControlPlane(self)
         self._loop = RunLoop(self)
+        self.hw = Hardware(self)
         self._harness = Harness(self)
 
     # ---- running µApps (runloop.py, harness.py)
@@ -127,6 +144,31 @@ class Kernel:
     def schedule_log(self):
         """(cpu, time, thread) of every µApp resume, if `log_schedule=True`."""
         return self._loop.schedule_log
+
+    # ---- the kernel log and the trace ring (console.py, trace.py)
+
+    @property
+    def log_lines(self):
+        """Every complete line the kernel log printed (Log writes, debugger output)."""
+        return list(self._console.lines)
+
+    @property
+    def log_records(self):
+        """(time_ns, task name, line) of every printed line."""
+        return list(self._console.records)
+
+    def log_input(self, data):
+        """Input for the Log object's read (bytes or str), as if typed on the console."""
+        self._console.feed(data)
+
+    @property
+    def trace(self):
+        """The trace ring's records, oldest first (pyl4re.trace.TraceRecord)."""
+        return _trace.records(self)
+
+    def trace_json(self, path=None):
+        """The trace as Chrome/Perfetto trace-event JSON (also written to `path`)."""
+        return _trace.chrome_json(self, path)
 
     def cpu_clock(self, cpu):
         """(clock_ns, idle_ns) of one CPU."""

@@ -21,28 +21,32 @@ class MicroAppError(RuntimeError):
 @dataclass
 class RunResult:
     """What `Kernel.run()` ended with."""
-    reason: str                                   # "idle", "limit" or "steps"
+    reason: str                                   # "idle", "limit", "steps", "shutdown"
     now_ns: int
     exited: dict = field(default_factory=dict)    # thread name -> return value
     failed: dict = field(default_factory=dict)    # thread name -> exception
     blocked: dict = field(default_factory=dict)   # thread name -> what it waits for
     deleted: list = field(default_factory=list)   # threads whose object was deleted
+    shutdown: str = None                          # "poweroff" or "reboot" (platform control)
 
 
 class ThreadRecord:
     """Python's side of one thread: its name, coroutine and UTCB view."""
-    __slots__ = ("id", "name", "coro", "env", "utcb", "task", "ended", "value", "error")
+    __slots__ = ("id", "name", "coro", "env", "main_ip", "utcb", "task", "ended", "value",
+                 "error", "failing")
 
-    def __init__(self, tid, name, env=None):
+    def __init__(self, tid, name, env=None, main_ip=None):
         self.id = tid
         self.name = name
         self.coro = None
-        self.env = env
+        self.env = env                 # passed to the code at main_ip: the task's main
+        self.main_ip = main_ip
         self.utcb = None
         self.task = None
         self.ended = False
         self.value = None
         self.error = None
+        self.failing = None        # an exception its handler is being told about
 
 
 class RunLoop:
@@ -53,10 +57,11 @@ class RunLoop:
         self.threads = {}            # thread id -> ThreadRecord
         self.schedule_log = [] if kernel.log_schedule else None
 
-    def record(self, tid, name=None, env=None):
+    def record(self, tid, name=None, env=None, main_ip=None):
         rec = self.threads.get(tid)
         if rec is None:
-            rec = self.threads[tid] = ThreadRecord(tid, name or f"thread#{tid:x}", env)
+            rec = self.threads[tid] = ThreadRecord(tid, name or f"thread#{tid:x}", env,
+                                                   main_ip)
         return rec
 
     def _bind(self, rec):
@@ -73,22 +78,45 @@ class RunLoop:
         cur = traps.current
         result = RunResult("idle", 0)
         budget = max_steps or 0
-        until = until_ns or 0
+        hw = k.hw
         while True:
+            # Harness events (k.hw.at) are deadlines too: C stops there, the event runs.
+            event = hw.next_event()
+            until = until_ns or 0
+            if event is not None and (not until or event < until):
+                until = max(event, 1)
             status = lib.sched_next(kk, until, budget, out)
+            if (event is not None and until == max(event, 1)
+                    and status in (lib.SCHED_LIMIT, lib.SCHED_IDLE)):
+                lib.kernel_advance_idle(kk, event)
+                hw.fire_due(event)
+                continue
             if budget:
                 budget -= out.steps
                 if status == lib.SCHED_RUN and not budget:
                     budget = -1           # this resume was the last step allowed
             if status != lib.SCHED_RUN:
                 result.reason = {lib.SCHED_IDLE: "idle", lib.SCHED_LIMIT: "limit",
-                                 lib.SCHED_STEPS: "steps"}[status]
+                                 lib.SCHED_STEPS: "steps", lib.SCHED_SHUTDOWN: "shutdown"}[status]
+                if status == lib.SCHED_SHUTDOWN:
+                    result.shutdown = {lib.SHUTDOWN_POWEROFF: "poweroff", lib.SHUTDOWN_REBOOT:
+                                       "reboot"}[lib.kernel_shutdown_state(kk)]
                 break
             rec = self.record(out.thread.raw)
             if self.schedule_log is not None:
                 self.schedule_log.append((out.cpu, lib.kernel_now_ns(kk), rec.name))
+            ip = out.ip
+            if rec.failing is not None:
+                # Its code raised and its exception handler has answered (§10.2).
+                if not self._after_exception(rec):
+                    if raise_errors:
+                        exc = rec.error
+                        raise MicroAppError(f"µApp thread {rec.name!r} raised "
+                                            f"{type(exc).__name__}: {exc}") from exc
+                    continue
+                ip = k._thread_info(rec.id).ip        # where the handler sent it
             if out.start or rec.coro is None:
-                if not self._start(rec, out.ip):
+                if not self._start(rec, ip):
                     continue
                 value = None
             else:
@@ -101,7 +129,11 @@ class RunLoop:
                 self._end(rec, value=stop.value)
             except traps.ThreadGone:
                 self._end(rec, gone=True)
-            except BaseException as exc:       # the µApp's own failure: it ends the thread
+            except traps.JumpTo:
+                rec.coro = None                # the handler moved it: new code at its ip
+            except BaseException as exc:       # the µApp's own failure
+                if self._raise_exception(rec, exc):
+                    continue                   # its exception handler hears of it first
                 self._end(rec, error=exc)
                 if raise_errors:
                     cur.kernel = None
@@ -134,6 +166,31 @@ class RunLoop:
                     result.blocked[rec.name] = what
         return result
 
+    def _raise_exception(self, rec, exc):
+        """An exception escaped the µApp's code: as an illegal instruction would, it goes
+        to the thread's exception handler (§10.2). False if it has none."""
+        k = self.k
+        if isinstance(exc, traps.UnhandledTrap):
+            return False
+        status = k._lib.thread_exception(k._k, [rec.id], k._lib.arch_illegal_trapno(), 0, 0)
+        if status != k._lib.SYS_SUSPEND:
+            return False
+        rec.coro.close()
+        rec.coro, rec.failing = None, exc
+        return True
+
+    def _after_exception(self, rec):
+        """The handler answered: the thread goes on at a new ip, or (same ip: there is no
+        code left to return to) ends with its original error."""
+        k = self.k
+        out = k._exc_result
+        k._lib.thread_exception_done(k._k, [rec.id], out)
+        exc, rec.failing = rec.failing, None
+        if out.ip_changed:
+            return True
+        self._end(rec, error=exc)
+        return False
+
     def _start(self, rec, ip):
         """A fresh coroutine for the code at ip; a thread with no code there ends."""
         if rec.coro is not None:
@@ -143,7 +200,7 @@ class RunLoop:
             self._end(rec, error=RuntimeError(f"no code at ip {ip:#x}"))
             return False
         self._bind(rec)
-        rec.coro = fn(rec.env) if rec.env is not None else fn()
+        rec.coro = fn(rec.env) if rec.env is not None and ip == rec.main_ip else fn()
         rec.ended = False
         return True
 

@@ -18,6 +18,15 @@ class ThreadGone(BaseException):
     """The running thread was deleted while it was in the kernel: its code ends here."""
 
 
+class JumpTo(BaseException):
+    """An exception handler moved the thread to another ip: its current code ends and
+    the run loop starts the code there."""
+
+
+class UnhandledTrap(RuntimeError):
+    """A trap with no exception handler to tell: the thread cannot go on."""
+
+
 class _Current:
     __slots__ = ("kernel", "thread", "task", "utcb", "call", "result")
 
@@ -62,6 +71,28 @@ async def enter(dest, tag, label, timeout):
         out_tag, out_label, restart = await _suspend()
         if not restart:            # a gate got bound under a waiting sender: enter again
             return out_tag, out_label
+
+
+async def trap(trapno, err=0):
+    """Raise a CPU exception (§10.2): the thread calls its exception handler with its
+    registers in the architecture's l4_exc_regs_t layout. If the reply moves the thread
+    to another ip, it continues there; otherwise this returns."""
+    for value, what in ((trapno, "trapno"), (err, "err")):
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 1 << 32:
+            raise ValueError(f"{what} must be an int 0..2^32-1, not {value!r}")
+    cur = running()
+    k = cur.kernel
+    lib = k._lib
+    status = lib.thread_exception(k._k, [cur.thread], trapno, err, 0)
+    if status == lib.SYS_FAULT:
+        raise UnhandledTrap(f"trap {trapno:#x}: the thread has no exception handler")
+    if status == lib.SYS_GONE:
+        raise ThreadGone()
+    await _suspend()
+    out = k._exc_result
+    lib.thread_exception_done(k._k, [cur.thread], out)
+    if out.ip_changed:
+        raise JumpTo(out.ip)
 
 
 async def compute(ns):

@@ -24,3 +24,14 @@ uint64_t arch_pf_msgword(uint64_t va, int present, int write, int exec)
 {
     return (va & ~(uint64_t)7) | (present ? 0 : 1) | (write ? 2 : 0) | (exec ? 4 : 0);
 }
+
+/* §10.3: l4_exc_regs_t on arm64 (40 words): the trap is the ESR's exception class
+ * (bits 26..31) in `err`; an unknown instruction is class 0. */
+const struct exc_layout *arch_exc_layout(void)
+{
+    static const struct exc_layout l = {
+        .words = ARCH_EXC_REGS_WORDS, .ip = 36, .sp = 35, .flags = 37, .pfa = 34,
+        .trapno = EXC_NO_WORD, .err = 33, .trapno_shift = 26, .illegal_trapno = 0,
+    };
+    return &l;
+}

@@ -24,3 +24,14 @@ uint64_t arch_pf_msgword(uint64_t va, int present, int write, int exec)
 {
     return (va & ~(uint64_t)7) | (present ? 0 : 1) | (write ? 2 : 0) | (exec && present ? 4 : 0);
 }
+
+/* §10.3: l4_exc_regs_t on MIPS (41 words): the trap is the exception code of `cause`
+ * (bits 2..6); sp is r29 (word 2 + 29); a reserved instruction is code 10. */
+const struct exc_layout *arch_exc_layout(void)
+{
+    static const struct exc_layout l = {
+        .words = ARCH_EXC_REGS_WORDS, .ip = 39, .sp = 31, .flags = 38, .pfa = 36,
+        .trapno = EXC_NO_WORD, .err = 37, .trapno_shift = 2, .illegal_trapno = 10,
+    };
+    return &l;
+}

@@ -24,3 +24,14 @@ uint64_t arch_pf_msgword(uint64_t va, int present, int write, int exec)
 {
     return (va & ~(uint64_t)7) | (present ? 1 : 0) | (write ? 2 : 0) | (exec ? 4 : 0);
 }
+
+/* §10.3: l4_exc_regs_t on amd64 (26 words): trapno and error code have words of their
+ * own; an illegal instruction is trap 6 (#UD). */
+const struct exc_layout *arch_exc_layout(void)
+{
+    static const struct exc_layout l = {
+        .words = ARCH_EXC_REGS_WORDS, .ip = 18, .sp = 21, .flags = 20, .pfa = 11,
+        .trapno = 16, .err = 17, .illegal_trapno = 6,
+    };
+    return &l;
+}

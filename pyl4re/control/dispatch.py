@@ -73,7 +73,7 @@ class ControlPlane:
 
     def __init__(self, kernel):
         # The handler modules use this module's helpers: imported here, not at the top.
-        from . import gate, scheduler, task, thread
+        from . import debugger, gate, icu, irq, log, scheduler, task, thread
         self.kernel = kernel
         self.handlers = {
             _lib.KOBJ_FACTORY: factory.invoke,
@@ -81,6 +81,11 @@ class ControlPlane:
             _lib.KOBJ_THREAD: thread.invoke,
             _lib.KOBJ_GATE: gate.invoke,
             _lib.KOBJ_SCHEDULER: scheduler.invoke,
+            _lib.KOBJ_ICU: icu.invoke,
+            _lib.KOBJ_IRQ: irq.invoke,
+            _lib.KOBJ_SEMAPHORE: irq.invoke,
+            _lib.KOBJ_LOG: log.invoke,
+            _lib.KOBJ_DEBUGGER: debugger.invoke,
         }
 
     def register(self, kind, handler):

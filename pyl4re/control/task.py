@@ -34,6 +34,15 @@ def _is_all(fp):
     return _fpage_type(fp) == _lib.L4_FPAGE_SPECIAL and _fpage_order(fp) == _FPAGE_ALL_ORDER
 
 
+def _memory_fpage(fp):
+    """A memory fpage as Fiasco takes it: the address aligned down to the order; None for
+    an order below 4 KiB (ignored, §5.1)."""
+    order = _fpage_order(fp)
+    if order < 12:
+        return None
+    return fp & ~(((1 << order) - 1) & ~0xFFF) if order < 64 else fp
+
+
 def _as_objects(fp):
     """The capability part of l4_fpage_all(): every slot."""
     return (20 << 6) | (_lib.L4_FPAGE_OBJ << 4) | (fp & 0xF)
@@ -72,6 +81,9 @@ def _map(inv):
     k = inv.kernel
     mapped = k._ffi.new("uint32_t *")
     if kind == _lib.L4_FPAGE_MEMORY:
+        fp = _memory_fpage(fp)
+        if fp is None:
+            return reply(0)            # below a page: Fiasco maps nothing, silently
         rc = k._lib.task_map_mem(k._k, [inv.obj], [src_task], fp, ctl, mapped)
     else:
         # S passes only if both task capabilities have it; R, W and D always may (§5.2).
@@ -97,8 +109,9 @@ def _unmap(inv):
     # No unmap rights are checked: a task capability suffices (Fiasco sys_unmap).
     for i, fp in enumerate(fpages, start=2):
         access = 0
-        if _fpage_type(fp) == _lib.L4_FPAGE_MEMORY or _is_all(fp):
-            if k._lib.task_unmap_mem(k._k, [inv.obj], fp, mask, flags) == 0:
+        mem_fp = fp if _is_all(fp) else _memory_fpage(fp)
+        if (_fpage_type(fp) == _lib.L4_FPAGE_MEMORY or _is_all(fp)) and mem_fp is not None:
+            if k._lib.task_unmap_mem(k._k, [inv.obj], mem_fp, mask, flags) == 0:
                 access = flags[0]
         if _fpage_type(fp) == _lib.L4_FPAGE_OBJ or _is_all(fp):
             k._lib.task_unmap_obj(k._k, [inv.obj], _as_objects(fp) if _is_all(fp) else fp, mask)

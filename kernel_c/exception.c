@@ -1,0 +1,83 @@
+/*
+ * exception.c: exception IPC (§10.2, §10.3): a thread that traps calls its exception
+ * handler with its registers laid out as the architecture's l4_exc_regs_t; a reply of at
+ * least Msg_size words replaces the registers (ip, sp, flags), a shorter one leaves them.
+ *
+ * The register block overlays the MRs; the buffer registers the call borrows (a receive
+ * window of every space) are put back when the exception is over (exception_done).
+ */
+#include "kernel.h"
+#include "arch_ops.h"
+#include "fpage.h"
+#include "native.h"
+#include "thread.h"
+
+int thread_exception(kernel_t *k, kobj_id_t thread, uint64_t trapno, uint64_t err,
+                     uint64_t pfa)
+{
+    struct thread *t = sys_running(k, thread);
+    if (!t || t->exc.active || t->pf.active)
+        return -L4_EINVAL;
+    const struct exc_layout *l = arch_exc_layout();
+    if (t->exc_handler == L4_INVALID_CAP) {
+        k->running_cpu = CPU_NONE;
+        return SYS_FAULT;                        /* nobody to tell: the thread ends */
+    }
+    t->exc = (struct exc_state){ .active = 1, .saved_bdr = t->utcb[UTCB_BDR],
+                                 .saved_br = { t->utcb[UTCB_BR0], t->utcb[UTCB_BR0 + 1] } };
+    for (unsigned i = 0; i < l->words; i++)
+        t->utcb[i] = 0;
+    t->utcb[l->ip] = t->ip;
+    t->utcb[l->sp] = t->sp;
+    t->utcb[l->flags] = t->flags;
+    t->utcb[l->pfa] = pfa;
+    if (l->trapno == EXC_NO_WORD)
+        t->utcb[l->err] = (trapno << l->trapno_shift) | err;
+    else {
+        t->utcb[l->trapno] = trapno;
+        t->utcb[l->err] = err;
+    }
+    t->utcb[UTCB_BDR] = L4_UTCB_INHERIT_FPU;
+    t->utcb[UTCB_BR0] = L4_ITEM_MAP;
+    t->utcb[UTCB_BR0 + 1] = 0xFC0;
+    struct sys_call c = { .dest = (t->exc_handler & L4_CAP_MASK) | L4_SYSF_CALL,
+                          .tag = tag_make(L4_PROTO_EXCEPTION, l->words, 0, L4_MSGTAG_TRANSFER_FPU),
+                          .timeout = L4_IPC_NEVER };
+    if (kernel_entry(k, t, &c) == SYS_SLOWPATH) {
+        t->slow.pending = 0;
+        ipc_fail_send(t, L4_IPC_ENOT_EXISTENT);
+    }
+    struct sys_result r;
+    int status = sys_exit(k, thread, SYS_DONE, &r);
+    return status == SYS_GONE ? SYS_GONE : SYS_SUSPEND;
+}
+
+int thread_exception_done(kernel_t *k, kobj_id_t thread, struct exc_result *out)
+{
+    struct thread *t = sys_running(k, thread);
+    if (!t || !t->exc.active)
+        return -L4_EINVAL;
+    const struct exc_layout *l = arch_exc_layout();
+    uint64_t old_ip = t->ip;
+    out->handled = !(t->ret_tag & L4_MSGTAG_ERROR);
+    if (out->handled && tag_words(t->ret_tag) >= l->words) {
+        t->ip = t->utcb[l->ip];
+        t->sp = t->utcb[l->sp];
+        t->flags = t->utcb[l->flags];
+    }
+    out->ip = t->ip;
+    out->ip_changed = t->ip != old_ip;
+    if (out->ip_changed)
+        t->program = native_program_at(t->ip);
+    t->utcb[UTCB_BDR] = t->exc.saved_bdr;
+    t->utcb[UTCB_BR0] = t->exc.saved_br[0];
+    t->utcb[UTCB_BR0 + 1] = t->exc.saved_br[1];
+    t->exc.active = 0;
+    k->running_cpu = CPU_NONE;
+    return SYS_DONE;
+}
+
+uint32_t arch_illegal_trapno(void)
+{
+    return arch_exc_layout()->illegal_trapno;
+}

@@ -1,0 +1,79 @@
+"""Simulated hardware for harnesses: interrupt lines of the system ICU, and events at a
+chosen virtual time (`k.hw`).
+
+`k.hw.irq_line(n)` is line n: `.raise_()` / `.lower()` drive a level-triggered line,
+`.pulse()` an edge. `k.hw.at(ns, fn)` calls `fn()` when virtual time reaches `ns` (device
+models use it to raise lines later). What it must not do: deliver anything itself: the
+kernel (kernel_c/irq.c) decides what a line change means.
+"""
+import heapq
+import itertools
+
+from .errors import check
+
+
+class IrqLine:
+    """One line of the system ICU, as a device (or the harness) drives it."""
+    __slots__ = ("_hw", "number")
+
+    def __init__(self, hw, number):
+        self._hw = hw
+        self.number = number
+
+    def _set(self, level):
+        k = self._hw.k
+        check(k._lib.hw_irq_set(k._k, self.number, level), f"irq line {self.number}")
+
+    def raise_(self):
+        """Assert a level-triggered line (an edge on an edge-triggered one)."""
+        self._set(1)
+
+    def lower(self):
+        self._set(0)
+
+    def pulse(self):
+        """An edge: raise and lower."""
+        k = self._hw.k
+        check(k._lib.hw_irq_pulse(k._k, self.number), f"irq line {self.number}")
+
+    @property
+    def state(self):
+        """(bound Irq id, mode, masked, asserted) as the ICU holds them."""
+        k = self._hw.k
+        out = k._ffi.new("struct icu_line_info *")
+        check(k._lib.icu_line_info(k._k, self.number, out))
+        return out.irq.raw, out.mode, bool(out.masked), bool(out.asserted)
+
+
+class Hardware:
+    """The machine around the kernel, for harnesses (see module doc)."""
+
+    def __init__(self, kernel):
+        self.k = kernel
+        self.events = []                 # heap of (time, sequence, fn)
+        self._seq = itertools.count()
+
+    def irq_line(self, n):
+        if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n < self.k._lib.ICU_LINES:
+            raise ValueError(f"the ICU has lines 0..{self.k._lib.ICU_LINES - 1}, not {n!r}")
+        return IrqLine(self, n)
+
+    def at(self, ns, fn):
+        """Call fn() once virtual time reaches ns (in order of time, then of scheduling)."""
+        if isinstance(ns, bool) or not isinstance(ns, int) or ns < 0:
+            raise ValueError(f"a virtual time is a non-negative int of ns, not {ns!r}")
+        if not callable(fn):
+            raise TypeError("fn must be callable")
+        heapq.heappush(self.events, (ns, next(self._seq), fn))
+
+    def next_event(self):
+        return self.events[0][0] if self.events else None
+
+    def fire_due(self, now):
+        """Calls every event due at `now` or earlier; returns whether any ran."""
+        ran = False
+        while self.events and self.events[0][0] <= now:
+            _, _, fn = heapq.heappop(self.events)
+            fn()
+            ran = True
+        return ran

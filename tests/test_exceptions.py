@@ -1,0 +1,133 @@
+"""Exceptions (§10.2, §10.3): a trapping thread calls its exception handler with the
+architecture's register layout; the handler's reply can move it to another ip."""
+import pytest
+
+import pyl4re
+from pyl4re import Kernel
+from pyl4re.l4sys import (
+    L4_IPC_NEVER, L4_IPC_SEND_TIMEOUT_0, L4_MSGTAG_TRANSFER_FPU, L4_PROTO_EXCEPTION,
+    l4_ipc_reply_and_wait, l4_ipc_wait, l4_msgtag, l4_msgtag_flags, l4_msgtag_label,
+    l4_msgtag_words, l4_utcb,
+)
+from pyl4re.runloop import MicroAppError
+
+# word indices of l4_exc_regs_t (§10.3): (words, ip, sp, trap word, trap shift)
+LAYOUT = {"x86_64": (26, 18, 21, 16, 0), "arm64": (40, 36, 35, 33, 26),
+          "mips64": (41, 39, 31, 37, 2)}
+
+
+def setup(arch, faulty, move_to=None, log=None):
+    """A handler µApp (recording each exception message) and a faulty thread whose
+    exception handler it is. The handler moves the thread to `move_to` if given."""
+    k = Kernel(arch=arch, memory=16 << 20)
+    gate = k.create_gate(0x50)
+    words, ip_i, sp_i, trap_i, shift = LAYOUT[arch]
+
+    async def handler(env):
+        u = l4_utcb()
+        tag, label = await l4_ipc_wait(u, L4_IPC_NEVER)
+        while True:
+            log.append((l4_msgtag_label(tag), l4_msgtag_words(tag), l4_msgtag_flags(tag),
+                        label, int(u.mr[ip_i]), int(u.mr[trap_i]) >> shift))
+            if move_to is not None:
+                u.mr[ip_i] = pyl4re.entry(move_to)
+                reply = l4_msgtag(0, words, 0, 0)
+            else:
+                reply = l4_msgtag(0, 0, 0, 0)          # registers unchanged
+            tag, label = await l4_ipc_reply_and_wait(u, reply, L4_IPC_SEND_TIMEOUT_0)
+
+    h = k.start_task(handler, name="handler", caps={"svc": gate.svr()}, prio=10)
+    assert k._lib.gate_bind(k._k, [gate.object.id], [h.thread_id], 0x50) == 0
+    f = k.start_task(faulty, name="faulty", caps={"exc": gate})
+    ctl = k._ffi.new("struct thread_ctl *", {
+        "flags": k._lib.L4_THREAD_CONTROL_SET_EXC_HANDLER, "exc_handler": 0x16000})
+    assert k._lib.thread_control(k._k, [f.thread_id], ctl) == 0
+    return k, f
+
+
+def test_a_trap_reaches_the_handler_with_the_arch_layout(arch):
+    log = []
+
+    async def faulty(env):
+        await pyl4re.trap(13, 0)
+        return "went on"
+
+    k, f = setup(arch, faulty, log=log)
+    res = k.run()
+    assert res.exited["faulty"] == "went on"
+    label, words, flags, glabel, ip, trap = log[0]
+    assert label == L4_PROTO_EXCEPTION and words == LAYOUT[arch][0]
+    assert flags & L4_MSGTAG_TRANSFER_FPU and glabel == 0x50 | 1
+    assert ip == f.thread.ip and trap == 13
+
+
+def test_the_handler_moves_the_thread(arch):
+    log = []
+
+    async def elsewhere():
+        return "resumed elsewhere"
+
+    async def faulty(env):
+        await pyl4re.trap(6)
+        return "not here"
+
+    k, f = setup(arch, faulty, move_to=elsewhere, log=log)
+    res = k.run()
+    assert res.exited["faulty"] == "resumed elsewhere"
+    assert f.thread.ip == pyl4re.entry(elsewhere)
+
+
+def test_an_escaping_python_exception_is_an_exception_ipc(arch):
+    log = []
+
+    async def recovered():
+        return "recovered"
+
+    async def faulty(env):
+        raise ValueError("boom")
+
+    k, f = setup(arch, faulty, move_to=recovered, log=log)
+    res = k.run()
+    assert res.exited["faulty"] == "recovered"
+    assert log[0][5] == k._lib.arch_illegal_trapno()
+
+
+def test_a_handler_that_does_not_move_it_leaves_it_failed(arch):
+    log = []
+
+    async def faulty(env):
+        raise ValueError("boom")
+
+    k, f = setup(arch, faulty, log=log)
+    with pytest.raises(MicroAppError, match="boom"):
+        k.run()
+    assert len(log) == 1
+
+
+def test_no_handler(arch):
+    k = Kernel(arch=arch, memory=16 << 20)
+
+    async def faulty(env):
+        try:
+            await pyl4re.trap(3)
+        except pyl4re.traps.UnhandledTrap as exc:
+            return str(exc)
+
+    k.start_task(faulty, name="f")
+    assert "no exception handler" in k.run().exited["f"]
+
+
+def test_trap_refusals(arch):
+    k = Kernel(arch=arch, memory=16 << 20)
+
+    async def main(env):
+        errors = []
+        for bad in (-1, 1 << 32, 1.0, True):
+            try:
+                await pyl4re.trap(bad)
+            except ValueError:
+                errors.append("ValueError")
+        return errors
+
+    k.start_task(main, name="m")
+    assert k.run().exited["m"] == ["ValueError"] * 4
