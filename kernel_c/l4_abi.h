@@ -481,6 +481,55 @@ enum l4_vcon_ops {
     L4_VCON_WRITE_SIZE = 61 * 8,
     L4_VCON_READ_SIZE = 62 * 8,
 };
+/* Read result flags in MR0 (the done bit is wider than int, hence #define) */
+enum l4_vcon_read_flags {
+    L4_VCON_READ_SIZE_MASK = 0x3fffffff,
+    L4_VCON_READ_STAT_BREAK = 0x40000000,
+};
+#define L4_VCON_READ_STAT_DONE 0x80000000
+/* Attributes (l4sys writes them in octal, as termios does) */
+enum l4_vcon_attr_flags {
+    L4_VCON_INLCR = 0x40,          /* 0100 */
+    L4_VCON_IGNCR = 0x80,          /* 0200 */
+    L4_VCON_ICRNL = 0x100,         /* 0400 */
+    L4_VCON_ONLCR = 0x4,           /* 04 */
+    L4_VCON_OCRNL = 0x8,           /* 010 */
+    L4_VCON_ONLRET = 0x20,         /* 040 */
+    L4_VCON_ICANON = 0x2,          /* 02 */
+    L4_VCON_ECHO = 0x8,            /* 010 */
+};
+
+/* §8.10 Debugger (label L4_PROTO_DEBUGGER): opcode groups in MR0 (kdebug.h) */
+enum l4_kdebug_group {
+    L4_KDEBUG_GROUP_JDB = 0x000,
+    L4_KDEBUG_GROUP_KOBJ = 0x100,
+    L4_KDEBUG_GROUP_TRACE = 0x200,
+    L4_KDEBUG_GROUP_COV = 0x400,
+    L4_KDEBUG_GROUP_DUMP = 0x500,
+};
+enum l4_kdebug_ops {
+    L4_KDEBUG_ENTER = 0,
+    L4_KDEBUG_OUTCHAR = 1,
+    L4_KDEBUG_OUTNSTRING = 2,
+    L4_KDEBUG_OUTHEX32 = 3,
+    L4_KDEBUG_OUTHEX20 = 4,
+    L4_KDEBUG_OUTHEX16 = 5,
+    L4_KDEBUG_OUTHEX12 = 6,
+    L4_KDEBUG_OUTHEX8 = 7,
+    L4_KDEBUG_OUTDEC = 8,
+};
+/* Object ops (group KOBJ; the object is a send item after the words) (debugger.h) */
+enum l4_debugger_ops {
+    L4_DEBUGGER_NAME_SET_OP = 0,
+    L4_DEBUGGER_GLOBAL_ID_OP = 1,
+    L4_DEBUGGER_KOBJ_TO_ID_OP = 2,
+    L4_DEBUGGER_QUERY_LOG_TYPEID_OP = 3,
+    L4_DEBUGGER_SWITCH_LOG_OP = 4,
+    L4_DEBUGGER_NAME_GET_OP = 5,
+    L4_DEBUGGER_QUERY_LOG_NAME_OP = 6,
+    L4_DEBUGGER_SWITCH_LOG_ON = 1,
+    L4_DEBUGGER_SWITCH_LOG_OFF = 0,
+};
 
 
 #endif

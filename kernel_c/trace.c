@@ -1,0 +1,93 @@
+/*
+ * trace.c: the trace ring's memory and its reading side (pyl4re.h; docs/trace.md).
+ *
+ * The ring is `size` slots allocated once at boot; recording (trace.h) fills slot `head`
+ * and moves on, overwriting the oldest. Sequence numbers are not stored: the newest entry
+ * is number `total` and sits just before `head`, so the entry with number n is at
+ * (head - (total - n + 1)) mod size while it is still held. A clear only moves `cleared`.
+ * Reading first writes a pending switch to idle (trace.h); it changes nothing else.
+ */
+#include "kernel.h"
+#include "heap.h"
+#include "trace.h"
+
+_Static_assert(sizeof(struct trace_slot) == TRACE_SLOT_BYTES, "a slot is TRACE_SLOT_BYTES");
+
+int trace_init(kernel_t *k, uint32_t size)
+{
+    k->trace = (struct trace_ring){ 0 };
+    if (!size)
+        return 0;
+    if (size > TRACE_MAX_ENTRIES)
+        return -L4_EINVAL;
+    k->trace.buf = heap_alloc_array(size, sizeof(struct trace_slot));
+    if (!k->trace.buf)
+        return -L4_ENOMEM;
+    k->trace.size = size;
+    return 0;
+}
+
+void trace_fini(kernel_t *k)
+{
+    heap_free(k->trace.buf);
+    k->trace = (struct trace_ring){ 0 };
+}
+
+/* The oldest sequence number still held (total + 1 when none is). */
+static uint64_t first_held(const struct trace_ring *r)
+{
+    uint64_t first = r->total > r->size ? r->total - r->size + 1 : 1;
+    return first > r->cleared ? first : r->cleared + 1;
+}
+
+int trace_stats(kernel_t *k, struct trace_stats *out)
+{
+    struct trace_ring *r = &k->trace;
+    trace_flush(r);
+    out->capacity = r->size;
+    out->recorded = r->total;
+    out->first = first_held(r);
+    return 0;
+}
+
+int trace_read(kernel_t *k, uint64_t from, struct trace_record *out, uint32_t max,
+               uint32_t *count)
+{
+    struct trace_ring *r = &k->trace;
+    trace_flush(r);
+    uint32_t n = 0;
+    uint64_t seq = first_held(r);
+    if (from > seq)
+        seq = from;
+    for (; seq <= r->total && n < max; seq++, n++) {
+        uint64_t back = r->total - seq + 1;            /* 1 = the newest */
+        const struct trace_slot *s = &r->buf[(r->head + r->size - back % r->size) % r->size];
+        out[n] = (struct trace_record){ .seq = seq, .time_ns = s->time_ns,
+                                        .kind = (uint32_t)s->kind_cpu,
+                                        .cpu = (uint32_t)(s->kind_cpu >> 32),
+                                        .thread = { s->thread }, .a = s->a, .b = s->b,
+                                        .c = s->c };
+    }
+    *count = n;
+    return 0;
+}
+
+int trace_clear(kernel_t *k)
+{
+    trace_flush(&k->trace);
+    k->trace.cleared = k->trace.total;
+    return 0;
+}
+
+int trace_add(kernel_t *k, kobj_id_t thread, uint32_t kind, uint64_t a, uint64_t b,
+              uint64_t c)
+{
+    if (kind != TRACE_KE && kind != TRACE_KE_REG && kind != TRACE_KE_BIN && kind != TRACE_IRQ)
+        return -L4_EINVAL;
+    struct thread *t = thread_get(k, thread);
+    if (!t)
+        return -L4_EINVAL;
+    if (k->trace.size)
+        trace_event(k, kind, trace_cpu(k, t), thread.raw, a, b, c);
+    return 0;
+}
