@@ -210,6 +210,16 @@ class Kernel:
         """The machine's physical memory (numpy uint8, shared with the C core)."""
         return self._physmem
 
+    def mapdb_tree(self, pa):
+        """Who mapped the frame at PhysAddr `pa` to whom: every mapping of it in tree order
+        (sigma0's root first, each mapping before those derived from it), as
+        control.mem.Mapping records (task id, va, page size, rights, depth, parent)."""
+        from .control import mem
+        records = mem.tree(self, pa)
+        if isinstance(records, int):
+            check(records, f"mapping tree of {pa!r}")
+        return records
+
     @property
     def kip(self):
         """The kernel info page as bytes in physical memory (a numpy view)."""

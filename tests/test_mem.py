@@ -265,3 +265,32 @@ def test_unmap_makes_the_next_access_fault_again(arch):
     assert k.run().exited["m"] == b"a"
     assert h.translate(VirtAddr(0x800000)) is not None
     del ps
+
+
+def test_the_mapping_tree_of_a_frame(arch):
+    k = Kernel(arch=arch, cpus=1, memory=64 * MB)
+    ps = page_size(k)
+    gate = k.create_gate(0x40)
+
+    async def pager(env):
+        u = l4_utcb()
+        await pyl4re.mem.write(0x2000000, b"x")               # from sigma0, 1:1
+        tag, label = await l4_ipc_wait(u, L4_IPC_NEVER)
+        u.mr[0] = l4_map_control(int(u.mr[0]) & ~7 & ~(ps - 1), 0, 0)
+        u.mr[1] = l4_fpage(0x2000000, k.arch_info["page_shift"], L4_FPAGE_RO).raw
+        await l4_ipc_reply_and_wait(u, l4_msgtag(0, 0, 1, 0), L4_IPC_SEND_TIMEOUT_0)
+
+    async def client(env):
+        return await pyl4re.mem.read(0x30000000, 1)
+
+    p = k.start_task(pager, name="pager", caps={"svc": gate.svr()})
+    assert k._lib.gate_bind(k._k, [gate.object.id], [p.thread_id], 0x40) == 0
+    c = k.start_task(client, name="client", pager=gate)
+    assert k.run().exited["client"] == b"x"
+    tree = k.mapdb_tree(PhysAddr(0x2000000))
+    sigma0 = k._lib.kernel_sigma0(k._k).raw
+    assert tree[0].task_id == sigma0 and tree[0].is_root
+    owners = [(m.task_id, m.va.value, m.depth) for m in tree[1:]]
+    assert (p.task.id, 0x2000000, 1) in owners and (c.task.id, 0x30000000, 2) in owners
+    child = [m for m in tree if m.task_id == c.task.id][0]
+    assert child.parent_task_id == p.task.id and child.rights & 7 == L4_FPAGE_RO
