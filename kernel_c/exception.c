@@ -23,8 +23,7 @@ int thread_exception(kernel_t *k, kobj_id_t thread, uint64_t trapno, uint64_t er
         k->running_cpu = CPU_NONE;
         return SYS_FAULT;                        /* nobody to tell: the thread ends */
     }
-    t->exc = (struct exc_state){ .active = 1, .saved_bdr = t->utcb[UTCB_BDR],
-                                 .saved_br = { t->utcb[UTCB_BR0], t->utcb[UTCB_BR0 + 1] } };
+    t->exc.active = 1;
     for (unsigned i = 0; i < l->words; i++)
         t->utcb[i] = 0;
     t->utcb[l->ip] = t->ip;
@@ -37,16 +36,9 @@ int thread_exception(kernel_t *k, kobj_id_t thread, uint64_t trapno, uint64_t er
         t->utcb[l->trapno] = trapno;
         t->utcb[l->err] = err;
     }
-    t->utcb[UTCB_BDR] = L4_UTCB_INHERIT_FPU;
-    t->utcb[UTCB_BR0] = L4_ITEM_MAP;
-    t->utcb[UTCB_BR0 + 1] = 0xFC0;
-    struct sys_call c = { .dest = (t->exc_handler & L4_CAP_MASK) | L4_SYSF_CALL,
-                          .tag = tag_make(L4_PROTO_EXCEPTION, l->words, 0, L4_MSGTAG_TRANSFER_FPU),
-                          .timeout = L4_IPC_NEVER };
-    if (kernel_entry(k, t, &c) == SYS_SLOWPATH) {
-        t->slow.pending = 0;
-        ipc_fail_send(t, L4_IPC_ENOT_EXISTENT);
-    }
+    kcall_start(k, t, t->exc_handler,
+                tag_make(L4_PROTO_EXCEPTION, l->words, 0, L4_MSGTAG_TRANSFER_FPU),
+                &t->exc.borrowed);
     struct sys_result r;
     int status = sys_exit(k, thread, SYS_DONE, &r);
     return status == SYS_GONE ? SYS_GONE : SYS_SUSPEND;
@@ -69,9 +61,7 @@ int thread_exception_done(kernel_t *k, kobj_id_t thread, struct exc_result *out)
     out->ip_changed = t->ip != old_ip;
     if (out->ip_changed)
         t->program = native_program_at(t->ip);
-    t->utcb[UTCB_BDR] = t->exc.saved_bdr;
-    t->utcb[UTCB_BR0] = t->exc.saved_br[0];
-    t->utcb[UTCB_BR0 + 1] = t->exc.saved_br[1];
+    kcall_return(t, &t->exc.borrowed);
     t->exc.active = 0;
     k->running_cpu = CPU_NONE;
     return SYS_DONE;

@@ -60,13 +60,11 @@ static void kip_map(kernel_t *k, struct thread *t, uint64_t va)
     mem_map(k, k->sigma0, fp, t->task, 0xFC0, KIP_VA | L4_ITEM_MAP, &mapped);
 }
 
-static void pf_restore(struct thread *t)
+void pf_restore(struct thread *t)
 {
     t->utcb[0] = t->pf.saved_mr[0];
     t->utcb[1] = t->pf.saved_mr[1];
-    t->utcb[UTCB_BDR] = t->pf.saved_bdr;
-    t->utcb[UTCB_BR0] = t->pf.saved_br[0];
-    t->utcb[UTCB_BR0 + 1] = t->pf.saved_br[1];
+    kcall_return(t, &t->pf.borrowed);
     t->pf.active = 0;
 }
 
@@ -103,24 +101,12 @@ int mem_access(kernel_t *k, kobj_id_t thread, virt_addr_t va, uint32_t access,
         k->running_cpu = CPU_NONE;
         return SYS_FAULT;                     /* nobody to ask: the thread cannot go on */
     }
-    t->pf = (struct pf_state){
-        .active = 1, .va = va.raw,
-        .saved_mr = { t->utcb[0], t->utcb[1] }, .saved_bdr = t->utcb[UTCB_BDR],
-        .saved_br = { t->utcb[UTCB_BR0], t->utcb[UTCB_BR0 + 1] },
-    };
-    t->utcb[UTCB_BDR] = L4_UTCB_INHERIT_FPU;
-    t->utcb[UTCB_BR0] = L4_ITEM_MAP;
-    t->utcb[UTCB_BR0 + 1] = 0xFC0;                 /* l4_fpage_all(): any space, anywhere */
+    t->pf = (struct pf_state){ .active = 1, .va = va.raw,
+                               .saved_mr = { t->utcb[0], t->utcb[1] } };
     t->utcb[0] = arch_pf_msgword(va.raw, present, (access & L4_FPAGE_W) != 0,
                                  (access & L4_FPAGE_X) != 0);
     t->utcb[1] = t->ip;
-    struct sys_call c = { .dest = (t->pager & L4_CAP_MASK) | L4_SYSF_CALL,
-                          .tag = tag_make(L4_PROTO_PAGE_FAULT, 2, 0, 0), .label = 0,
-                          .timeout = L4_IPC_NEVER };
-    if (kernel_entry(k, t, &c) == SYS_SLOWPATH) {
-        t->slow.pending = 0;                       /* a pager that is no IPC partner */
-        ipc_fail_send(t, L4_IPC_ENOT_EXISTENT);
-    }
+    kcall_start(k, t, t->pager, tag_make(L4_PROTO_PAGE_FAULT, 2, 0, 0), &t->pf.borrowed);
     /* Even a fault IPC that ended at once (an error) goes through the scheduler before
      * the retry: a fault that keeps coming back then costs time and can be preempted. */
     struct sys_result r;

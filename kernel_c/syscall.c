@@ -170,6 +170,27 @@ int kernel_entry(kernel_t *k, struct thread *t, const struct sys_call *c)
     return SYS_DONE;
 }
 
+void kcall_start(kernel_t *k, struct thread *t, uint64_t sel, uint64_t tag, struct borrowed *b)
+{
+    *b = (struct borrowed){ t->utcb[UTCB_BDR], { t->utcb[UTCB_BR0], t->utcb[UTCB_BR0 + 1] } };
+    t->utcb[UTCB_BDR] = L4_UTCB_INHERIT_FPU;
+    t->utcb[UTCB_BR0] = L4_ITEM_MAP;
+    t->utcb[UTCB_BR0 + 1] = 0xFC0;                 /* l4_fpage_all(): any space, anywhere */
+    struct sys_call c = { .dest = (sel & L4_CAP_MASK) | L4_SYSF_CALL, .tag = tag,
+                          .timeout = L4_IPC_NEVER };
+    if (kernel_entry(k, t, &c) == SYS_SLOWPATH) {
+        t->slow.pending = 0;                       /* a handler that is no IPC partner */
+        ipc_fail_send(t, L4_IPC_ENOT_EXISTENT);
+    }
+}
+
+void kcall_return(struct thread *t, const struct borrowed *b)
+{
+    t->utcb[UTCB_BDR] = b->bdr;
+    t->utcb[UTCB_BR0] = b->br[0];
+    t->utcb[UTCB_BR0 + 1] = b->br[1];
+}
+
 /* After an entry: go on at once, or let the scheduler act first. Reaps what died. */
 int sys_exit(kernel_t *k, kobj_id_t tid, int status, struct sys_result *out)
 {

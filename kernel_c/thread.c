@@ -174,13 +174,11 @@ int thread_ex_regs(kernel_t *k, kobj_id_t thread, uint64_t ip, uint64_t sp, uint
     if (flags & L4_THREAD_EX_REGS_CANCEL)
         ipc_cancel(k, t);
     if (ip != UINT64_MAX) {
-        if (t->pf.active) {                       /* the faulting code is abandoned */
-            t->utcb[0] = t->pf.saved_mr[0];
-            t->utcb[1] = t->pf.saved_mr[1];
-            t->utcb[UTCB_BDR] = t->pf.saved_bdr;
-            t->utcb[UTCB_BR0] = t->pf.saved_br[0];
-            t->utcb[UTCB_BR0 + 1] = t->pf.saved_br[1];
-            t->pf.active = 0;
+        if (t->pf.active)                         /* the faulting code is abandoned */
+            pf_restore(t);
+        if (t->exc.active) {
+            kcall_return(t, &t->exc.borrowed);
+            t->exc.active = 0;
         }
         t->ip = ip;
         t->program = native_program_at(ip);

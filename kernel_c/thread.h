@@ -50,6 +50,11 @@ struct pending_send {
 };
 enum { RCV_NONE = 0, RCV_CLOSED = 1, RCV_OPEN = 2 };
 
+/* The UTCB words a call the kernel makes for a thread (page fault, exception) borrows. */
+struct borrowed {
+    uint64_t bdr, br[2];
+};
+
 struct thread {
     struct kobj hdr;
     uint32_t state;
@@ -100,13 +105,14 @@ struct thread {
     struct pf_state {
         uint32_t active;
         uint64_t va;
-        uint64_t saved_mr[2], saved_bdr, saved_br[2];
+        uint64_t saved_mr[2];
+        struct borrowed borrowed;
     } pf;
 
     /* an exception being told to the handler (exception.c) */
     struct exc_state {
         uint32_t active;
-        uint64_t saved_bdr, saved_br[2];
+        struct borrowed borrowed;
     } exc;
 
     /* registers (ex_regs) and exception/pager selectors */
@@ -179,6 +185,13 @@ void gate_release(kernel_t *k, struct gate *g);
 
 /* The kernel entry (syscall.c): SYS_DONE, or SYS_SLOWPATH for the control plane. */
 int kernel_entry(kernel_t *k, struct thread *t, const struct sys_call *c);
+/* A call the kernel makes on a thread's behalf to its pager or exception handler
+ * (§10.1, §10.2): the receive window is every space; the buffer words it borrows are
+ * saved in *b and put back by kcall_return. Never/never timeouts; tag as given. */
+void kcall_start(kernel_t *k, struct thread *t, uint64_t sel, uint64_t tag, struct borrowed *b);
+void kcall_return(struct thread *t, const struct borrowed *b);
+/* Ends a page fault in progress, putting back the UTCB words it borrowed (memaccess.c). */
+void pf_restore(struct thread *t);
 /* The running Python thread with this id (and its CPU made the running one), or NULL. */
 struct thread *sys_running(kernel_t *k, kobj_id_t tid);
 /* After an entry: SYS_DONE if the thread may go on, else SYS_SUSPEND (or SYS_GONE). */
