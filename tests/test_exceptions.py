@@ -131,3 +131,56 @@ def test_trap_refusals(arch):
 
     k.start_task(main, name="m")
     assert k.run().exited["m"] == ["ValueError"] * 4
+
+
+def test_a_handler_that_replies_garbage(arch):
+    """A full register block whose ip names no code: the thread ends, and says why."""
+    k = Kernel(arch=arch, memory=16 << 20)
+    gate = k.create_gate(0x50)
+    words, ip_i = LAYOUT[arch][0], LAYOUT[arch][1]
+
+    async def handler(env):
+        u = l4_utcb()
+        await l4_ipc_wait(u, L4_IPC_NEVER)
+        for i in range(words):
+            u.mr[i] = 0xDEAD000 + i
+        u.mr[ip_i] = 0xDEAD000
+        await l4_ipc_reply_and_wait(u, l4_msgtag(0, words, 0, 0), L4_IPC_SEND_TIMEOUT_0)
+
+    async def faulty(env):
+        await pyl4re.trap(1)
+
+    h = k.start_task(handler, name="handler", caps={"svc": gate.svr()})
+    assert k._lib.gate_bind(k._k, [gate.object.id], [h.thread_id], 0x50) == 0
+    f = k.start_task(faulty, name="faulty", caps={"exc": gate})
+    ctl = k._ffi.new("struct thread_ctl *", {
+        "flags": k._lib.L4_THREAD_CONTROL_SET_EXC_HANDLER, "exc_handler": 0x16000})
+    assert k._lib.thread_control(k._k, [f.thread_id], ctl) == 0
+    res = k.run(raise_errors=False)
+    assert "no code at ip 0xdead000" in str(res.failed["faulty"])
+    k.check_invariants()
+
+
+def test_a_handler_that_fails_itself(arch):
+    """The handler raises while handling: it ends; the faulting thread keeps waiting for
+    a reply that will not come (as on a real kernel), and nothing else breaks."""
+    k = Kernel(arch=arch, memory=16 << 20)
+    gate = k.create_gate(0x50)
+
+    async def handler(env):
+        await l4_ipc_wait(l4_utcb(), L4_IPC_NEVER)
+        raise RuntimeError("the handler itself fails")
+
+    async def faulty(env):
+        raise KeyError("first")
+
+    h = k.start_task(handler, name="handler", caps={"svc": gate.svr()})
+    assert k._lib.gate_bind(k._k, [gate.object.id], [h.thread_id], 0x50) == 0
+    f = k.start_task(faulty, name="faulty", caps={"exc": gate})
+    ctl = k._ffi.new("struct thread_ctl *", {
+        "flags": k._lib.L4_THREAD_CONTROL_SET_EXC_HANDLER, "exc_handler": 0x16000})
+    assert k._lib.thread_control(k._k, [f.thread_id], ctl) == 0
+    res = k.run(raise_errors=False)
+    assert isinstance(res.failed["handler"], RuntimeError)
+    assert res.blocked["faulty"].startswith("receive from handler")
+    k.check_invariants()

@@ -299,3 +299,73 @@ def test_deleting_a_semaphore_wakes_its_waiters_and_cancel_ends_a_down(arch):
     k._lib.thread_ex_regs(k._k, [b.thread_id], 2**64 - 1, 2**64 - 1,
                           k._lib.L4_THREAD_EX_REGS_CANCEL, old)
     assert k.run().exited == {"deleted": L4_IPC_ENOT_EXISTENT, "canceled": L4_IPC_RECANCELED}
+
+
+def test_irq_wait_mask_unmask_and_msi_info(arch):
+    from pyl4re.l4sys import l4_icu_mask, l4_icu_msi_info
+    k = kernel(arch)
+    log = []
+
+    async def driver(env):
+        await make_irq(env, label=0x60, line=4)
+        tag, label = await l4_irq_wait(IRQ, L4_IPC_NEVER)        # unmask, then open wait
+        log.append(("wait", l4_ipc_error(tag, l4_utcb()), label))
+        await l4_icu_mask(env.icu, 4)                            # masked: the next edge waits
+        tag, _ = await l4_ipc_wait(l4_utcb(), l4_timeout(0, l4_timeout_from_us(200)))
+        log.append(("masked", l4_ipc_error(tag, l4_utcb())))
+        await l4_icu_unmask(env.icu, 4)                          # the kept edge comes now
+        tag, label = await l4_ipc_wait(l4_utcb(), L4_IPC_RECV_TIMEOUT_0)
+        log.append(("unmasked", l4_ipc_error(tag, l4_utcb()), label))
+        tag, addr, data = await l4_icu_msi_info(env.icu, 0, 0)
+        log.append(("msi", l4_error(tag, l4_utcb())))
+        return "done"
+
+    k.start_task(driver, name="drv")
+    line = k.hw.irq_line(4)
+    k.hw.at(10_000, line.pulse)
+    k.hw.at(30_000, line.pulse)                                   # while masked
+    assert k.run().exited == {"drv": "done"}
+    assert log == [("wait", 0, 0x60), ("masked", L4_IPC_RETIMEOUT), ("unmasked", 0, 0x60),
+                   ("msi", -L4_EINVAL)]
+
+
+def test_irq_refusals(arch):
+    from pyl4re.l4sys import L4_EBADPROTO, L4_IPC_ENOT_EXISTENT, l4_msgtag, l4_ipc_call
+    k = kernel(arch)
+
+    async def driver(env):
+        u = l4_utcb()
+        await make_irq(env)
+        r = []
+        r.append(l4_ipc_error(await l4_irq_trigger(0x77 << 12), u))      # no such Irq
+        u.mr[0] = 9                                                        # unknown Irq op
+        r.append(l4_error(await l4_ipc_call(IRQ, u, l4_msgtag(-1, 1, 0, 0), L4_IPC_NEVER), u))
+        u.mr[0] = 0                                                        # attach: reserved
+        r.append(l4_error(await l4_ipc_call(IRQ, u, l4_msgtag(-18, 1, 0, 0), L4_IPC_NEVER), u))
+        r.append(l4_error(await l4_ipc_call(IRQ, u, l4_msgtag(-12, 1, 0, 0), L4_IPC_NEVER), u))
+        u.mr[0] = 5                                                        # semaphore op
+        r.append(l4_error(await l4_ipc_call(SEM, u, l4_msgtag(-20, 1, 0, 0), L4_IPC_NEVER), u))
+        await l4_irq_unmask(IRQ)                      # not masked: harmless
+        ok(await l4_rcv_ep_bind_thread(IRQ, env.thread, 0x20))    # a rebind is allowed
+        return r
+
+    k.start_task(driver, name="drv")
+    assert k.run().exited["drv"] == [L4_IPC_ENOT_EXISTENT, -L4_ENOSYS, -L4_ENOSYS,
+                                     -L4_EBADPROTO, -(2000 + L4_IPC_ENOT_EXISTENT)]   # no semaphore there
+
+
+def test_a_deleted_irq_stops_delivering(arch):
+    from pyl4re import CapIndex
+    k = kernel(arch)
+
+    async def driver(env):
+        await make_irq(env, line=6)
+        tag, _ = await l4_ipc_wait(l4_utcb(), l4_timeout(0, l4_timeout_from_us(500)))
+        return l4_ipc_error(tag, l4_utcb())
+
+    h = k.start_task(driver, name="drv")
+    k.run(until_ns=50_000)                                    # it made the Irq and waits
+    h.task.delete_obj(CapIndex(IRQ >> 12))
+    k.hw.at(200_000, k.hw.irq_line(6).pulse)                      # the line has no Irq any more
+    assert k.run().exited["drv"] == L4_IPC_RETIMEOUT
+    assert k.hw.irq_line(6).state[0] == 0
