@@ -11,6 +11,7 @@ from .control import factory as factory_ctl
 from .env import Env
 from .errors import check
 from .l4sys import l4_fpage
+from .objects import _KIND_NAMES as _KINDS
 
 _lib = _core.abi()
 
@@ -21,8 +22,6 @@ FIRST_NAMED_CAP = 0x16          # where a loader puts named caps (user-level §3
 ROOT_FIRST_FREE = 0x100         # root-task slots the harness hands out
 UTCB_AREA_ORDER = 14            # 16 UTCBs; a whole page on every arch (MIPS: 16 KiB)
 NATIVE = {"echo": _lib.PROGRAM_ECHO, "call_loop": _lib.PROGRAM_CALL_LOOP}
-_KINDS = ("none", "task", "thread", "gate", "factory", "irq", "semaphore", "icu", "log",
-          "scheduler", "debugger")
 
 
 @dataclass(frozen=True)
