@@ -1,13 +1,12 @@
-"""`pyl4re` on the command line: boots a kernel per built architecture and prints it.
+"""`pyl4re` on the command line: boots a demo system per built architecture and prints
+what it did (demo.py).
 
-This is the self-check of the quickstart until the benchmark report (`pyl4re bench`)
-becomes the main job.
+This is the quickstart's main job until the benchmark report (`pyl4re bench`) becomes it.
 """
 import argparse
 import sys
 
-from . import _core
-from .kernel import Kernel
+from . import _core, demo
 
 
 def selfcheck(out=sys.stdout):
@@ -15,11 +14,14 @@ def selfcheck(out=sys.stdout):
     if not arches:
         print("no architecture is built; run `pip install -e .`", file=out)
         return 1
+    all_ok = True
     for arch in arches:
-        k = Kernel(arch=arch)
-        print(k.describe(), file=out)
-    print(f"ok: {len(arches)} architecture(s) booted", file=out)
-    return 0
+        lines, ok = demo.run(arch)
+        all_ok &= ok
+        for line in lines:
+            print(line, file=out)
+    print(f"{'ok' if all_ok else 'FAILED'}: {len(arches)} architecture(s) booted", file=out)
+    return 0 if all_ok else 1
 
 
 def main(argv=None):
