@@ -11,6 +11,7 @@
 #include "kernel.h"
 #include "heap.h"
 #include "thread.h"
+#include "trace.h"
 
 int irq_init(kernel_t *k)
 {
@@ -53,6 +54,7 @@ static void deliver(kernel_t *k, struct irq *q, struct thread *t)
     t->state &= ~TS_RECV;
     t->ret_tag = 0;
     t->ret_label = q->label;
+    if (k->trace.size) trace_irq(k, t, q);
     timeout_disarm(k, t);
     sched_ready(k, t);
     if (q->line != ICU_NO_LINE && (k->icu_lines[q->line].mode & L4_IRQ_F_LEVEL))
@@ -99,6 +101,7 @@ struct irq *irq_take(kernel_t *k, struct thread *t)
             irq_dequeue(q);
             t->ret_tag = 0;
             t->ret_label = q->label;
+            if (k->trace.size) trace_irq(k, t, q);
             if (q->line != ICU_NO_LINE && (k->icu_lines[q->line].mode & L4_IRQ_F_LEVEL))
                 k->icu_lines[q->line].masked = 1;
             return q;

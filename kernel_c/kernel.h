@@ -22,14 +22,9 @@ struct trace_ring {
     struct trace_slot *buf;
     uint32_t size;             /* entries the ring holds */
     uint32_t head;             /* where the next entry goes */
-    uint64_t total;            /* entries ever recorded = the newest one's sequence number */
+    uint64_t wraps;            /* times head went round: recorded = wraps * size + head */
     uint64_t cleared;          /* entries up to this sequence number were cleared */
-    /* A switch to idle not yet written: the thread that blocked, where and when. If the
-     * next thing recorded is that CPU switching on at the same instant (IPC's direct
-     * switch), both become one record; anything else writes it first. */
-    uint64_t pend_thread;      /* 0: none */
-    uint64_t pend_time;
-    uint32_t pend_cpu;
+    uint64_t *last;            /* per CPU: the thread its last switch record put there */
 };
 
 /* One ICU line (irq.c). */

@@ -26,6 +26,7 @@
 #include "heap.h"
 #include "ptab.h"
 #include "quota.h"
+#include "trace.h"
 
 enum {
     MEM_MIN_ORDER = 12,           /* L4_fpage::Mem_addr::Shift: smaller fpages do nothing */
@@ -273,6 +274,7 @@ static uint32_t leaf_remove(kernel_t *k, struct mnode *n)
 {
     const struct pt_format *f = space_format(n->task);
     uint32_t flags = 0;
+    if (k->trace.size) trace_mapping(k, TRACE_UNMAP, n->task, n->va, n->shift);
     if (f && n->task->pt_root.raw)
         ptab_unmap(k, f, n->task->pt_root, virt_addr(n->va), n->shift, &flags);
     k->tlb_epoch++;
@@ -471,6 +473,7 @@ static int node_insert(kernel_t *k, struct mapdb *db, struct mnode *parent, stru
     tree_link(parent, n);
     hash_insert(db, n);
     db->nodes++;
+    if (k->trace.size) trace_mapping(k, TRACE_MAP, to, va, shift);
     return 0;
 }
 
@@ -494,6 +497,7 @@ static int node_grant(kernel_t *k, struct mapdb *db, struct mnode *n, struct tas
     n->va = va;
     hash_insert(db, n);
     node_sync_rights(k, n);
+    if (k->trace.size) trace_mapping(k, TRACE_MAP, to, va, n->shift);
     if (to != old)
         node_refund(k, old);
     return 0;

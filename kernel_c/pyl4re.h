@@ -361,7 +361,7 @@ enum trace_kind {
     TRACE_PAGE_FAULT = 3,  /* thread faulted: a = address, b = access (L4_FPAGE_RWX bits) */
     TRACE_MAP = 4,         /* a mapping arrived in a = task: b = virtual address, c = page shift */
     TRACE_UNMAP = 5,       /* a mapping left a = task: b = virtual address, c = page shift */
-    TRACE_IRQ = 6,         /* an IRQ was delivered to thread: a = label */
+    TRACE_IRQ = 6,         /* thread got an Irq's message: a = label, b = the Irq (0: none) */
     TRACE_SWITCH = 7,      /* the CPU switched from a (0: idle) to thread (0: idle) */
     TRACE_KE = 8,          /* fiasco_tbuf_log: a..c = up to 24 bytes of text */
     TRACE_KE_REG = 9,      /* fiasco_tbuf_log_3val: a..c = the three values */
@@ -400,9 +400,9 @@ struct trace_stats {
     uint64_t recorded;     /* entries ever recorded: the newest sequence number */
     uint64_t first;        /* the oldest sequence number still held (> recorded: none) */
 };
-int trace_stats(kernel_t *k, struct trace_stats *out);
+int trace_stats(const kernel_t *k, struct trace_stats *out);
 /* Copies up to max records with seq >= from, oldest first; *count = how many. */
-int trace_read(kernel_t *k, uint64_t from, struct trace_record *out, uint32_t max,
+int trace_read(const kernel_t *k, uint64_t from, struct trace_record *out, uint32_t max,
                uint32_t *count);
 int trace_clear(kernel_t *k);
 /* A record the control plane makes for a thread (TRACE_KE*, TRACE_IRQ): -L4_EINVAL for the

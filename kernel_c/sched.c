@@ -185,7 +185,6 @@ void sched_block(kernel_t *k, struct thread *t)
     if (t->state & TS_QUEUED)
         rq_remove(c, t);
     if (c->current == t) {
-        if (k->trace.size) trace_switch(k, c, t, NULL);
         c->current = NULL;
         c->need_resched = 1;
     }
@@ -201,7 +200,7 @@ void sched_switch_to(kernel_t *k, struct thread *from, struct thread *to)
         rq_remove(c, to);
     if (c->current && c->current != from && c->current != to)
         rq_push(c, c->current, 1);
-    if (k->trace.size && c->current != to) trace_switch(k, c, c->current, to);
+    if (k->trace.size) trace_switch(k, to->cpu, to);
     c->current = to;
     c->need_resched = 0;
     cpu_charge(k, to->cpu, COST_SWITCH_NS);
@@ -306,7 +305,7 @@ static struct thread *cpu_pick(kernel_t *k, struct cpu *c)
     struct thread *next = c->rq_head[top];
     rq_remove(c, next);
     c->current = next;
-    if (k->trace.size && next != cur) trace_switch(k, c, cur, next);
+    if (k->trace.size) trace_switch(k, (uint32_t)(c - k->cpu), next);
     if (next != cur)
         cpu_charge(k, (uint32_t)(c - k->cpu), COST_SWITCH_NS);
     return next;
@@ -357,6 +356,7 @@ int sched_next(kernel_t *k, uint64_t until_ns, uint64_t max_steps, struct sched_
         if (until_ns && best > until_ns)
             return SCHED_LIMIT;
         if (best > c->clock_ns) {                /* idle until the event */
+            if (k->trace.size) trace_switch(k, (uint32_t)(c - k->cpu), NULL);
             c->idle_ns += best - c->clock_ns;
             c->clock_ns = best;
         }
@@ -395,6 +395,7 @@ void kernel_advance_idle(kernel_t *k, uint64_t t)
     for (uint32_t i = 0; i < k->cpus; i++) {
         struct cpu *c = &k->cpu[i];
         if (!c->current && rq_top_prio(c) < 0 && c->clock_ns < t) {
+            if (k->trace.size) trace_switch(k, i, NULL);
             c->idle_ns += t - c->clock_ns;
             c->clock_ns = t;
         }

@@ -3,9 +3,10 @@
  *
  * The ring is `size` slots allocated once at boot; recording (trace.h) fills slot `head`
  * and moves on, overwriting the oldest. Sequence numbers are not stored: the newest entry
- * is number `total` and sits just before `head`, so the entry with number n is at
- * (head - (total - n + 1)) mod size while it is still held. A clear only moves `cleared`.
- * Reading first writes a pending switch to idle (trace.h); it changes nothing else.
+ * is number total = wraps * size + head and sits just before `head`, so the entry with
+ * number n is at (head - (total - n + 1)) mod size while it is still held. A clear only
+ * moves `cleared`. Reading changes nothing. What must not happen here: allocation or
+ * failure after boot.
  */
 #include "kernel.h"
 #include "heap.h"
@@ -21,8 +22,9 @@ int trace_init(kernel_t *k, uint32_t size)
     if (size > TRACE_MAX_ENTRIES)
         return -L4_EINVAL;
     k->trace.buf = heap_alloc_array(size, sizeof(struct trace_slot));
-    if (!k->trace.buf)
-        return -L4_ENOMEM;
+    k->trace.last = heap_alloc_array(k->cpus, sizeof(uint64_t));
+    if (!k->trace.buf || !k->trace.last)
+        return -L4_ENOMEM;          /* kernel_create's cleanup calls trace_fini */
     k->trace.size = size;
     return 0;
 }
@@ -30,37 +32,42 @@ int trace_init(kernel_t *k, uint32_t size)
 void trace_fini(kernel_t *k)
 {
     heap_free(k->trace.buf);
+    heap_free(k->trace.last);
     k->trace = (struct trace_ring){ 0 };
+}
+
+static uint64_t total(const struct trace_ring *r)
+{
+    return r->wraps * r->size + r->head;
 }
 
 /* The oldest sequence number still held (total + 1 when none is). */
 static uint64_t first_held(const struct trace_ring *r)
 {
-    uint64_t first = r->total > r->size ? r->total - r->size + 1 : 1;
+    uint64_t first = total(r) > r->size ? total(r) - r->size + 1 : 1;
     return first > r->cleared ? first : r->cleared + 1;
 }
 
-int trace_stats(kernel_t *k, struct trace_stats *out)
+int trace_stats(const kernel_t *k, struct trace_stats *out)
 {
-    struct trace_ring *r = &k->trace;
-    trace_flush(r);
+    const struct trace_ring *r = &k->trace;
     out->capacity = r->size;
-    out->recorded = r->total;
+    out->recorded = total(r);
     out->first = first_held(r);
     return 0;
 }
 
-int trace_read(kernel_t *k, uint64_t from, struct trace_record *out, uint32_t max,
+int trace_read(const kernel_t *k, uint64_t from, struct trace_record *out, uint32_t max,
                uint32_t *count)
 {
-    struct trace_ring *r = &k->trace;
-    trace_flush(r);
+    const struct trace_ring *r = &k->trace;
     uint32_t n = 0;
     uint64_t seq = first_held(r);
     if (from > seq)
         seq = from;
-    for (; seq <= r->total && n < max; seq++, n++) {
-        uint64_t back = r->total - seq + 1;            /* 1 = the newest */
+    uint64_t last = total(r);
+    for (; seq <= last && n < max; seq++, n++) {
+        uint64_t back = last - seq + 1;                /* 1 = the newest */
         const struct trace_slot *s = &r->buf[(r->head + r->size - back % r->size) % r->size];
         out[n] = (struct trace_record){ .seq = seq, .time_ns = s->time_ns,
                                         .kind = (uint32_t)s->kind_cpu,
@@ -74,8 +81,7 @@ int trace_read(kernel_t *k, uint64_t from, struct trace_record *out, uint32_t ma
 
 int trace_clear(kernel_t *k)
 {
-    trace_flush(&k->trace);
-    k->trace.cleared = k->trace.total;
+    k->trace.cleared = total(&k->trace);
     return 0;
 }
 

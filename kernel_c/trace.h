@@ -28,9 +28,10 @@ static inline void trace_write(struct trace_ring *r, uint64_t kind_cpu, uint64_t
                                uint64_t thread, uint64_t a, uint64_t b, uint64_t c)
 {
     struct trace_slot *s = &r->buf[r->head];
-    if (++r->head == r->size)
+    if (++r->head == r->size) {
         r->head = 0;
-    r->total++;
+        r->wraps++;
+    }
     s->time_ns = time_ns;
     s->thread = thread;
     s->a = a;
@@ -39,23 +40,11 @@ static inline void trace_write(struct trace_ring *r, uint64_t kind_cpu, uint64_t
     s->kind_cpu = kind_cpu;
 }
 
-/* Writes the pending switch to idle (kernel.h, struct trace_ring), if there is one. */
-static inline void trace_flush(struct trace_ring *r)
-{
-    if (r->pend_thread) {
-        trace_write(r, TRACE_SWITCH | (uint64_t)r->pend_cpu << 32, r->pend_time, 0,
-                    r->pend_thread, 0, 0);
-        r->pend_thread = 0;
-    }
-}
-
 /* Records one entry at time_ns (the clock of `cpu`, as trace_time gives it). */
 static inline void trace_put(kernel_t *k, uint32_t kind, uint32_t cpu, uint64_t time_ns,
                              uint64_t thread, uint64_t a, uint64_t b, uint64_t c)
 {
-    struct trace_ring *r = &k->trace;
-    trace_flush(r);
-    trace_write(r, kind | (uint64_t)cpu << 32, time_ns, thread, a, b, c);
+    trace_write(&k->trace, kind | (uint64_t)cpu << 32, time_ns, thread, a, b, c);
 }
 
 static inline uint64_t trace_time(const kernel_t *k, uint32_t cpu)
@@ -98,29 +87,35 @@ static inline void trace_ipc_failed(kernel_t *k, const struct thread *t)
     trace_ipc_error(k, t, t->utcb ? t->utcb[UTCB_TCR_ERROR] : 0);
 }
 
-/* CPU c switched from `from` to `to` (either NULL: idle). A thread that blocks and hands
- * its CPU on in the same instant (IPC's direct switch) leaves one record, not two: its
- * switch to idle waits as pending and becomes "from -> to". */
-static inline void trace_switch(kernel_t *k, const struct cpu *c, const struct thread *from,
-                                const struct thread *to)
+/* `cpu` now runs `to` (NULL: it idles from its clock's time on). The thread it switched
+ * from is the one its last switch record put there, so a thread that blocks needs no
+ * record of its own: the CPU either switches on at once (IPC's direct switch: one record,
+ * sender -> receiver) or idles, and idling is recorded where its clock jumps (sched.c). */
+static inline void trace_switch(kernel_t *k, uint32_t cpu, const struct thread *to)
 {
     struct trace_ring *r = &k->trace;
-    uint32_t cpu = (uint32_t)(c - k->cpu);
-    if (from && !to) {
-        trace_flush(r);
-        r->pend_thread = thread_id(from).raw;
-        r->pend_time = c->clock_ns;
-        r->pend_cpu = cpu;
+    uint64_t from = r->last[cpu], to_id = thread_id(to).raw;
+    if (from == to_id)
         return;
-    }
-    if (!from && r->pend_thread && r->pend_cpu == cpu && r->pend_time == c->clock_ns) {
-        uint64_t blocked = r->pend_thread;
-        r->pend_thread = 0;
-        trace_write(r, TRACE_SWITCH | (uint64_t)cpu << 32, c->clock_ns, thread_id(to).raw,
-                    blocked, 0, 0);
-        return;
-    }
-    trace_put(k, TRACE_SWITCH, cpu, c->clock_ns, thread_id(to).raw, thread_id(from).raw, 0, 0);
+    r->last[cpu] = to_id;
+    trace_put(k, TRACE_SWITCH, cpu, k->cpu[cpu].clock_ns, to_id, from, 0, 0);
+}
+
+/* t receives the message of Irq q (irq.c). */
+static inline void trace_irq(kernel_t *k, const struct thread *t, const struct irq *q)
+{
+    trace_event(k, TRACE_IRQ, trace_cpu(k, t), thread_id(t).raw, q->label,
+                kobj_id_of(&q->hdr).raw, 0);
+}
+
+/* A mapping of 2^shift bytes at va arrived in (TRACE_MAP) or left (TRACE_UNMAP) task t's
+ * space (mapdb.c); the thread is the one whose kernel entry did it (0: the harness). */
+static inline void trace_mapping(kernel_t *k, uint32_t kind, const struct task *t, uint64_t va,
+                                 unsigned shift)
+{
+    uint32_t cpu = k->running_cpu;
+    const struct thread *cur = cpu != CPU_NONE ? k->cpu[cpu].current : NULL;
+    trace_event(k, kind, cpu, thread_id(cur).raw, kobj_id_of(&t->hdr).raw, va, shift);
 }
 
 /* t faulted at va for `access` (L4_FPAGE_RO / W / X); c = its ip. */

@@ -24,7 +24,7 @@ KINDS = {
 }
 # Which of (a, b, c) hold object ids, per kind (the debugger hands µApps global ids).
 ID_FIELDS = {_lib.TRACE_IPC: (0,), _lib.TRACE_IPC_ERROR: (1,), _lib.TRACE_MAP: (0,),
-             _lib.TRACE_UNMAP: (0,), _lib.TRACE_SWITCH: (0,)}
+             _lib.TRACE_UNMAP: (0,), _lib.TRACE_SWITCH: (0,), _lib.TRACE_IRQ: (1,)}
 _NO_CPU = 0xFFFFFFFF
 
 
@@ -52,6 +52,8 @@ def name_of(k, oid):
     known = k._harness.names.get(oid) or k._harness.task_names.get(oid)
     if known:
         return known
+    if oid == k._lib.kernel_sigma0_thread(k._k).raw:
+        return "sigma0"
     out = k._ffi.new("char[]", _lib.KOBJ_NAME_MAX + 1)
     if k._lib.kobj_get_name(k._k, [oid], out) == 0:
         return k._ffi.string(out).decode("utf-8", errors="replace")
@@ -73,7 +75,7 @@ def _fields(k, kind, a, b, c):
     if kind in (_lib.TRACE_MAP, _lib.TRACE_UNMAP):
         return {"task": a, "task_name": name_of(k, a), "va": b, "page_shift": c}
     if kind == _lib.TRACE_IRQ:
-        return {"label": a}
+        return {"label": a, "irq": b}
     if kind == _lib.TRACE_SWITCH:
         return {"from": a, "from_name": name_of(k, a)}
     if kind == _lib.TRACE_KE:

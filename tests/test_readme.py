@@ -1,6 +1,7 @@
 """The README's examples run and say what the README says they say."""
 import os
 import re
+import textwrap
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -18,3 +19,13 @@ def test_the_usage_example_runs():
     assert res.exited == {"client": (5, b"hi")}
     assert res.blocked == {"srv": "receive (open wait)"}
     assert scope["k"].now_ns > 0
+
+
+def test_the_log_shutdown_trace_example_runs():
+    block = textwrap.dedent(python_blocks()[1])       # it sits in a list item
+    scope = {}
+    exec(compile(block, "README.md", "exec"), scope)
+    res, k = scope["res"], scope["k"]
+    assert (res.reason, res.shutdown) == ("shutdown", "poweroff")
+    assert k.log_lines == ["Hello World!"] and k.log_records[0].task == "hello"
+    assert k.trace[-1].kind == "switch"
