@@ -184,11 +184,15 @@ def test_icu_info_and_refusals(arch):
         ok(await l4_icu_bind(env.icu, 2, IRQ))                 # moves it off line 1
         r.append(l4_error(await l4_icu_unbind(env.icu, 1, IRQ), l4_utcb()))
         ok(await l4_icu_unbind(env.icu, 2, IRQ))
+        r.append(l4_error(await l4_icu_set_mode(env.icu, 64, L4_IRQ_F_POS_EDGE), l4_utcb()))
+        r.append(l4_error(await l4_icu_set_mode(env.icu, 1, 0x1000), l4_utcb()))  # no mode
+        ok(await l4_icu_set_mode(env.icu, 1, L4_IRQ_F_POS_EDGE))
         return r
 
     k.start_task(driver, name="drv")
     assert k.run().exited["drv"] == [0, 0, k._lib.ICU_LINES, 0, -L4_EINVAL, -L4_EINVAL,
-                                     -L4_EINVAL, -L4_EINVAL, -L4_EINVAL]
+                                     -L4_EINVAL, -L4_EINVAL, -L4_EINVAL, -L4_EINVAL,
+                                     -L4_EINVAL]
 
 
 def test_harness_line_refusals(arch):
