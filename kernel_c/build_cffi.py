@@ -38,6 +38,7 @@ KERNEL_SOURCES = [
     "kernel_c/irq.c",
     "kernel_c/semaphore.c",
     "kernel_c/exception.c",
+    "kernel_c/floor.c",
     "kernel_c/ptab.c",
     "kernel_c/vspace.c",
     "kernel_c/mapdb.c",

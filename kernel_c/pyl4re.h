@@ -494,4 +494,9 @@ int thread_exception_done(kernel_t *k, kobj_id_t thread, struct exc_result *out)
  * Python exception is one). */
 uint32_t arch_illegal_trapno(void);
 
+
+/* ---- the benchmarks' C floor (floor.c): iterations of a call, two lookups and the
+ * words copied each way; returns a checksum so the loop cannot be optimised away. */
+uint64_t bench_floor(uint64_t iterations, uint32_t words);
+
 #endif

@@ -25,9 +25,13 @@ def selfcheck(out=sys.stdout):
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] == "bench":
+        from . import bench
+        return bench.main(argv[1:])
     parser = argparse.ArgumentParser(prog="pyl4re", description=__doc__.splitlines()[0])
     parser.add_argument("command", nargs="?", default="selfcheck", choices=["selfcheck"],
-                        help="what to run (default: selfcheck)")
+                        help="what to run (default: selfcheck; `pyl4re bench` measures)")
     parser.parse_args(argv)
     return selfcheck()
 

@@ -1,0 +1,29 @@
+"""pytest-benchmark suites for IPC round trips (`pytest benchmarks/ --benchmark-only`),
+kept out of the default test run (pyproject's testpaths is tests/)."""
+import pytest
+
+from pyl4re import _core, bench
+
+ARCHES = _core.available_arches()
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_c_floor(benchmark, arch):
+    lib = _core.load(arch)[1]
+    benchmark(lib.bench_floor, 10_000, 2)
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_native_round_trips(benchmark, arch):
+    benchmark.pedantic(bench._system, args=(arch, True, True, 10_000), rounds=5,
+                       warmup_rounds=1)
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_uapp_round_trips(benchmark, arch):
+    benchmark.pedantic(bench._system, args=(arch, False, False, 1_000), rounds=5,
+                       warmup_rounds=1)
+
+
+def test_asyncio_queue_round_trips(benchmark):
+    benchmark.pedantic(bench._asyncio, args=(1_000,), rounds=5, warmup_rounds=1)
