@@ -9,7 +9,8 @@ import sys
 from . import _core, demo
 
 
-def selfcheck(out=sys.stdout):
+def selfcheck(out=None):
+    out = out or sys.stdout
     arches = _core.available_arches()
     if not arches:
         print("no architecture is built; run `pip install -e .`", file=out)

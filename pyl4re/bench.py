@@ -106,7 +106,8 @@ def _simpy(rounds):
     return (time.perf_counter_ns() - t0) / rounds, 0
 
 
-def run(quick=False, out=sys.stdout):
+def run(quick=False, out=None):
+    out = out or sys.stdout
     c_rounds, py_rounds, repeats = ((20_000, 2_000, 3) if quick else (200_000, 20_000, 7))
     results = {"machine": _machine(), "references": {}, "arches": {}}
     refs = results["references"]
