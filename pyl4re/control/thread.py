@@ -90,7 +90,7 @@ def _ex_regs(inv):
     if not info.task.raw:
         return reply(-_lib.L4_EINVAL)     # not bound to a task: no registers to set
     if flags & _lib.L4_THREAD_EX_REGS_TRIGGER_EXCEPTION:
-        return reply(-_lib.L4_ENOSYS)     # exception IPC is not modelled yet
+        return reply(-_lib.L4_ENOSYS)     # ex_regs-triggered exceptions are not modelled
     old = k._ffi.new("struct thread_regs *")
     rc = k._lib.thread_ex_regs(k._k, [inv.obj], inv.mr(1), inv.mr(2), flags, old)
     if rc < 0:

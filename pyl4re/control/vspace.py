@@ -1,7 +1,7 @@
 """Page-table control plane (§5.5, §14): map, unmap, revoke and look up single pages of a
 task's address space.
 
-Kernel-internal: the mapping database (to come) decides what goes where and calls these;
+Kernel-internal: the mapping database (kernel_c/mapdb.c) decides what goes where and calls these;
 tests may call them directly. They speak l4sys: 0 or a non-negative value on success, a
 negative -L4_Exxx on failure, and a failure changes nothing. What they must not do: split
 ranges into pages, follow mapping trees or decide about overmapping (the caller's job), or
