@@ -129,15 +129,26 @@ static struct task *task_get(const kernel_t *k, kobj_id_t id)
     return o && o->type == KOBJ_TASK ? (struct task *)o : NULL;
 }
 
-int cspace_lookup(const kernel_t *k, kobj_id_t task, cap_index_t idx, struct cap_info *out)
+/* The live capability at task[idx]: 0, -L4_EINVAL (no such task, index out of range) or
+ * -L4_ENOENT (an empty or stale slot). */
+static int cap_find(const kernel_t *k, kobj_id_t task, cap_index_t idx, struct cap_slot **s,
+                    struct kobj **o)
 {
     struct task *t = task_get(k, task);
     if (!t || idx.raw >= CSPACE_SLOTS)
         return -L4_EINVAL;
-    struct cap_slot *s = cspace_slot(t, idx);
-    struct kobj *o = cspace_slot_obj(k, s);
-    if (!o)
-        return -L4_ENOENT;
+    *s = cspace_slot(t, idx);
+    *o = cspace_slot_obj(k, *s);
+    return *o ? 0 : -L4_ENOENT;
+}
+
+int cspace_lookup(const kernel_t *k, kobj_id_t task, cap_index_t idx, struct cap_info *out)
+{
+    struct cap_slot *s;
+    struct kobj *o;
+    int rc = cap_find(k, task, idx, &s, &o);
+    if (rc < 0)
+        return rc;
     out->obj = kobj_id_of(o);
     out->type = o->type;
     out->rights = s->rights;
@@ -259,12 +270,11 @@ int task_unmap_obj(kernel_t *k, kobj_id_t task, uint64_t fpage, uint64_t mask)
 
 int cspace_delete(kernel_t *k, kobj_id_t task, cap_index_t idx)
 {
-    struct task *t = task_get(k, task);
-    if (!t || idx.raw >= CSPACE_SLOTS)
-        return -L4_EINVAL;
-    struct cap_slot *s = cspace_slot(t, idx);
-    if (!cspace_slot_obj(k, s))
-        return -L4_ENOENT;
+    struct cap_slot *s;
+    struct kobj *o;
+    int rc = cap_find(k, task, idx, &s, &o);
+    if (rc < 0)
+        return rc;
     slot_clear(k, s);
     kobj_reap(k);
     return 0;
@@ -272,13 +282,11 @@ int cspace_delete(kernel_t *k, kobj_id_t task, cap_index_t idx)
 
 int cspace_delete_obj(kernel_t *k, kobj_id_t task, cap_index_t idx)
 {
-    struct task *t = task_get(k, task);
-    if (!t || idx.raw >= CSPACE_SLOTS)
-        return -L4_EINVAL;
-    struct cap_slot *s = cspace_slot(t, idx);
-    struct kobj *o = cspace_slot_obj(k, s);
-    if (!o)
-        return -L4_ENOENT;
+    struct cap_slot *s;
+    struct kobj *o;
+    int rc = cap_find(k, task, idx, &s, &o);
+    if (rc < 0)
+        return rc;
     if (!(s->rights & L4_CAP_FPAGE_D))
         return -L4_EPERM;
     slot_clear(k, s);

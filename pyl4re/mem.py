@@ -44,12 +44,12 @@ async def _page(va, access):
     k = cur.kernel
     lib, res = k._lib, k._mem_result
     while True:
-        status = lib.mem_access(k._k, [cur.thread], [va], access, res)
+        status = lib.mem_access(k._k, cur.ref, [va], access, res)
         if status == lib.SYS_DONE:
             return res.pa.raw, res.avail
         if status == lib.SYS_SUSPEND:            # page-fault IPC: wait for the pager
             await traps._suspend()
-            status = lib.mem_fault_done(k._k, [cur.thread], res)
+            status = lib.mem_fault_done(k._k, cur.ref, res)
             if status == lib.SYS_DONE:
                 continue                         # resolved (or to be retried): again
         if status == lib.SYS_FAULT:

@@ -28,7 +28,7 @@ class UnhandledTrap(RuntimeError):
 
 
 class _Current:
-    __slots__ = ("kernel", "thread", "task", "utcb", "call", "result")
+    __slots__ = ("kernel", "thread", "ref", "task", "utcb", "call", "result")
 
     def __init__(self):
         self.kernel = None
@@ -59,7 +59,7 @@ async def enter(dest, tag, label, timeout):
     while True:
         # The structs are the kernel's, shared by all its threads: fill them every time.
         call.dest, call.tag, call.label, call.timeout = dest, tag, label, timeout
-        status = lib.sys_invoke(k._k, [cur.thread], call, res)
+        status = lib.sys_invoke(k._k, cur.ref, call, res)
         if status == lib.SYS_SLOWPATH:
             status = k._control.invoke(cur, res)
         if status == lib.SYS_DONE:
@@ -83,14 +83,14 @@ async def trap(trapno, err=0):
     cur = running()
     k = cur.kernel
     lib = k._lib
-    status = lib.thread_exception(k._k, [cur.thread], trapno, err, 0)
+    status = lib.thread_exception(k._k, cur.ref, trapno, err, 0)
     if status == lib.SYS_FAULT:
         raise UnhandledTrap(f"trap {trapno:#x}: the thread has no exception handler")
     if status == lib.SYS_GONE:
         raise ThreadGone()
     await _suspend()
     out = k._exc_result
-    lib.thread_exception_done(k._k, [cur.thread], out)
+    lib.thread_exception_done(k._k, cur.ref, out)
     if out.ip_changed:
         raise JumpTo(out.ip)
 
@@ -101,7 +101,7 @@ async def compute(ns):
         raise ValueError(f"compute() takes a non-negative int of nanoseconds, not {ns!r}")
     cur = running()
     k = cur.kernel
-    status = k._lib.sys_compute(k._k, [cur.thread], ns)
+    status = k._lib.sys_compute(k._k, cur.ref, ns)
     if status == k._lib.SYS_GONE:
         raise ThreadGone()
     if status == k._lib.SYS_SUSPEND:
