@@ -2,7 +2,9 @@
 kept out of the default test run (pyproject's testpaths is tests/)."""
 import pytest
 
-from pyl4re import _core, bench
+from pyl4re import _core
+from pyl4re.bench import references
+from pyl4re.bench.ipc_cases import round_trips
 
 ARCHES = _core.available_arches()
 
@@ -15,15 +17,15 @@ def test_c_floor(benchmark, arch):
 
 @pytest.mark.parametrize("arch", ARCHES)
 def test_native_round_trips(benchmark, arch):
-    benchmark.pedantic(bench._system, args=(arch, True, True, 10_000), rounds=5,
+    benchmark.pedantic(round_trips, args=(arch, 10_000, True, True), rounds=5,
                        warmup_rounds=1)
 
 
 @pytest.mark.parametrize("arch", ARCHES)
 def test_uapp_round_trips(benchmark, arch):
-    benchmark.pedantic(bench._system, args=(arch, False, False, 1_000), rounds=5,
+    benchmark.pedantic(round_trips, args=(arch, 1_000, False, False), rounds=5,
                        warmup_rounds=1)
 
 
 def test_asyncio_queue_round_trips(benchmark):
-    benchmark.pedantic(bench._asyncio, args=(1_000,), rounds=5, warmup_rounds=1)
+    benchmark.pedantic(references.asyncio_queue, args=(1_000,), rounds=5, warmup_rounds=1)

@@ -1,0 +1,59 @@
+"""The printed report of `pyl4re bench`: the machine, the references, one table per
+architecture with ratios against the references, and the targets with their verdicts."""
+
+
+def targets(results):
+    """Each target of the benchmark issue, with the value measured in this run:
+    a list of {"name", "value", "holds"} (holds is None where it could not be measured)."""
+    out = []
+    refs = results["references"]
+    simpy = refs.get("simpy_store_round_trip", {}).get("median_ns")
+    for arch, cases in results["arches"].items():
+        floor = cases["c_floor"]["median_ns"]
+        native = cases["native_round_trip"]["median_ns"]
+        out.append({"name": f"{arch}: C IPC round trip <= 10x the C floor",
+                    "value": f"{native / floor:.1f}x", "holds": native <= 10 * floor})
+        uapp = cases["uapp_round_trip"]["median_ns"]
+        out.append({"name": f"{arch}: µApp<->µApp round trip >= 10x faster than SimPy Store",
+                    "value": f"{simpy / uapp:.2f}x" if simpy else "SimPy not installed",
+                    "holds": simpy / uapp >= 10 if simpy else None})
+    for t in results.get("extra_targets", []):
+        out.append(t)
+    return out
+
+
+def _ns(v):
+    return f"{v:,.0f}" if v >= 100 else f"{v:.1f}"
+
+
+def print_report(results, cases, out):
+    m = results["machine"]
+    refs = results["references"]
+    simpy = refs.get("simpy_store_round_trip", {}).get("median_ns")
+    aio = refs["asyncio_queue_round_trip"]["median_ns"]
+    print(f"pyl4re bench on {m['description']}", file=out)
+    print("host ns per operation: median [min..max] over repeated runs after a warm-up; "
+          "virtual ns the model charged", file=out)
+    print(f"references (same run): asyncio.Queue round trip {_ns(aio)} ns"
+          + (f", SimPy Store round trip {_ns(simpy)} ns" if simpy else
+             ", SimPy not installed (pip install -e '.[bench]')"), file=out)
+    for arch, figures in results["arches"].items():
+        floor = figures["c_floor"]["median_ns"]
+        print(f"\n{arch}  (C floor {_ns(floor)} ns)", file=out)
+        print(f"  {'case':40s} {'median ns':>11s} {'[min..max]':>22s} {'virtual ns':>11s}"
+              f"  ratios", file=out)
+        for case in cases:
+            c = figures.get(case.key)
+            if c is None:
+                continue
+            ratios = [f"{c['median_ns'] / floor:.1f}x floor"]
+            if case.path == "python":
+                ref, name = (simpy, "SimPy") if simpy else (aio, "asyncio")
+                ratios.append(f"{ref / c['median_ns']:.2f}x faster than {name}")
+            spread = f"[{_ns(c['min_ns'])}..{_ns(c['max_ns'])}]"
+            print(f"  {case.label:40s} {_ns(c['median_ns']):>11s} {spread:>22s} "
+                  f"{c['virtual_ns']:11,.0f}  {', '.join(ratios)}", file=out)
+    print("\ntargets", file=out)
+    for t in results["targets"]:
+        verdict = {True: "holds", False: "does not hold", None: "not measured"}[t["holds"]]
+        print(f"  {t['name']}: {t['value']} -> {verdict}", file=out)
