@@ -95,6 +95,8 @@ int kernel_create(const struct kernel_config *cfg, uint8_t *physmem, uint64_t si
     k->mem_size = size;
     k->cpus = cfg->cpus;
     k->seed = cfg->seed;
+    k->sched_until_ns = k->sched_event_ns = UINT64_MAX;     /* no bounds until a run sets them */
+    k->sched_steps_left = UINT64_MAX;
     objtab_init(&k->objs);
     int rc = frames_init(&k->frames, size / FRAME_SIZE, cfg->kmem_bytes / FRAME_SIZE);
     if (!rc)

@@ -68,6 +68,9 @@ struct kernel {
     void *mapdb;               /* mapdb.c's state */
     struct trace_ring trace;
     uint32_t shutdown;         /* enum kernel_shutdown_how: set, sched_next runs nothing */
+    /* The bounds of the current run (sched_limits, sched_set_event): NEVER for none. */
+    uint64_t sched_until_ns, sched_event_ns, sched_steps_left;
+    uint32_t sched_in_entry;   /* a waiting sys_invoke may schedule at once */
 };
 
 int irq_init(kernel_t *k);

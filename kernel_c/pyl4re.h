@@ -219,13 +219,20 @@ enum sys_status {
     SYS_SLOWPATH = 2,      /* a kernel object for the control plane: finish with sys_complete */
     SYS_GONE = 3,          /* the thread no longer exists */
     SYS_FAULT = 4,         /* a memory access that cannot be resolved (see mem_result) */
+    SYS_SWITCH = 5,        /* the thread must yield, and the scheduler has already chosen
+                              what runs next: its answer is in the entry's sched_out */
 };
 struct sys_result {
     uint64_t tag, label;
     kobj_id_t obj;         /* SYS_SLOWPATH: the invoked object and the capability's rights */
     uint32_t type, rights, attrs;
 };
-int sys_invoke(kernel_t *k, kobj_id_t thread, const struct sys_call *c, struct sys_result *out);
+struct sched_out;          /* below, with the scheduler */
+/* When the entry must wait and sched_limits() allowed it, sys_invoke schedules at once
+ * (one boundary crossing instead of two): SYS_SWITCH with the choice in *next; or, when
+ * the choice is the caller itself (a native server answered), SYS_DONE. */
+int sys_invoke(kernel_t *k, kobj_id_t thread, uint64_t dest, uint64_t tag, uint64_t label,
+               uint64_t timeout, struct sys_result *out, struct sched_out *next);
 /* Ends a slow-path entry with the reply the control plane wrote (tag; or an IPC error). */
 int sys_complete(kernel_t *k, kobj_id_t thread, uint64_t reply_tag, uint32_t ipc_error,
                  struct sys_result *out);
@@ -249,24 +256,31 @@ int sys_compute(kernel_t *k, kobj_id_t thread, uint64_t ns);
 enum sched_status {
     SCHED_RUN = 0,         /* a Python thread must run: sched_out says which */
     SCHED_IDLE = 1,        /* nothing can make progress any more */
-    SCHED_LIMIT = 2,       /* the next event lies beyond until_ns */
-    SCHED_STEPS = 3,       /* max_steps scheduling decisions were made */
+    SCHED_LIMIT = 2,       /* the next event lies beyond the run's until_ns */
+    SCHED_STEPS = 3,       /* the run's max_steps scheduling decisions were made */
     SCHED_SHUTDOWN = 4,    /* platform control shut the system down: nothing runs again */
+    SCHED_EVENT = 5,       /* the harness event (sched_set_event) is due before anything */
 };
 struct sched_out {
+    int32_t status;        /* enum sched_status (also for a SYS_SWITCH entry) */
     kobj_id_t thread;
     uint64_t tag, label;   /* the result of its last kernel entry */
     uint64_t ip;
     uint32_t restart;      /* repeat the last kernel entry (a gate got bound) */
     uint32_t start;        /* ex_regs set a new ip: start the code there */
     uint32_t cpu;
-    uint64_t steps;        /* scheduling steps this call took (for max_steps) */
 };
+/* The bounds of one Kernel.run(): virtual time until_ns (0: none) and max_steps
+ * scheduling steps (0: no limit); `switch_in_entry` lets a waiting sys_invoke schedule at
+ * once (off when the run loop logs every decision itself). */
+void sched_limits(kernel_t *k, uint64_t until_ns, uint64_t max_steps, uint32_t switch_in_entry);
+/* The earliest harness event (k.hw.at), UINT64_MAX for none: scheduling stops before it. */
+void sched_set_event(kernel_t *k, uint64_t event_ns);
 /* Runs scheduling steps (picking a CPU and thread, firing timeouts, running native
- * threads and compute) until a Python thread must run; at most max_steps (0: no limit). */
-int sched_next(kernel_t *k, uint64_t until_ns, uint64_t max_steps, struct sched_out *out);
+ * threads and compute) until a Python thread must run or a bound is reached. */
+int sched_next(kernel_t *k, struct sched_out *out);
 uint64_t kernel_now_ns(const kernel_t *k);
-/* Brings every idle CPU's clock up to t (a harness event at t; after SCHED_LIMIT). */
+/* Brings every idle CPU's clock up to t (a harness event at t; after SCHED_EVENT). */
 void kernel_advance_idle(kernel_t *k, uint64_t t);
 
 struct cpu_info {

@@ -334,13 +334,33 @@ static int run_compute(kernel_t *k, struct cpu *c, struct thread *t, uint64_t un
     return 1;
 }
 
-int sched_next(kernel_t *k, uint64_t until_ns, uint64_t max_steps, struct sched_out *out)
+void sched_limits(kernel_t *k, uint64_t until_ns, uint64_t max_steps, uint32_t switch_in_entry)
 {
-    out->steps = 0;
+    k->sched_until_ns = until_ns ? until_ns : NEVER;
+    k->sched_steps_left = max_steps ? max_steps : NEVER;
+    k->sched_in_entry = switch_in_entry != 0;
+}
+
+void sched_set_event(kernel_t *k, uint64_t event_ns)
+{
+    k->sched_event_ns = event_ns;
+}
+
+int sched_next(kernel_t *k, struct sched_out *out)
+{
+    out->status = SCHED_SHUTDOWN;
     if (k->shutdown)
         return SCHED_SHUTDOWN;
-    for (uint64_t step = 0; !max_steps || step < max_steps; step++) {
-        out->steps = step + 1;
+    /* Nothing may run past the run's end or the next harness event (if that comes first:
+     * then the run loop fires it and goes on). */
+    int event_first = k->sched_event_ns != NEVER && k->sched_event_ns <= k->sched_until_ns;
+    uint64_t until = event_first ? k->sched_event_ns : k->sched_until_ns;
+    for (;;) {
+        k->running_cpu = CPU_NONE;
+        if (k->sched_steps_left == 0)
+            return out->status = SCHED_STEPS;
+        if (k->sched_steps_left != NEVER)
+            k->sched_steps_left--;
         struct cpu *c = NULL;
         uint64_t best = NEVER;
         for (uint32_t i = 0; i < k->cpus; i++) {
@@ -350,11 +370,12 @@ int sched_next(kernel_t *k, uint64_t until_ns, uint64_t max_steps, struct sched_
                 c = &k->cpu[i];
             }
         }
-        k->running_cpu = CPU_NONE;
+        if (event_first && (!c || best > until))
+            return out->status = SCHED_EVENT;
         if (!c)
-            return SCHED_IDLE;
-        if (until_ns && best > until_ns)
-            return SCHED_LIMIT;
+            return out->status = SCHED_IDLE;
+        if (best > until)
+            return out->status = SCHED_LIMIT;
         if (best > c->clock_ns) {                /* idle until the event */
             if (k->trace.size) trace_switch(k, (uint32_t)(c - k->cpu), NULL);
             c->idle_ns += best - c->clock_ns;
@@ -366,8 +387,8 @@ int sched_next(kernel_t *k, uint64_t until_ns, uint64_t max_steps, struct sched_
             continue;
         k->running_cpu = t->cpu;
         if (t->compute_left_ns) {
-            if (!run_compute(k, c, t, until_ns))
-                return SCHED_LIMIT;
+            if (!run_compute(k, c, t, until))
+                return out->status = event_first ? SCHED_EVENT : SCHED_LIMIT;
             if (t->compute_left_ns)
                 continue;
         } else if (t->program != PROGRAM_PYTHON) {
@@ -384,10 +405,8 @@ int sched_next(kernel_t *k, uint64_t until_ns, uint64_t max_steps, struct sched_
         out->cpu = t->cpu;
         t->ret_restart = 0;
         t->start_pending = 0;
-        return SCHED_RUN;
+        return out->status = SCHED_RUN;
     }
-    k->running_cpu = CPU_NONE;
-    return SCHED_STEPS;
 }
 
 void kernel_advance_idle(kernel_t *k, uint64_t t)

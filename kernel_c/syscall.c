@@ -223,12 +223,26 @@ struct thread *sys_running(kernel_t *k, kobj_id_t tid)
     return t;
 }
 
-int sys_invoke(kernel_t *k, kobj_id_t thread, const struct sys_call *c, struct sys_result *out)
+int sys_invoke(kernel_t *k, kobj_id_t thread, uint64_t dest, uint64_t tag, uint64_t label,
+               uint64_t timeout, struct sys_result *out, struct sched_out *next)
 {
     struct thread *t = sys_running(k, thread);
-    if (!t || !c || !out)
+    if (!t || !out || !next)
         return -L4_EINVAL;
-    return sys_exit(k, thread, kernel_entry(k, t, c), out);
+    struct sys_call c = { .dest = dest, .tag = tag, .label = label, .timeout = timeout };
+    int status = sys_exit(k, thread, kernel_entry(k, t, &c), out);
+    if (status != SYS_SUSPEND || !k->sched_in_entry)
+        return status;
+    /* The run loop would ask the scheduler next thing anyway: ask it here. When it picks
+     * this thread again as it stands (a native partner answered at once), the entry is
+     * simply done, as if the thread had never left the CPU. */
+    if (sched_next(k, next) == SCHED_RUN && next->thread.raw == thread.raw
+        && !next->restart && !next->start) {
+        out->tag = next->tag;
+        out->label = next->label;
+        return SYS_DONE;
+    }
+    return SYS_SWITCH;
 }
 
 int sys_complete(kernel_t *k, kobj_id_t thread, uint64_t reply_tag, uint32_t ipc_error,

@@ -32,8 +32,9 @@ def entry(fn):
         ip = CODE_BASE + next(_next) * CODE_STRIDE
         _by_ip[ip] = fn
         _by_fn[fn] = ip
-    if traps.current.kernel is not None:
-        traps.current.kernel._code[ip] = fn
+    kernel = traps.running_kernel()
+    if kernel is not None:
+        kernel._code[ip] = fn
     return ip
 
 

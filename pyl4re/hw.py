@@ -65,6 +65,7 @@ class Hardware:
         if not callable(fn):
             raise TypeError("fn must be callable")
         heapq.heappush(self.events, (ns, next(self._seq), fn))
+        self._tell_kernel()
 
     def next_event(self):
         return self.events[0][0] if self.events else None
@@ -74,6 +75,13 @@ class Hardware:
         ran = False
         while self.events and self.events[0][0] <= now:
             _, _, fn = heapq.heappop(self.events)
+            self._tell_kernel()
             fn()
             ran = True
         return ran
+
+    def _tell_kernel(self):
+        """The scheduler stops before the earliest event (SCHED_EVENT), so it must always
+        know it, also when an event is added while a µApp runs."""
+        k = self.k
+        k._lib.sched_set_event(k._k, self.events[0][0] if self.events else (1 << 64) - 1)

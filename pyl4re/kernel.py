@@ -87,10 +87,11 @@ class Kernel:
         self.frames = Frames(self)
         self.root_task = Task(self, lib.kernel_root_task(self._k).raw)
         self.root_factory = self.root_task.object_at(CapIndex(lib.L4_BASE_FACTORY_CAP_INDEX))
-        # What runs µApps: one kernel-entry struct pair (one thread runs at a time), the
-        # control plane for slow-path objects, the loop, and the harness set-up API.
-        self._call = ffi.new("struct sys_call *")
+        # What runs µApps: the result structs of a kernel entry and of a scheduling
+        # decision (one thread runs at a time), the control plane for slow-path objects,
+        # the loop, and the harness set-up API.
         self._result = ffi.new("struct sys_result *")
+        self._next = ffi.new("struct sched_out *")
         self._mem_result = ffi.new("struct mem_result *")
         self._exc_result = ffi.new("struct exc_result *")
         self.log_schedule = log_schedule

@@ -31,15 +31,17 @@ class RunResult:
 
 
 class ThreadRecord:
-    """Python's side of one thread: its name, coroutine and UTCB view."""
-    __slots__ = ("id", "ref", "_ref_owner", "name", "coro", "env", "main_ip", "utcb", "task",
-                 "ended", "value", "error", "failing")
+    """Python's side of one thread: its name, coroutine and UTCB view; while it runs, also
+    the context its kernel entries use (traps.running())."""
+    __slots__ = ("id", "thread", "ref", "_ref_owner", "name", "coro", "env", "main_ip", "utcb",
+                 "task", "ended", "value", "error", "failing",
+                 "kernel", "kk", "sys_invoke", "result", "next")
 
-    def __init__(self, ffi, tid, name, env=None, main_ip=None):
-        self.id = tid
+    def __init__(self, kernel, tid, name, env=None, main_ip=None):
+        self.id = self.thread = tid
         # The id as the C struct every kernel entry passes: converted once, here, instead
         # of on each entry (a Python list costs ~80 ns per call on the µApp path).
-        self._ref_owner = ffi.new("kobj_id_t *", [tid])
+        self._ref_owner = kernel._ffi.new("kobj_id_t *", [tid])
         self.ref = self._ref_owner[0]
         self.name = name
         self.coro = None
@@ -51,6 +53,9 @@ class ThreadRecord:
         self.value = None
         self.error = None
         self.failing = None        # an exception its handler is being told about
+        # What traps.enter() needs, one attribute away (it runs on every kernel entry).
+        self.kernel, self.kk, self.sys_invoke = kernel, kernel._k, kernel._lib.sys_invoke
+        self.result, self.next = kernel._result, kernel._next
 
 
 class RunLoop:
@@ -64,8 +69,8 @@ class RunLoop:
     def record(self, tid, name=None, env=None, main_ip=None):
         rec = self.threads.get(tid)
         if rec is None:
-            rec = self.threads[tid] = ThreadRecord(self.k._ffi, tid,
-                                                   name or f"thread#{tid:x}", env, main_ip)
+            rec = self.threads[tid] = ThreadRecord(self.k, tid, name or f"thread#{tid:x}",
+                                                   env, main_ip)
         return rec
 
     def _bind(self, rec):
@@ -78,39 +83,35 @@ class RunLoop:
     def run(self, until_ns=None, max_steps=None, raise_errors=True):
         k = self.k
         lib, kk = k._lib, k._k
-        out = k._ffi.new("struct sched_out *")
-        cur = traps.current
+        out = k._next
+        threads = self.threads
+        log = self.schedule_log
         result = RunResult("idle", 0)
-        budget = max_steps or 0             # scheduling steps left; 0 = no limit
-        hw = k.hw
+        SCHED_RUN, SCHED_EVENT = lib.SCHED_RUN, lib.SCHED_EVENT
+        SUSPEND, SWITCHED = traps.SUSPEND, traps.SWITCHED
+        # A waiting kernel entry may make the next scheduling decision itself (SWITCHED),
+        # except when this loop must see and log every decision.
+        lib.sched_limits(kk, until_ns or 0, max_steps or 0, log is None)
+        status = lib.sched_next(kk, out)
         while True:
-            if max_steps and budget <= 0:
-                result.reason = "steps"
-                break
-            # Harness events (k.hw.at) are deadlines too: C stops there, the event runs.
-            event = hw.next_event()
-            until = until_ns or 0
-            if event is not None and (not until or event < until):
-                until = max(event, 1)
-            status = lib.sched_next(kk, until, budget, out)
-            if (event is not None and until == max(event, 1)
-                    and status in (lib.SCHED_LIMIT, lib.SCHED_IDLE)):
-                lib.kernel_advance_idle(kk, event)
-                hw.fire_due(event)
-                continue
-            if max_steps:
-                budget -= out.steps
-            if status != lib.SCHED_RUN:
+            if status != SCHED_RUN:
+                if status == SCHED_EVENT:            # a harness event (k.hw.at) is due
+                    event = k.hw.next_event()
+                    lib.kernel_advance_idle(kk, event)
+                    k.hw.fire_due(event)
+                    status = lib.sched_next(kk, out)
+                    continue
                 result.reason = {lib.SCHED_IDLE: "idle", lib.SCHED_LIMIT: "limit",
                                  lib.SCHED_STEPS: "steps", lib.SCHED_SHUTDOWN: "shutdown"}[status]
                 if status == lib.SCHED_SHUTDOWN:
                     result.shutdown = {lib.SHUTDOWN_POWEROFF: "poweroff", lib.SHUTDOWN_REBOOT:
                                        "reboot"}[lib.kernel_shutdown_state(kk)]
                 break
-            rec = self.record(out.thread.raw)
-            if self.schedule_log is not None:
-                self.schedule_log.append((out.cpu, lib.kernel_now_ns(kk), rec.name))
-            ip = out.ip
+            tid = out.thread.raw
+            rec = threads.get(tid) or self.record(tid)
+            if log is not None:
+                log.append((out.cpu, lib.kernel_now_ns(kk), rec.name))
+            status = None                      # after this thread: ask the scheduler
             if rec.failing is not None:
                 # Its code raised and its exception handler has answered (§10.2).
                 if not self._after_exception(rec):
@@ -118,17 +119,21 @@ class RunLoop:
                         exc = rec.error
                         raise MicroAppError(f"µApp thread {rec.name!r} raised "
                                             f"{type(exc).__name__}: {exc}") from exc
+                    status = lib.sched_next(kk, out)
                     continue
                 ip = k._thread_info(rec.id).ip        # where the handler sent it
-            if out.start or rec.coro is None:
                 if not self._start(rec, ip):
+                    status = lib.sched_next(kk, out)
+                    continue
+                value = None
+            elif out.start or rec.coro is None:
+                if not self._start(rec, out.ip):
+                    status = lib.sched_next(kk, out)
                     continue
                 value = None
             else:
                 value = (out.tag, out.label, out.restart)
-            cur.kernel, cur.thread, cur.ref = k, rec.id, rec.ref
-            cur.utcb, cur.task = rec.utcb, rec.task
-            cur.call, cur.result = k._call, k._result
+            traps._running = rec
             try:
                 yielded = rec.coro.send(value)
             except StopIteration as stop:
@@ -138,24 +143,27 @@ class RunLoop:
             except traps.JumpTo:
                 rec.coro = None                # the handler moved it: new code at its ip
             except BaseException as exc:       # the µApp's own failure
-                if self._raise_exception(rec, exc):
-                    continue                   # its exception handler hears of it first
-                self._end(rec, error=exc)
-                if raise_errors:
-                    cur.kernel = None
-                    raise MicroAppError(f"µApp thread {rec.name!r} raised "
-                                        f"{type(exc).__name__}: {exc}") from exc
+                traps._running = None
+                if not self._raise_exception(rec, exc):    # no handler to hear of it first
+                    self._end(rec, error=exc)
+                    if raise_errors:
+                        raise MicroAppError(f"µApp thread {rec.name!r} raised "
+                                            f"{type(exc).__name__}: {exc}") from exc
             else:
-                if yielded is not traps.SUSPEND:
+                if yielded is SWITCHED:        # C has chosen the next thread already
+                    status = out.status
+                elif yielded is not SUSPEND:
+                    traps._running = None
                     exc = TypeError(f"µApp thread {rec.name!r} awaited {yielded!r}; µApps may "
                                     "only await pyl4re operations")
                     rec.coro.close()
                     self._end(rec, error=exc)
                     if raise_errors:
-                        cur.kernel = None
                         raise MicroAppError(str(exc)) from exc
             finally:
-                cur.kernel = None
+                traps._running = None
+            if status is None:
+                status = lib.sched_next(kk, out)
 
         result.now_ns = lib.kernel_now_ns(kk)
         for rec in self.threads.values():

@@ -2,16 +2,23 @@
 
 Every operation that enters the kernel calls `enter()`. It performs the kernel entry in C
 right away; when the kernel finishes at once (SYS_DONE) the µApp goes on without ever
-returning to the run loop. Only when the thread must wait (SYS_SUSPEND) does `_suspend()`
-yield, the only `yield` in pyl4re, and the run loop sends the result back in later.
+returning to the run loop. Only when the thread must wait does it yield to the loop
+(`_suspend()`, or `_switched()` when C has already chosen the next thread: SYS_SWITCH),
+and the run loop sends the result back in later.
 Slow-path objects (SYS_SLOWPATH) are handed to the control plane, synchronously. Traps
 are plain data: the loop never receives a callable from a µApp.
 """
 import types
 
+from . import _core
 from .errors import L4Error
 
-SUSPEND = "pyl4re-suspend"        # the only value a µApp coroutine yields to the loop
+_abi = _core.abi()
+SYS_SUSPEND, SYS_SLOWPATH, SYS_GONE, SYS_SWITCH = (
+    _abi.SYS_SUSPEND, _abi.SYS_SLOWPATH, _abi.SYS_GONE, _abi.SYS_SWITCH)
+
+SUSPEND = "pyl4re-suspend"        # a µApp coroutine yields one of these two to the loop:
+SWITCHED = "pyl4re-switched"      # ... the second when the kernel already chose who runs next
 
 
 class ThreadGone(BaseException):
@@ -27,22 +34,23 @@ class UnhandledTrap(RuntimeError):
     """A trap with no exception handler to tell: the thread cannot go on."""
 
 
-class _Current:
-    __slots__ = ("kernel", "thread", "ref", "task", "utcb", "call", "result")
-
-    def __init__(self):
-        self.kernel = None
-
-
-current = _Current()
+# The run loop's record of the µApp thread running now (runloop.ThreadRecord: kernel,
+# thread id, ref, task, utcb, and the kernel's result structs), None between threads.
+_running = None
 
 
 def running():
     """The running thread's context; RuntimeError outside a µApp."""
-    if current.kernel is None:
+    cur = _running
+    if cur is None:
         raise RuntimeError("no current thread: this works only inside a µApp "
                            "(a coroutine run by Kernel.run())")
-    return current
+    return cur
+
+
+def running_kernel():
+    """The kernel whose µApp is running now, or None."""
+    return _running.kernel if _running is not None else None
 
 
 @types.coroutine
@@ -50,25 +58,32 @@ def _suspend():
     return (yield SUSPEND)
 
 
+@types.coroutine
+def _switched():
+    return (yield SWITCHED)
+
+
 async def enter(dest, tag, label, timeout):
     """One kernel entry: capability selector | L4_SYSF_* flags, the tag's raw word, the
     label register and the timeout pair. Returns (tag raw, label) once it completes."""
-    cur = running()
-    k, call, res = cur.kernel, cur.call, cur.result
-    lib = k._lib
+    cur = _running or running()
+    res = cur.result
     while True:
-        # The structs are the kernel's, shared by all its threads: fill them every time.
-        call.dest, call.tag, call.label, call.timeout = dest, tag, label, timeout
-        status = lib.sys_invoke(k._k, cur.ref, call, res)
-        if status == lib.SYS_SLOWPATH:
-            status = k._control.invoke(cur, res)
-        if status == lib.SYS_DONE:
+        status = cur.sys_invoke(cur.kk, cur.ref, dest, tag, label, timeout, res, cur.next)
+        if status == 0:                                   # SYS_DONE: the fast case
             return res.tag, res.label
-        if status == lib.SYS_GONE:
+        if status == SYS_SLOWPATH:                        # the control plane's object
+            status = cur.kernel._control.invoke(cur, res, dest, tag)
+            if status == 0:
+                return res.tag, res.label
+        if status == SYS_SWITCH:
+            out_tag, out_label, restart = await _switched()
+        elif status == SYS_SUSPEND:
+            out_tag, out_label, restart = await _suspend()
+        elif status == SYS_GONE:
             raise ThreadGone()
-        if status < 0:
+        else:
             raise L4Error(-status, "kernel entry refused: the run loop's thread is not running")
-        out_tag, out_label, restart = await _suspend()
         if not restart:            # a gate got bound under a waiting sender: enter again
             return out_tag, out_label
 

@@ -20,14 +20,14 @@ class Invocation:
     __slots__ = ("kernel", "thread", "task", "utcb", "tag", "dest", "obj", "type", "rights",
                  "attrs", "needed")
 
-    def __init__(self, kernel, cur, res):
+    def __init__(self, kernel, cur, res, dest, tag):
         self.kernel = kernel
         self.thread = cur.thread
         self.task = cur.task
         self.utcb = cur.utcb
         self.needed = 0          # a handler refusing for a missing right names it here
-        self.tag = cur.call.tag
-        self.dest = cur.call.dest
+        self.tag = tag
+        self.dest = dest
         self.obj = res.obj.raw
         self.type = res.type
         self.rights = res.rights
@@ -91,11 +91,12 @@ class ControlPlane:
     def register(self, kind, handler):
         self.handlers[kind] = handler
 
-    def invoke(self, cur, res):
-        """Handles the entry described by `res` for the running thread `cur`; returns the
-        kernel entry's status as sys_complete gives it."""
+    def invoke(self, cur, res, dest, tag):
+        """Handles the entry described by `res` (the selector word `dest` and the `tag` it
+        was made with) for the running thread `cur`; returns the kernel entry's status as
+        sys_complete gives it."""
         k = self.kernel
-        inv = Invocation(k, cur, res)
+        inv = Invocation(k, cur, res, dest, tag)
         handler = self.handlers.get(inv.type, unsupported)
         answer = handler(inv)
         err = 0
