@@ -63,19 +63,19 @@ def _switched():
     return (yield SWITCHED)
 
 
-async def enter(dest, tag, label, timeout):
+async def enter(dest, tag, label, timeout, wrap=None):
     """One kernel entry: capability selector | L4_SYSF_* flags, the tag's raw word, the
-    label register and the timeout pair. Returns (tag raw, label) once it completes."""
+    label register and the timeout pair. Returns (tag raw, label) once it completes, or
+    wrap(tag raw, label) when a wrap is given."""
     cur = _running or running()
     res = cur.result
     while True:
         status = cur.sys_invoke(cur.kk, cur.ref, dest, tag, label, timeout, res, cur.next)
-        if status == 0:                                   # SYS_DONE: the fast case
-            return res.tag, res.label
         if status == SYS_SLOWPATH:                        # the control plane's object
             status = cur.kernel._control.invoke(cur, res, dest, tag)
-            if status == 0:
-                return res.tag, res.label
+        if status == 0:                                   # SYS_DONE: the thread goes on
+            out_tag, out_label = res.tag, res.label
+            break
         if status == SYS_SWITCH:
             out_tag, out_label, restart = await _switched()
         elif status == SYS_SUSPEND:
@@ -85,7 +85,8 @@ async def enter(dest, tag, label, timeout):
         else:
             raise L4Error(-status, "kernel entry refused: the run loop's thread is not running")
         if not restart:            # a gate got bound under a waiting sender: enter again
-            return out_tag, out_label
+            break
+    return wrap(out_tag, out_label) if wrap else (out_tag, out_label)
 
 
 async def trap(trapno, err=0):

@@ -48,9 +48,8 @@ def round_trips(arch, rounds, server_native, client_native, words=2):
         async def server(env):
             u = l4_utcb()
             tag, _ = await l4_ipc_wait(u, L4_IPC_NEVER)
-            while True:
-                tag, _ = await l4_ipc_reply_and_wait(u, l4_msgtag(0, tag.words, 0, 0),
-                                                     L4_IPC_NEVER)
+            while True:                  # echo: the reply is the words that came, as is
+                tag, _ = await l4_ipc_reply_and_wait(u, tag, L4_IPC_NEVER)
         srv = k.start_task(server, name="srv", caps={"svc": gate.svr()})
     k._lib.gate_bind(k._k, [gate.object.id], [srv.thread_id], 0x10)
     if client_native:

@@ -2,6 +2,10 @@
 kernel entry through `pyl4re.traps.enter`, so it returns at once when the kernel finishes
 at once and waits (yields to the run loop) only when the thread has to.
 
+Each function checks its arguments when called and returns the entry's coroutine to
+await (one coroutine level less per switch than an `async def` wrapper: this is the µApp
+hot path); forgetting the `await` still draws Python's "never awaited" warning.
+
 `utcb` arguments are accepted for l4sys compatibility and must be the running thread's
 UTCB (or None): the kernel always uses the caller's own UTCB, as the real one does.
 """
@@ -11,17 +15,22 @@ from .consts import (
     L4_INVALID_CAP, L4_IPC_BOTH_TIMEOUT_0, L4_SYSF_CALL, L4_SYSF_RECV, L4_SYSF_REPLY_AND_WAIT,
     L4_SYSF_SEND, L4_SYSF_SEND_AND_WAIT, L4_SYSF_WAIT,
 )
-from .msgtag import l4_msgtag_t, _set_raw, _new
+from .msgtag import l4_msgtag_t, _tag_of_raw
 from .utcb import set_utcb_provider
 
 _U64 = (1 << 64) - 1
 _SEL_FLAGS = 0xF
 
 
-def _tag(raw):
-    t = _new(l4_msgtag_t)
-    _set_raw(t, raw)
-    return t
+_tag = _tag_of_raw
+
+
+def _tag_only(raw, label):
+    return _tag_of_raw(raw)
+
+
+def _tag_and_label(raw, label):
+    return _tag_of_raw(raw), label
 
 
 def _check_args(dest, utcb, tag, timeout, fn):
@@ -32,7 +41,7 @@ def _check_args(dest, utcb, tag, timeout, fn):
                         f"not {type(tag).__name__}")
     if not (timeout.__class__ is int and 0 <= timeout <= 0xFFFFFFFF):
         timeout = _check.in_range(timeout, 0, 0xFFFFFFFF, f"{fn}: timeout", hex_=True)
-    if utcb is not None and utcb is not traps.running().utcb:
+    if utcb is not None and utcb is not (traps._running or traps.running()).utcb:
         raise ValueError(f"{fn}: utcb is not the calling thread's UTCB (use l4_utcb())")
     return dest & ~_SEL_FLAGS
 
@@ -45,69 +54,61 @@ def _running_utcb():
 set_utcb_provider(_running_utcb)
 
 
-async def l4_ipc(dest, utcb, flags, slabel, tag, timeout):
+def l4_ipc(dest, utcb, flags, slabel, tag, timeout):
     """The generic IPC: selector, L4_SYSF_* flags, label register, tag, timeouts.
     Returns (tag, label)."""
     sel = _check_args(dest, utcb, tag, timeout, "l4_ipc")
     flags = _check.in_range(flags, 0, _SEL_FLAGS, "l4_ipc: flags")
     slabel = _check.in_range(slabel, 0, _U64, "l4_ipc: slabel", hex_=True)
-    raw, label = await traps.enter(sel | flags, tag.raw, slabel, timeout)
-    return _tag(raw), label
+    return traps.enter(sel | flags, tag.raw, slabel, timeout, _tag_and_label)
 
 
-async def l4_ipc_call(dest, utcb, tag, timeout):
+def l4_ipc_call(dest, utcb, tag, timeout):
     """Send to dest, then wait for its reply (closed wait). Returns the reply's tag."""
     sel = _check_args(dest, utcb, tag, timeout, "l4_ipc_call")
-    raw, _ = await traps.enter(sel | L4_SYSF_CALL, tag.raw, 0, timeout)
-    return _tag(raw)
+    return traps.enter(sel | L4_SYSF_CALL, tag.raw, 0, timeout, _tag_only)
 
 
-async def l4_ipc_send(dest, utcb, tag, timeout):
+def l4_ipc_send(dest, utcb, tag, timeout):
     """Send only. Check the result with l4_ipc_error(), not l4_error() (§1)."""
     sel = _check_args(dest, utcb, tag, timeout, "l4_ipc_send")
-    raw, _ = await traps.enter(sel | L4_SYSF_SEND, tag.raw, 0, timeout)
-    return _tag(raw)
+    return traps.enter(sel | L4_SYSF_SEND, tag.raw, 0, timeout, _tag_only)
 
 
-async def l4_ipc_receive(obj, utcb, timeout):
+def l4_ipc_receive(obj, utcb, timeout):
     """Closed wait: a message from obj only (a thread, or an IRQ)."""
     sel = _check_args(obj, utcb, _tag(0), timeout, "l4_ipc_receive")
-    raw, _ = await traps.enter(sel | L4_SYSF_RECV, 0, 0, timeout)
-    return _tag(raw)
+    return traps.enter(sel | L4_SYSF_RECV, 0, 0, timeout, _tag_only)
 
 
-async def l4_ipc_wait(utcb, timeout):
+def l4_ipc_wait(utcb, timeout):
     """Open wait: the next message from anyone. Returns (tag, label)."""
     _check_args(L4_INVALID_CAP, utcb, _tag(0), timeout, "l4_ipc_wait")
-    raw, label = await traps.enter(L4_INVALID_CAP | L4_SYSF_WAIT, 0, 0, timeout)
-    return _tag(raw), label
+    return traps.enter(L4_INVALID_CAP | L4_SYSF_WAIT, 0, 0, timeout, _tag_and_label)
 
 
-async def l4_ipc_reply_and_wait(utcb, tag, timeout):
+def l4_ipc_reply_and_wait(utcb, tag, timeout):
     """Reply through the implicit reply capability, then wait. Returns (tag, label)."""
     _check_args(L4_INVALID_CAP, utcb, tag, timeout, "l4_ipc_reply_and_wait")
-    raw, label = await traps.enter(L4_INVALID_CAP | L4_SYSF_REPLY_AND_WAIT, tag.raw, 0, timeout)
-    return _tag(raw), label
+    return traps.enter(L4_INVALID_CAP | L4_SYSF_REPLY_AND_WAIT, tag.raw, 0, timeout,
+                       _tag_and_label)
 
 
-async def l4_ipc_send_and_wait(dest, utcb, tag, timeout):
+def l4_ipc_send_and_wait(dest, utcb, tag, timeout):
     """Send to dest, then wait for anyone. Returns (tag, label)."""
     sel = _check_args(dest, utcb, tag, timeout, "l4_ipc_send_and_wait")
-    raw, label = await traps.enter(sel | L4_SYSF_SEND_AND_WAIT, tag.raw, 0, timeout)
-    return _tag(raw), label
+    return traps.enter(sel | L4_SYSF_SEND_AND_WAIT, tag.raw, 0, timeout, _tag_and_label)
 
 
-async def l4_ipc_sleep(timeout):
+def l4_ipc_sleep(timeout):
     """Receive from no one: RETIMEOUT is success, RECANCELED means ex_regs woke us."""
     _check_args(L4_INVALID_CAP, None, _tag(0), timeout, "l4_ipc_sleep")
-    raw, _ = await traps.enter(L4_INVALID_CAP | L4_SYSF_RECV, 0, 0, timeout)
-    return _tag(raw)
+    return traps.enter(L4_INVALID_CAP | L4_SYSF_RECV, 0, 0, timeout, _tag_only)
 
 
-async def l4_thread_yield():
+def l4_thread_yield():
     """Give up the rest of the time slice to threads of the same priority."""
-    raw, _ = await traps.enter(L4_INVALID_CAP | L4_SYSF_RECV, 0, 0, L4_IPC_BOTH_TIMEOUT_0)
-    return _tag(raw)
+    return traps.enter(L4_INVALID_CAP | L4_SYSF_RECV, 0, 0, L4_IPC_BOTH_TIMEOUT_0, _tag_only)
 
 
 __all__ = ["l4_ipc", "l4_ipc_call", "l4_ipc_send", "l4_ipc_receive", "l4_ipc_wait",

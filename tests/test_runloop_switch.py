@@ -1,0 +1,91 @@
+"""A waiting kernel entry that schedules at once (SYS_SWITCH, docs/execution.md) must be
+invisible: the same system gives the same trace, times and results as when the run loop
+asks the scheduler itself (which it does when it logs every decision)."""
+import sys
+import threading
+
+import pytest
+
+import pyl4re
+from pyl4re import Kernel, _core
+from pyl4re.l4sys import (
+    L4_IPC_NEVER, l4_ipc_call, l4_ipc_reply_and_wait, l4_ipc_sleep, l4_ipc_wait, l4_msgtag,
+    l4_timeout, l4_timeout_from_us, l4_utcb,
+)
+
+
+async def server(env):
+    u = l4_utcb()
+    tag, _ = await l4_ipc_wait(u, L4_IPC_NEVER)
+    while True:
+        u.mr[0] = int(u.mr[0]) * 2
+        tag, _ = await l4_ipc_reply_and_wait(u, tag, L4_IPC_NEVER)
+
+
+async def client(env):
+    u, got = l4_utcb(), []
+    for i in range(20):
+        u.mr[0] = i
+        await l4_ipc_call(env.caps["native"], u, l4_msgtag(0, 1, 0, 0), L4_IPC_NEVER)
+        await l4_ipc_call(env.caps["py"], u, l4_msgtag(0, 1, 0, 0), L4_IPC_NEVER)
+        got.append(int(u.mr[0]))
+        if i % 5 == 0:
+            await pyl4re.compute(1_000)
+            await l4_ipc_sleep(l4_timeout(0, l4_timeout_from_us(2)))
+            await pyl4re.mem.write(0x800000 + i * 0x10000, b"x")
+    return got
+
+
+def system(arch, log_schedule, until_ns=None, max_steps=None):
+    """µApp -> native calls, µApp <-> µApp calls on two CPUs, sleeps, compute, page
+    faults to sigma0 and harness events: every way a thread waits."""
+    k = Kernel(arch=arch, cpus=2, memory=16 << 20, seed=7, log_schedule=log_schedule,
+               trace_size=4096)
+    native_gate, py_gate = k.create_gate(0x10), k.create_gate(0x20)
+    echo = k.start_native("echo", "echo", caps={"svc": native_gate.svr()})
+    k._lib.gate_bind(k._k, [native_gate.object.id], [echo.thread_id], 0x10)
+    fired = []
+    k.hw.at(3_000, lambda: fired.append(k.now_ns))
+    srv = k.start_task(server, name="srv", caps={"svc": py_gate.svr()}, cpu=1)
+    k._lib.gate_bind(k._k, [py_gate.object.id], [srv.thread_id], 0x20)
+    k.start_task(client, name="client", caps={"native": native_gate, "py": py_gate})
+    res = k.run(until_ns=until_ns, max_steps=max_steps)
+    return res, k.now_ns, fired, list(k.trace)
+
+
+@pytest.mark.parametrize("bounds", [{}, {"until_ns": 40_000}, {"max_steps": 25}])
+def test_switching_in_the_entry_changes_nothing_observable(arch, bounds):
+    fused = system(arch, False, **bounds)
+    looped = system(arch, True, **bounds)
+    assert fused == looped
+    res = fused[0]
+    if not bounds:
+        assert res.exited["client"] == [2 * i for i in range(20)]
+        assert fused[2], "the harness event fired"
+
+
+def test_the_core_keeps_the_gil_during_a_call():
+    """No other Python thread runs while the core works (it is not thread-safe)."""
+    lib = _core.load(_core.available_arches()[0])[1]
+    ticks, stop = [0], threading.Event()
+
+    def spin():
+        while not stop.is_set():
+            ticks[0] += 1
+
+    interval = sys.getswitchinterval()
+    t = threading.Thread(target=spin)
+    t.start()
+    try:
+        while ticks[0] == 0:          # the spinner is running
+            pass
+        # From here this thread keeps the GIL for 2 s unless a call gives it away.
+        sys.setswitchinterval(2.0)
+        before = ticks[0]
+        lib.bench_floor(30_000_000, 2)     # ~0.3 s of C
+        during = ticks[0] - before
+    finally:
+        sys.setswitchinterval(interval)
+        stop.set()
+        t.join()
+    assert during == 0
