@@ -261,13 +261,17 @@ enum sched_status {
     SCHED_SHUTDOWN = 4,    /* platform control shut the system down: nothing runs again */
     SCHED_EVENT = 5,       /* the harness event (sched_set_event) is due before anything */
 };
+enum sched_resume {
+    RESUME_RESULT = 0,     /* go on with the result of its last kernel entry (tag, label) */
+    RESUME_REPEAT = 1,     /* make the last kernel entry again (a gate got bound) */
+    RESUME_START = 2,      /* ex_regs set a new ip: start the code there */
+};
 struct sched_out {
     int32_t status;        /* enum sched_status (also for a SYS_SWITCH entry) */
+    uint32_t resume;       /* SCHED_RUN: enum sched_resume */
     kobj_id_t thread;
     uint64_t tag, label;   /* the result of its last kernel entry */
     uint64_t ip;
-    uint32_t restart;      /* repeat the last kernel entry (a gate got bound) */
-    uint32_t start;        /* ex_regs set a new ip: start the code there */
     uint32_t cpu;
 };
 /* The bounds of one Kernel.run(): virtual time until_ns (0: none) and max_steps

@@ -399,8 +399,8 @@ int sched_next(kernel_t *k, struct sched_out *out)
         out->thread = thread_id(t);
         out->tag = t->ret_tag;
         out->label = t->ret_label;
-        out->restart = t->ret_restart;
-        out->start = t->start_pending;
+        out->resume = t->start_pending ? RESUME_START
+                      : t->ret_restart ? RESUME_REPEAT : RESUME_RESULT;
         out->ip = t->ip;
         out->cpu = t->cpu;
         t->ret_restart = 0;

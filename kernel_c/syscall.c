@@ -237,7 +237,7 @@ int sys_invoke(kernel_t *k, kobj_id_t thread, uint64_t dest, uint64_t tag, uint6
      * this thread again as it stands (a native partner answered at once), the entry is
      * simply done, as if the thread had never left the CPU. */
     if (sched_next(k, next) == SCHED_RUN && next->thread.raw == thread.raw
-        && !next->restart && !next->start) {
+        && next->resume == RESUME_RESULT) {
         out->tag = next->tag;
         out->label = next->label;
         return SYS_DONE;

@@ -87,7 +87,7 @@ class RunLoop:
         threads = self.threads
         log = self.schedule_log
         result = RunResult("idle", 0)
-        SCHED_RUN, SCHED_EVENT = lib.SCHED_RUN, lib.SCHED_EVENT
+        SCHED_RUN, SCHED_EVENT, RESUME_START = lib.SCHED_RUN, lib.SCHED_EVENT, lib.RESUME_START
         SUSPEND, SWITCHED = traps.SUSPEND, traps.SWITCHED
         # A waiting kernel entry may make the next scheduling decision itself (SWITCHED),
         # except when this loop must see and log every decision.
@@ -112,6 +112,7 @@ class RunLoop:
             if log is not None:
                 log.append((out.cpu, lib.kernel_now_ns(kk), rec.name))
             status = None                      # after this thread: ask the scheduler
+            resume = out.resume
             if rec.failing is not None:
                 # Its code raised and its exception handler has answered (§10.2).
                 if not self._after_exception(rec):
@@ -125,17 +126,16 @@ class RunLoop:
                 if not self._start(rec, ip):
                     status = lib.sched_next(kk, out)
                     continue
-                value = None
-            elif out.start or rec.coro is None:
+                resume = None
+            elif resume == RESUME_START or rec.coro is None:
                 if not self._start(rec, out.ip):
                     status = lib.sched_next(kk, out)
                     continue
-                value = None
-            else:
-                value = (out.tag, out.label, out.restart)
+                resume = None
+            # The coroutine learns how to go on; its trap reads the result from `out`.
             traps._running = rec
             try:
-                yielded = rec.coro.send(value)
+                yielded = rec.coro.send(resume)
             except StopIteration as stop:
                 self._end(rec, value=stop.value)
             except traps.ThreadGone:

@@ -4,7 +4,8 @@ Every operation that enters the kernel calls `enter()`. It performs the kernel e
 right away; when the kernel finishes at once (SYS_DONE) the µApp goes on without ever
 returning to the run loop. Only when the thread must wait does it yield to the loop
 (`_suspend()`, or `_switched()` when C has already chosen the next thread: SYS_SWITCH),
-and the run loop sends the result back in later.
+and the run loop resumes it later with how to go on (enum sched_resume); the result
+itself is read from the scheduler's answer (`sched_out`), still the thread's own then.
 Slow-path objects (SYS_SLOWPATH) are handed to the control plane, synchronously. Traps
 are plain data: the loop never receives a callable from a µApp.
 """
@@ -16,6 +17,7 @@ from .errors import L4Error
 _abi = _core.abi()
 SYS_SUSPEND, SYS_SLOWPATH, SYS_GONE, SYS_SWITCH = (
     _abi.SYS_SUSPEND, _abi.SYS_SLOWPATH, _abi.SYS_GONE, _abi.SYS_SWITCH)
+RESUME_RESULT = _abi.RESUME_RESULT
 
 SUSPEND = "pyl4re-suspend"        # a µApp coroutine yields one of these two to the loop:
 SWITCHED = "pyl4re-switched"      # ... the second when the kernel already chose who runs next
@@ -77,14 +79,16 @@ async def enter(dest, tag, label, timeout, wrap=None):
             out_tag, out_label = res.tag, res.label
             break
         if status == SYS_SWITCH:
-            out_tag, out_label, restart = await _switched()
+            resume = await _switched()
         elif status == SYS_SUSPEND:
-            out_tag, out_label, restart = await _suspend()
+            resume = await _suspend()
         elif status == SYS_GONE:
             raise ThreadGone()
         else:
             raise L4Error(-status, "kernel entry refused: the run loop's thread is not running")
-        if not restart:            # a gate got bound under a waiting sender: enter again
+        if resume == RESUME_RESULT:       # else a gate got bound under a waiting sender:
+            nxt = cur.next                # enter again
+            out_tag, out_label = nxt.tag, nxt.label
             break
     return wrap(out_tag, out_label) if wrap else (out_tag, out_label)
 
