@@ -1,12 +1,17 @@
-"""pytest-benchmark suites for IPC round trips (`pytest benchmarks/ --benchmark-only`),
-kept out of the default test run (pyproject's testpaths is tests/)."""
+"""pytest-benchmark suites for the cases of `pyl4re bench` (`pytest benchmarks/
+--benchmark-only`), kept out of the default test run (pyproject's testpaths is tests/).
+
+A round is one run of a case's system, built fresh and untimed before it: a round's time
+is that of `SMALL` ops of the case together with the start of its threads (the report,
+`pyl4re bench`, gives the figures per op)."""
 import pytest
 
 from pyl4re import _core
 from pyl4re.bench import references
-from pyl4re.bench.ipc_cases import round_trips
+from pyl4re.bench.ipc_cases import CASES
 
 ARCHES = _core.available_arches()
+SMALL = {case.key: case.ops_per_run(True) // 10 for case in CASES}   # a tenth of --quick
 
 
 @pytest.mark.parametrize("arch", ARCHES)
@@ -16,15 +21,16 @@ def test_c_floor(benchmark, arch):
 
 
 @pytest.mark.parametrize("arch", ARCHES)
-def test_native_round_trips(benchmark, arch):
-    benchmark.pedantic(round_trips, args=(arch, 10_000, True, True), rounds=5,
-                       warmup_rounds=1)
+@pytest.mark.parametrize("case", CASES, ids=[case.key for case in CASES])
+def test_case(benchmark, arch, case):
+    def build():
+        return (case.build(arch, SMALL[case.key]),), {}
 
+    def run(system):
+        system.k.run()
+        assert system.done() == SMALL[case.key]
 
-@pytest.mark.parametrize("arch", ARCHES)
-def test_uapp_round_trips(benchmark, arch):
-    benchmark.pedantic(round_trips, args=(arch, 1_000, False, False), rounds=5,
-                       warmup_rounds=1)
+    benchmark.pedantic(run, setup=build, rounds=5, warmup_rounds=1)
 
 
 def test_asyncio_queue_round_trips(benchmark):

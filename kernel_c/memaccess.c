@@ -8,12 +8,14 @@
  * the fault address with the architecture's access bits, MR1 = the ip, and a receive
  * window of the whole address space; the UTCB words that borrows are saved and put back
  * when the fault is over (mem_fault_done), and the access is tried again.
- * mem_fault_done answers SYS_DONE for "retry", never with an address.
+ * mem_fault_done answers SYS_DONE for "retry", never with an address. Native programs
+ * (native.c) access memory the same way through native_mem_access and native_fault_done.
  */
 #include "kernel.h"
 #include "arch_ops.h"
 #include "fpage.h"
 #include "mapdb.h"
+#include "native.h"
 #include "thread.h"
 #include "trace.h"
 
@@ -48,16 +50,45 @@ static int translate(kernel_t *k, struct thread *t, uint64_t va, uint32_t access
     return 1;
 }
 
-/* The KIP is in every task: a first touch enters it, read-only, like sigma0's own faults. */
-static void kip_map(kernel_t *k, struct thread *t, uint64_t va)
+/* The KIP is in every task: a first touch enters it, read-only, like sigma0's own faults.
+ * 1 if va lies in the KIP. */
+static int kip_map(kernel_t *k, struct thread *t, uint64_t va)
 {
     uint64_t page = (uint64_t)1 << ARCH_PAGE_SHIFT;
     if (va < KIP_VA || va - KIP_VA >= page)
-        return;
+        return 0;
     uint64_t fp = k->kip_pa.raw | ((uint64_t)ARCH_PAGE_SHIFT << 6) | (FPAGE_MEMORY << 4)
                   | L4_FPAGE_RX;
     uint32_t mapped;
     mem_map(k, k->sigma0, fp, t->task, 0xFC0, KIP_VA | L4_ITEM_MAP, &mapped);
+    return 1;
+}
+
+/* t's access to va without a fault: 1 with *pa; 0 for a fault (*present: a page is there,
+ * without the rights). */
+static int access_page(kernel_t *k, struct thread *t, uint64_t va, uint32_t access,
+                       uint64_t *pa, int *present)
+{
+    *present = 0;
+    if (va > ARCH_USER_MAX)
+        return 0;
+    if (translate(k, t, va, access, pa, present))
+        return 1;
+    return !*present && kip_map(k, t, va) && translate(k, t, va, access, pa, present);
+}
+
+/* Starts the page-fault IPC to t's pager (§10.1): 0, or -1 if there is nobody to ask. */
+static int pf_start(kernel_t *k, struct thread *t, uint64_t va, uint32_t access, int present)
+{
+    if (k->trace.size) trace_fault(k, t, va, access);
+    if (va > ARCH_USER_MAX || t->pager == L4_INVALID_CAP)
+        return -1;
+    t->pf = (struct pf_state){ .active = 1, .va = va, .saved_mr = { t->utcb[0], t->utcb[1] } };
+    t->utcb[0] = arch_pf_msgword(va, present, (access & L4_FPAGE_W) != 0,
+                                 (access & L4_FPAGE_X) != 0);
+    t->utcb[1] = t->ip;
+    kcall_start(k, t, t->pager, tag_make(L4_PROTO_PAGE_FAULT, 2, 0, 0), &t->pf.borrowed);
+    return 0;
 }
 
 void pf_restore(struct thread *t)
@@ -85,28 +116,19 @@ int mem_access(kernel_t *k, kobj_id_t thread, virt_addr_t va, uint32_t access,
         return -L4_EINVAL;
     out->fault_addr = va.raw;
     out->pa = phys_addr(0);
-    int present = 0;
+    int present;
     uint64_t pa;
-    if (va.raw <= ARCH_USER_MAX && !translate(k, t, va.raw, access, &pa, &present) && !present)
-        kip_map(k, t, va.raw);
-    if (va.raw <= ARCH_USER_MAX && translate(k, t, va.raw, access, &pa, &present)) {
+    if (access_page(k, t, va.raw, access, &pa, &present)) {
         out->pa = phys_addr(pa);
         out->avail = 0x1000 - (uint32_t)(va.raw & 0xFFF);
         k->running_cpu = CPU_NONE;
         return SYS_DONE;
     }
     out->reason = va.raw > ARCH_USER_MAX ? FAULT_NOT_USER : FAULT_NO_PAGER;
-    if (k->trace.size) trace_fault(k, t, va.raw, access);
-    if (va.raw > ARCH_USER_MAX || t->pager == L4_INVALID_CAP) {
+    if (pf_start(k, t, va.raw, access, present) < 0) {
         k->running_cpu = CPU_NONE;
         return SYS_FAULT;                     /* nobody to ask: the thread cannot go on */
     }
-    t->pf = (struct pf_state){ .active = 1, .va = va.raw,
-                               .saved_mr = { t->utcb[0], t->utcb[1] } };
-    t->utcb[0] = arch_pf_msgword(va.raw, present, (access & L4_FPAGE_W) != 0,
-                                 (access & L4_FPAGE_X) != 0);
-    t->utcb[1] = t->ip;
-    kcall_start(k, t, t->pager, tag_make(L4_PROTO_PAGE_FAULT, 2, 0, 0), &t->pf.borrowed);
     /* Even a fault IPC that ended at once (an error) goes through the scheduler before
      * the retry: a fault that keeps coming back then costs time and can be preempted. */
     struct sys_result r;
@@ -125,4 +147,20 @@ int mem_fault_done(kernel_t *k, kobj_id_t thread, struct mem_result *out)
     pf_restore(t);
     k->running_cpu = CPU_NONE;
     return resolved ? SYS_DONE : SYS_FAULT;
+}
+
+int native_mem_access(kernel_t *k, struct thread *t, uint64_t va, uint32_t access)
+{
+    uint64_t pa;
+    int present;
+    if (access_page(k, t, va, access, &pa, &present))
+        return 1;
+    return pf_start(k, t, va, access, present) < 0 ? -1 : 0;
+}
+
+int native_fault_done(struct thread *t)
+{
+    int resolved = pf_resolved(t);
+    pf_restore(t);
+    return resolved;
 }

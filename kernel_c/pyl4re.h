@@ -201,7 +201,11 @@ enum native_program {
     PROGRAM_ECHO = 1,           /* wait, then reply_and_wait with what arrived, forever */
     PROGRAM_CALL_LOOP = 2,      /* call TCR user0, TCR user1 times, TCR user2 words */
     PROGRAM_SIGMA0 = 3,         /* the root pager the kernel boots (sigma0.c) */
-    PROGRAM_COUNT = 4,
+    PROGRAM_SINK = 4,           /* wait forever, counting what arrives */
+    PROGRAM_SEND_LOOP = 5,      /* send to TCR user0, TCR user1 times, TCR user2 words */
+    PROGRAM_CAP_CALL_LOOP = 6,  /* call TCR user0, TCR user1 times, with a capability item */
+    PROGRAM_TOUCH = 7,          /* read TCR user1 pages from address TCR user0 on */
+    PROGRAM_COUNT = 8,
     NATIVE_TEXT_BASE = 0x1000,
     NATIVE_TEXT_STRIDE = 0x10,
 };

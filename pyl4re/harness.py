@@ -21,7 +21,9 @@ SVR = _lib.L4_FPAGE_C_IPCGATE_SVR
 FIRST_NAMED_CAP = 0x16          # where a loader puts named caps (user-level §3.2)
 ROOT_FIRST_FREE = 0x100         # root-task slots the harness hands out
 UTCB_AREA_ORDER = 14            # 16 UTCBs; a whole page on every arch (MIPS: 16 KiB)
-NATIVE = {"echo": _lib.PROGRAM_ECHO, "call_loop": _lib.PROGRAM_CALL_LOOP}
+NATIVE = {"echo": _lib.PROGRAM_ECHO, "sink": _lib.PROGRAM_SINK,
+          "call_loop": _lib.PROGRAM_CALL_LOOP, "send_loop": _lib.PROGRAM_SEND_LOOP,
+          "cap_call_loop": _lib.PROGRAM_CAP_CALL_LOOP, "touch": _lib.PROGRAM_TOUCH}
 
 
 @dataclass(frozen=True)
@@ -205,15 +207,23 @@ class Harness:
         return self._launch(name or getattr(main, "__name__", "task"), caps, prio, cpu, ip,
                             python=True, pager=pager)
 
-    def start_native(self, program, name, caps=None, prio=1, cpu=0, user=(0, 0, 0)):
-        """A task whose thread runs a built-in C program; `user` goes to its TCR user
-        words (for the call loop: the selector to call, the rounds, the words)."""
+    def start_native(self, program, name, caps=None, prio=1, cpu=0, user=(0, 0, 0),
+                     pager=None):
+        """A task whose thread runs a built-in C program (kernel_c/native.c); `user` goes
+        to its TCR user words:
+          echo            (receive item offered as BR0 before each wait or 0, -, -)
+          sink            unused
+          call_loop       (selector to call, rounds, words)
+          send_loop       (selector to send to, rounds, words)
+          cap_call_loop   (selector to call, rounds, selector of the first of the two
+                           capabilities it sends in turn)
+          touch           (first address, pages to read)"""
         if program not in NATIVE:
             raise ValueError(f"unknown native program {program!r}; choose from {sorted(NATIVE)}")
         if len(user) != 3 or not all(isinstance(v, int) and 0 <= v < 1 << 64 for v in user):
             raise ValueError("user must be three 64-bit words")
         ip = _lib.NATIVE_TEXT_BASE + NATIVE[program] * _lib.NATIVE_TEXT_STRIDE
-        handle = self._launch(name, caps, prio, cpu, ip, python=False)
+        handle = self._launch(name, caps, prio, cpu, ip, python=False, pager=pager)
         k = self.k
         info = k._thread_info(handle.thread_id)
         words = k.physmem[info.utcb.raw:info.utcb.raw + 1024].view("uint64")

@@ -121,10 +121,13 @@ class Kernel:
         Returns the thread's id."""
         return self._harness.start_thread(task, fn, name, prio=prio, cpu=cpu)
 
-    def start_native(self, program, name, caps=None, prio=1, cpu=0, user=(0, 0, 0)):
-        """A task whose thread runs a built-in C program ("echo" or "call_loop")."""
+    def start_native(self, program, name, caps=None, prio=1, cpu=0, user=(0, 0, 0),
+                     pager=None):
+        """A task whose thread runs a built-in C program: "echo", "sink", "call_loop",
+        "send_loop", "cap_call_loop" or "touch" (its TCR user words: harness.py). Its
+        pager is sigma0 unless `pager` names another gate, as for start_task."""
         return self._harness.start_native(program, name, caps=caps, prio=prio, cpu=cpu,
-                                          user=user)
+                                          user=user, pager=pager)
 
     def run(self, until_ns=None, max_steps=None, raise_errors=True):
         """Run until nothing can progress (or virtual time passes `until_ns`, or after
