@@ -44,7 +44,7 @@ from ..l4sys import (
     l4_map_obj_control, l4_msgtag_has_error, l4_obj_fpage, l4_task_map, l4_task_unmap,
 )
 from ..types import CapIndex
-from .ipc_cases import timed_run
+from .system import System, native_count, timed_run
 from .measure import measure
 
 _lib = _core.abi()
@@ -235,7 +235,7 @@ class EchoSystem:
         before = k._thread_info(self.client.thread_id).native_count
         check(k._lib.thread_ex_regs(k._k, [self.client.thread_id], _CALL_LOOP_IP, _KEEP, 0,
                                     old), "restarting the client")
-        host, virtual = timed_run(k, self.rounds)
+        host, virtual = timed_run(System(k, native_count(self.client)))
         done = k._thread_info(self.client.thread_id).native_count - before
         if done != self.rounds:
             raise RuntimeError(f"the client made {done} of {self.rounds} calls")
