@@ -109,31 +109,50 @@ static int pf_resolved(const struct thread *t)
 }
 
 int mem_access(kernel_t *k, kobj_id_t thread, virt_addr_t va, uint32_t access,
-               struct mem_result *out)
+               struct mem_result *out, struct sched_out *next)
 {
     struct thread *t = sys_running(k, thread);
-    if (!t || !out || !access || (access & ~(uint32_t)L4_FPAGE_RWX) || t->pf.active)
+    if (!t || !out || !next || !access || (access & ~(uint32_t)L4_FPAGE_RWX) || t->pf.active)
         return -L4_EINVAL;
     out->fault_addr = va.raw;
     out->pa = phys_addr(0);
-    int present;
-    uint64_t pa;
-    if (access_page(k, t, va.raw, access, &pa, &present)) {
-        out->pa = phys_addr(pa);
-        out->avail = 0x1000 - (uint32_t)(va.raw & 0xFFF);
-        k->running_cpu = CPU_NONE;
-        return SYS_DONE;
+    for (;;) {
+        int present;
+        uint64_t pa;
+        if (access_page(k, t, va.raw, access, &pa, &present)) {
+            out->pa = phys_addr(pa);
+            out->avail = 0x1000 - (uint32_t)(va.raw & 0xFFF);
+            k->running_cpu = CPU_NONE;
+            return SYS_DONE;
+        }
+        out->reason = va.raw > ARCH_USER_MAX ? FAULT_NOT_USER : FAULT_NO_PAGER;
+        if (pf_start(k, t, va.raw, access, present) < 0) {
+            k->running_cpu = CPU_NONE;
+            return SYS_FAULT;                 /* nobody to ask: the thread cannot go on */
+        }
+        /* Even a fault IPC that ended at once (an error) goes through the scheduler before
+         * the retry: a fault that keeps coming back then costs time and can be preempted. */
+        struct sys_result r;
+        if (sys_exit(k, thread, SYS_DONE, &r) == SYS_GONE)
+            return SYS_GONE;
+        if (!k->sched_in_entry)
+            return SYS_SUSPEND;
+        /* As sys_invoke does: schedule here; if this thread is chosen again as it stands
+         * (a native pager answered), finish the fault and try the access again. */
+        if (sched_next(k, next) != SCHED_RUN || next->thread.raw != thread.raw
+            || next->resume != RESUME_RESULT)
+            return SYS_SWITCH;
+        t = sys_running(k, thread);
+        if (!t)
+            return SYS_GONE;
+        int resolved = pf_resolved(t);
+        pf_restore(t);
+        if (!resolved) {
+            out->reason = FAULT_UNRESOLVED;
+            k->running_cpu = CPU_NONE;
+            return SYS_FAULT;
+        }
     }
-    out->reason = va.raw > ARCH_USER_MAX ? FAULT_NOT_USER : FAULT_NO_PAGER;
-    if (pf_start(k, t, va.raw, access, present) < 0) {
-        k->running_cpu = CPU_NONE;
-        return SYS_FAULT;                     /* nobody to ask: the thread cannot go on */
-    }
-    /* Even a fault IPC that ended at once (an error) goes through the scheduler before
-     * the retry: a fault that keeps coming back then costs time and can be preempted. */
-    struct sys_result r;
-    int status = sys_exit(k, thread, SYS_DONE, &r);
-    return status == SYS_GONE ? SYS_GONE : SYS_SUSPEND;
 }
 
 int mem_fault_done(kernel_t *k, kobj_id_t thread, struct mem_result *out)

@@ -242,8 +242,10 @@ int sys_complete(kernel_t *k, kobj_id_t thread, uint64_t reply_tag, uint32_t ipc
                  struct sys_result *out);
 /* µApp memory access (memaccess.c): access = L4_FPAGE_RO / _W / _X. SYS_DONE: the byte at
  * va is at physical `pa`, and `avail` bytes to the end of its 4 KiB page are too. A fault
- * goes to the pager as page-fault IPC (SYS_SUSPEND); when the thread runs again,
- * mem_fault_done() says whether to retry (SYS_DONE) or give up (SYS_FAULT). */
+ * goes to the pager as page-fault IPC (SYS_SUSPEND, or SYS_SWITCH with the scheduler's
+ * choice in *next, as for sys_invoke); when the thread runs again, mem_fault_done() says
+ * whether to retry (SYS_DONE) or give up (SYS_FAULT). A fault a native pager (sigma0)
+ * resolves at once is retried inside the call: the answer is then SYS_DONE. */
 enum fault_reason { FAULT_NO_PAGER = 1, FAULT_UNRESOLVED = 2, FAULT_NOT_USER = 3 };
 struct mem_result {
     phys_addr_t pa;
@@ -252,7 +254,7 @@ struct mem_result {
     uint64_t fault_addr;
 };
 int mem_access(kernel_t *k, kobj_id_t thread, virt_addr_t va, uint32_t access,
-               struct mem_result *out);
+               struct mem_result *out, struct sched_out *next);
 int mem_fault_done(kernel_t *k, kobj_id_t thread, struct mem_result *out);
 /* pyl4re.compute(ns): the thread is busy for ns of virtual time (SYS_SUSPEND unless 0). */
 int sys_compute(kernel_t *k, kobj_id_t thread, uint64_t ns);

@@ -78,6 +78,7 @@ class Kernel:
         self.kernel_memory = kernel_memory
         self._physmem = np.zeros(memory, dtype=np.uint8)
         self._membuf = ffi.from_buffer("uint8_t[]", self._physmem)
+        self._physbytes = memoryview(self._physmem)     # slices cheaper than numpy's
         cfg = ffi.new("struct kernel_config *",
                       {"cpus": cpus, "seed": seed, "kmem_bytes": kernel_memory,
                        "trace_size": trace_size})

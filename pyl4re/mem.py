@@ -38,20 +38,27 @@ def _va(va):
     return va
 
 
-async def _page(va, access):
-    """Physical address of va and the bytes left in its 4 KiB page, faulting as needed."""
-    cur = traps.running()
+def _access(cur, va, access):
+    """One try in C; its status (the result is in the kernel's mem_result). A fault a
+    native pager resolves at once is retried inside the call."""
+    k = cur.kernel
+    return k._lib.mem_access(k._k, cur.ref, [va], access, k._mem_result, cur.next)
+
+
+async def _page(cur, va, access, status):
+    """(physical address, bytes left in its 4 KiB page) of va, given the status of the
+    try just made: waits for the pager and tries again as long as it takes."""
     k = cur.kernel
     lib, res = k._lib, k._mem_result
     while True:
-        status = lib.mem_access(k._k, cur.ref, [va], access, res)
         if status == lib.SYS_DONE:
             return res.pa.raw, res.avail
-        if status == lib.SYS_SUSPEND:            # page-fault IPC: wait for the pager
-            await traps._suspend()
+        if status in (lib.SYS_SUSPEND, lib.SYS_SWITCH):   # page-fault IPC: wait for the pager
+            await (traps._suspend() if status == lib.SYS_SUSPEND else traps._switched())
             status = lib.mem_fault_done(k._k, cur.ref, res)
-            if status == lib.SYS_DONE:
-                continue                         # resolved (or to be retried): again
+            if status == lib.SYS_DONE:                   # resolved (or to be retried): again
+                status = _access(cur, va, access)
+                continue
         if status == lib.SYS_FAULT:
             raise PageFaultError(res.fault_addr, _REASONS.get(res.reason, "?"))
         if status == lib.SYS_GONE:
@@ -59,16 +66,34 @@ async def _page(va, access):
         raise RuntimeError(f"memory access refused by the kernel ({status})")
 
 
-async def _span(va, n, access):
-    """(physical address, length) pieces covering [va, va + n)."""
+async def _span(cur, va, n, access, status):
+    """(physical address, length) pieces covering [va, va + n), n > 0; `status`: of the
+    try at va just made."""
     pieces = []
-    while n > 0:
-        pa, avail = await _page(va, access)
+    while True:
+        pa, avail = await _page(cur, va, access, status)
         step = min(n, avail)
         pieces.append((pa, step))
         va += step
         n -= step
-    return pieces
+        if n <= 0:
+            return pieces
+        status = _access(cur, va, access)
+
+
+async def _bytes(va, n, access):
+    """The n > 0 bytes at va, as a bytes object; one page's worth goes the short way (a
+    hit costs one call into C and no further coroutine)."""
+    cur = traps._running or traps.running()
+    mem = cur.kernel._physbytes
+    status = _access(cur, va, access)
+    if status == 0:
+        res = cur.kernel._mem_result
+        if res.avail >= n:
+            pa = res.pa.raw
+            return mem[pa:pa + n].tobytes()
+    return b"".join(mem[pa:pa + m].tobytes()
+                    for pa, m in await _span(cur, va, n, access, status))
 
 
 async def read(va, n):
@@ -76,17 +101,26 @@ async def read(va, n):
     va = _va(va)
     if isinstance(n, bool) or not isinstance(n, int) or n < 0:
         raise ValueError(f"a byte count is a non-negative int, not {n!r}")
-    mem = traps.running().kernel.physmem
-    return b"".join(mem[pa:pa + m].tobytes() for pa, m in await _span(va, n, READ))
+    return await _bytes(va, n, READ) if n else b""
 
 
 async def write(va, data):
     """Write bytes at va."""
     va = _va(va)
     data = memoryview(bytes(data))
-    mem = traps.running().kernel.physmem
+    if not data.nbytes:
+        return
+    cur = traps._running or traps.running()
+    mem = cur.kernel._physbytes
+    status = _access(cur, va, WRITE)
+    if status == 0:
+        res = cur.kernel._mem_result
+        if res.avail >= data.nbytes:
+            pa = res.pa.raw
+            mem[pa:pa + data.nbytes] = data
+            return
     done = 0
-    for pa, m in await _span(va, len(data), WRITE):
+    for pa, m in await _span(cur, va, data.nbytes, WRITE, status):
         mem[pa:pa + m] = data[done:done + m]
         done += m
 
@@ -99,7 +133,7 @@ def _size(size):
 
 async def load(va, size=8):
     """An unsigned little-endian integer of `size` bytes at va."""
-    return int.from_bytes(await read(va, _size(size)), "little")
+    return int.from_bytes(await _bytes(_va(va), _size(size), READ), "little")
 
 
 async def store(va, value, size=8):
@@ -112,7 +146,4 @@ async def store(va, value, size=8):
 
 async def fetch(va):
     """An instruction fetch at va (an execute access): the 4-byte word there."""
-    va = _va(va)
-    mem = traps.running().kernel.physmem
-    out = b"".join(mem[pa:pa + m].tobytes() for pa, m in await _span(va, 4, EXEC))
-    return int.from_bytes(out, "little")
+    return int.from_bytes(await _bytes(_va(va), 4, EXEC), "little")

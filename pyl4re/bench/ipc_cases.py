@@ -32,6 +32,7 @@ class Case:
     path: str                                  # "c" or "python"
     build: Callable[[str, int], System]        # (arch, ops) -> the system, not run yet
     ops: tuple = None                          # (full, quick); None: the path's default
+    peer: bool = False     # a round trip SimPy's and asyncio's references also make
 
     def run(self, arch, ops):
         """(host ns per op, virtual ns per op) of one run of `ops` operations."""
@@ -130,9 +131,9 @@ CASES = [
     Case("native_round_trip", "native <-> native (C path)", "c",
          partial(round_trip_system, server_native=True, client_native=True)),
     Case("uapp_to_native_round_trip", "µApp -> native", "python",
-         partial(round_trip_system, server_native=True, client_native=False)),
+         partial(round_trip_system, server_native=True, client_native=False), peer=True),
     Case("uapp_round_trip", "µApp <-> µApp (Python path)", "python",
-         partial(round_trip_system, server_native=False, client_native=False)),
+         partial(round_trip_system, server_native=False, client_native=False), peer=True),
     Case("native_one_way", "one-way send native -> native (C path)", "c",
          partial(one_way_system, native=True)),
     Case("uapp_one_way", "one-way send µApp -> µApp", "python",
@@ -142,7 +143,7 @@ CASES = [
     Case("native_round_trip_63_words", "63 words native <-> native (C path)", "c",
          partial(round_trip_system, server_native=True, client_native=True, words=63)),
     Case("uapp_round_trip_63_words", "63 words µApp <-> µApp", "python",
-         partial(round_trip_system, server_native=False, client_native=False, words=63)),
+         partial(round_trip_system, server_native=False, client_native=False, words=63), peer=True),
     Case("native_cap_round_trip", "2 words + cap item native<->native (C)", "c",
          cap_round_trip_system),
     Case("native_page_fault_sigma0", "page fault: native -> sigma0 (C path)", "c",
@@ -158,5 +159,6 @@ CASES = [
     Case("native_cross_cpu_round_trip", "2 CPUs: native <-> native (C path)", "c",
          partial(round_trip_system, server_native=True, client_native=True, cpus=2)),
     Case("uapp_cross_cpu_round_trip", "2 CPUs: µApp <-> µApp", "python",
-         partial(round_trip_system, server_native=False, client_native=False, cpus=2)),
+         partial(round_trip_system, server_native=False, client_native=False, cpus=2),
+         peer=True),
 ]

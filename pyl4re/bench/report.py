@@ -17,8 +17,6 @@ def targets(results):
         out.append({"name": f"{arch}: µApp<->µApp round trip >= 10x faster than SimPy Store",
                     "value": f"{simpy / uapp:.2f}x" if simpy else "SimPy not installed",
                     "holds": simpy / uapp >= 10 if simpy else None})
-    for t in results.get("extra_targets", []):
-        out.append(t)
     return out
 
 
@@ -47,12 +45,21 @@ def print_report(results, cases, out):
             if c is None:
                 continue
             ratios = [f"{c['median_ns'] / floor:.1f}x floor"]
-            if case.path == "python":
+            if case.peer:
                 ref, name = (simpy, "SimPy") if simpy else (aio, "asyncio")
                 ratios.append(f"{ref / c['median_ns']:.2f}x faster than {name}")
             spread = f"[{_ns(c['min_ns'])}..{_ns(c['max_ns'])}]"
             print(f"  {case.label:40s} {_ns(c['median_ns']):>11s} {spread:>22s} "
                   f"{c['virtual_ns']:11,.0f}  {', '.join(ratios)}", file=out)
+    counts = results.get("instructions")
+    if counts:
+        print("\ninstructions per native <-> native 2-word round trip (callgrind, "
+              f"{next(iter(counts.values()))['valgrind']}: exact, whatever the load)", file=out)
+        for arch, c in counts.items():
+            print(f"  {arch:8s} {c['instructions_per_round_trip']:8,.0f}", file=out)
+    elif counts is None:
+        print("\ninstruction counts: valgrind is not installed (apt install valgrind)",
+              file=out)
     print("\ntargets", file=out)
     for t in results["targets"]:
         verdict = {True: "holds", False: "does not hold", None: "not measured"}[t["holds"]]
