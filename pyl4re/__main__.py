@@ -1,8 +1,6 @@
-"""`pyl4re` on the command line: boots a demo system per built architecture and prints
-what it did (demo.py).
-
-This is the quickstart's main job until the benchmark report (`pyl4re bench`) becomes it.
-"""
+"""`pyl4re` on the command line: `pyl4re bench` is the benchmark report (bench/, the
+quickstart's main job); plain `pyl4re` boots a demo system per built architecture and
+prints what it did (demo.py)."""
 import argparse
 import sys
 
