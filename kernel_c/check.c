@@ -64,6 +64,9 @@ int kernel_check(const kernel_t *k, struct check_out *out)
             if (!rc && bit != (cpu->rq_head[p] != NULL))
                 rc = fail(out, NULL, "ready-queue bitmap disagrees with the queues");
         }
+        for (int w = 0; !rc && w < PRIO_LEVELS / 64; w++)
+            if (((cpu->rq_words >> w) & 1) != (cpu->rq_bits[w] != 0))
+                rc = fail(out, NULL, "ready-queue summary disagrees with the bitmap");
         const struct thread *prev = NULL;
         for (const struct thread *t = cpu->timeouts; !rc && t; prev = t, t = t->to_next) {
             if (!thread_get(k, thread_id(t)) || !t->deadline_ns || t->cpu != c

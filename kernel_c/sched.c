@@ -59,6 +59,7 @@ static void rq_push(struct cpu *c, struct thread *t, int front)
         c->rq_tail[p] = t;
     }
     c->rq_bits[p / 64] |= (uint64_t)1 << (p % 64);
+    c->rq_words |= 1u << (p / 64);
     t->state |= TS_QUEUED;
 }
 
@@ -73,18 +74,22 @@ static void rq_remove(struct cpu *c, struct thread *t)
         t->rq_next->rq_prev = t->rq_prev;
     else
         c->rq_tail[p] = t->rq_prev;
-    if (!c->rq_head[p])
+    if (!c->rq_head[p]) {
         c->rq_bits[p / 64] &= ~((uint64_t)1 << (p % 64));
+        if (!c->rq_bits[p / 64])
+            c->rq_words &= ~(1u << (p / 64));
+    }
     t->rq_next = t->rq_prev = NULL;
     t->state &= ~TS_QUEUED;
 }
 
+/* Asked on every scheduling step, mostly of an empty queue: one test then. */
 static int rq_top_prio(const struct cpu *c)
 {
-    for (int w = PRIO_LEVELS / 64 - 1; w >= 0; w--)
-        if (c->rq_bits[w])
-            return w * 64 + 63 - __builtin_clzll(c->rq_bits[w]);
-    return -1;
+    if (!c->rq_words)
+        return -1;
+    int w = 31 - __builtin_clz(c->rq_words);
+    return w * 64 + 63 - __builtin_clzll(c->rq_bits[w]);
 }
 
 /* ---- timed events */
@@ -120,29 +125,6 @@ void timeout_disarm(kernel_t *k, struct thread *t)
     t->to_next = t->to_prev = NULL;
     t->deadline_ns = 0;
     t->wake_pending = 0;
-}
-
-/* ---- time */
-
-uint64_t cpu_now(const kernel_t *k, uint32_t cpu)
-{
-    return k->cpu[cpu].clock_ns;
-}
-
-void cpu_charge(kernel_t *k, uint32_t cpu, uint64_t ns)
-{
-    struct cpu *c = &k->cpu[cpu];
-    c->clock_ns += ns;
-    struct thread *t = c->current;
-    if (!t)
-        return;
-    t->consumed_ns += ns;
-    if (t->left_ns > ns)
-        t->left_ns -= ns;
-    else {
-        t->left_ns = 0;            /* quantum used up: to the tail at the next pick */
-        c->need_resched = 1;
-    }
 }
 
 /* ---- making threads runnable and not */

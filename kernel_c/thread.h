@@ -140,9 +140,32 @@ struct cpu {
     struct thread *current;
     struct thread *rq_head[PRIO_LEVELS], *rq_tail[PRIO_LEVELS];
     uint64_t rq_bits[PRIO_LEVELS / 64];
+    uint32_t rq_words;         /* bit w set: rq_bits[w] is not 0 */
     struct thread *timeouts;   /* sorted by deadline */
     uint32_t online;
 };
+
+/* Virtual time (§12): inline, as every IPC charges several times. */
+static inline uint64_t cpu_now(const kernel_t *k, uint32_t cpu)
+{
+    return k->cpu[cpu].clock_ns;
+}
+
+static inline void cpu_charge(kernel_t *k, uint32_t cpu, uint64_t ns)
+{
+    struct cpu *c = &k->cpu[cpu];
+    c->clock_ns += ns;
+    struct thread *t = c->current;
+    if (!t)
+        return;
+    t->consumed_ns += ns;
+    if (t->left_ns > ns)
+        t->left_ns -= ns;
+    else {
+        t->left_ns = 0;            /* quantum used up: to the tail at the next pick */
+        c->need_resched = 1;
+    }
+}
 
 static inline struct thread *thread_get(const kernel_t *k, kobj_id_t id)
 {
@@ -169,8 +192,6 @@ void sched_block(kernel_t *k, struct thread *t);       /* leave the CPU */
 void sched_switch_to(kernel_t *k, struct thread *from, struct thread *to);
 void timeout_arm(kernel_t *k, struct thread *t, uint64_t deadline_ns);
 void timeout_disarm(kernel_t *k, struct thread *t);
-void cpu_charge(kernel_t *k, uint32_t cpu, uint64_t ns);
-uint64_t cpu_now(const kernel_t *k, uint32_t cpu);
 /* Whether the current thread of `cpu` may go on after a kernel entry, or must let the
  * scheduler act first (preemption, an expired timeout or quantum, another CPU behind). */
 int sched_may_continue(const kernel_t *k, struct thread *t);
