@@ -3,7 +3,9 @@
 For each built architecture: IPC round trips on the C path (native threads) and the Python
 path (µApps), with more words, capability items, page faults, map/unmap and two CPUs; the
 C floor (kernel_c/floor.c), asyncio.Queue and SimPy's Store (the `bench` extra) measured
-in the same run and shown as ratios; the targets of the benchmark issue with verdicts.
+in the same run and shown as ratios; instructions per C round trip under callgrind (when
+valgrind is installed); with --scaling, the sweeps of scaling.py and their plot; the
+targets of the benchmark issue with verdicts.
 Every figure is the median of repeated runs after a warm-up, in host ns per operation,
 with its spread and the virtual time the model charged. Nothing here is a pass/fail test.
 """
@@ -13,7 +15,8 @@ import platform
 import sys
 
 from .. import _core
-from . import references
+from . import instructions, references
+from . import scaling as scaling_mod
 from .ipc_cases import CASES
 from .measure import Progress, measure
 from .report import print_report, targets
@@ -36,13 +39,22 @@ def machine():
                            f"{platform.system()}, Python {platform.python_version()}"}
 
 
-def run(quick=False, out=None, arches=None):
+def run(quick=False, out=None, arches=None, scaling=False, plot_path=None, count=True):
+    """Measures everything, prints the report on `out` and returns every figure (the
+    --json document). `scaling`: also the sweeps (scaling.py), drawn to `plot_path` if
+    matplotlib is there; `count`: instruction counts under callgrind if valgrind is."""
     out = out or sys.stdout
     arches = arches or _core.available_arches()
     repeats = 3 if quick else 7
     py_refs = 2_000 if quick else 20_000
     with_simpy = references.simpy_available()
-    progress = Progress(1 + with_simpy + len(arches) * (1 + len(CASES)))
+    count = count and instructions.valgrind_version() is not None
+    # Target 3 (tasks alive) needs its own sweep unless the whole scaling set runs.
+    alive = scaling_mod.Sizes(tasks=(10, 10_000 if quick else 100_000),
+                              rounds=20_000 if quick else 200_000, repeats=repeats)
+    progress = Progress(1 + with_simpy + len(arches) * (1 + len(CASES)) + count
+                        + len(arches) * (scaling_mod.steps(quick) if scaling
+                                         else len(alive.tasks)))
     results = {"machine": machine(), "quick": quick, "references": {}, "arches": {}}
     refs = results["references"]
     refs["asyncio_queue_round_trip"] = measure(lambda: references.asyncio_queue(py_refs),
@@ -62,9 +74,27 @@ def run(quick=False, out=None, arches=None):
             figures[case.key] = dict(measure(lambda: case.run(arch, ops), repeats),
                                      path=case.path, ops=ops)
             progress.step(f"{arch} {case.label}")
+    results["instructions"] = instructions.instruction_counts(arches) if count else None
+    if count:
+        progress.step("instruction counts")
+    results["targets"] = targets(results) + instructions.targets(results["instructions"])
+    if scaling:
+        results["scaling"] = {arch: scaling_mod.sweep(arch, quick, progress.step)
+                              for arch in arches}
+    else:
+        results["scaling"] = {arch: {"tasks": scaling_mod.tasks_sweep(arch, alive,
+                                                                      progress.step)}
+                              for arch in arches}
+    results["targets"] += scaling_mod.targets(results["scaling"])
+    results["targets"].sort(key=lambda t: arches.index(t["name"].split(":")[0]))
     progress.close()
-    results["targets"] = targets(results)
-    print_report(results, CASES, out)
+    table = scaling_mod.print_table if scaling else scaling_mod.print_tasks
+    print_report(results, CASES, out, more=lambda out: table(results["scaling"], out))
+    if scaling:
+        if plot_path:
+            drawn = scaling_mod.plot(results["scaling"], plot_path)
+            print(f"\nplot: {plot_path}" if drawn else "\nno plot: matplotlib is not "
+                  "installed (pip install -e '.[bench]')", file=out)
     return results
 
 
@@ -75,8 +105,16 @@ def main(argv):
     p.add_argument("--json", metavar="FILE", help="write every figure as JSON")
     p.add_argument("--arch", action="append", choices=_core.available_arches(),
                    help="measure only this architecture (repeatable; default: all built)")
+    p.add_argument("--scaling", action="store_true",
+                   help="also the scaling sweeps (tasks alive, capability-table sizes, "
+                        "map/unmap vs pages, memory per object)")
+    p.add_argument("--plot", metavar="FILE", default="pyl4re-scaling.png",
+                   help="where --scaling draws its PNG (default: %(default)s)")
+    p.add_argument("--no-count", action="store_true",
+                   help="skip the instruction counts under callgrind")
     args = p.parse_args(argv)
-    results = run(quick=args.quick, arches=args.arch)
+    results = run(quick=args.quick, arches=args.arch, scaling=args.scaling,
+                  plot_path=args.plot, count=not args.no_count)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)

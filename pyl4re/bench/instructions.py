@@ -24,10 +24,10 @@ FIASCO_ONE_WAY_IPC = 540       # instructions, x86-64 (l4re.org performance page
 # The child: argv = arches (comma-separated), round counts (comma-separated).
 _CHILD = """
 import os, sys
-from pyl4re.bench.ipc_cases import round_trips
+from pyl4re.bench.ipc_cases import round_trip_system
 for arch in sys.argv[1].split(","):
     for rounds in sys.argv[2].split(","):
-        round_trips(arch, int(rounds), True, True)
+        round_trip_system(arch, int(rounds), server_native=True, client_native=True).k.run()
         os.getppid()    # the marker: callgrind dumps the count collected since the last one
 """
 _MARKER = "getppid"

@@ -24,7 +24,8 @@ def _ns(v):
     return f"{v:,.0f}" if v >= 100 else f"{v:.1f}"
 
 
-def print_report(results, cases, out):
+def print_report(results, cases, out, more=None):
+    """The report; `more(out)` prints further tables before the targets."""
     m = results["machine"]
     refs = results["references"]
     simpy = refs.get("simpy_store_round_trip", {}).get("median_ns")
@@ -60,6 +61,8 @@ def print_report(results, cases, out):
     elif counts is None:
         print("\ninstruction counts: valgrind is not installed (apt install valgrind)",
               file=out)
+    if more:
+        more(out)
     print("\ntargets", file=out)
     for t in results["targets"]:
         verdict = {True: "holds", False: "does not hold", None: "not measured"}[t["holds"]]
