@@ -20,7 +20,8 @@ def targets(results):
     return out
 
 
-def _ns(v):
+def fmt_ns(v):
+    """A ns figure as the tables print it: whole ns from 100 up, tenths below."""
     return f"{v:,.0f}" if v >= 100 else f"{v:.1f}"
 
 
@@ -33,12 +34,12 @@ def print_report(results, cases, out, more=None):
     print(f"pyl4re bench on {m['description']}", file=out)
     print("host ns per operation: median [min..max] over repeated runs after a warm-up; "
           "virtual ns the model charged", file=out)
-    print(f"references (same run): asyncio.Queue round trip {_ns(aio)} ns"
-          + (f", SimPy Store round trip {_ns(simpy)} ns" if simpy else
+    print(f"references (same run): asyncio.Queue round trip {fmt_ns(aio)} ns"
+          + (f", SimPy Store round trip {fmt_ns(simpy)} ns" if simpy else
              ", SimPy not installed (pip install -e '.[bench]')"), file=out)
     for arch, figures in results["arches"].items():
         floor = figures["c_floor"]["median_ns"]
-        print(f"\n{arch}  (C floor {_ns(floor)} ns)", file=out)
+        print(f"\n{arch}  (C floor {fmt_ns(floor)} ns)", file=out)
         print(f"  {'case':40s} {'median ns':>11s} {'[min..max]':>22s} {'virtual ns':>11s}"
               f"  ratios", file=out)
         for case in cases:
@@ -49,8 +50,8 @@ def print_report(results, cases, out, more=None):
             if case.peer:
                 ref, name = (simpy, "SimPy") if simpy else (aio, "asyncio")
                 ratios.append(f"{ref / c['median_ns']:.2f}x faster than {name}")
-            spread = f"[{_ns(c['min_ns'])}..{_ns(c['max_ns'])}]"
-            print(f"  {case.label:40s} {_ns(c['median_ns']):>11s} {spread:>22s} "
+            spread = f"[{fmt_ns(c['min_ns'])}..{fmt_ns(c['max_ns'])}]"
+            print(f"  {case.label:40s} {fmt_ns(c['median_ns']):>11s} {spread:>22s} "
                   f"{c['virtual_ns']:11,.0f}  {', '.join(ratios)}", file=out)
     counts = results.get("instructions")
     if counts:

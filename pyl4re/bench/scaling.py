@@ -46,6 +46,7 @@ from ..l4sys import (
 from ..types import CapIndex
 from .system import System, native_count, timed_run
 from .measure import measure
+from .report import fmt_ns
 
 _lib = _core.abi()
 
@@ -477,12 +478,8 @@ def targets(results_by_arch):
     return out
 
 
-def _ns(v):
-    return f"{v:,.0f}" if v >= 100 else f"{v:.1f}"
-
-
 def _spread(f):
-    return f"[{_ns(f['min_ns'])}..{_ns(f['max_ns'])}]"
+    return f"[{fmt_ns(f['min_ns'])}..{fmt_ns(f['max_ns'])}]"
 
 
 def _bytes(v):
@@ -499,7 +496,7 @@ def _tasks_rows(tasks, out):
           f"{'virtual ns':>10s} {'vs first':>9s}", file=out)
     first = tasks[0]["median_ns"]
     for f in tasks:
-        print(f"  {f['tasks_alive']:>14,} {_ns(f['median_ns']):>10s} {_spread(f):>16s} "
+        print(f"  {f['tasks_alive']:>14,} {fmt_ns(f['median_ns']):>10s} {_spread(f):>16s} "
               f"{f['virtual_ns']:>10,.0f} {f['median_ns'] / first:>8.2f}x", file=out)
 
 
@@ -520,7 +517,7 @@ def print_table(results_by_arch, out):
               f"{'virtual ns':>10s} {'vs first':>9s}", file=out)
         first = r["caps"][0]["median_ns"]
         for f in r["caps"]:
-            print(f"  {f['entries']:>14,} {_ns(f['median_ns']):>10s} {_spread(f):>16s} "
+            print(f"  {f['entries']:>14,} {fmt_ns(f['median_ns']):>10s} {_spread(f):>16s} "
                   f"{f['virtual_ns']:>10,.0f} {f['median_ns'] / first:>8.2f}x", file=out)
         print("  l4_task_map / l4_task_unmap from a µApp, ns per page, vs pages in one fpage",
               file=out)
@@ -528,8 +525,8 @@ def print_table(results_by_arch, out):
               f"{'unmap ns':>10s} {'[min..max]':>16s} {'virtual':>8s}", file=out)
         for f in r["map"]:
             m, u = f["map"], f["unmap"]
-            print(f"  {f['pages']:>14,} {_ns(m['median_ns']):>10s} {_spread(m):>16s} "
-                  f"{m['virtual_ns']:>8,.0f} {_ns(u['median_ns']):>10s} {_spread(u):>16s} "
+            print(f"  {f['pages']:>14,} {fmt_ns(m['median_ns']):>10s} {_spread(m):>16s} "
+                  f"{m['virtual_ns']:>8,.0f} {fmt_ns(u['median_ns']):>10s} {_spread(u):>16s} "
                   f"{u['virtual_ns']:>8,.0f}", file=out)
         mem = r["memory"]
         print(f"  memory per object (growth over {mem['objects']:,} of each, divided)",
