@@ -111,10 +111,8 @@ void timeout_arm(kernel_t *k, struct thread *t, uint64_t deadline_ns)
     *pp = t;
 }
 
-void timeout_disarm(kernel_t *k, struct thread *t)
+void timeout_unlink(kernel_t *k, struct thread *t)
 {
-    if (!t->deadline_ns)
-        return;
     struct cpu *c = &k->cpu[t->cpu];
     if (t->to_prev)
         t->to_prev->to_next = t->to_next;
@@ -223,7 +221,9 @@ void sched_migrate(kernel_t *k, struct thread *t, uint32_t cpu)
 
 /* ---- the loop's view */
 
-static uint64_t next_event(const kernel_t *k, const struct cpu *c)
+/* When c next has something to do. Inline: asked of every CPU at every step. */
+__attribute__((always_inline))
+static inline uint64_t next_event(const kernel_t *k, const struct cpu *c)
 {
     if (!c->online)
         return NEVER;                  /* an offline CPU runs nothing (pfc.c) */

@@ -9,6 +9,8 @@
 #ifndef PYL4RE_THREAD_H
 #define PYL4RE_THREAD_H
 
+#include <string.h>
+
 #include "kernel.h"
 #include "kobject.h"
 
@@ -151,6 +153,13 @@ static inline uint64_t cpu_now(const kernel_t *k, uint32_t cpu)
     return k->cpu[cpu].clock_ns;
 }
 
+/* Brings the KIP clock up to cpu's time: at every kernel entry, so inline. */
+static inline void kip_tick(kernel_t *k, uint32_t cpu)
+{
+    uint64_t us = k->cpu[cpu].clock_ns / 1000;
+    memcpy(k->mem + k->kip_pa.raw + KIP_CLOCK, &us, sizeof(us));
+}
+
 static inline void cpu_charge(kernel_t *k, uint32_t cpu, uint64_t ns)
 {
     struct cpu *c = &k->cpu[cpu];
@@ -191,7 +200,13 @@ void sched_ready(kernel_t *k, struct thread *t);       /* make runnable; may pre
 void sched_block(kernel_t *k, struct thread *t);       /* leave the CPU */
 void sched_switch_to(kernel_t *k, struct thread *from, struct thread *to);
 void timeout_arm(kernel_t *k, struct thread *t, uint64_t deadline_ns);
-void timeout_disarm(kernel_t *k, struct thread *t);
+void timeout_unlink(kernel_t *k, struct thread *t);     /* an armed one: sched.c */
+/* Disarms t's timed event, if any: inline, as mostly none is armed. */
+static inline void timeout_disarm(kernel_t *k, struct thread *t)
+{
+    if (t->deadline_ns)
+        timeout_unlink(k, t);
+}
 /* Whether the current thread of `cpu` may go on after a kernel entry, or must let the
  * scheduler act first (preemption, an expired timeout or quantum, another CPU behind). */
 int sched_may_continue(const kernel_t *k, struct thread *t);
