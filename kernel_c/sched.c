@@ -186,6 +186,19 @@ void sched_switch_to(kernel_t *k, struct thread *from, struct thread *to)
     cpu_charge(k, to->cpu, COST_SWITCH_NS);
 }
 
+void sched_handoff(kernel_t *k, struct thread *from, struct thread *to)
+{
+    /* Lazy queueing: neither thread passes through the ready queue. */
+    struct cpu *c = &k->cpu[from->cpu];
+    from->state &= ~TS_READY;
+    to->state = (to->state & ~(TS_IPC_MASK | TS_DEAD)) | TS_READY;
+    timeout_disarm(k, to);
+    if (k->trace.size) trace_switch(k, from->cpu, to);
+    c->current = to;
+    c->need_resched = 0;
+    cpu_charge(k, from->cpu, COST_SWITCH_NS);
+}
+
 void sched_yield(kernel_t *k, struct thread *t)
 {
     struct cpu *c = &k->cpu[t->cpu];

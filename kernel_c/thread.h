@@ -199,6 +199,10 @@ void sched_fini(kernel_t *k);
 void sched_ready(kernel_t *k, struct thread *t);       /* make runnable; may preempt */
 void sched_block(kernel_t *k, struct thread *t);       /* leave the CPU */
 void sched_switch_to(kernel_t *k, struct thread *from, struct thread *to);
+/* sched_block(from) then sched_switch_to(from, to) where from is the current thread and
+ * `to`, waiting in IPC on the same CPU, is in no ready queue: the IPC fast path's direct
+ * switch, which touches no ready queue (Fiasco's lazy queueing). */
+void sched_handoff(kernel_t *k, struct thread *from, struct thread *to);
 void timeout_arm(kernel_t *k, struct thread *t, uint64_t deadline_ns);
 void timeout_unlink(kernel_t *k, struct thread *t);     /* an armed one: sched.c */
 /* Disarms t's timed event, if any: inline, as mostly none is armed. */
@@ -262,6 +266,9 @@ struct ipc_op {
 /* Runs one IPC for `self`, the running thread. Its outcome lands in self->ret_* (and the
  * UTCB) now, or later if self blocks. */
 void ipc_op(kernel_t *k, struct thread *self, const struct ipc_op *op);
+/* The fast path of the kernel entry: a call or reply-and-wait whose partner waits on the
+ * same CPU, done at once (1); else 0 and nothing changed: take the general path. */
+int ipc_fast(kernel_t *k, struct thread *self, const struct sys_call *c);
 /* self's send failed in the send phase with IPC error `err` (§3.1). */
 void ipc_fail_send(struct thread *self, uint32_t err);
 void ipc_cancel(kernel_t *k, struct thread *t);
