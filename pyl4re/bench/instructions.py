@@ -68,6 +68,7 @@ def per_round_trip(arches, rounds=ROUNDS):
     pkg_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [pkg_root, env.get("PYTHONPATH")]))
+    env["LD_BIND_NOW"] = "1"       # no lazy symbol binding inside a run: only its first
     with tempfile.TemporaryDirectory(prefix="pyl4re-callgrind-") as outdir:
         cmd = [shutil.which("valgrind"), "--tool=callgrind", "--collect-atstart=no",
                "--toggle-collect=sched_next", f"--dump-before={_MARKER}",
@@ -81,6 +82,8 @@ def per_round_trip(arches, rounds=ROUNDS):
         counts = _marker_dumps(outdir)
     if len(counts) != 2 * len(arches):
         raise RuntimeError(f"expected {2 * len(arches)} callgrind dumps, got {len(counts)}")
+    if not all(counts):                    # e.g. sched_next inlined away (LTO): no symbol
+        raise RuntimeError("callgrind collected nothing in sched_next")
     n1, n2 = rounds
     return [(counts[2 * i + 1] - counts[2 * i]) / (n2 - n1) for i in range(len(arches))]
 
