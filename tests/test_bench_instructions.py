@@ -1,5 +1,6 @@
 """Instruction counts of the C IPC round trip under callgrind (pyl4re/bench/instructions.py):
 a plausible count, the same on every run; nothing runs without valgrind."""
+import os
 import shutil
 
 import pytest
@@ -9,6 +10,8 @@ from pyl4re.bench import instructions
 
 
 @pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind is not installed")
+@pytest.mark.skipif("asan" in os.environ.get("LD_PRELOAD", ""),
+                    reason="an AddressSanitizer build (tools/sanitize) cannot run under valgrind")
 def test_count_is_plausible_and_repeatable():
     arch = _core.available_arches()[0]
     first, second = instructions.per_round_trip([arch, arch])   # one child: ~9 s of startup
