@@ -9,7 +9,8 @@ count there. (I(N2) - I(N1)) / (N2 - N1) cancels what does not repeat per round 
 first messages, the end), so small round counts are exact. The child's Python startup under
 valgrind dominates the time (~9 s for three architectures), hence one child for all.
 
-Without valgrind on PATH nothing runs: instruction_counts() returns None.
+Without valgrind on PATH nothing runs: instruction_counts() returns None; so it does in the
+sanitizer run (tools/sanitize), as AddressSanitizer cannot run under valgrind.
 """
 import os
 import re
@@ -41,6 +42,11 @@ def valgrind_version():
         return None
     out = subprocess.run([exe, "--version"], capture_output=True, text=True)
     return out.stdout.strip() or None
+
+
+def sanitized():
+    """Whether this is the sanitizer run, whose preloaded ASan valgrind cannot run."""
+    return "asan" in os.environ.get("LD_PRELOAD", "")
 
 
 def _marker_dumps(outdir):
@@ -90,9 +96,9 @@ def per_round_trip(arches, rounds=ROUNDS):
 
 def instruction_counts(arches, rounds=ROUNDS):
     """{arch: {"instructions_per_round_trip", "rounds", "valgrind"}} for the native <->
-    native round trip (the C path), or None when valgrind is not on PATH."""
+    native round trip (the C path), or None when valgrind is not on PATH (or sanitized())."""
     version = valgrind_version()
-    if version is None:
+    if version is None or sanitized():
         return None
     arches = list(arches)
     return {arch: {"instructions_per_round_trip": n, "rounds": tuple(rounds),
