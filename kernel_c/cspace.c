@@ -15,37 +15,12 @@
 #include "quota.h"
 
 enum {
-    LEAF_SLOTS = 1 << CAP_LEAF_BITS,
-    DIR_LEAVES = 1 << CAP_MID_BITS,
     CAP_RIGHTS_MASK = L4_CAP_FPAGE_RWSD,
     CAP_ATTR_MASK = CAP_COUNTED | L4_FPAGE_C_OBJ_RIGHTS,
 };
 
-struct cap_leaf { struct cap_slot slot[LEAF_SLOTS]; };
-struct cap_dir { struct cap_leaf *leaf[DIR_LEAVES]; };
-
 _Static_assert(sizeof(struct cap_leaf) == KOBJ_SIZE_CAP_TABLE, "leaf size is what is charged");
 _Static_assert(sizeof(struct cap_dir) == KOBJ_SIZE_CAP_DIR, "dir size is what is charged");
-
-static unsigned top_of(cap_index_t i) { return i.raw >> (CAP_MID_BITS + CAP_LEAF_BITS); }
-static unsigned mid_of(cap_index_t i) { return (i.raw >> CAP_LEAF_BITS) & (DIR_LEAVES - 1); }
-static unsigned leaf_of(cap_index_t i) { return i.raw & (LEAF_SLOTS - 1); }
-
-struct cap_slot *cspace_slot(const struct task *t, cap_index_t idx)
-{
-    if (idx.raw >= CSPACE_SLOTS)
-        return NULL;
-    struct cap_dir *d = t->cap_top[top_of(idx)];
-    if (!d)
-        return NULL;
-    struct cap_leaf *l = d->leaf[mid_of(idx)];
-    return l ? &l->slot[leaf_of(idx)] : NULL;
-}
-
-struct kobj *cspace_slot_obj(const kernel_t *k, const struct cap_slot *s)
-{
-    return s && s->gen ? kobj_from_slot(k, s->obj_slot, s->gen) : NULL;
-}
 
 /* Table memory is charged to the task's quota before it exists, refunded after it is gone. */
 static void *table_alloc(kernel_t *k, struct quota *q, size_t size)
@@ -69,14 +44,14 @@ static void table_free(kernel_t *k, struct quota *q, void *p, size_t size)
 static int slot_make(kernel_t *k, struct task *t, cap_index_t idx, struct cap_slot **out)
 {
     struct quota *q = t->hdr.quota;
-    struct cap_dir **dp = &t->cap_top[top_of(idx)];
+    struct cap_dir **dp = &t->cap_top[cap_top_of(idx)];
     int fresh_dir = 0;
     if (!*dp) {
         if (!(*dp = table_alloc(k, q, sizeof(**dp))))
             return -L4_ENOMEM;
         fresh_dir = 1;
     }
-    struct cap_leaf **lp = &(*dp)->leaf[mid_of(idx)];
+    struct cap_leaf **lp = &(*dp)->leaf[cap_mid_of(idx)];
     if (!*lp && !(*lp = table_alloc(k, q, sizeof(**lp)))) {
         if (fresh_dir) {
             table_free(k, q, *dp, sizeof(**dp));
@@ -84,7 +59,7 @@ static int slot_make(kernel_t *k, struct task *t, cap_index_t idx, struct cap_sl
         }
         return -L4_ENOMEM;
     }
-    *out = &(*lp)->slot[leaf_of(idx)];
+    *out = &(*lp)->slot[cap_leaf_of(idx)];
     return 0;
 }
 
@@ -320,9 +295,9 @@ uint64_t cspace_slots_used(const kernel_t *k, kobj_id_t task)
     uint64_t n = 0;
     for (unsigned i = 0; t && i < (1u << CAP_TOP_BITS); i++) {
         struct cap_dir *d = t->cap_top[i];
-        for (unsigned j = 0; d && j < DIR_LEAVES; j++) {
+        for (unsigned j = 0; d && j < CAP_DIR_LEAVES; j++) {
             struct cap_leaf *l = d->leaf[j];
-            for (unsigned s = 0; l && s < LEAF_SLOTS; s++)
+            for (unsigned s = 0; l && s < CAP_LEAF_SLOTS; s++)
                 n += cspace_slot_obj(k, &l->slot[s]) != NULL;
         }
     }
@@ -334,9 +309,9 @@ void cspace_flush(kernel_t *k, struct task *t)
     struct quota *q = t->hdr.quota;
     for (unsigned i = 0; i < (1u << CAP_TOP_BITS); i++) {
         struct cap_dir *d = t->cap_top[i];
-        for (unsigned j = 0; d && j < DIR_LEAVES; j++) {
+        for (unsigned j = 0; d && j < CAP_DIR_LEAVES; j++) {
             struct cap_leaf *l = d->leaf[j];
-            for (unsigned s = 0; l && s < LEAF_SLOTS; s++)
+            for (unsigned s = 0; l && s < CAP_LEAF_SLOTS; s++)
                 slot_clear(k, &l->slot[s]);
             if (l)
                 table_free(k, q, l, sizeof(*l));
@@ -351,7 +326,7 @@ void cspace_free_tables(struct task *t)
 {
     for (unsigned i = 0; i < (1u << CAP_TOP_BITS); i++) {
         struct cap_dir *d = t->cap_top[i];
-        for (unsigned j = 0; d && j < DIR_LEAVES; j++)
+        for (unsigned j = 0; d && j < CAP_DIR_LEAVES; j++)
             heap_free(d->leaf[j]);
         heap_free(d);
         t->cap_top[i] = NULL;

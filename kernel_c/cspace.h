@@ -9,7 +9,7 @@
 #ifndef PYL4RE_CSPACE_H
 #define PYL4RE_CSPACE_H
 
-#include "kobject.h"
+#include "kernel.h"
 
 struct cap_slot {
     uint32_t obj_slot, gen;    /* the object's id; stale once the object died */
@@ -18,10 +18,37 @@ struct cap_slot {
     uint8_t pad[6];
 };
 
+enum { CAP_LEAF_SLOTS = 1 << CAP_LEAF_BITS, CAP_DIR_LEAVES = 1 << CAP_MID_BITS };
+
+struct cap_leaf { struct cap_slot slot[CAP_LEAF_SLOTS]; };
+struct cap_dir { struct cap_leaf *leaf[CAP_DIR_LEAVES]; };
+
+/* An index's place in the table: top directory, leaf, slot. */
+static inline unsigned cap_top_of(cap_index_t i) { return i.raw >> (CAP_MID_BITS + CAP_LEAF_BITS); }
+static inline unsigned cap_mid_of(cap_index_t i)
+{
+    return (i.raw >> CAP_LEAF_BITS) & (CAP_DIR_LEAVES - 1);
+}
+static inline unsigned cap_leaf_of(cap_index_t i) { return i.raw & (CAP_LEAF_SLOTS - 1); }
+
+/* The slot for idx, or NULL if idx is out of range or its table does not exist. Inline:
+ * every invocation looks one up. */
+static inline struct cap_slot *cspace_slot(const struct task *t, cap_index_t idx)
+{
+    if (idx.raw >= CSPACE_SLOTS)
+        return NULL;
+    struct cap_dir *d = t->cap_top[cap_top_of(idx)];
+    if (!d)
+        return NULL;
+    struct cap_leaf *l = d->leaf[cap_mid_of(idx)];
+    return l ? &l->slot[cap_leaf_of(idx)] : NULL;
+}
+
 /* The live object in a slot, or NULL for an empty or stale slot. */
-struct kobj *cspace_slot_obj(const kernel_t *k, const struct cap_slot *s);
-/* The slot for idx, or NULL if idx is out of range or its table does not exist. */
-struct cap_slot *cspace_slot(const struct task *t, cap_index_t idx);
+static inline struct kobj *cspace_slot_obj(const kernel_t *k, const struct cap_slot *s)
+{
+    return s && s->gen ? kobj_from_slot(k, s->obj_slot, s->gen) : NULL;
+}
 /* Puts a reference to o into t[idx] (see cspace_copy for the occupied-slot rules). */
 int cspace_put(kernel_t *k, struct task *t, cap_index_t idx, struct kobj *o,
                uint32_t rights, uint32_t attrs);

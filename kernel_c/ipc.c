@@ -21,7 +21,7 @@
 enum { TO_NEVER = IPC_TO_NEVER, TO_ZERO = IPC_TO_ZERO, TO_AT = IPC_TO_AT };
 
 /* Work is charged to the CPU doing it: the one running the current kernel entry. */
-static void charge(kernel_t *k, uint64_t ns)
+static inline void charge(kernel_t *k, uint64_t ns)
 {
     if (k->running_cpu != CPU_NONE)
         cpu_charge(k, k->running_cpu, ns);
@@ -270,14 +270,33 @@ static uint32_t transfer_items(kernel_t *k, struct thread *s, struct thread *r, 
     return 0;
 }
 
+/* transfer() of a message without items, which cannot fail: the common case, inline (the
+ * fast path's straight line). */
+__attribute__((always_inline))
+static inline void transfer_words(kernel_t *k, struct thread *s, struct thread *r,
+                                  uint64_t tag, uint64_t label)
+{
+    unsigned words = tag_words(tag);
+    for (unsigned i = 0; i < words; i++)        /* mostly a few words: no memcpy call */
+        r->utcb[i] = s->utcb[i];
+    charge(k, COST_IPC_NS + (uint64_t)words * COST_WORD_NS);
+    if (k->trace.size) trace_ipc(k, s, r, tag, label, 0);
+    r->ret_tag = tag & ~(uint64_t)L4_MSGTAG_ERROR;
+    r->ret_label = label;
+}
+
 /* Copies s's message to r and sets r's result; 1 on success. */
 static int transfer(kernel_t *k, struct thread *s, struct thread *r, uint64_t tag,
                     uint64_t label, uint32_t rights)
 {
+    if (!tag_items(tag)) {
+        transfer_words(k, s, r, tag, label);
+        return 1;
+    }
     unsigned words = tag_words(tag);
     memcpy(r->utcb, s->utcb, words * sizeof(uint64_t));
     charge(k, COST_IPC_NS + (uint64_t)words * COST_WORD_NS);
-    uint32_t err = tag_items(tag) ? transfer_items(k, s, r, tag, rights) : 0;
+    uint32_t err = transfer_items(k, s, r, tag, rights);
     if (k->trace.size) trace_ipc(k, s, r, tag, label, err);
     r->ret_tag = (tag & ~(uint64_t)L4_MSGTAG_ERROR) | (err ? L4_MSGTAG_ERROR : 0);
     r->ret_label = label;
@@ -460,6 +479,69 @@ void ipc_op(kernel_t *k, struct thread *self, const struct ipc_op *op)
             sched_ready(k, woken);
         drain_open_waits(k, woken);
     }
+}
+
+/* ---- the fast path (§12): a call or a reply-and-wait whose partner waits */
+
+/*
+ * The two halves of every round trip, when the partner already waits for this very
+ * message on the same CPU, in one straight line (seL4's fastpath.c). First the guards,
+ * which change nothing: anything they do not cover (items, a receive timeout, no time-slice
+ * donation, queued senders or IRQ messages to take, another CPU, a control protocol) returns
+ * 0 and the entry takes the general path, whose effects this path repeats exactly and in
+ * the same order (charges, trace records): kernel_entry's decode, then ipc_op.
+ */
+int ipc_fast(kernel_t *k, struct thread *self, const struct sys_call *c)
+{
+    uint64_t flags = c->dest & 0xF, sel = c->dest & ~(uint64_t)0xF, tag = c->tag;
+    if (tag_items(tag) || (tag & L4_MSGTAG_SCHEDULE) || (c->timeout & 0xFFFF)
+        || self->senders.head || self->irq_head || self->cpu == CPU_NONE)
+        return 0;
+    struct thread *dst;
+    uint64_t label = c->label;
+    uint32_t rights;                             /* W and S of what is invoked */
+    if (flags == L4_SYSF_CALL && !(sel & (L4_INVALID_CAP_BIT | L4_REPLY_CAP_BIT))) {
+        uint64_t idx = sel >> L4_CAP_SHIFT;
+        struct cap_slot *cs = idx < CSPACE_SLOTS ? cspace_slot(self->task, cap_index((uint32_t)idx))
+                                                 : NULL;
+        struct kobj *o = cspace_slot_obj(k, cs);
+        if (!o)
+            return 0;
+        rights = cs->rights & (L4_CAP_FPAGE_W | L4_CAP_FPAGE_S);
+        if (o->type == KOBJ_THREAD && tag_label(tag) != L4_PROTO_THREAD)
+            dst = (struct thread *)o;
+        else if (o->type == KOBJ_GATE
+                 && !(tag_label(tag) == L4_PROTO_KOBJECT && (cs->attrs & L4_FPAGE_C_IPCGATE_SVR))) {
+            dst = thread_get(k, ((struct gate *)o)->thread);
+            label = ((struct gate *)o)->label | rights;
+        } else
+            return 0;
+    } else if (flags == L4_SYSF_REPLY_AND_WAIT && (sel & L4_INVALID_CAP_BIT)) {
+        dst = thread_get(k, self->caller);
+        rights = self->caller_rights;
+    } else
+        return 0;
+    if (!dst || dst->cpu != self->cpu || !receiver_ready(k, dst, self)
+        || k->cpu[self->cpu].current != self || (dst->state & TS_QUEUED))
+        return 0;                                /* (sched_handoff's conditions) */
+
+    /* The point of no return. */
+    if (flags == L4_SYSF_REPLY_AND_WAIT) {       /* the reply capability is used up */
+        if (dst->reply_holder.raw == thread_id(self).raw)
+            dst->reply_holder.raw = 0;
+        self->caller.raw = 0;
+    }
+    timeout_disarm(k, dst);
+    transfer_words(k, self, dst, tag, label);
+    dst->state &= ~TS_RECV;
+    if (flags == L4_SYSF_CALL)
+        set_caller(k, dst, self, rights);
+    self->ret_tag = tag;
+    self->ret_label = 0;
+    self->partner = flags == L4_SYSF_CALL ? thread_id(dst) : (kobj_id_t){ 0 };
+    self->state |= TS_RECV;                      /* waits now; the handoff blocks it */
+    sched_handoff(k, self, dst);
+    return 1;
 }
 
 /* ---- ending waits from outside */

@@ -73,10 +73,25 @@ struct kernel {
     uint32_t sched_in_entry;   /* a waiting sys_invoke may schedule at once */
 };
 
+/* The live object with this id (table slot, generation), or NULL once it died. Inline:
+ * every IPC looks up several. */
+static inline struct kobj *kobj_from_slot(const kernel_t *k, uint32_t slot, uint32_t gen)
+{
+    const struct objtab *t = &k->objs;
+    if (slot >= t->cap || t->ents[slot].gen != gen)
+        return NULL;
+    return t->ents[slot].obj;
+}
+
+static inline struct kobj *kobj_get(const kernel_t *k, kobj_id_t id)
+{
+    return kobj_from_slot(k, (uint32_t)id.raw, (uint32_t)(id.raw >> 32));
+}
+
 int irq_init(kernel_t *k);
 void irq_fini(kernel_t *k);
 int kip_init(kernel_t *k);
-void kip_tick(kernel_t *k, uint32_t cpu);
+enum { KIP_CLOCK = 0x20 };     /* the KIP's clock word (µs); kip_tick() is in thread.h */
 
 /* Typed-value constructors and conversions: the only places raw integers become typed. */
 static inline phys_addr_t phys_addr(uint64_t raw) { return (phys_addr_t){ raw }; }

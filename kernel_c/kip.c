@@ -15,7 +15,6 @@
 #define KIP_MAGIC 0x4BE6344Cu           /* "L4µK" */
 #define KIP_VERSION 0x87004444u
 enum {
-    KIP_CLOCK = 0x20,
     KIP_SCHED_GRANULARITY = 0x50,
     KIP_MEM_DESCS = 0x54,
     KIP_MEM_DESCS_NUM = 0x58,
@@ -62,11 +61,6 @@ int kip_init(kernel_t *k)
     put32(p, KIP_MEM_DESCS, KIP_DESCS);
     put32(p, KIP_MEM_DESCS_NUM, n);
     return 0;
-}
-
-void kip_tick(kernel_t *k, uint32_t cpu)
-{
-    put64(k->mem + k->kip_pa.raw, KIP_CLOCK, k->cpu[cpu].clock_ns / 1000);
 }
 
 phys_addr_t kernel_kip(const kernel_t *k)

@@ -63,19 +63,6 @@ struct kobj *kobj_new(kernel_t *k, uint32_t type, size_t size)
     return o;
 }
 
-struct kobj *kobj_from_slot(const kernel_t *k, uint32_t slot, uint32_t gen)
-{
-    const struct objtab *t = &k->objs;
-    if (slot >= t->cap || t->ents[slot].gen != gen)
-        return NULL;
-    return t->ents[slot].obj;
-}
-
-struct kobj *kobj_get(const kernel_t *k, kobj_id_t id)
-{
-    return kobj_from_slot(k, (uint32_t)id.raw, (uint32_t)(id.raw >> 32));
-}
-
 static int kobj_alive(const kernel_t *k, const struct kobj *o)
 {
     return k->objs.ents[o->slot].obj == o;

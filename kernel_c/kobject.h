@@ -100,8 +100,7 @@ static inline kobj_id_t kobj_id_of(const struct kobj *o)
 void objtab_init(struct objtab *t);
 /* Allocates zeroed object memory of `size` bytes and gives it an id. NULL on failure. */
 struct kobj *kobj_new(kernel_t *k, uint32_t type, size_t size);
-struct kobj *kobj_get(const kernel_t *k, kobj_id_t id);
-struct kobj *kobj_from_slot(const kernel_t *k, uint32_t slot, uint32_t gen);
+/* kobj_get() and kobj_from_slot(), the lookups by id, are inline in kernel.h. */
 /* Drops one counted reference; the object dies with the last. */
 void kobj_put(kernel_t *k, struct kobj *o);
 /* Kills the object now: its id (and every capability) is invalid from here on. */

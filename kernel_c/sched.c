@@ -111,10 +111,8 @@ void timeout_arm(kernel_t *k, struct thread *t, uint64_t deadline_ns)
     *pp = t;
 }
 
-void timeout_disarm(kernel_t *k, struct thread *t)
+void timeout_unlink(kernel_t *k, struct thread *t)
 {
-    if (!t->deadline_ns)
-        return;
     struct cpu *c = &k->cpu[t->cpu];
     if (t->to_prev)
         t->to_prev->to_next = t->to_next;
@@ -188,6 +186,19 @@ void sched_switch_to(kernel_t *k, struct thread *from, struct thread *to)
     cpu_charge(k, to->cpu, COST_SWITCH_NS);
 }
 
+void sched_handoff(kernel_t *k, struct thread *from, struct thread *to)
+{
+    /* Lazy queueing: neither thread passes through the ready queue. */
+    struct cpu *c = &k->cpu[from->cpu];
+    from->state &= ~TS_READY;
+    to->state = (to->state & ~(TS_IPC_MASK | TS_DEAD)) | TS_READY;
+    timeout_disarm(k, to);
+    if (k->trace.size) trace_switch(k, from->cpu, to);
+    c->current = to;
+    c->need_resched = 0;
+    cpu_charge(k, from->cpu, COST_SWITCH_NS);
+}
+
 void sched_yield(kernel_t *k, struct thread *t)
 {
     struct cpu *c = &k->cpu[t->cpu];
@@ -223,7 +234,9 @@ void sched_migrate(kernel_t *k, struct thread *t, uint32_t cpu)
 
 /* ---- the loop's view */
 
-static uint64_t next_event(const kernel_t *k, const struct cpu *c)
+/* When c next has something to do. Inline: asked of every CPU at every step. */
+__attribute__((always_inline))
+static inline uint64_t next_event(const kernel_t *k, const struct cpu *c)
 {
     if (!c->online)
         return NEVER;                  /* an offline CPU runs nothing (pfc.c) */

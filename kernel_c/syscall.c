@@ -70,13 +70,12 @@ static int irq_sem_entry(kernel_t *k, struct thread *t, struct kobj *o, uint32_t
     return SYS_DONE;
 }
 
-int kernel_entry(kernel_t *k, struct thread *t, const struct sys_call *c)
+/* The general path: every operation, decoded in full. Not inlined into kernel_entry, so the
+ * fast path does not pay for its stack frame. */
+__attribute__((noinline))
+static int general_entry(kernel_t *k, struct thread *t, const struct sys_call *c)
 {
     uint64_t flags = c->dest & 0xF, sel = c->dest & ~(uint64_t)0xF;
-    k->events++;
-    cpu_charge(k, t->cpu, COST_SYSCALL_NS);
-    kip_tick(k, t->cpu);
-    t->slow = (struct slow_entry){ 0 };
     struct ipc_op op = {
         .tag = c->tag, .label = c->label, .have_send = (flags & L4_SYSF_SEND) != 0,
         .rcv = !(flags & L4_SYSF_RECV) ? RCV_NONE
@@ -168,6 +167,17 @@ int kernel_entry(kernel_t *k, struct thread *t, const struct sys_call *c)
     }
     ipc_op(k, t, &op);
     return SYS_DONE;
+}
+
+int kernel_entry(kernel_t *k, struct thread *t, const struct sys_call *c)
+{
+    k->events++;
+    cpu_charge(k, t->cpu, COST_SYSCALL_NS);
+    kip_tick(k, t->cpu);
+    t->slow.pending = 0;                         /* the rest is read only once it is set */
+    if (ipc_fast(k, t, c))                       /* ipc.c: the partner waits already */
+        return SYS_DONE;
+    return general_entry(k, t, c);
 }
 
 void kcall_start(kernel_t *k, struct thread *t, uint64_t sel, uint64_t tag, struct borrowed *b)

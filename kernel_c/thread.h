@@ -9,6 +9,8 @@
 #ifndef PYL4RE_THREAD_H
 #define PYL4RE_THREAD_H
 
+#include <string.h>
+
 #include "kernel.h"
 #include "kobject.h"
 
@@ -151,6 +153,13 @@ static inline uint64_t cpu_now(const kernel_t *k, uint32_t cpu)
     return k->cpu[cpu].clock_ns;
 }
 
+/* Brings the KIP clock up to cpu's time: at every kernel entry, so inline. */
+static inline void kip_tick(kernel_t *k, uint32_t cpu)
+{
+    uint64_t us = k->cpu[cpu].clock_ns / 1000;
+    memcpy(k->mem + k->kip_pa.raw + KIP_CLOCK, &us, sizeof(us));
+}
+
 static inline void cpu_charge(kernel_t *k, uint32_t cpu, uint64_t ns)
 {
     struct cpu *c = &k->cpu[cpu];
@@ -190,8 +199,18 @@ void sched_fini(kernel_t *k);
 void sched_ready(kernel_t *k, struct thread *t);       /* make runnable; may preempt */
 void sched_block(kernel_t *k, struct thread *t);       /* leave the CPU */
 void sched_switch_to(kernel_t *k, struct thread *from, struct thread *to);
+/* sched_block(from) then sched_switch_to(from, to) where from is the current thread and
+ * `to`, waiting in IPC on the same CPU, is in no ready queue: the IPC fast path's direct
+ * switch, which touches no ready queue (Fiasco's lazy queueing). */
+void sched_handoff(kernel_t *k, struct thread *from, struct thread *to);
 void timeout_arm(kernel_t *k, struct thread *t, uint64_t deadline_ns);
-void timeout_disarm(kernel_t *k, struct thread *t);
+void timeout_unlink(kernel_t *k, struct thread *t);     /* an armed one: sched.c */
+/* Disarms t's timed event, if any: inline, as mostly none is armed. */
+static inline void timeout_disarm(kernel_t *k, struct thread *t)
+{
+    if (t->deadline_ns)
+        timeout_unlink(k, t);
+}
 /* Whether the current thread of `cpu` may go on after a kernel entry, or must let the
  * scheduler act first (preemption, an expired timeout or quantum, another CPU behind). */
 int sched_may_continue(const kernel_t *k, struct thread *t);
@@ -247,6 +266,9 @@ struct ipc_op {
 /* Runs one IPC for `self`, the running thread. Its outcome lands in self->ret_* (and the
  * UTCB) now, or later if self blocks. */
 void ipc_op(kernel_t *k, struct thread *self, const struct ipc_op *op);
+/* The fast path of the kernel entry: a call or reply-and-wait whose partner waits on the
+ * same CPU, done at once (1); else 0 and nothing changed: take the general path. */
+int ipc_fast(kernel_t *k, struct thread *self, const struct sys_call *c);
 /* self's send failed in the send phase with IPC error `err` (§3.1). */
 void ipc_fail_send(struct thread *self, uint32_t err);
 void ipc_cancel(kernel_t *k, struct thread *t);

@@ -9,6 +9,7 @@ from pyl4re.bench import instructions
 
 
 @pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind is not installed")
+@pytest.mark.skipif(instructions.sanitized(), reason="ASan cannot run under valgrind")
 def test_count_is_plausible_and_repeatable():
     arch = _core.available_arches()[0]
     first, second = instructions.per_round_trip([arch, arch])   # one child: ~9 s of startup
@@ -18,6 +19,7 @@ def test_count_is_plausible_and_repeatable():
 
 def test_counts_per_arch(monkeypatch):
     monkeypatch.setattr(instructions, "valgrind_version", lambda: "valgrind-3.19.0")
+    monkeypatch.delenv("LD_PRELOAD", raising=False)
     monkeypatch.setattr(instructions, "per_round_trip",
                         lambda arches, rounds: [100.0 * (i + 1) for i in range(len(arches))])
     got = instructions.instruction_counts(["x86_64", "arm64"])
@@ -31,6 +33,12 @@ def test_without_valgrind_nothing_runs(monkeypatch):
     monkeypatch.setattr(shutil, "which", lambda name, *a, **kw: None)
     assert instructions.instruction_counts(_core.available_arches()) is None
     assert instructions.targets(None) == []
+
+
+def test_nothing_runs_in_the_sanitizer_run(monkeypatch):
+    monkeypatch.setenv("LD_PRELOAD", "/usr/lib/gcc/x86_64-linux-gnu/12/libasan.so")
+    monkeypatch.setattr(instructions, "per_round_trip", None)     # would fail if called
+    assert instructions.instruction_counts(_core.available_arches()) is None
 
 
 def test_target_is_the_fiasco_one_way_ipc():

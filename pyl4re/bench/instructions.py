@@ -9,7 +9,8 @@ count there. (I(N2) - I(N1)) / (N2 - N1) cancels what does not repeat per round 
 first messages, the end), so small round counts are exact. The child's Python startup under
 valgrind dominates the time (~9 s for three architectures), hence one child for all.
 
-Without valgrind on PATH nothing runs: instruction_counts() returns None.
+Without valgrind on PATH nothing runs: instruction_counts() returns None; so it does in the
+sanitizer run (tools/sanitize), as AddressSanitizer cannot run under valgrind.
 """
 import os
 import re
@@ -43,6 +44,11 @@ def valgrind_version():
     return out.stdout.strip() or None
 
 
+def sanitized():
+    """Whether this is the sanitizer run, whose preloaded ASan valgrind cannot run."""
+    return "asan" in os.environ.get("LD_PRELOAD", "")
+
+
 def _marker_dumps(outdir):
     """The counts callgrind dumped at the marker, in order (callgrind.out.1, .2, ...), each
     read from its totals line."""
@@ -68,6 +74,7 @@ def per_round_trip(arches, rounds=ROUNDS):
     pkg_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [pkg_root, env.get("PYTHONPATH")]))
+    env["LD_BIND_NOW"] = "1"       # no lazy symbol binding inside a run: only its first
     with tempfile.TemporaryDirectory(prefix="pyl4re-callgrind-") as outdir:
         cmd = [shutil.which("valgrind"), "--tool=callgrind", "--collect-atstart=no",
                "--toggle-collect=sched_next", f"--dump-before={_MARKER}",
@@ -81,15 +88,17 @@ def per_round_trip(arches, rounds=ROUNDS):
         counts = _marker_dumps(outdir)
     if len(counts) != 2 * len(arches):
         raise RuntimeError(f"expected {2 * len(arches)} callgrind dumps, got {len(counts)}")
+    if not all(counts):                    # e.g. sched_next inlined away (LTO): no symbol
+        raise RuntimeError("callgrind collected nothing in sched_next")
     n1, n2 = rounds
     return [(counts[2 * i + 1] - counts[2 * i]) / (n2 - n1) for i in range(len(arches))]
 
 
 def instruction_counts(arches, rounds=ROUNDS):
     """{arch: {"instructions_per_round_trip", "rounds", "valgrind"}} for the native <->
-    native round trip (the C path), or None when valgrind is not on PATH."""
+    native round trip (the C path), or None when valgrind is not on PATH (or sanitized())."""
     version = valgrind_version()
-    if version is None:
+    if version is None or sanitized():
         return None
     arches = list(arches)
     return {arch: {"instructions_per_round_trip": n, "rounds": tuple(rounds),
