@@ -343,19 +343,22 @@ void sched_set_event(kernel_t *k, uint64_t event_ns)
 
 int sched_next(kernel_t *k, struct sched_out *out)
 {
-    out->status = SCHED_SHUTDOWN;
     if (k->shutdown)
-        return SCHED_SHUTDOWN;
+        return out->status = SCHED_SHUTDOWN;
     /* Nothing may run past the run's end or the next harness event (if that comes first:
-     * then the run loop fires it and goes on). */
+     * then the run loop fires it and goes on). The step budget is counted in a local:
+     * native steps never schedule, so nothing else touches it meanwhile. */
     int event_first = k->sched_event_ns != NEVER && k->sched_event_ns <= k->sched_until_ns;
     uint64_t until = event_first ? k->sched_event_ns : k->sched_until_ns;
+    uint64_t steps = k->sched_steps_left;
+    int status;
     for (;;) {
         k->running_cpu = CPU_NONE;
-        if (k->sched_steps_left == 0)
-            return out->status = SCHED_STEPS;
-        if (k->sched_steps_left != NEVER)
-            k->sched_steps_left--;
+        if (steps == 0) {
+            status = SCHED_STEPS;
+            break;
+        }
+        steps -= steps != NEVER;
         struct cpu *c = NULL;
         uint64_t best = NEVER;
         for (uint32_t i = 0; i < k->cpus; i++) {
@@ -365,12 +368,10 @@ int sched_next(kernel_t *k, struct sched_out *out)
                 c = &k->cpu[i];
             }
         }
-        if (event_first && (!c || best > until))
-            return out->status = SCHED_EVENT;
-        if (!c)
-            return out->status = SCHED_IDLE;
-        if (best > until)
-            return out->status = SCHED_LIMIT;
+        if (!c || best > until) {
+            status = event_first ? SCHED_EVENT : !c ? SCHED_IDLE : SCHED_LIMIT;
+            break;
+        }
         if (best > c->clock_ns) {                /* idle until the event */
             if (k->trace.size) trace_switch(k, (uint32_t)(c - k->cpu), NULL);
             c->idle_ns += best - c->clock_ns;
@@ -382,8 +383,10 @@ int sched_next(kernel_t *k, struct sched_out *out)
             continue;
         k->running_cpu = t->cpu;
         if (t->compute_left_ns) {
-            if (!run_compute(k, c, t, until))
-                return out->status = event_first ? SCHED_EVENT : SCHED_LIMIT;
+            if (!run_compute(k, c, t, until)) {
+                status = event_first ? SCHED_EVENT : SCHED_LIMIT;
+                break;
+            }
             if (t->compute_left_ns)
                 continue;
         } else if (t->program != PROGRAM_PYTHON) {
@@ -400,8 +403,11 @@ int sched_next(kernel_t *k, struct sched_out *out)
         out->cpu = t->cpu;
         t->ret_restart = 0;
         t->start_pending = 0;
-        return out->status = SCHED_RUN;
+        status = SCHED_RUN;
+        break;
     }
+    k->sched_steps_left = steps;
+    return out->status = status;
 }
 
 void kernel_advance_idle(kernel_t *k, uint64_t t)
