@@ -235,6 +235,10 @@ class Harness:
         out = k._ffi.new("struct thread_info *")
         if k._lib.thread_info(k._k, [tid], out) < 0:
             return "deleted"
+        return self.describe_info(out)
+
+    def describe_info(self, out):
+        """What a live thread waits for, from its thread_info; None if it does not."""
         state = out.state
         until = f" until {out.deadline_ns} ns" if out.deadline_ns else ""
         if state & _lib.THREAD_SEND:

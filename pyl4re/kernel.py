@@ -199,9 +199,6 @@ class Kernel:
         check(self._lib.thread_info(self._k, [tid], out), f"thread {tid:#x}")
         return out
 
-    def _thread_alive(self, tid):
-        return self._lib.thread_info(self._k, [tid], self._ffi.new("struct thread_info *")) == 0
-
     def _describe_wait(self, tid):
         return self._harness.describe_wait(tid)
 

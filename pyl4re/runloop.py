@@ -166,14 +166,16 @@ class RunLoop:
                 status = lib.sched_next(kk, out)
 
         result.now_ns = lib.kernel_now_ns(kk)
+        # One C call per thread the harness knows (this walk is O(threads) per run).
+        info, describe = k._ffi.new("struct thread_info *"), k._harness.describe_info
         for rec in self.threads.values():
-            if not k._thread_alive(rec.id):
+            if lib.thread_info(kk, rec.ref, info) < 0:
                 result.deleted.append(rec.name)
             elif rec.ended:
                 (result.failed if rec.error else result.exited)[rec.name] = \
                     rec.error if rec.error else rec.value
             else:
-                what = k._describe_wait(rec.id)
+                what = describe(info)
                 if what:
                     result.blocked[rec.name] = what
         return result
