@@ -13,6 +13,7 @@
 #include "cspace.h"
 #include "fpage.h"
 #include "quota.h"
+#include "thread.h"
 
 enum {
     CAP_RIGHTS_MASK = L4_CAP_FPAGE_RWSD,
@@ -208,6 +209,7 @@ int task_map_obj(kernel_t *k, kobj_id_t dst_task, kobj_id_t src_task, uint64_t f
     int rc = cspace_map_range(k, dt, p.dst, st, p.src, p.count,
                               fpage_rights(fpage) & rights_mask, ctl & 0xF0,
                               (ctl & L4_MAP_ITEM_GRANT) != 0, mapped);
+    charge_entry(k, (uint64_t)*mapped * COST_ITEM_NS);     /* as for a map item */
     kobj_reap(k);
     return rc;
 }

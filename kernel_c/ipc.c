@@ -20,13 +20,6 @@
 
 enum { TO_NEVER = IPC_TO_NEVER, TO_ZERO = IPC_TO_ZERO, TO_AT = IPC_TO_AT };
 
-/* Work is charged to the CPU doing it: the one running the current kernel entry. */
-static inline void charge(kernel_t *k, uint64_t ns)
-{
-    if (k->running_cpu != CPU_NONE)
-        cpu_charge(k, k->running_cpu, ns);
-}
-
 static uint64_t now_of(const kernel_t *k, const struct thread *t)
 {
     return cpu_now(k, k->running_cpu != CPU_NONE ? k->running_cpu : t->cpu);
@@ -209,7 +202,7 @@ static uint32_t transfer_obj_item(kernel_t *k, struct thread *s, struct thread *
     uint32_t mapped = 0;
     int rc = cspace_map_range(k, r->task, p.dst, s->task, p.src, p.count, mask, ctl & 0xF0,
                               (ctl & L4_MAP_ITEM_GRANT) != 0, &mapped);
-    charge(k, (uint64_t)mapped * COST_ITEM_NS);
+    charge_entry(k, (uint64_t)mapped * COST_ITEM_NS);
     if (!mapped)
         rcv_words[0] |= 2;                          /* Rcv_map_nothing */
     return rc < 0 ? L4_IPC_SEMAPFAILED : 0;
@@ -249,7 +242,7 @@ static uint32_t transfer_items(kernel_t *k, struct thread *s, struct thread *r, 
             r->utcb[pos] = (ctl & ~(uint64_t)0x0FF6) | (fp & 0x0FF0);
             uint32_t mapped = 0;
             int rc = mem_map(k, s->task, fp, r->task, window, ctl, &mapped);
-            charge(k, (uint64_t)mapped * COST_ITEM_NS);
+            charge_entry(k, (uint64_t)mapped * COST_ITEM_NS);
             if (!mapped)
                 r->utcb[pos] |= 2;                  /* Rcv_map_nothing */
             if (rc < 0)
@@ -279,7 +272,7 @@ static inline void transfer_words(kernel_t *k, struct thread *s, struct thread *
     unsigned words = tag_words(tag);
     for (unsigned i = 0; i < words; i++)        /* mostly a few words: no memcpy call */
         r->utcb[i] = s->utcb[i];
-    charge(k, COST_IPC_NS + (uint64_t)words * COST_WORD_NS);
+    charge_entry(k, COST_IPC_NS + (uint64_t)words * COST_WORD_NS);
     if (k->trace.size) trace_ipc(k, s, r, tag, label, 0);
     r->ret_tag = tag & ~(uint64_t)L4_MSGTAG_ERROR;
     r->ret_label = label;
@@ -295,7 +288,7 @@ static int transfer(kernel_t *k, struct thread *s, struct thread *r, uint64_t ta
     }
     unsigned words = tag_words(tag);
     memcpy(r->utcb, s->utcb, words * sizeof(uint64_t));
-    charge(k, COST_IPC_NS + (uint64_t)words * COST_WORD_NS);
+    charge_entry(k, COST_IPC_NS + (uint64_t)words * COST_WORD_NS);
     uint32_t err = transfer_items(k, s, r, tag, rights);
     if (k->trace.size) trace_ipc(k, s, r, tag, label, err);
     r->ret_tag = (tag & ~(uint64_t)L4_MSGTAG_ERROR) | (err ? L4_MSGTAG_ERROR : 0);

@@ -26,6 +26,7 @@
 #include "heap.h"
 #include "ptab.h"
 #include "quota.h"
+#include "thread.h"
 #include "trace.h"
 
 enum {
@@ -748,8 +749,11 @@ int task_map_mem(kernel_t *k, kobj_id_t dst_task, kobj_id_t src_task, uint64_t f
         return -L4_EINVAL;
     if (((ctl >> 4) & L4_FPAGE_CACHE_OPT) && ((ctl >> 4) & 7) == 7)
         return -L4_EINVAL;                          /* "set" with no such memory type */
-    /* l4_task_map's memory case: the receive window is the whole destination space. */
-    return mem_map(k, st, fpage, dt, FPAGE_ALL_SPACES, ctl, mapped);
+    /* l4_task_map's memory case: the receive window is the whole destination space.
+     * Each page costs what it costs in a map item. */
+    int rc = mem_map(k, st, fpage, dt, FPAGE_ALL_SPACES, ctl, mapped);
+    charge_entry(k, (uint64_t)*mapped * COST_ITEM_NS);
+    return rc;
 }
 
 int task_unmap_mem(kernel_t *k, kobj_id_t task, uint64_t fpage, uint64_t mask, uint32_t *flags)

@@ -176,6 +176,14 @@ static inline void cpu_charge(kernel_t *k, uint32_t cpu, uint64_t ns)
     }
 }
 
+/* Work is charged to the CPU doing it: the one running the current kernel entry (none
+ * outside an entry: harness set-up costs no virtual time). */
+static inline void charge_entry(kernel_t *k, uint64_t ns)
+{
+    if (k->running_cpu != CPU_NONE)
+        cpu_charge(k, k->running_cpu, ns);
+}
+
 static inline struct thread *thread_get(const kernel_t *k, kobj_id_t id)
 {
     struct kobj *o = id.raw ? kobj_get(k, id) : NULL;

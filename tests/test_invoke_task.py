@@ -155,6 +155,47 @@ def test_map_of_memory(arch):
     assert bytes(k.physmem[pa.value:pa.value + 6]) == b"shared"
 
 
+def test_map_of_memory_costs_virtual_time_per_page(arch, lib):
+    """l4_task_map charges each page it maps as a map item does (COST_ITEM_NS)."""
+    import pyl4re
+    shift = 14 if arch == "mips64" else 12
+
+    def now_after_mapping(order):
+        async def main(env):
+            await task_and_gate(env)
+            for i in range(16):                               # 16 pages from sigma0
+                await pyl4re.mem.write(0xC00000 + (i << shift), b"x")
+            tag = await l4_task_map(TASK, env.task, l4_fpage(0xC00000, shift + order,
+                                                              L4_FPAGE_RW),
+                                    l4_map_control(0x40000000, 0, 0))
+            return l4_error(tag, l4_utcb())
+
+        k, h, res = run_main(arch, main)
+        assert res.exited["main"] == 0
+        assert new_task(k, h).translate(VirtAddr(0x40000000 + ((1 << order) - 1 << shift)))
+        return k.now_ns
+
+    assert now_after_mapping(4) - now_after_mapping(0) == 15 * lib.COST_ITEM_NS
+
+
+def test_map_of_capabilities_costs_virtual_time_per_capability(arch, lib):
+    def now_after_mapping(order):
+        async def main(env):
+            await task_and_gate(env)
+            for i in range(16):                               # 16 copies of the gate
+                await copy(env, GATE, sel(0x100 + i), L4_CAP_FPAGE_RW)
+            ok(await l4_task_map(TASK, env.task,
+                                 l4_obj_fpage(sel(0x100), order, L4_CAP_FPAGE_RW),
+                                 l4_map_obj_control(sel(0x200), 0)))
+            return "done"
+
+        k, h, res = run_main(arch, main)
+        assert res.exited["main"] == "done"
+        return k.now_ns
+
+    assert now_after_mapping(4) - now_after_mapping(0) == 15 * lib.COST_ITEM_NS
+
+
 def test_map_out_of_quota_is_the_map_failed_ipc_error(arch):
     async def main(env):
         ok(await l4_factory_create_factory(env.factory, sel(5), FACTORY_LIMIT_SMALL))

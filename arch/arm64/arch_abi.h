@@ -23,7 +23,7 @@ enum arch_cost {
     COST_SYSCALL_NS = 120,      /* kernel entry and exit */
     COST_IPC_NS = 180,          /* an IPC transfer between two threads */
     COST_WORD_NS = 1,           /* per message word copied */
-    COST_ITEM_NS = 90,          /* per capability or page mapped by an item */
+    COST_ITEM_NS = 90,          /* per capability or page mapped (map item, l4_task_map) */
     COST_SWITCH_NS = 120,       /* a context switch */
     COST_IPI_NS = 1500,         /* an inter-processor interrupt reaching another CPU */
     COST_KOBJ_NS = 350,         /* a kernel-object operation on the slow path */

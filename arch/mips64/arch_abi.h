@@ -32,7 +32,7 @@ enum arch_cost {
     COST_SYSCALL_NS = 150,      /* kernel entry and exit */
     COST_IPC_NS = 250,          /* an IPC transfer between two threads */
     COST_WORD_NS = 2,           /* per message word copied */
-    COST_ITEM_NS = 120,          /* per capability or page mapped by an item */
+    COST_ITEM_NS = 120,          /* per capability or page mapped (map item, l4_task_map) */
     COST_SWITCH_NS = 150,       /* a context switch */
     COST_IPI_NS = 2000,         /* an inter-processor interrupt reaching another CPU */
     COST_KOBJ_NS = 400,         /* a kernel-object operation on the slow path */
