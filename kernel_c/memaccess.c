@@ -135,13 +135,11 @@ int mem_access(kernel_t *k, kobj_id_t thread, virt_addr_t va, uint32_t access,
         struct sys_result r;
         if (sys_exit(k, thread, SYS_DONE, &r) == SYS_GONE)
             return SYS_GONE;
-        if (!k->sched_in_entry)
-            return SYS_SUSPEND;
-        /* As sys_invoke does: schedule here; if this thread is chosen again as it stands
-         * (a native pager answered), finish the fault and try the access again. */
-        if (sched_next(k, next) != SCHED_RUN || next->thread.raw != thread.raw
-            || next->resume != RESUME_RESULT)
-            return SYS_SWITCH;
+        /* Chosen again at once (a native pager answered): finish the fault and try the
+         * access again. Otherwise the run loop resumes it later (mem_fault_done). */
+        int wait = sched_wait_in_entry(k, thread, next);
+        if (wait != SYS_DONE)
+            return wait;
         t = sys_running(k, thread);
         if (!t)
             return SYS_GONE;

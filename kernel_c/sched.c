@@ -410,6 +410,17 @@ int sched_next(kernel_t *k, struct sched_out *out)
     return out->status = status;
 }
 
+int sched_wait_in_entry(kernel_t *k, kobj_id_t self, struct sched_out *next)
+{
+    if (!k->sched_in_entry)
+        return SYS_SUSPEND;
+    /* The run loop would ask the scheduler next thing anyway: asking here saves a trip. */
+    if (sched_next(k, next) == SCHED_RUN && next->thread.raw == self.raw
+        && next->resume == RESUME_RESULT)
+        return SYS_DONE;
+    return SYS_SWITCH;
+}
+
 void kernel_advance_idle(kernel_t *k, uint64_t t)
 {
     for (uint32_t i = 0; i < k->cpus; i++) {

@@ -241,18 +241,14 @@ int sys_invoke(kernel_t *k, kobj_id_t thread, uint64_t dest, uint64_t tag, uint6
         return -L4_EINVAL;
     struct sys_call c = { .dest = dest, .tag = tag, .label = label, .timeout = timeout };
     int status = sys_exit(k, thread, kernel_entry(k, t, &c), out);
-    if (status != SYS_SUSPEND || !k->sched_in_entry)
+    if (status != SYS_SUSPEND)
         return status;
-    /* The run loop would ask the scheduler next thing anyway: ask it here. When it picks
-     * this thread again as it stands (a native partner answered at once), the entry is
-     * simply done, as if the thread had never left the CPU. */
-    if (sched_next(k, next) == SCHED_RUN && next->thread.raw == thread.raw
-        && next->resume == RESUME_RESULT) {
+    status = sched_wait_in_entry(k, thread, next);
+    if (status == SYS_DONE) {          /* as if the thread had never left the CPU */
         out->tag = next->tag;
         out->label = next->label;
-        return SYS_DONE;
     }
-    return SYS_SWITCH;
+    return status;
 }
 
 int sys_complete(kernel_t *k, kobj_id_t thread, uint64_t reply_tag, uint32_t ipc_error,

@@ -222,6 +222,11 @@ static inline void timeout_disarm(kernel_t *k, struct thread *t)
 /* Whether the current thread of `cpu` may go on after a kernel entry, or must let the
  * scheduler act first (preemption, an expired timeout or quantum, another CPU behind). */
 int sched_may_continue(const kernel_t *k, struct thread *t);
+/* A µApp's kernel entry that must wait schedules at once, if sched_limits() allowed it:
+ * SYS_DONE when the choice is the waiting thread itself as it stands (a native partner or
+ * pager answered; its result is in *next), SYS_SWITCH when it is anything else (*next says
+ * what), SYS_SUSPEND when the run loop is to ask the scheduler itself. */
+int sched_wait_in_entry(kernel_t *k, kobj_id_t self, struct sched_out *next);
 
 /* Threads, gates and ku-mem (thread.c) */
 void thread_init(struct thread *t);

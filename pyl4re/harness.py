@@ -54,6 +54,14 @@ class Capability:
         from .types import CapIndex
         return self.kernel.root_task.object_at(CapIndex(self.index))
 
+    def bind(self, handle, label):
+        """Bind this IPC gate to the first thread of a started task (`handle`) with
+        `label`, as the server would with l4_rcv_ep_bind_thread: for native servers, which
+        cannot, and for set-ups that need no bind handshake. Raises L4Error if refused."""
+        k = self.kernel
+        check(k._lib.gate_bind(k._k, [self.object.id], [handle.thread_id], label),
+              "binding the gate")
+
 
 @dataclass
 class TaskHandle:

@@ -41,8 +41,7 @@ def _va(va):
 def _access(cur, va, access):
     """One try in C; its status (the result is in the kernel's mem_result). A fault a
     native pager resolves at once is retried inside the call."""
-    k = cur.kernel
-    return k._lib.mem_access(k._k, cur.ref, [va], access, k._mem_result, cur.next)
+    return cur.mem_access(cur.kk, cur.ref, [va], access, cur.mem_result, cur.next)
 
 
 async def _page(cur, va, access, status):
@@ -88,7 +87,7 @@ async def _bytes(va, n, access):
     mem = cur.kernel._physbytes
     status = _access(cur, va, access)
     if status == 0:
-        res = cur.kernel._mem_result
+        res = cur.mem_result
         if res.avail >= n:
             pa = res.pa.raw
             return mem[pa:pa + n].tobytes()
@@ -114,7 +113,7 @@ async def write(va, data):
     mem = cur.kernel._physbytes
     status = _access(cur, va, WRITE)
     if status == 0:
-        res = cur.kernel._mem_result
+        res = cur.mem_result
         if res.avail >= data.nbytes:
             pa = res.pa.raw
             mem[pa:pa + data.nbytes] = data

@@ -35,7 +35,7 @@ class ThreadRecord:
     the context its kernel entries use (traps.running())."""
     __slots__ = ("id", "thread", "ref", "_ref_owner", "name", "coro", "env", "main_ip", "utcb",
                  "task", "ended", "value", "error", "failing",
-                 "kernel", "kk", "sys_invoke", "result", "next")
+                 "kernel", "kk", "sys_invoke", "result", "next", "mem_access", "mem_result")
 
     def __init__(self, kernel, tid, name, env=None, main_ip=None):
         self.id = self.thread = tid
@@ -53,9 +53,10 @@ class ThreadRecord:
         self.value = None
         self.error = None
         self.failing = None        # an exception its handler is being told about
-        # What traps.enter() needs, one attribute away (it runs on every kernel entry).
+        # What traps.enter() and pyl4re.mem need, one attribute away (every kernel entry).
         self.kernel, self.kk, self.sys_invoke = kernel, kernel._k, kernel._lib.sys_invoke
         self.result, self.next = kernel._result, kernel._next
+        self.mem_access, self.mem_result = kernel._lib.mem_access, kernel._mem_result
 
 
 class RunLoop:
@@ -92,14 +93,16 @@ class RunLoop:
         # A waiting kernel entry may make the next scheduling decision itself (SWITCHED),
         # except when this loop must see and log every decision.
         lib.sched_limits(kk, until_ns or 0, max_steps or 0, log is None)
-        status = lib.sched_next(kk, out)
+        status = None                          # None: ask the scheduler
         while True:
+            if status is None:
+                status = lib.sched_next(kk, out)
             if status != SCHED_RUN:
                 if status == SCHED_EVENT:            # a harness event (k.hw.at) is due
                     event = k.hw.next_event()
                     lib.kernel_advance_idle(kk, event)
                     k.hw.fire_due(event)
-                    status = lib.sched_next(kk, out)
+                    status = None
                     continue
                 result.reason = {lib.SCHED_IDLE: "idle", lib.SCHED_LIMIT: "limit",
                                  lib.SCHED_STEPS: "steps", lib.SCHED_SHUTDOWN: "shutdown"}[status]
@@ -112,7 +115,7 @@ class RunLoop:
             if log is not None:
                 log.append((out.cpu, lib.kernel_now_ns(kk), rec.name))
             status = None                      # after this thread: ask the scheduler
-            resume = out.resume
+            resume, start_ip = out.resume, None
             if rec.failing is not None:
                 # Its code raised and its exception handler has answered (§10.2).
                 if not self._after_exception(rec):
@@ -120,16 +123,12 @@ class RunLoop:
                         exc = rec.error
                         raise MicroAppError(f"µApp thread {rec.name!r} raised "
                                             f"{type(exc).__name__}: {exc}") from exc
-                    status = lib.sched_next(kk, out)
                     continue
-                ip = k._thread_info(rec.id).ip        # where the handler sent it
-                if not self._start(rec, ip):
-                    status = lib.sched_next(kk, out)
-                    continue
-                resume = None
+                start_ip = k._thread_info(rec.id).ip  # where the handler sent it
             elif resume == RESUME_START or rec.coro is None:
-                if not self._start(rec, out.ip):
-                    status = lib.sched_next(kk, out)
+                start_ip = out.ip
+            if start_ip is not None:
+                if not self._start(rec, start_ip):
                     continue
                 resume = None
             # The coroutine learns how to go on; its trap reads the result from `out`.
@@ -162,8 +161,6 @@ class RunLoop:
                         raise MicroAppError(str(exc)) from exc
             finally:
                 traps._running = None
-            if status is None:
-                status = lib.sched_next(kk, out)
 
         result.now_ns = lib.kernel_now_ns(kk)
         # One C call per thread the harness knows (this walk is O(threads) per run).

@@ -1,7 +1,5 @@
 """Capability transfer by map items in IPC (§5.2-§5.4): receive buffers (BDR, BRs), the
 placement rule, rights reduction, grant, weak references, LOCAL_ID, returned item words."""
-import pytest
-
 from pyl4re import CapIndex, Kernel
 from pyl4re.l4sys import (
     L4_CAP_FPAGE_RWS, L4_CAP_FPAGE_RWSD, L4_FPAGE_C_NO_REF_CNT, L4_IPC_NEVER,

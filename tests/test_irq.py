@@ -2,7 +2,6 @@
 triggers, level and edge lines driven by the harness at chosen virtual times, semaphores."""
 import pytest
 
-import pyl4re
 from pyl4re import Kernel
 from pyl4re.l4sys import (
     L4_EINVAL, L4_ENOSYS, L4_EPERM, L4_IPC_ENOT_EXISTENT, L4_IPC_NEVER, L4_IPC_RECANCELED,
@@ -10,7 +9,7 @@ from pyl4re.l4sys import (
     l4_error, l4_factory_create_irq, l4_factory_create_semaphore, l4_icu_bind, l4_icu_info,
     l4_icu_set_mode, l4_icu_unbind, l4_icu_unmask, l4_ipc_error, l4_ipc_sleep, l4_ipc_wait,
     l4_irq_detach, l4_irq_receive, l4_irq_trigger, l4_irq_unmask, l4_irq_wait,
-    l4_msgtag_label, l4_msgtag_words, l4_rcv_ep_bind_thread, l4_semaphore_down,
+    l4_rcv_ep_bind_thread, l4_semaphore_down,
     l4_semaphore_up, l4_timeout, l4_timeout_from_us, l4_utcb,
 )
 
@@ -271,7 +270,7 @@ def test_semaphore_down_needs_s_and_deletion_wakes_waiters(arch):
     k = kernel(arch)
 
     async def main(env):
-        from pyl4re.l4sys import l4_task_delete_obj, l4_task_map, l4_obj_fpage, l4_map_obj_control
+        from pyl4re.l4sys import l4_task_map, l4_obj_fpage, l4_map_obj_control
         ok(await l4_factory_create_semaphore(env.factory, SEM))
         ok(await l4_task_map(env.task, env.task, l4_obj_fpage(SEM, 0, 0x5),
                              l4_map_obj_control(0x32 << 12, 0)))

@@ -4,7 +4,6 @@ import pytest
 
 import pyl4re
 from pyl4re import CapIndex, Kernel, PhysAddr, VirtAddr
-from pyl4re.harness import Capability
 from pyl4re.l4sys import (
     L4_BASE_PAGER_CAP, L4_FPAGE_CACHEABLE, L4_FPAGE_RO, L4_FPAGE_RW, L4_FPAGE_RWX, L4_IPC_NEVER,
     L4_IPC_SEND_TIMEOUT_0, L4_ITEM_MAP, L4_PROTO_PAGE_FAULT, l4_fpage, l4_ipc_call,

@@ -3,7 +3,6 @@ IPC path runs with no Python in between."""
 import pytest
 
 from pyl4re import Kernel
-from pyl4re.harness import Capability
 from pyl4re.l4sys import (
     L4_IPC_NEVER, l4_ipc_call, l4_ipc_reply_and_wait, l4_ipc_wait, l4_msgtag, l4_msgtag_words,
     l4_utcb,
@@ -82,3 +81,27 @@ def test_native_caller_with_a_bad_selector_ends(arch):
     k.run()
     assert caller.thread.native_count == 0              # every call failed
     assert caller.thread.state & k._lib.THREAD_DEAD
+
+
+def test_the_harness_binds_a_gate_for_a_native_server(arch):
+    """gate.bind(handle, label) routes the gate's messages to a native server; binding
+    what is not a gate is refused with the kernel's error."""
+    from pyl4re import L4Error
+    from pyl4re.harness import Capability
+    k = Kernel(arch=arch, memory=16 << 20)
+    gate = k.create_gate()
+    echo = k.start_native("echo", "echo", caps={"svc": gate.svr()})
+    gate.bind(echo, 0x40)
+
+    async def client(env):
+        u = l4_utcb()
+        u.mr[0] = 7
+        tag = await l4_ipc_call(env.caps["svc"], u, l4_msgtag(0, 1, 0, 0), L4_IPC_NEVER)
+        return l4_msgtag_words(tag), int(u.mr[0])
+
+    k.start_task(client, name="client", caps={"svc": gate})
+    res = k.run()
+    assert res.exited["client"] == (1, 7)
+    assert echo.thread.native_count == 1
+    with pytest.raises(L4Error):
+        Capability(k, echo.task_slot).bind(echo, 0x40)      # a task, not a gate

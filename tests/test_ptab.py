@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import ptdecode
-from pyl4re import (CapIndex, Kernel, L4InvalidArgumentError, PageNumber, PhysAddr,
+from pyl4re import (CapIndex, Kernel, L4InvalidArgumentError, PhysAddr,
                     VirtAddr, _core)
 from pyl4re.control import vspace
 

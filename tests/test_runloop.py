@@ -10,7 +10,7 @@ from pyl4re import CapIndex, Kernel
 from pyl4re.l4sys import (
     L4_BASE_DEBUGGER_CAP, L4_BASE_FACTORY_CAP, L4_BASE_ICU_CAP, L4_BASE_LOG_CAP,
     L4_BASE_SCHEDULER_CAP, L4_BASE_TASK_CAP, L4_BASE_THREAD_CAP, L4_IPC_NEVER,
-    L4_IPC_ENOT_EXISTENT, l4_fpage, l4_fpage_memaddr, l4_fpage_size, l4_ipc_call,
+    L4_IPC_ENOT_EXISTENT, l4_fpage_memaddr, l4_fpage_size, l4_ipc_call,
     l4_ipc_error, l4_ipc_send, l4_msgtag, l4_utcb,
 )
 from pyl4re.runloop import MicroAppError

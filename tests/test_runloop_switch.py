@@ -44,11 +44,11 @@ def system(arch, log_schedule, until_ns=None, max_steps=None):
                trace_size=4096)
     native_gate, py_gate = k.create_gate(0x10), k.create_gate(0x20)
     echo = k.start_native("echo", "echo", caps={"svc": native_gate.svr()})
-    k._lib.gate_bind(k._k, [native_gate.object.id], [echo.thread_id], 0x10)
+    native_gate.bind(echo, 0x10)
     fired = []
     k.hw.at(3_000, lambda: fired.append(k.now_ns))
     srv = k.start_task(server, name="srv", caps={"svc": py_gate.svr()}, cpu=1)
-    k._lib.gate_bind(k._k, [py_gate.object.id], [srv.thread_id], 0x20)
+    py_gate.bind(srv, 0x20)
     k.start_task(client, name="client", caps={"native": native_gate, "py": py_gate})
     res = k.run(until_ns=until_ns, max_steps=max_steps)
     return res, k.now_ns, fired, list(k.trace)

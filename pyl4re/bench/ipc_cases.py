@@ -54,7 +54,7 @@ def _server(k, gate, native, rcv_item=0):
             while True:                  # echo: the reply is the words that came, as is
                 tag, _ = await l4_ipc_reply_and_wait(u, tag, L4_IPC_NEVER)
         srv = k.start_task(server, name="srv", caps={"svc": gate.svr()})
-    k._lib.gate_bind(k._k, [gate.object.id], [srv.thread_id], GATE_LABEL)
+    gate.bind(srv, GATE_LABEL)
     return srv
 
 
@@ -104,7 +104,7 @@ def one_way_system(arch, sends, native, words=2):
                 await l4_ipc_send(svc, u, tag, L4_IPC_NEVER)
         rcv = k.start_task(receiver, name="rcv", caps={"svc": gate.svr()})
         snd = k.start_task(sender, name="snd", caps={"svc": gate})
-    k._lib.gate_bind(k._k, [gate.object.id], [rcv.thread_id], GATE_LABEL)
+    gate.bind(rcv, GATE_LABEL)
     return System(k, done, {"rcv": rcv, "snd": snd})
 
 

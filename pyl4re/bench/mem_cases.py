@@ -52,7 +52,7 @@ def start_pager(k, gate):
             await l4_ipc_reply_and_wait(u, l4_msgtag(0, 0, 1, 0), L4_IPC_SEND_TIMEOUT_0)
 
     handle = k.start_task(pager, name="pager", caps={"svc": gate.svr()})
-    k._lib.gate_bind(k._k, [gate.object.id], [handle.thread_id], PAGER_LABEL)
+    gate.bind(handle, PAGER_LABEL)
     return handle
 
 

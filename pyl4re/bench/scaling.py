@@ -225,7 +225,7 @@ class EchoSystem:
         self.k, self.rounds = k, rounds
         gate = k.create_gate(0x10)
         srv = k.start_native("echo", "srv", caps={"svc": gate.svr()})
-        check(k._lib.gate_bind(k._k, [gate.object.id], [srv.thread_id], 0x10), "binding")
+        gate.bind(srv, 0x10)
         self.client = k.start_native("call_loop", "client", caps={"svc": gate},
                                      user=(selector, rounds, 2))
 

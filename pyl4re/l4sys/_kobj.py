@@ -10,7 +10,7 @@ from .. import traps
 from . import _check
 from .consts import L4_IPC_NEVER, L4_SYSF_CALL
 from .fpage import l4_fpage_t
-from .msgtag import l4_msgtag_t, _tag_of_raw
+from .msgtag import _tag_of_raw
 
 U64 = (1 << 64) - 1
 _SEL_FLAGS = 0xF                 # l4_ipc_call ORs its operation into these selector bits
