@@ -9,7 +9,7 @@ import inspect
 from dataclasses import dataclass, field
 
 from . import traps
-from .code import code_at
+from .code import code_at, no_code
 from .utcb import Utcb
 
 _U64 = (1 << 64) - 1
@@ -218,18 +218,18 @@ class RunLoop:
         return False
 
     def _start(self, rec, ip, raise_errors):
-        """A fresh coroutine for the code at ip; a thread with no code there, or whose code
-        cannot be started, ends as failed."""
+        """A fresh coroutine for the code at ip (where there is none, `no_code` faults as
+        a CPU would); a thread whose code cannot be started ends as failed."""
         if rec.coro is not None:
             rec.coro.close()
             rec.coro = None
         fn = code_at(ip, self.k._code)
-        if fn is None:
-            self._end(rec, error=RuntimeError(f"no code at ip {ip:#x}"))
-            return False
         self._bind(rec)
         try:
-            coro = fn(rec.env) if rec.env is not None and ip == rec.main_ip else fn()
+            if fn is None:
+                coro = no_code(ip)
+            else:
+                coro = fn(rec.env) if rec.env is not None and ip == rec.main_ip else fn()
             if not (inspect.iscoroutine(coro) or inspect.isgenerator(coro)):
                 raise TypeError(f"the code at ip {ip:#x} ({getattr(fn, '__name__', fn)!r}) "
                                 f"is not an async function: it returned {coro!r}"[:200])
