@@ -16,7 +16,7 @@ from .harness import Harness
 from .hw import Hardware
 from .objects import HANDLE_BY_KIND, KernelObject, Task
 from .runloop import RunLoop
-from .types import CapIndex, PageNumber, PhysAddr, expect
+from .types import CapIndex, PageNumber, PhysAddr, accept
 
 _FRAME_OWNERS = ("reserved", "kernel-free", "kernel", "sigma0")
 
@@ -213,10 +213,12 @@ class Kernel:
         return self._physmem
 
     def mapdb_tree(self, pa):
-        """Who mapped the frame at PhysAddr `pa` to whom: every mapping of it in tree order
-        (sigma0's root first, each mapping before those derived from it), as
-        control.mem.Mapping records (task id, va, page size, rights, depth, parent)."""
+        """Who mapped the frame at physical address `pa` (an int or a PhysAddr) to whom:
+        every mapping of it in tree order (sigma0's root first, each mapping before those
+        derived from it), as control.mem.Mapping records (task id, va, page size, rights,
+        depth, parent)."""
         from .control import mem
+        pa = accept(pa, PhysAddr, "physical address")
         records = mem.tree(self, pa)
         if isinstance(records, int):
             check(records, f"mapping tree of {pa!r}")
@@ -281,18 +283,19 @@ class Frames:
         return PhysAddr(out.raw)
 
     def free(self, block, order=0):
-        """Give back a block alloc() returned, with the same order."""
+        """Give back a block alloc() returned (its PhysAddr, or the int), with the same order."""
         k = self._kernel
-        expect(block, PhysAddr, "physical address")
+        block = accept(block, PhysAddr, "physical address")
         _int_arg(order, "order")
         if not 0 <= order <= k._lib.FRAME_MAX_ORDER:
             raise ValueError(f"order must be 0..{k._lib.FRAME_MAX_ORDER}, not {order}")
         check(k._lib.frames_free(k._k, [block.value], order), f"frames.free({block!r})")
 
     def owner(self, pfn):
-        """'reserved', 'kernel-free', 'kernel' or 'sigma0' for a page-frame number."""
+        """'reserved', 'kernel-free', 'kernel' or 'sigma0' for a page-frame number (a
+        PageNumber, or an int)."""
         k = self._kernel
-        expect(pfn, PageNumber, "page-frame number")
+        pfn = accept(pfn, PageNumber, "page-frame number")
         return _FRAME_OWNERS[check(k._lib.frames_owner(k._k, [pfn.value]), f"owner of {pfn!r}")]
 
     def stats(self):
