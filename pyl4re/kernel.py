@@ -248,7 +248,7 @@ class Kernel:
         return self._lib.kobj_live_count(self._k)
 
     def describe(self):
-        """A few lines of configuration: what the self-check prints per architecture."""
+        """A few lines of configuration: what `pyl4re demo` prints per architecture."""
         a, s = self.arch_info, self.frames.stats()
         return "\n".join([
             f"arch {a['name']}: {a['mword_bits']}-bit, {self.cpus} CPU(s), "

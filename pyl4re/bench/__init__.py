@@ -98,9 +98,8 @@ def run(quick=False, out=None, arches=None, scaling=False, plot_path=None, count
     return results
 
 
-def main(argv):
-    import argparse
-    p = argparse.ArgumentParser(prog="pyl4re bench", description=__doc__.splitlines()[0])
+def add_arguments(p):
+    """The options of `pyl4re bench` (the command line is in pyl4re/__main__.py)."""
     p.add_argument("--quick", action="store_true", help="fewer rounds (under 30 s)")
     p.add_argument("--json", metavar="FILE", help="write every figure as JSON")
     p.add_argument("--arch", action="append", choices=_core.available_arches(),
@@ -112,7 +111,10 @@ def main(argv):
                    help="where --scaling draws its PNG (default: %(default)s)")
     p.add_argument("--no-count", action="store_true",
                    help="skip the instruction counts under callgrind")
-    args = p.parse_args(argv)
+
+
+def run_args(args):
+    """Runs the report for parsed command-line arguments; the exit status."""
     results = run(quick=args.quick, arches=args.arch, scaling=args.scaling,
                   plot_path=args.plot, count=not args.no_count)
     if args.json:
