@@ -95,6 +95,7 @@ class Harness:
         self.task_names = {}                      # task id -> name
         self.next_utcb = {}                       # task id -> next free UTCB address
         self.next_sigma0_owner = 12               # sigma0 gate owners (user-level §1.4)
+        self.sigma0_owners = {}                   # owner id -> name of the task it pages
 
     def _root_slot(self):
         slot = self.next_root
@@ -128,11 +129,17 @@ class Harness:
         slot, _ = self._create(_lib.L4_PROTO_KOBJECT, label=label)
         return Capability(self.k, slot)
 
-    def _sigma0_gate(self):
+    def sigma0_owner(self, owner):
+        """How to name a sigma0 owner id in a message: the task it pages, if known."""
+        name = self.sigma0_owners.get(owner)
+        return f"task {name!r} (sigma0 owner {owner})" if name else f"sigma0 owner {owner}"
+
+    def _sigma0_gate(self, name):
         """A new gate to sigma0 with an owner id of its own (user-level §1.1, §1.4)."""
         k = self.k
         owner = self.next_sigma0_owner
         self.next_sigma0_owner += 1
+        self.sigma0_owners[owner] = name
         slot, gate_id = self._create(_lib.L4_PROTO_KOBJECT, label=owner << 4)
         check(k._lib.gate_bind(k._k, [gate_id], [k._lib.kernel_sigma0_thread(k._k).raw],
                                owner << 4), "binding a sigma0 gate")
@@ -169,7 +176,7 @@ class Harness:
                 raise TypeError(f"caps[{cname!r}] must be a Capability of this kernel")
         if pager is not None and (not isinstance(pager, Capability) or pager.kernel is not k):
             raise TypeError("pager must be a Capability of this kernel (a gate to the pager)")
-        pager = pager or self._sigma0_gate()
+        pager = pager or self._sigma0_gate(name)
         base = k._lib.ARCH_UTCB_AREA_DEFAULT
         area = l4_fpage(base, UTCB_AREA_ORDER, _lib.L4_FPAGE_RW)
         task_slot, task_id = self._create(_lib.L4_PROTO_TASK, utcb_area=area.raw)
@@ -285,11 +292,36 @@ class Harness:
         rec = self.k._loop.threads.get(tid)
         return rec.name if rec else self.names.get(tid, f"thread#{tid:x}")
 
+    def errors_noted(self):
+        """How many kernel operations (and page faults) have failed so far."""
+        out = self.k._ffi.new("struct error_info *")
+        self.k._lib.kernel_last_error(self.k._k, out)
+        return out.count
+
+    def explain_fault(self, out):
+        """An unresolved page fault, from the kernel's record of it."""
+        from .mem import fault_reason
+        k = self.k
+        access = {4: "read", 2: "write", 1: "instruction fetch"}.get(out.fault_access, "access")
+        why = fault_reason(k, out.fault_reason, out.fault_addr, out.fault_access,
+                           out.fault_label, out.fault_ctl, out.fault_fpage, out.fault_owner)
+        lines = [f"thread {self._name(out.thread.raw)!r}: unresolved page fault at "
+                 f"{out.fault_addr:#x} ({access}), pager selector {out.selector:#x}",
+                 f"  why: {why}"]
+        if out.fault_ctl or out.fault_fpage:
+            from .l4sys import l4_fpage_t
+            lines.append(f"  the pager's map item: control word {out.fault_ctl:#x}, "
+                         f"{l4_fpage_t(out.fault_fpage)!r}")
+        lines.append("  (docs/pager.md: the page-fault message and what a reply must hold)")
+        return "\n".join(lines)
+
     def explain_last_error(self):
         k = self.k
         out = k._ffi.new("struct error_info *")
         if k._lib.kernel_last_error(k._k, out) < 0:
             return "no kernel operation has failed"
+        if out.fault_reason:
+            return self.explain_fault(out)
         from .errors import ERROR_NAMES
         from .l4sys import l4sys_errtostr
         code = out.code
