@@ -54,8 +54,7 @@ def fault_reason(kernel, reason, address, access, label, ctl, fpage, owner):
     if kind == "pager_error":
         return f"the pager replied with the error label {label} ({l4sys_errtostr(label)})"
     if kind == "no_item":
-        return ("the pager replied without a map item (and nothing else mapped the page): "
-                "a reply that resolves a fault carries one memory map item")
+        return "the pager replied without a map item, and nothing else mapped the page"
     if kind == "too_small":
         return f"the pager's map item {fp!r} is smaller than a page"
     if kind == "elsewhere":
