@@ -298,6 +298,17 @@ class Harness:
         self.k._lib.kernel_last_error(self.k._k, out)
         return out.count
 
+    def blocked_hint(self, blocked, errors_before):
+        """What to look at when a run ends with threads blocked: a gate nobody bound, or
+        a kernel operation that failed during the run (its explanation); None if neither."""
+        hints = [f"{name!r} sends through a gate no thread is bound to: the server binds it "
+                 f"with l4_rcv_ep_bind_thread (or the harness with gate.bind(task))"
+                 for name, what in blocked.items() if "unbound gate" in what][:1]
+        if self.errors_noted() != errors_before:
+            hints.append("a kernel operation failed during this run; k.explain_last_error():"
+                         "\n" + self.explain_last_error())
+        return "\n".join(hints) or None
+
     def explain_fault(self, out):
         """An unresolved page fault, from the kernel's record of it."""
         from .mem import fault_reason
