@@ -88,6 +88,7 @@ class Kernel:
         self.frames = Frames(self)
         self.root_task = Task(self, lib.kernel_root_task(self._k).raw)
         self.root_factory = self.root_task.object_at(CapIndex(lib.L4_BASE_FACTORY_CAP_INDEX))
+        self.sigma0_task = Task(self, lib.kernel_sigma0(self._k).raw)   # owns the memory
         # What runs µApps: the result structs of a kernel entry and of a scheduling
         # decision (one thread runs at a time), the control plane for slow-path objects,
         # the loop, and the harness set-up API.
