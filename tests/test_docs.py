@@ -114,3 +114,19 @@ def test_the_layout_table_lists_each_module_once():
     assert package | docs <= set(named), sorted((package | docs) - set(named))
     missing = [n for n in named if "<" not in n and not os.path.exists(os.path.join(ROOT, n))]
     assert not missing, missing
+
+
+def test_the_readme_pytest_file_passes_on_every_architecture(tmp_path):
+    """The README's own test file, run by pytest as a user would (a subprocess that
+    imports this checkout's package)."""
+    import subprocess
+    import sys
+    readme = open(os.path.join(ROOT, "README.md")).read()
+    source = re.search(r"```python\n(# test_adder\.py.*?)```", readme, re.S).group(1)
+    (tmp_path / "test_adder.py").write_text(source)
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    res = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                          "--rootdir", str(tmp_path), str(tmp_path / "test_adder.py")],
+                         capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert f"{len(_core.available_arches())} passed" in res.stdout
