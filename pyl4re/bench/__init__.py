@@ -4,8 +4,9 @@ For each built architecture: IPC round trips on the C path (native threads) and 
 path (µApps), with more words, capability items, page faults, map/unmap and two CPUs; the
 C floor (kernel_c/floor.c), asyncio.Queue and SimPy's Store (the `bench` extra) measured
 in the same run and shown as ratios; instructions per C round trip under callgrind (when
-valgrind is installed); with --scaling, the sweeps of scaling.py and their plot; the
-targets of the benchmark issue with verdicts.
+valgrind is installed); the tasks-alive sweep of target 3 (10 and 100 000 tasks; 10 000
+with --quick), or with --scaling all sweeps of scaling.py and their plot; the targets with
+their verdicts, where each comes from and, when one does not hold, what bounds it.
 Every figure is the median of repeated runs after a warm-up, in host ns per operation,
 with its spread and the virtual time the model charged. Nothing here is a pass/fail test.
 """
