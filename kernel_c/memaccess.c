@@ -123,17 +123,18 @@ static void note_fault(kernel_t *k, struct thread *t, const struct mem_result *o
 /* Whether the pager behind t's pager selector is sigma0; *owner: the gate's owner id. */
 static int pager_is_sigma0(const kernel_t *k, const struct thread *t, uint16_t *owner)
 {
-    if (t->pager & (L4_INVALID_CAP_BIT | L4_REPLY_CAP_BIT))
+    *owner = 0;
+    uint64_t index = t->pager >> L4_CAP_SHIFT;
+    if ((t->pager & (L4_INVALID_CAP_BIT | L4_REPLY_CAP_BIT)) || index >= CSPACE_SLOTS
+        || !k->sigma0_thread)
         return 0;
-    struct kobj *o = cspace_slot_obj(k, cspace_slot(t->task,
-                                                    cap_index((uint32_t)(t->pager >> L4_CAP_SHIFT))));
+    struct kobj *o = cspace_slot_obj(k, cspace_slot(t->task, cap_index((uint32_t)index)));
     if (o && o->type == KOBJ_GATE) {
         const struct gate *g = (const struct gate *)o;
         *owner = (uint16_t)((g->label >> 4) & 0xFFF);
-        return k->sigma0_thread && g->thread.raw == thread_id(k->sigma0_thread).raw;
+        return g->thread.raw == thread_id(k->sigma0_thread).raw;
     }
-    *owner = 0;
-    return o && o == &k->sigma0_thread->hdr;
+    return o == &k->sigma0_thread->hdr;
 }
 
 /* The reply (label >= 0) left the access faulting: why, as the reply shows it; 0 if the

@@ -252,7 +252,6 @@ int sys_complete(kernel_t *k, kobj_id_t thread, uint64_t reply_tag, uint32_t ipc
  * cover the address or lacks the rights, pages the pager does not hold). */
 enum fault_reason {
     FAULT_NO_PAGER = 1,        /* the thread's pager selector is invalid */
-    FAULT_UNRESOLVED = 2,      /* the pager's reply was an error without more to say */
     FAULT_NOT_USER = 3,        /* above the user address space */
     FAULT_PAGER_GONE = 4,      /* the pager capability names no object (ENOT_EXISTENT) */
     FAULT_PAGER_ERROR = 5,     /* the pager replied with a negative label (`label`) */

@@ -9,7 +9,7 @@ A fault nobody can resolve raises `PageFaultError` in the µApp, saying why: wha
 pager's reply did (docs/pager.md). Addresses are ints or `VirtAddr`; a physical address
 is refused. Values are little-endian.
 """
-from . import traps
+from . import _core, traps
 from .types import PhysAddr, PageNumber, VirtAddr
 
 READ, WRITE, EXEC = 4, 2, 1             # L4_FPAGE_RO, L4_FPAGE_W, L4_FPAGE_X
@@ -27,10 +27,9 @@ class PageFaultError(RuntimeError):
         super().__init__(f"unresolved page fault at {address:#x}: {reason}")
 
 
-# enum fault_reason (kernel_c/pyl4re.h) -> short name
-FAULT_KINDS = {1: "no_pager", 2: "unresolved", 3: "not_user", 4: "pager_gone",
-               5: "pager_error", 6: "no_item", 7: "too_small", 8: "elsewhere", 9: "rights",
-               10: "not_held", 11: "sigma0_not_ram", 12: "sigma0_kernel", 13: "sigma0_taken"}
+# enum fault_reason (kernel_c/pyl4re.h) -> short name: FAULT_NO_ITEM -> "no_item"
+FAULT_KINDS = {v: n[len("FAULT_"):].lower()
+               for n, v in _core.abi_build()[0].typeof("enum fault_reason").relements.items()}
 
 
 def _rights(bits):

@@ -2,8 +2,9 @@
 
 A selector is a plain int: index << L4_CAP_SHIFT, with operation flags in bits 0..3, the
 reply-cap bit 10 and the invalid bit 11 below the index. These helpers are as small as
-l4sys's and do no range checks (a selector is any mword); use pyl4re.types.CapIndex where
-an index must be checked. The L4_BASE_*_CAP selectors are re-exported from consts.
+l4sys's and do no range checks (a selector is any mword). The calls that take a
+capability check it with _check.selector (a selector or a CapIndex; other bits below the
+index are refused). The L4_BASE_*_CAP selectors are re-exported from consts.
 """
 from .consts import (  # noqa: F401  (re-exported)
     L4_BASE_ARM_SMCCC_CAP, L4_BASE_CAPS_LAST, L4_BASE_DEBUGGER_CAP, L4_BASE_FACTORY_CAP,
