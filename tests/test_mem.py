@@ -301,3 +301,24 @@ def test_the_mapping_tree_of_a_frame(arch):
     assert (p.task.id, 0x2000000, 1) in owners and (c.task.id, 0x30000000, 2) in owners
     child = [m for m in tree if m.task_id == c.task.id][0]
     assert child.parent_task_id == p.task.id and child.rights & 7 == L4_FPAGE_RO
+
+
+def test_the_harness_rule_an_int_or_a_virtaddr(arch):
+    """README's rule: at the surface an address is an int or the matching typed value, the
+    same address either way; results come back typed (and do not compare with ints)."""
+    k = kernel(arch)
+
+    async def main(env):
+        await pyl4re.mem.write(VirtAddr(0x900000), b"same")
+        return await pyl4re.mem.read(0x900000, 4)
+
+    h = k.start_task(main, name="m")
+    assert k.run().exited["m"] == b"same"
+    assert h.translate(0x900000) == h.translate(VirtAddr(0x900000))
+    pa = h.translate(0x900000)[0]
+    assert pa == PhysAddr(0x900000)
+    with pytest.raises(TypeError, match="compares only with PhysAddr"):
+        assert pa == 0x900000
+    assert k.mapdb_tree(0x900000) == k.mapdb_tree(PhysAddr(0x900000))
+    with pytest.raises(TypeError):
+        h.translate(PhysAddr(0x900000))

@@ -177,3 +177,39 @@ def test_sigma0_keeps_the_kip(arch):
     k.start_task(client, name="client")
     assert k.run().exited == {"client": "sigma0_kernel"}
     assert "sigma0 keeps the frame at" in k.explain_last_error()
+
+
+def test_a_page_taken_away_before_the_retry_faults_again(arch):
+    """Fiasco's behaviour where the reply did its part: the pager maps the page, then
+    (before the client runs again) revokes it; the retried access faults anew, the pager
+    is asked again, and the second answer sticks."""
+    from pyl4re.l4sys import (L4_FP_OTHER_SPACES, L4_SYSF_REPLY, L4_SYSF_SEND,
+                              L4_INVALID_CAP, l4_ipc, l4_task_unmap)
+    k = Kernel(arch=arch, memory=64 << 20)
+    shift = k.arch_info["page_shift"]
+    gate, seen = k.create_gate(), []
+
+    async def pager(env):
+        u = l4_utcb()
+        await l4_rcv_ep_bind_thread(env.caps["faults"], env.thread, 0x40)
+        await pyl4re.mem.write(POOL, b"pool")
+        await l4_ipc_wait(u, L4_IPC_NEVER)
+        while True:
+            seen.append(int(u.mr[0]))
+            u.mr[0] = l4_map_control(FAULT, L4_FPAGE_CACHEABLE, L4_MAP_ITEM_MAP)
+            u.mr[1] = l4_fpage(POOL, shift, L4_FPAGE_RWX).raw
+            # Reply only (the pager keeps running: it has the higher priority) ...
+            await l4_ipc(L4_INVALID_CAP, u, L4_SYSF_REPLY | L4_SYSF_SEND, 0,
+                         l4_msgtag(0, 0, 1, 0), L4_IPC_SEND_TIMEOUT_0)
+            if len(seen) == 1:                 # ... and the first time take it back
+                await l4_task_unmap(env.task, l4_fpage(POOL, shift, L4_FPAGE_RWX),
+                                    L4_FP_OTHER_SPACES)
+            await l4_ipc_wait(u, L4_IPC_NEVER)
+
+    async def client(env):
+        return await pyl4re.mem.read(FAULT, 4)
+
+    k.start_task(pager, name="pager", caps={"faults": gate.svr()}, prio=2)
+    k.start_task(client, name="client", pager=gate)
+    assert k.run().exited == {"client": b"pool"}
+    assert len(seen) == 2 and seen[0] & ~7 == seen[1] & ~7 == FAULT
