@@ -118,9 +118,8 @@ def test_every_target_says_where_it_comes_from_and_what_bounds_it():
 
 
 def test_benchmarks_doc_names_sources_a_reader_can_check():
-    import os
-    doc = open(os.path.join(os.path.dirname(os.path.dirname(__file__)), "docs",
-                            "benchmarks.md")).read()
+    import pathlib
+    doc = (pathlib.Path(__file__).parent.parent / "docs" / "benchmarks.md").read_text()
     assert "benchmark issue" not in doc and "the issue" not in doc.lower()
     targets = doc.split("### Targets")[1].split("\n## ")[0]
     for n in ("1.", "2.", "3.", "4."):

@@ -1,6 +1,7 @@
 """The command line (pyl4re/__main__.py): every command listed with one line of help,
 the demo as default, unknown commands refused with the real choices, the README's names."""
 import os
+import pathlib
 import re
 import subprocess
 import sys
@@ -52,7 +53,7 @@ def test_each_command_has_its_own_help():
 
 
 def test_the_readme_names_the_commands_as_the_cli_does():
-    readme = open(os.path.join(ROOT, "README.md")).read()
+    readme = pathlib.Path(os.path.join(ROOT, "README.md")).read_text()
     named = set(re.findall(r"`pyl4re ([a-z]+)", readme))
     assert named and named <= set(COMMANDS), named - set(COMMANDS)
     assert "`pyl4re demo`" in readme

@@ -9,6 +9,7 @@ built is skipped.
 import ast
 import glob
 import os
+import pathlib
 import re
 import textwrap
 
@@ -23,7 +24,7 @@ FILES = [os.path.join(ROOT, "README.md")] + sorted(glob.glob(os.path.join(ROOT, 
 def blocks():
     found = []
     for path in FILES:
-        text = open(path).read()
+        text = pathlib.Path(path).read_text()
         for m in re.finditer(r"^( *)```python\n(.*?)^ *```", text, re.S | re.M):
             line = text[:m.start()].count("\n") + 2
             found.append(pytest.param(textwrap.dedent(m.group(2)), id=(
@@ -92,7 +93,7 @@ def test_example_runs_as_printed(source, tmp_path, monkeypatch, capsys):
 def test_the_layout_table_lists_each_module_once():
     """README's layout table names every module of the package and every document,
     each exactly once."""
-    readme = open(os.path.join(ROOT, "README.md")).read()
+    readme = pathlib.Path(os.path.join(ROOT, "README.md")).read_text()
     table = readme.split("## Layout")[1].split("\n## ")[0]
     named = []
     for row in table.splitlines():
@@ -121,7 +122,7 @@ def test_the_readme_pytest_file_passes_on_every_architecture(tmp_path):
     imports this checkout's package)."""
     import subprocess
     import sys
-    readme = open(os.path.join(ROOT, "README.md")).read()
+    readme = pathlib.Path(os.path.join(ROOT, "README.md")).read_text()
     source = re.search(r"```python\n(# test_adder\.py.*?)```", readme, re.S).group(1)
     (tmp_path / "test_adder.py").write_text(source)
     env = dict(os.environ, PYTHONPATH=ROOT)

@@ -2,6 +2,7 @@
 words is what the kernel sends, and every way a reply can leave a fault unresolved is
 named by PageFaultError and k.explain_last_error()."""
 import os
+import pathlib
 import re
 
 import pytest
@@ -16,7 +17,7 @@ from pyl4re.l4sys import (
 from pyl4re.mem import PageFaultError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-GUIDE = open(os.path.join(ROOT, "docs", "pager.md")).read()
+GUIDE = pathlib.Path(os.path.join(ROOT, "docs", "pager.md")).read_text()
 BLOCKS = re.findall(r"```python\n(.*?)```", GUIDE, re.S)
 POOL = 0x2000000
 FAULT = 0x40000000
