@@ -18,7 +18,13 @@ from pyl4re.l4sys import (
 CAP_PARAMS = {"dest", "obj", "factory", "target_cap", "thread_cap", "dst_task", "src_task",
               "task", "cap", "cap_a", "cap_b", "pager", "exc_handler", "thread", "to_thread",
               "ep", "gate", "scheduler", "irq", "icu", "sem", "vcon", "pfc"}
-NOT_CAPS = {("l4_factory_create", "obj")}         # the protocol of the new object
+NOT_CAPS = {("l4_factory_create", "obj"),          # the protocol of the new object
+            ("outchar", "c")}                      # a character
+# Bit helpers whose argument is a selector with any low bits (they test or ignore them):
+# they take a CapIndex too, and refuse nothing.
+ANY_BITS = {("l4_is_invalid_cap", "c"), ("l4_is_valid_cap", "c"), ("l4_capability_equal", "c1"),
+            ("l4_capability_equal", "c2")}
+CAP_PARAMS_ALL = CAP_PARAMS | {"c"}
 
 # A valid value for every other parameter (a new parameter name must be added here).
 VALID = {
@@ -43,7 +49,7 @@ def selector_arguments():
         if not inspect.isfunction(fn):
             continue
         for p in inspect.signature(fn).parameters:
-            if p in CAP_PARAMS and (name, p) not in NOT_CAPS:
+            if p in CAP_PARAMS_ALL and (name, p) not in NOT_CAPS | ANY_BITS:
                 found.append((name, p))
     return found
 
@@ -124,6 +130,18 @@ def test_index_and_selector_spellings(arch):
     k = Kernel(arch=arch, memory=16 << 20)
     k.start_task(main, name="m")
     assert k.run().exited["m"] == ["refused", 0, 0, 1, 0, "refused"]
+
+
+def test_the_bit_helpers_take_either_spelling():
+    assert l4.l4_capability_next(CapIndex(5)) == l4.l4_capability_next(5 << L4_CAP_SHIFT) \
+        == 6 << L4_CAP_SHIFT
+    with pytest.raises(ValueError, match=r"l4_capability_next: c: .*5 << L4_CAP_SHIFT"):
+        l4.l4_capability_next(5)
+    assert l4.l4_capability_equal(CapIndex(5), (5 << L4_CAP_SHIFT) | 3)
+    assert l4.l4_is_valid_cap(CapIndex(5)) and l4.l4_is_invalid_cap(L4_INVALID_CAP)
+    assert {(n, p) for n, p in ANY_BITS} <= {(n, p) for n in l4.__all__
+                                            if inspect.isfunction(getattr(l4, n))
+                                            for p in inspect.signature(getattr(l4, n)).parameters}
 
 
 def test_special_selectors_pass_and_obj_fpage_takes_capindex():
