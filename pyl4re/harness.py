@@ -116,6 +116,7 @@ class Harness:
         self.next_utcb = {}                       # task id -> next free UTCB address
         self.next_sigma0_owner = 12               # sigma0 gate owners (user-level §1.4)
         self.sigma0_owners = {}                   # owner id -> name of the task it pages
+        self._error_count = kernel._ffi.new("struct error_info *")   # reused by every run
 
     def _root_slot(self):
         slot = self.next_root
@@ -324,9 +325,8 @@ class Harness:
 
     def errors_noted(self):
         """How many kernel operations (and page faults) have failed so far."""
-        out = self.k._ffi.new("struct error_info *")
-        self.k._lib.kernel_last_error(self.k._k, out)
-        return out.count
+        self.k._lib.kernel_last_error(self.k._k, self._error_count)
+        return self._error_count.count
 
     def blocked_hint(self, blocked, errors_before):
         """What to look at when a run ends with threads blocked: a gate nobody bound, or
