@@ -16,7 +16,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def cli(*args):
     return subprocess.run([sys.executable, "-m", "pyl4re", *args], capture_output=True,
-                          text=True, cwd=ROOT, env=dict(os.environ, COLUMNS="100"))
+                          text=True, cwd=ROOT, env=dict(os.environ, COLUMNS="80"))
 
 
 def test_help_lists_every_command_on_one_line():
