@@ -240,6 +240,12 @@ static uint32_t transfer_items(kernel_t *k, struct thread *s, struct thread *r, 
                 return L4_IPC_SEMSGCUT;
             }
             r->utcb[pos] = (ctl & ~(uint64_t)0x0FF6) | (fp & 0x0FF0);
+            if (r->pf.active && !r->pf.item_seen) {  /* a pager's answer: kept to say why */
+                r->pf.item_seen = 1;
+                r->pf.item_ctl = ctl;
+                r->pf.item_fpage = fp;
+                r->pf.item_from = kobj_id_of(&s->task->hdr);
+            }
             uint32_t mapped = 0;
             int rc = mem_map(k, s->task, fp, r->task, window, ctl, &mapped);
             charge_entry(k, (uint64_t)mapped * COST_ITEM_NS);

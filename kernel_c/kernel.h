@@ -43,6 +43,7 @@ struct last_error {
     uint64_t opcode;
     int32_t code;              /* -L4_Exxx, or an IPC error (positive TCR code) */
     const char *what;
+    struct mem_result fault;   /* an unresolved page fault: fault.reason != 0 */
 };
 
 struct kernel {
@@ -59,6 +60,7 @@ struct kernel {
     struct cpu *cpu;           /* cpus entries */
     uint32_t running_cpu;      /* the CPU of the kernel entry in progress, or CPU_NONE */
     struct last_error err;
+    uint64_t errors;           /* failures noted so far (err is the last) */
     uint64_t events;           /* kernel entries so far (a cheap progress counter) */
     struct task *sigma0;       /* owns every frame outside the kernel pool at boot */
     struct thread *sigma0_thread;

@@ -246,12 +246,34 @@ int sys_complete(kernel_t *k, kobj_id_t thread, uint64_t reply_tag, uint32_t ipc
  * choice in *next, as for sys_invoke); when the thread runs again, mem_fault_done() says
  * whether to retry (SYS_DONE) or give up (SYS_FAULT). A fault a native pager (sigma0)
  * resolves at once is retried inside the call: the answer is then SYS_DONE. */
-enum fault_reason { FAULT_NO_PAGER = 1, FAULT_UNRESOLVED = 2, FAULT_NOT_USER = 3 };
+/* Why a fault stayed unresolved: what the pager's reply did (§10.1). The real kernel
+ * sends the fault again when the retried access faults once more; the model stops there
+ * and says why, when the reply itself is the cause (no map item, an item that does not
+ * cover the address or lacks the rights, pages the pager does not hold). */
+enum fault_reason {
+    FAULT_NO_PAGER = 1,        /* the thread's pager selector is invalid */
+    FAULT_NOT_USER = 3,        /* above the user address space */
+    FAULT_PAGER_GONE = 4,      /* the pager capability names no object (ENOT_EXISTENT) */
+    FAULT_PAGER_ERROR = 5,     /* the pager replied with a negative label (`label`) */
+    FAULT_NO_ITEM = 6,         /* the reply had no memory map item */
+    FAULT_TOO_SMALL = 7,       /* the item's fpage is smaller than a page */
+    FAULT_ELSEWHERE = 8,       /* the item's pages land elsewhere (send base / hot spot) */
+    FAULT_RIGHTS = 9,          /* the item's fpage lacks the rights the access needs */
+    FAULT_NOT_HELD = 10,       /* the pager does not hold that page (with those rights) */
+    FAULT_SIGMA0_NOT_RAM = 11, /* sigma0: not memory it owns (kernel pool, beyond RAM) */
+    FAULT_SIGMA0_KERNEL = 12,  /* sigma0: the frame it keeps for the kernel (the KIP) */
+    FAULT_SIGMA0_TAKEN = 13,   /* sigma0: another owner has the frame (`owner`) */
+};
 struct mem_result {
     phys_addr_t pa;
     uint32_t avail;
     uint32_t reason;       /* SYS_FAULT: enum fault_reason */
     uint64_t fault_addr;
+    /* SYS_FAULT: the pager's reply: its label, its first memory item (ctl, fpage: 0 if
+     * none), and for FAULT_SIGMA0_TAKEN the sigma0 owner id holding the frame. */
+    int64_t label;
+    uint64_t ctl, fpage;
+    uint32_t owner, access;
 };
 int mem_access(kernel_t *k, kobj_id_t thread, virt_addr_t va, uint32_t access,
                struct mem_result *out, struct sched_out *next);
@@ -364,6 +386,11 @@ struct error_info {
     uint64_t opcode;
     int32_t code;
     const char *what;
+    uint64_t count;        /* failures noted so far: tells a new failure from an old one */
+    /* An unresolved page fault (fault_reason != 0): the mem_result it ended with. */
+    uint32_t fault_reason, fault_access, fault_owner;
+    uint64_t fault_addr, fault_ctl, fault_fpage;
+    int64_t fault_label;
 };
 int kernel_last_error(const kernel_t *k, struct error_info *out);
 /* Consistency of threads, queues and timeouts (check.c): 0, or an error naming the first

@@ -23,6 +23,7 @@ static void note_error(kernel_t *k, struct thread *t, uint64_t sel, uint32_t typ
         .rights_needed = needed, .label = tag_label(tag), .opcode = t->utcb ? t->utcb[0] : 0,
         .code = code, .what = what,
     };
+    k->errors++;
     if (k->trace.size && code > 0) trace_ipc_error(k, t, (uint64_t)code);   /* IPC errors */
 }
 
@@ -301,6 +302,14 @@ int kernel_last_error(const kernel_t *k, struct error_info *out)
     out->opcode = e->opcode;
     out->code = e->code;
     out->what = e->what ? e->what : "";
+    out->count = k->errors;
+    out->fault_reason = e->fault.reason;
+    out->fault_access = e->fault.access;
+    out->fault_owner = e->fault.owner;
+    out->fault_addr = e->fault.fault_addr;
+    out->fault_ctl = e->fault.ctl;
+    out->fault_fpage = e->fault.fpage;
+    out->fault_label = e->fault.label;
     return e->thread.raw ? 0 : -L4_ENOENT;
 }
 
@@ -311,5 +320,6 @@ int kernel_note_error(kernel_t *k, kobj_id_t thread, uint64_t sel, uint32_t type
     k->err = (struct last_error){ .thread = thread, .selector = sel, .obj_type = type,
                                   .rights_had = had, .rights_needed = needed, .label = label,
                                   .opcode = opcode, .code = code, .what = NULL };
+    k->errors++;
     return 0;
 }

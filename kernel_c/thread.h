@@ -105,10 +105,14 @@ struct thread {
 
     /* a page fault being resolved by page-fault IPC (memaccess.c) */
     struct pf_state {
-        uint32_t active;
+        uint32_t active, access;
         uint64_t va;
         uint64_t saved_mr[2];
         struct borrowed borrowed;
+        /* the reply's first memory map item, as it arrived (ipc.c): why a fault stayed */
+        uint32_t item_seen;
+        uint64_t item_ctl, item_fpage;
+        kobj_id_t item_from;       /* the task it was mapped from */
     } pf;
 
     /* an exception being told to the handler (exception.c) */

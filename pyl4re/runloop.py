@@ -36,6 +36,7 @@ class RunResult:
     blocked: dict = field(default_factory=dict)   # thread name -> what it waits for
     deleted: list = field(default_factory=list)   # threads whose object was deleted
     shutdown: str = None                          # "poweroff" or "reboot" (platform control)
+    hint: str = None     # threads stay blocked after a failure: where to look (explain_last_error)
 
 
 class ThreadRecord:
@@ -110,6 +111,7 @@ class RunLoop:
         threads = self.threads
         log = self.schedule_log
         result = RunResult("idle", 0)
+        errors_before = k._harness.errors_noted()
         SCHED_RUN, SCHED_EVENT, RESUME_START = lib.SCHED_RUN, lib.SCHED_EVENT, lib.RESUME_START
         SUSPEND, SWITCHED = traps.SUSPEND, traps.SWITCHED
         # A waiting kernel entry may make the next scheduling decision itself (SWITCHED),
@@ -190,6 +192,8 @@ class RunLoop:
                 what = describe(info)
                 if what:
                     result.blocked[rec.name] = what
+        if result.blocked:
+            result.hint = k._harness.blocked_hint(result.blocked, errors_before)
         return result
 
     def _raise_exception(self, rec, exc):

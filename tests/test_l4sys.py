@@ -647,7 +647,8 @@ def test_cap_helpers():
     assert l4.L4_INVALID_CAP >> l4.L4_CAP_SHIFT == (1 << 52) - 1
 
 
-def test_cap_helpers_refuse_typed_values():
-    from pyl4re.types import CapIndex
+def test_cap_helpers_take_capindex_and_refuse_other_typed_values():
+    from pyl4re.types import CapIndex, VirtAddr
+    assert l4.l4_is_valid_cap(CapIndex(3))          # a slot's selector: CapIndex.selector
     with pytest.raises(TypeError):
-        l4.l4_is_valid_cap(CapIndex(3))
+        l4.l4_is_valid_cap(VirtAddr(0x3000))

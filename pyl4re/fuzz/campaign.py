@@ -51,13 +51,7 @@ def _worker(args):
     return campaign(*args)
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(
-        prog="pyl4re fuzz",
-        description="Random kernel invocations from several µApps and a native server at "
-                    "once, with harness events and wrong values, checked by the oracles "
-                    "(invariants, mapping database, rights, leaks). Findings are shrunk "
-                    "and written as runnable reproducers.")
+def add_arguments(p):
     p.add_argument("--arch", action="append", choices=_core.ARCHES,
                    help="architecture to fuzz (repeatable; default: every built one)")
     p.add_argument("--seconds", type=float, default=60, help="time per architecture")
@@ -66,12 +60,32 @@ def main(argv=None):
     p.add_argument("--out", default="fuzz-findings", help="where reproducers go")
     p.add_argument("--sanitized", action="store_true",
                    help="run under the ASan+UBSan build (needs a source checkout)")
-    a = p.parse_args(argv)
-    if a.sanitized:
-        return _rerun_sanitized([x for x in (argv if argv is not None else sys.argv[1:])
-                                 if x != "--sanitized"])
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="pyl4re fuzz", description=DESCRIPTION)
+    add_arguments(p)
+    return run_args(p.parse_args(argv), p.error)
+
+
+DESCRIPTION = ("Random kernel invocations from several µApps and a native server at once, "
+               "with harness events and wrong values, checked by the oracles (invariants, "
+               "mapping database, rights, leaks). Findings are shrunk and written as "
+               "runnable reproducers.")
+
+
+def run_args(a, error=None):
     if a.workers < 1 or a.seconds <= 0:
-        p.error("--workers must be >= 1 and --seconds > 0")
+        msg = "--workers must be >= 1 and --seconds > 0"
+        if error:
+            error(msg)
+        raise SystemExit(f"pyl4re fuzz: {msg}")
+    if a.sanitized:
+        argv = ["--seconds", str(a.seconds), "--seed", str(a.seed), "--workers",
+                str(a.workers), "--out", a.out]
+        for arch in a.arch or ():
+            argv += ["--arch", arch]
+        return _rerun_sanitized(argv)
     arches = a.arch or list(_core.available_arches())
     total = 0
     for arch in arches:

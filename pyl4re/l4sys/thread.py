@@ -32,7 +32,7 @@ def l4_thread_control_start():
 
 def l4_thread_control_pager(pager):
     """Set the pager: a selector, looked up in the thread's own task at fault time."""
-    pager = _kobj.word(pager, "l4_thread_control_pager", "pager")
+    pager = _kobj.cap(pager, "l4_thread_control_pager", "pager")
     mr = l4_utcb().mr
     mr[_FLAGS] = int(mr[_FLAGS]) | L4_THREAD_CONTROL_SET_PAGER
     mr[L4_THREAD_CONTROL_MR_IDX_PAGER] = pager
@@ -40,7 +40,7 @@ def l4_thread_control_pager(pager):
 
 def l4_thread_control_exc_handler(exc_handler):
     """Set the exception handler: a selector in the thread's own task."""
-    exc_handler = _kobj.word(exc_handler, "l4_thread_control_exc_handler", "exc_handler")
+    exc_handler = _kobj.cap(exc_handler, "l4_thread_control_exc_handler", "exc_handler")
     mr = l4_utcb().mr
     mr[_FLAGS] = int(mr[_FLAGS]) | L4_THREAD_CONTROL_SET_EXC_HANDLER
     mr[L4_THREAD_CONTROL_MR_IDX_EXC_HANDLER] = exc_handler
@@ -51,7 +51,7 @@ def l4_thread_control_bind(thread_utcb, task):
     ku-mem). Needs S on the task capability; a thread is bound at most once."""
     fn = "l4_thread_control_bind"
     thread_utcb = _kobj.word(thread_utcb, fn, "thread_utcb")
-    item = l4_obj_fpage(_kobj.word(task, fn, "task"), 0, L4_CAP_FPAGE_RWS).raw
+    item = l4_obj_fpage(_kobj.cap(task, fn, "task"), 0, L4_CAP_FPAGE_RWS).raw
     mr = l4_utcb().mr
     mr[_FLAGS] = int(mr[_FLAGS]) | L4_THREAD_CONTROL_BIND_TASK
     mr[L4_THREAD_CONTROL_MR_IDX_BIND_UTCB] = thread_utcb
@@ -70,13 +70,13 @@ def l4_thread_control_alien(on):
 async def l4_thread_control_commit(thread):
     """Send the thread-control message to `thread` (needs S). On success MR1 and MR2
     hold the old pager and exception-handler selectors."""
-    thread = _kobj.word(thread, "l4_thread_control_commit", "thread")
+    thread = _kobj.cap(thread, "l4_thread_control_commit", "thread")
     items = 1 if int(l4_utcb().mr[_FLAGS]) & L4_THREAD_CONTROL_BIND_TASK else 0
     return await _kobj.call(thread, l4_msgtag(L4_PROTO_THREAD, 6, items, 0).raw)
 
 
 def _ex_regs_args(thread, ip, sp, flags, fn):
-    return (_kobj.word(thread, fn, "thread"), _kobj.word(ip, fn, "ip"),
+    return (_kobj.cap(thread, fn, "thread"), _kobj.word(ip, fn, "ip"),
             _kobj.word(sp, fn, "sp"), _kobj.word(flags, fn, "flags"))
 
 
@@ -111,7 +111,7 @@ async def l4_thread_ex_regs_ret(thread, ip, sp, flags):
 async def l4_thread_switch(to_thread):
     """Give the rest of the time slice to `to_thread` if it is ready on this CPU, else
     just schedule."""
-    to_thread = _kobj.word(to_thread, "l4_thread_switch", "to_thread")
+    to_thread = _kobj.cap(to_thread, "l4_thread_switch", "to_thread")
     l4_utcb().mr[0] = L4_THREAD_SWITCH_OP
     return await _kobj.call(to_thread, l4_msgtag(L4_PROTO_THREAD, 1, 0, 0).raw)
 
@@ -119,7 +119,7 @@ async def l4_thread_switch(to_thread):
 async def l4_thread_stats_time(thread):
     """(tag, us): the CPU time the thread has consumed in µs; None on an IPC error (as
     l4sys, a negative label still reads MR0)."""
-    thread = _kobj.word(thread, "l4_thread_stats_time", "thread")
+    thread = _kobj.cap(thread, "l4_thread_stats_time", "thread")
     u = l4_utcb()
     u.mr[0] = L4_THREAD_STATS_OP
     tag = await _kobj.call(thread, l4_msgtag(L4_PROTO_THREAD, 1, 0, 0).raw)
