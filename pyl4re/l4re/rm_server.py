@@ -9,7 +9,6 @@ named and how a fault is resolved differ between the two and come from a `backen
   then an empty reply);
 * `backend.detached(regions)`: after a detach; the result bits it adds (RM_UNMAPPED_RANGE).
 """
-from ..l4sys import L4_EINVAL, L4_ENOSYS
 from . import rpc
 from .protocols import (
     PROTO_PAGE_FAULT, PROTO_RM, RM_ATTACH, RM_DETACH, RM_FIND, RM_FREE_AREA, RM_GET_AREAS,
@@ -90,15 +89,10 @@ class RmServer:
 
     async def page_fault(self, req):
         """Label -2: MR0 = address | access bits (1 write, 2 execute), MR1 = pc."""
-        if req.words < 2:
-            raise RpcError(L4_EINVAL, "a page fault has two words")
-        pfa = req.word(0)
+        pfa, _pc = req.word(0), req.word(1)         # fewer words: -EMSGTOOSHORT
         write, execute = bool(pfa & 2), bool(pfa & 4)
         region, page, offset = self.rmap.fault(pfa & ~7, write, execute)
         rights = RM_R | (RM_W if write else 0) | (RM_X if execute or region.flags & RM_X else 0)
         self.faults += 1
         return await self.backend.resolve(region, page, offset, rights & (region.flags | RM_R))
 
-
-def unsupported(req):
-    raise RpcError(L4_ENOSYS, "not supported")

@@ -8,7 +8,7 @@ as in moe.
 from ...l4sys import L4_ENOENT, L4_EPERM, l4_fpage, l4_map_control
 from ..protocols import DS_W, RM_FIND, RM_W
 from ..region_map import RegionMap
-from ..rm_server import RmServer, unsupported
+from ..rm_server import RmServer
 from ..rpc import RpcError
 from .dataspace import MoeDataspace
 
