@@ -12,7 +12,7 @@ import sys
 
 import pyl4re.l4re as l4re
 from pyl4re.l4sys import (
-    L4_INVALID_CAP, L4_IPC_NEVER, l4_error, l4_factory_create_gate, l4_ipc_call,
+    L4_IPC_NEVER, l4_error, l4_factory_create_gate, l4_ipc_call,
     l4_ipc_reply_and_wait, l4_ipc_wait, l4_msgtag, l4_utcb,
 )
 from pyl4re import mem

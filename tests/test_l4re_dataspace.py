@@ -8,7 +8,7 @@ from pyl4re.l4re.protocols import (
 )
 from pyl4re.l4sys import (
     L4_CAP_FPAGE_RO, L4_EACCESS, L4_EBADPROTO, L4_EINVAL, L4_EMSGTOOSHORT, L4_ENOSYS,
-    L4_EPERM, L4_ERANGE, L4_FP_ALL_SPACES, l4_obj_fpage, l4_map_obj_control, l4_task_map,
+    L4_EPERM, L4_ERANGE, l4_obj_fpage, l4_map_obj_control, l4_task_map,
 )
 
 from l4re_util import raw, run_init

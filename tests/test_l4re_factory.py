@@ -3,11 +3,10 @@ scheduler proxies, and its answers to malformed create requests."""
 import struct
 
 import pyl4re
-from pyl4re.l4re import Mem_alloc
-from pyl4re.l4re.mem_alloc import factory_create, vargs
+from pyl4re.l4re.mem_alloc import factory_create
 from pyl4re.l4re.protocols import (
     MEM_CONTINUOUS, MEM_FIXED_PADDR, PROTO_DATASPACE, PROTO_FACTORY, PROTO_LOG,
-    PROTO_NAMESPACE, PROTO_RM, PROTO_SCHEDULER,
+    PROTO_SCHEDULER,
 )
 from pyl4re.l4sys import (
     L4_EINVAL, L4_EMSGTOOSHORT, L4_ENODEV, L4_ENOMEM, L4_ERANGE, L4_IPC_NEVER,

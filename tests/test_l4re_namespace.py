@@ -2,12 +2,12 @@
 placeholders, the rights rules, and bad requests."""
 import pyl4re
 from pyl4re.l4re import Namespace
-from pyl4re.l4re.protocols import NS_OVERWRITE, NS_RO, NS_RW, NS_RWS, PROTO_NAMESPACE
+from pyl4re.l4re.protocols import NS_OVERWRITE, NS_RO, NS_RW, PROTO_NAMESPACE
 from pyl4re.l4re.rpc import Packer
 from pyl4re.l4sys import (
     L4_CAP_FPAGE_RO, L4_EACCESS, L4_EAGAIN, L4_EEXIST, L4_EINVAL, L4_EMSGTOOSHORT,
-    L4_ENOENT, L4_ENOSYS, L4_EPERM, l4_factory_create_gate, l4_ipc_call, l4_map_obj_control,
-    l4_msgtag, l4_obj_fpage, l4_task_map, l4_utcb, L4_IPC_NEVER, l4_error,
+    L4_ENOENT, L4_ENOSYS, L4_EPERM, l4_factory_create_gate, l4_map_obj_control,
+    l4_obj_fpage, l4_task_map,
 )
 
 from l4re_util import raw, run_init

@@ -4,7 +4,7 @@ import pyl4re
 from pyl4re import mem
 from pyl4re.l4re import Rm
 from pyl4re.l4re.protocols import (
-    PROTO_RM, RM_DETACH_OVERLAP, RM_EAGER_MAP, RM_IN_AREA, RM_R, RM_RESERVED, RM_RW,
+    PROTO_RM, RM_EAGER_MAP, RM_IN_AREA, RM_R, RM_RW,
     RM_SEARCH_ADDR, RM_UNMAPPED_RANGE,
 )
 from pyl4re.l4re.rpc import Packer, call

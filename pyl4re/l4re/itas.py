@@ -18,7 +18,7 @@ from .. import mem
 from ..errors import check
 from ..l4sys import (
     L4_BASE_TASK_CAP, L4_BASE_THREAD_CAP, L4_CAP_FPAGE_RWSD, L4_EINVAL, L4_ENOENT,
-    L4_EPERM, L4_FP_ALL_SPACES, L4_FPAGE_RWX, L4_IPC_NEVER, L4_PROTO_PAGE_FAULT,
+    L4_EPERM, L4_FP_ALL_SPACES, L4_FPAGE_RWX, L4_PROTO_PAGE_FAULT,
     l4_debugger_set_object_name, l4_error, l4_factory_create_thread, l4_fpage, l4_obj_fpage,
     l4_sched_param, l4_scheduler_run_thread, l4_task_unmap, l4_thread_control_bind,
     l4_thread_control_commit, l4_thread_control_exc_handler, l4_thread_control_pager,

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from ..code import entry
 from ..errors import check
 from ..l4sys import (
-    L4_BASE_TASK_CAP, L4_CAP_FPAGE_RO, L4_CAP_FPAGE_RW, L4_CAP_FPAGE_RWS, L4_CAP_FPAGE_RWSD,
+    L4_BASE_TASK_CAP, L4_CAP_FPAGE_RO, L4_CAP_FPAGE_RWS, L4_CAP_FPAGE_RWSD,
     L4_CAP_SHIFT, L4_FP_DELETE_OBJ, L4_FPAGE_RW, L4_INVALID_CAP, l4_debugger_set_object_name,
-    l4_error, l4_factory_create_gate, l4_factory_create_task, l4_factory_create_thread,
+    l4_error, l4_factory_create_task, l4_factory_create_thread,
     l4_fpage, l4_map_obj_control, l4_obj_fpage, l4_sched_param, l4_scheduler_run_thread,
     l4_task_map, l4_task_unmap, l4_thread_control_bind, l4_thread_control_commit,
     l4_thread_control_exc_handler, l4_thread_control_pager, l4_thread_control_start,
@@ -31,7 +31,7 @@ from ..l4sys import (
 from .. import mem, traps
 from .env_layout import EnvRecord, pack_stack, valid_cap_name
 from .protocols import PARENT_SIGNAL, PROTO_PARENT, RM_RW, RM_SEARCH_ADDR
-from .rpc import NO_REPLY, Request, RpcError, Server, running_page_shift
+from .rpc import RpcError, Server, running_page_shift
 
 TASK, FACTORY, THREAD, LOG, SCHEDULER = 1, 2, 3, 5, 7
 RM, MEM_ALLOC, NAMES, PARENT, KIP_DS, DBG_EVENTS = 0x10, 0x11, 0x12, 0x13, 0x14, 0x15

@@ -8,12 +8,11 @@ caller's receive buffer. Quotas are bytes: a dataspace charges its size in pages
 sub-factory its whole quota; the root factory has none.
 """
 import struct
-
 from ...l4sys import (
     L4_CAP_FPAGE_RWSD, L4_EINVAL, L4_ENODEV, L4_ENOMEM, L4_ERANGE, l4_map_obj_control,
     l4_obj_fpage,
 )
-from .. import rpc
+
 from ..protocols import (
     MEM_ALLOC_INFO, MEM_CONTINUOUS, MEM_FIXED_PADDR, MEM_PINNED, MEM_SUPER_PAGES,
     PROTO_DATASPACE, PROTO_DMA_SPACE, PROTO_FACTORY, PROTO_LOG, PROTO_MEM_ALLOC,

@@ -9,7 +9,6 @@ colour reset. Output collects in a 1024-byte buffer that goes to moe's own stdou
 kernel log) when it holds a newline or would overflow. A write is a send-only message
 (MR0 = 0, MR1 = length, bytes from MR2); valid writes get no reply.
 """
-import struct
 
 from ...l4sys import L4_EINVAL, L4_ENOSYS
 from ...l4sys.vcon import write_all

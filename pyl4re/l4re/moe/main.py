@@ -9,7 +9,7 @@ in slot 10), the kernel log as its log and the kernel scheduler; and then serves
 object over IPC, for ever, at priority 255.
 """
 from ...l4sys import (
-    L4_CAP_FPAGE_RO, L4_CAP_FPAGE_RWS, L4_INVALID_CAP, l4_fpage, l4_map_control,
+    L4_CAP_FPAGE_RO, L4_CAP_FPAGE_RWS,
 )
 from ...l4sys.vcon import write_all
 from .. import rpc
