@@ -82,6 +82,7 @@ def test_bad_requests_get_the_real_error_codes(arch):
             await ds.copy_in(0, None or 0xFFFFF000, 0, 10)   # nothing in that slot
         except pyl4re.L4Error as e:
             out["missing_src"] = e.code
+        out["no_item"] = await raw(c, PROTO_DATASPACE, [3, 0, 0, 10])   # copy_in, no item
         out["still"] = await ds.size()                   # moe still serves this client
         return 0
 
@@ -97,6 +98,7 @@ def test_bad_requests_get_the_real_error_codes(arch):
     assert out["ro_clear"] == L4_EACCESS and out["ro_copy"] == L4_EACCESS
     assert out["ro_info"] == (8192, 7 & ~DS_W)
     assert out["foreign_src"] == L4_EINVAL and out["missing_src"] == L4_EINVAL
+    assert out["no_item"] == -L4_EINVAL
     assert out["still"] == 8192
     assert any("ds access out of bounds" in line for line in system.log_lines)
 

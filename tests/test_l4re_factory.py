@@ -138,10 +138,13 @@ def test_scheduler_proxy_offsets_and_limits_priorities(arch):
             replies.append(l4_error(await l4_scheduler_run_thread(proxy, th,
                                                                   l4_sched_param(asked))))
         out["replies"] = replies
+        out["no_thread"] = await raw(proxy, -14, [1, 0, 1, 5, 0])    # run_thread, no item
+        out["idle"] = await raw(proxy, -14, [2, 0])
         await l4_ipc_sleep(L4_IPC_NEVER)             # keep the task (and the workers)
 
     system, _ = run_init(arch, main)
     assert out["replies"] == [0, 0]
+    assert out["no_thread"] == -L4_EINVAL and out["idle"] == -38
     k = system.kernel
     prio = {rec.name: k._thread_info(rec.id).prio for rec in k._loop.threads.values()
             if rec.name in ("w2", "w50")}

@@ -4,7 +4,7 @@
 from pyl4re.l4re import Launcher, Namespace, Parent
 from pyl4re.l4re.protocols import PROTO_DATASPACE, PROTO_META, PROTO_NAMESPACE, PROTO_PARENT
 from pyl4re.l4re.rpc import call
-from pyl4re.l4sys import L4_IPC_NEVER, L4_ENOENT, L4_ENOSYS, l4_ipc_sleep, l4_timeout_from_us
+from pyl4re.l4sys import L4_INVALID_CAP, L4_IPC_NEVER, L4_ENOENT, L4_ENOSYS, l4_ipc_sleep, l4_timeout_from_us
 
 from l4re_util import raw, run_init
 
@@ -93,3 +93,29 @@ def test_meta_protocol(arch):
     assert out["iface"] == (0, PROTO_DATASPACE, b"L4Re::Dataspace")
     assert out["past"] == -34 and out["yes"] == 1 and out["no"] == 0
     assert out["bad"] == -L4_ENOSYS
+
+
+def test_parent_bad_requests_and_long_cap_names(arch):
+    out = {}
+
+    async def child(env):
+        return 0
+
+    async def main(env):
+        out["proto"] = await raw(env.parent.cap, 0x4000, [0, 0, 0])
+        out["short"] = await raw(env.parent.cap, PROTO_PARENT, [0, 0])
+        launcher = Launcher(env)
+        try:
+            await launcher.start("rom/child", caps={"a" * 17: env.log.cap})
+        except ValueError as e:
+            out["long"] = str(e)
+        out["get_long"] = env.get_cap("a" * 17)
+        app = await launcher.start("rom/child", caps={"a" * 16: env.log.cap})
+        out["codes"] = await launcher.wait(app)
+        return 0
+
+    system, _ = run_init(arch, main, rom={"child": child})
+    assert out["proto"] == -39 and out["short"] == -1001
+    assert "1..16 bytes" in out["long"]
+    assert out["get_long"] == L4_INVALID_CAP
+    assert out["codes"] == {"child": 0} and system.exits == {"t": 0}

@@ -138,3 +138,21 @@ def test_moes_region_maps(arch):
     assert out["detach"] >= 0 and out["detach_again"] == -L4_ENOENT
     assert out["stage"] == 1                              # the env/stack page
     assert out["fault_reply"] == (-12, [])
+
+
+def test_faults_in_the_starters_regions_are_forwarded(arch):
+    out = {}
+
+    async def main(env):
+        regions = await env.rm.get_regions(0)
+        stage = [r for r in regions if r[2] & 0x400]                 # RM_PAGER
+        out["stage"] = len(stage)
+        start = stage[0][0]
+        out["parent_field"] = await mem.load(start)                  # the loader stage's env
+        return 0
+
+    system, _ = run_init(arch, main, trace_size=1 << 16)
+    assert out["stage"] == 1 and out["parent_field"] == 0x13000
+    fwd = [r for r in system.trace if r.kind == "ipc" and r.name == "t.itas"
+           and r.fields["to_name"] == "moe" and (r.fields["tag"] >> 16) == 0xFFFFFFFFFFFE]
+    assert fwd                                                       # a page_fault RPC to moe
