@@ -15,9 +15,9 @@ stack page) are marked Pager: faults there are forwarded to that region map.
 Its own accesses to the program's memory are paged the same way, before it touches it.
 """
 from .. import mem
-from ..errors import check
+from ..errors import L4Error, check
 from ..l4sys import (
-    L4_BASE_TASK_CAP, L4_BASE_THREAD_CAP, L4_CAP_FPAGE_RWSD, L4_EINVAL, L4_ENOENT,
+    L4_BASE_TASK_CAP, L4_BASE_THREAD_CAP, L4_CAP_FPAGE_RWSD, L4_ENOENT,
     L4_EPERM, L4_FP_ALL_SPACES, L4_FPAGE_RWX, L4_PROTO_PAGE_FAULT,
     l4_debugger_set_object_name, l4_error, l4_factory_create_thread, l4_fpage, l4_obj_fpage,
     l4_sched_param, l4_scheduler_run_thread, l4_task_unmap, l4_thread_control_bind,
@@ -64,7 +64,7 @@ class ItasBackend:
         cap = req.take_cap() if it[0] == "cap" else it[1]
         try:
             _, ds_flags = await Dataspace(cap).info()
-        except Exception:
+        except L4Error:
             ds_flags = None
         if ds_flags is None or flags & RM_W and not ds_flags & DS_W:
             if it[0] == "cap":
@@ -88,8 +88,8 @@ class ItasBackend:
     async def map_page(self, region, page, offset, rights):
         try:
             await Dataspace(region.ds).map(offset, rights, page)
-        except Exception as e:                 # the dataspace's server refused
-            return -getattr(e, "code", L4_EINVAL)
+        except L4Error as e:                   # the dataspace's server refused
+            return -e.code
         self.mapped.setdefault(id(region), set()).add(page)
         return 0
 
