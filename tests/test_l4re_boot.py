@@ -129,3 +129,23 @@ def test_boot_refuses_bad_configuration():
         pyl4re.boot(rom={"x": 3})
     with pytest.raises(ValueError):
         pyl4re.boot(rom={"a/b": b""})
+    with pytest.raises(ValueError):
+        pyl4re.boot(moe_memory=-1)
+    with pytest.raises(TypeError):
+        pyl4re.boot(args="-v")
+
+
+def test_moe_memory_limit_and_args(arch):
+    out = {}
+
+    async def main(env):
+        out["args"] = env.args
+        out["stats"] = await env.mem_alloc.info()
+        return 0
+
+    system = pyl4re.boot(arch=arch, init="rom/t", rom={"t": main}, args=["-v", "x"],
+                         moe_memory=4 << 20, memory=16 << 20, cpus=2)
+    system.run()
+    assert out["args"] == ["rom/t", "-v", "x"]
+    assert out["stats"][2] <= 4 << 20                     # moe took no more than that
+    assert system.exits == {"t": 0}

@@ -20,6 +20,12 @@ class System:
                  **kernel_options):
         if not isinstance(init, str) or not init.startswith("rom/") or len(init) <= 4:
             raise ValueError(f"init must name a rom module as 'rom/<name>', not {init!r}")
+        if moe_memory is not None and (isinstance(moe_memory, bool)
+                                       or not isinstance(moe_memory, int) or moe_memory <= 0):
+            raise ValueError(f"moe_memory must be a positive int of bytes or None, "
+                             f"not {moe_memory!r}")
+        if isinstance(args, str) or not all(isinstance(a, str) for a in args):
+            raise TypeError("args must be a sequence of str (init's argv[1:])")
         self.modules = _rom.modules(rom)
         if init[4:] not in self.modules:
             raise ValueError(f"there is no rom module {init[4:]!r}; "
