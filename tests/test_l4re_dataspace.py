@@ -4,7 +4,8 @@ import pyl4re
 from pyl4re import mem
 from pyl4re.l4re import Dataspace
 from pyl4re.l4re.protocols import (
-    DS_R, DS_RW, DS_W, DS_X, PROTO_DATASPACE, RM_R, RM_RW, RM_SEARCH_ADDR,
+    DS_R, DS_RW, DS_W, DS_X, MEM_CONTINUOUS, MEM_SUPER_PAGES, PROTO_DATASPACE, RM_R, RM_RW,
+    RM_SEARCH_ADDR,
 )
 from pyl4re.l4sys import (
     L4_CAP_FPAGE_RO, L4_EACCESS, L4_EBADPROTO, L4_EINVAL, L4_EMSGTOOSHORT, L4_ENOSYS,
@@ -122,3 +123,26 @@ def test_rom_dataspaces_are_read_only(arch):
     assert out["info"][0] == 5 and not out["info"][1] & DS_W
     assert out["w"] == L4_EPERM
     assert out["bytes"] == b"12345"
+
+
+def test_contiguous_dataspaces_answer_with_large_flexpages(arch):
+    out = {}
+    A = 0x40000000
+
+    async def main(env):
+        ds = await env.mem_alloc.alloc(4 << 20, MEM_CONTINUOUS | MEM_SUPER_PAGES, 21)
+        await ds.map(0x200000 + 0x3000, DS_RW, A + 0x203000, A, A + (4 << 20))
+        await mem.store(A + 0x3FF000, 0x55, 1)       # in the 2 MiB the answer brought
+        out["value"] = await mem.load(A + 0x3FF000, 1)
+        await ds.map(0, DS_R, 0x50000000)             # a one-page window: one page
+        out["small"] = await mem.load(0x50000000, 1)
+        return 0
+
+    system, _ = run_init(arch, main, trace_size=1 << 16, memory=32 << 20)
+    assert out == {"value": 0x55, "small": 0}
+    maps = [(r.fields["va"], r.fields["page_shift"]) for r in system.trace
+            if r.kind == "map" and r.name == "moe" and r.fields["va"] >= A]   # moe -> t
+    big = [m for m in maps if A + 0x200000 <= m[0] < A + 0x400000]
+    assert big and (big[0] == (A + 0x200000, 21) or arch == "mips64")
+    assert sum(1 << s for v, s in big) == 0x200000            # the whole 2 MiB, at once
+    assert (0x50000000, system.kernel.arch_info["page_shift"]) in maps

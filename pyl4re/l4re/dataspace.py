@@ -26,14 +26,24 @@ class Dataspace:
         self.cap = cap
 
     async def map(self, offset, flags, local_addr, min_addr=None, max_addr=None):
-        """Map the page at `offset` to `local_addr` of the caller's task with the rights
-        in `flags` (DS_R/W/X). The receive window is that one page (L4Re picks the
-        largest window inside [min_addr, max_addr]; one page is what every fault needs)."""
+        """Map the dataspace at `offset` to `local_addr` of the caller's task with the
+        rights in `flags` (DS_R/W/X). The receive window is, as L4Re picks it, the
+        largest naturally aligned block around `local_addr` inside [min_addr, max_addr)
+        (default: just its page); the server may answer with that much at once."""
         shift = rpc.running_page_shift()
         page = local_addr & ~((1 << shift) - 1)
+        lo = page if min_addr is None else min_addr
+        hi = page + (1 << shift) if max_addr is None else max_addr
+        order = shift
+        while order < 63:
+            size = 1 << (order + 1)
+            base = local_addr & ~(size - 1)
+            if base < lo or base + size > hi:
+                break
+            order += 1
+        window = l4_fpage(local_addr & ~((1 << order) - 1), order, L4_FPAGE_RWX).raw
         msg = _msg(DS_MAP).u64(offset).u64(local_addr).u64(flags)
-        r = await rpc.call(self.cap, PROTO_DATASPACE, msg.words(),
-                           rcv_window=l4_fpage(page, shift, L4_FPAGE_RWX).raw)
+        r = await rpc.call(self.cap, PROTO_DATASPACE, msg.words(), rcv_window=window)
         return check(r.label, f"Dataspace.map(offset={offset:#x})")
 
     async def info(self):

@@ -19,6 +19,8 @@ from ..protocols import (
 from ..rpc import Packer, RpcError
 from .memory import zero
 
+MAX_MAP_ORDER = 30                  # the largest flexpage moe answers with (1 GiB)
+
 
 class MoeDataspace:
     INTERFACES = [(PROTO_DATASPACE, "L4Re::Dataspace")]
@@ -70,12 +72,28 @@ class MoeDataspace:
             raise RpcError(L4_EPERM, "write mapping without the W right")
         if flags & DS_X and not self.flags & DS_X:
             raise RpcError(L4_EPERM, "execute mapping of a dataspace without X")
-        pa = await self.page(offset >> self.shift)
+        order, pa = await self._block(offset, spot)
         rights = DS_R | (flags & (DS_W | DS_X))
         cache = (max(flags & DS_CACHE_MASK, self.flags & DS_CACHE_MASK)) >> 4
-        item = (l4_map_control(spot & ~((1 << self.shift) - 1), cache, 0),
-                l4_fpage(pa, self.shift, rights).raw)
+        item = (l4_map_control(spot & ~0xFFF, cache, 0), l4_fpage(pa, order, rights).raw)
         return (0, b"", [item])
+
+    async def _block(self, offset, spot):
+        """(order, address) of the flexpage that answers a map at `offset`: one page of a
+        non-contiguous dataspace; for a contiguous one the largest naturally aligned
+        block around it that lies in the dataspace, is aligned in memory, and whose hot
+        spot `spot` lines up with the offset (the kernel maps the part of it that fits
+        the client's receive window)."""
+        if not self.contiguous:
+            return self.shift, await self.page(offset >> self.shift)
+        base, limit, order = self.pages[0], self.page_count << self.shift, self.shift
+        while order < MAX_MAP_ORDER:
+            size = 1 << (order + 1)
+            block = offset & ~(size - 1)
+            if block + size > limit or (base + block) % size or (spot ^ offset) % size:
+                break
+            order += 1
+        return order, base + (offset & ~((1 << order) - 1))
 
     async def info(self, req):
         flags = self.flags if req.rights & 1 else self.flags & ~DS_W
