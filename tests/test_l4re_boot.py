@@ -149,3 +149,22 @@ def test_moe_memory_limit_and_args(arch):
     assert out["args"] == ["rom/t", "-v", "x"]
     assert out["stats"][2] <= 4 << 20                     # moe took no more than that
     assert system.exits == {"t": 0}
+
+
+def test_hello_started_with_a_tagged_log_matches_hello_cfg(arch):
+    """What ned's default loader does for rom/hello: a log tagged "hello" from the user
+    factory; the golden hello_cfg output is "hello | Hello World!" three times (the
+    test harness strips colours and ignores the padding)."""
+    import re
+    from pyl4re.l4re import Launcher
+
+    async def ned(env):
+        launcher = Launcher(env)
+        await launcher.start("rom/hello", log=await env.mem_alloc.create_log("hello"))
+        await launcher.wait()
+
+    system, _ = run_init(arch, ned, until_ns=3_000_000_000)
+    plain = [re.sub(r"\x1b\[[0-9;]*m", "", line) for line in system.log_lines]
+    assert len(plain) == 3
+    assert all(re.match(r"^hello\W+\| Hello World!$", line) for line in plain)
+    assert system.log_lines[0] == "\x1b[37mhello   | Hello World!\x1b[0m"
