@@ -12,7 +12,7 @@ from pyl4re.l4sys import (
     L4_EINVAL, L4_EMSGTOOSHORT, L4_ENODEV, L4_ENOMEM, L4_ERANGE, L4_IPC_NEVER,
     L4_PROTO_THREAD, l4_error, l4_factory_create_thread, l4_ipc_sleep, l4_sched_param,
     l4_scheduler_run_thread, l4_thread_control_bind, l4_thread_control_commit,
-    l4_thread_control_start, l4_thread_ex_regs,
+    l4_thread_control_start, l4_thread_ex_regs, l4_task_release_cap,
 )
 
 from pyl4re import traps
@@ -149,3 +149,34 @@ def test_scheduler_proxy_offsets_and_limits_priorities(arch):
     prio = {rec.name: k._thread_info(rec.id).prio for rec in k._loop.threads.values()
             if rec.name in ("w2", "w50")}
     assert prio == {"w2": 12, "w50": 20}          # min(asked + offset, limit)
+
+
+def test_objects_nobody_holds_are_collected(arch):
+    """Programs that each take 3 MiB, one after another, from a moe with 8 MiB: the memory
+    of the exited ones comes back (moe collects objects whose gates only it holds)."""
+    out = {}
+
+    async def child(env):
+        ds = await env.mem_alloc.alloc(3 << 20, MEM_CONTINUOUS)
+        return 0 if await ds.size() == 3 << 20 else 1
+
+    async def main(env):
+        from pyl4re.l4re import Launcher
+        launcher = Launcher(env)
+        codes = []
+        for i in range(6):
+            app = await launcher.start("rom/child", name=f"c{i}")
+            codes.append((await launcher.wait(app))[f"c{i}"])
+        out["codes"] = codes
+        # A dataspace whose only client capability goes: collected when memory runs out
+        # (moe's only block of 3 MiB is the 4 MiB chunk it got from sigma0).
+        ds = await env.mem_alloc.alloc(3 << 20, MEM_CONTINUOUS)
+        await l4_task_release_cap(env.task, ds.cap)
+        out["again"] = await (await env.mem_alloc.alloc(3 << 20, MEM_CONTINUOUS)).size()
+        return 0
+
+    system, _ = run_init(arch, main, rom={"child": child}, moe_memory=8 << 20)
+    assert out["codes"] == [0] * 6 and out["again"] == 3 << 20
+    assert system.exits == {"t": 0}
+    moe = system.moe_state
+    assert len(moe.server.objects) < 40                  # not six programs' worth

@@ -35,4 +35,6 @@ class AppTask:
         if code:
             await self.moe.say(f"MOE: task {self.name} exited with {code}\n")
         await l4_task_delete_obj(self.moe.env.task, self.task)
+        from .collect import collect
+        await collect(self.moe)                   # what only the program held goes
         return NO_REPLY

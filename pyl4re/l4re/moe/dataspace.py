@@ -55,7 +55,7 @@ class MoeDataspace:
         """moe's address of page `index`, allocated and zeroed on first use."""
         pa = self.pages.get(index)
         if pa is None:
-            pa = self.moe.pages.alloc(1 << self.shift)
+            pa = await self.moe.alloc_pages(1 << self.shift)
             if pa is None:
                 raise RpcError(L4_ENOMEM, "moe is out of memory")
             await zero(pa, 1 << self.shift)

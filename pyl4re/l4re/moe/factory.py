@@ -118,7 +118,8 @@ class MoeFactory:
         self.charge(rounded)
         ds = MoeDataspace(self.moe, size, charged=rounded)
         if flags & (MEM_CONTINUOUS | MEM_PINNED):
-            base = self.moe.pages.alloc(rounded, max(align, 21 if flags & MEM_SUPER_PAGES else 0))
+            base = await self.moe.alloc_pages(rounded,
+                                              max(align, 21 if flags & MEM_SUPER_PAGES else 0))
             if base is None:
                 self.refund(rounded)
                 raise RpcError(L4_ENOMEM, "no contiguous block that large")

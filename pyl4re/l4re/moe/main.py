@@ -18,6 +18,7 @@ from ..loader import AppModel, launch
 from ..protocols import DS_RX
 from ..rom import Program
 from .app_task import AppTask
+from .collect import collect
 from .dataspace import MoeDataspace
 from .factory import MoeFactory
 from .log import LogOutput
@@ -105,6 +106,15 @@ class Moe:
         for name, cap in entries.items():
             self.root.add_static(name, cap)
         self.mem_sel, self.root_sel = mem, root_sel
+        self.permanent = set(self.server.objects)      # boot-time objects live for ever
+
+    async def alloc_pages(self, size, align=None):
+        """Memory from moe's allocator; when there is none, first collect the objects
+        nobody holds (collect.py) and try again. None if there is still none."""
+        pa = self.pages.alloc(size, align)
+        if pa is None and await collect(self):
+            pa = self.pages.alloc(size, align)
+        return pa
 
     async def start(self, binary, name=None, args=()):
         """Start `binary` ("rom/<name>") as moe starts its init: every root entry as a
