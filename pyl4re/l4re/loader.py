@@ -37,9 +37,6 @@ TASK, FACTORY, THREAD, LOG, SCHEDULER = 1, 2, 3, 5, 7
 RM, MEM_ALLOC, NAMES, PARENT, KIP_DS, DBG_EVENTS = 0x10, 0x11, 0x12, 0x13, 0x14, 0x15
 FIRST_NAMED = 0x16
 ENV_STACK_SEARCH = 0xA0000000          # where the loader stage's stack page goes
-UTCB_AREA = 0xB3000000                 # l4re's default UTCB area (MIPS: 0x73000000)
-UTCB_AREA_MIPS = 0x73000000
-KIP_VA = 0xBFF00000
 LOADER_PRIO = 2
 
 
@@ -60,30 +57,27 @@ class App:
 
 
 class AppModel:
-    """What a starter provides (see module doc); each method is async.
-
-    alloc_stack(size) -> a dataspace handle;  ds_selector(handle) -> its selector here;
-    write(handle, offset, data);  new_rm() -> (rm handle, selector);
-    attach(rm, addr, size, flags, ds) -> address in the new task."""
-
-
-def utcb_area_base(kernel_arch):
-    return UTCB_AREA_MIPS if kernel_arch == "mips64" else UTCB_AREA
+    """What a starter provides (see module doc); each method is async:
+    alloc_stack(size) -> a dataspace handle; write(handle, offset, data);
+    new_rm() -> (region-map handle, its selector here);
+    attach(rm, addr, size, flags, ds) -> the address in the new task."""
 
 
 async def launch(env, cap_alloc, model, name, args, caps, log, parent, mem_alloc, scheduler=None,
                  kip_ds=None, prio=LOADER_PRIO):
     """Start program `args[0]` (e.g. "rom/hello") in a new task named `name` (see module
     doc). `env` gives the starter's own task, factory and scheduler, `cap_alloc` its free
-    slots; `caps` is
-    name -> (selector, rights). Returns an App."""
+    slots; `caps` is name -> (selector, rights). Returns an App."""
     for cname in caps:
         if not valid_cap_name(cname):
             raise ValueError(f"capability name {cname!r} must be 1..16 bytes")
     kernel = traps.running().kernel
     shift = running_page_shift()
     utcb_size = kernel.arch_info["utcb_size"]
-    base = utcb_area_base(kernel.arch)
+    # L4Re's default UTCB area and the KIP's address are facts of the machine (the
+    # architecture's ABI header), as they are compile-time constants of a C loader.
+    base = kernel._lib.ARCH_UTCB_AREA_DEFAULT
+    kip_va = kernel._lib.KIP_VA
     area = l4_fpage(base, max((8 * utcb_size - 1).bit_length(), shift), L4_FPAGE_RW)
     alloc = cap_alloc
     task, thread = alloc.alloc(), alloc.alloc()
@@ -122,7 +116,7 @@ async def launch(env, cap_alloc, model, name, args, caps, log, parent, mem_alloc
     page = 1 << shift
     stack = await model.alloc_stack(page)
     addr = await model.attach(rm, ENV_STACK_SEARCH, page, RM_RW | RM_SEARCH_ADDR, stack)
-    image, sp = pack_stack(addr, page, record, list(args), page, KIP_VA)
+    image, sp = pack_stack(addr, page, record, list(args), page, kip_va)
     await model.write(stack, 0, image)
 
     from .itas import itas_main
