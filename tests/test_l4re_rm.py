@@ -156,3 +156,23 @@ def test_faults_in_the_starters_regions_are_forwarded(arch):
     fwd = [r for r in system.trace if r.kind == "ipc" and r.name == "t.itas"
            and r.fields["to_name"] == "moe" and (r.fields["tag"] >> 16) == 0xFFFFFFFFFFFE]
     assert fwd                                                       # a page_fault RPC to moe
+
+
+def test_eager_attach_and_page_in(arch):
+    out = {}
+
+    async def main(env):
+        ds = await env.mem_alloc.alloc(1 << 16)
+        addr = await env.rm.attach(A, 1 << 16, RM_RW | RM_EAGER_MAP, ds)
+        out["addr"] = addr
+        out["bad_range"] = await code(env.rm.page_in(A + 0x2000, A + 0x1000, RM_R))
+        out["outside"] = await code(env.rm.page_in(0x70000000, 0x70000FFF, RM_R))
+        await mem.store(A + 0xF000, 9)
+        return 0
+
+    system, _ = run_init(arch, main, trace_size=1 << 16)
+    assert system.exits == {"t": 0}
+    assert out["bad_range"] == -L4_EINVAL and out["outside"] == -12
+    faults = [r for r in system.trace if r.kind == "page_fault" and r.name == "t"
+              and A <= r.fields["address"] < A + (1 << 16)]
+    assert faults == []                         # every page was there before the access

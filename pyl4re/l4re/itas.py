@@ -93,6 +93,17 @@ class ItasBackend:
         self.mapped.setdefault(id(region), set()).add(page)
         return 0
 
+    async def page_in(self, rmap, first, last, rights):
+        page = first & ~((1 << self.shift) - 1)
+        while page <= last:
+            region, p, offset = rmap.fault(page, bool(rights & RM_W), bool(rights & 1))
+            if page not in self.mapped.get(id(region), ()):
+                answer = await self.resolve(region, p, offset, rights & (region.flags | RM_R))
+                if isinstance(answer, int):
+                    return answer
+            page += 1 << self.shift
+        return 0
+
     async def _forward(self, page, rights):
         """A fault in a region the starter's region map serves: its page_fault, with
         pc -3 as l4re_itas sends it, the page arriving in this task."""
@@ -111,14 +122,8 @@ class ItasBackend:
 
 async def touch(rm_server, addr, size, write=False):
     """Page in [addr, addr + size) for the loader's own access."""
-    shift = rm_server.rmap.shift
-    page = addr & ~((1 << shift) - 1)
-    while page < addr + size:
-        region, p, offset = rm_server.rmap.fault(page, write, False)
-        if page not in rm_server.backend.mapped.get(id(region), ()):
-            check(await rm_server.backend.map_page(region, p, offset,
-                                                   RM_RW if write else RM_R), "paging in")
-        page += 1 << shift
+    check(await rm_server.backend.page_in(rm_server.rmap, addr, addr + size - 1,
+                                          RM_RW if write else RM_R), "paging in")
 
 
 async def itas_main():

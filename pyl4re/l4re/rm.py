@@ -9,11 +9,12 @@ Opcodes and argument order as l4re-core `l4re/include/rm`; the flags in
 from dataclasses import dataclass
 
 from ..errors import check
-from ..l4sys import L4_FP_ALL_SPACES, L4_FPAGE_RWX, l4_fpage, l4_task_unmap
+from ..l4sys import L4_FP_ALL_SPACES, L4_FPAGE_RWX, l4_fpage, l4_fpage_all, l4_task_unmap
 from . import rpc
 from .dataspace import Dataspace
 from .protocols import (
     PROTO_RM, RM_ATTACH, RM_DETACH, RM_EAGER_MAP, RM_FIND, RM_FREE_AREA, RM_GET_REGIONS,
+    RM_PAGE_IN,
     RM_KERNEL, RM_NO_EAGER_MAP, RM_RESERVE_AREA, RM_RESERVED, RM_RIGHTS_MASK,
     RM_UNMAPPED_RANGE, RM_W, RM_X,
 )
@@ -54,12 +55,17 @@ class Rm:
         check(r.label, "Rm.attach")
         addr = r.unpack().u64()
         if flags & RM_EAGER_MAP and not flags & RM_NO_EAGER_MAP and items:
-            rights = flags & RM_RIGHTS_MASK & (RM_W | RM_X | 4)
             page = 1 << shift
-            size = -(-size // page) * page
-            for off in range(0, size, page):
-                await Dataspace(cap).map(offset + off, rights, addr + off)
+            await self.page_in(addr, addr + -(-size // page) * page - 1,
+                               flags & RM_RIGHTS_MASK)
         return addr
+
+    async def page_in(self, first, last, rights):
+        """Have the region map bring in [first, last] (inclusive) of the task it pages,
+        with `rights` (what an eager attach does)."""
+        msg = rpc.Packer().u32(RM_PAGE_IN).u64(first).u64(last).u32(rights)
+        r = await rpc.call(self.cap, PROTO_RM, msg.words(), rcv_window=l4_fpage_all().raw)
+        return check(r.label, "Rm.page_in")
 
     async def detach(self, addr, size=1, flags=0):
         """Detach the region at `addr`; the result bits (RM_DETACHED_DS ...). The pages go

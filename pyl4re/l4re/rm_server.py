@@ -12,7 +12,7 @@ named and how a fault is resolved differ between the two and come from a `backen
 from . import rpc
 from .protocols import (
     PROTO_PAGE_FAULT, PROTO_RM, RM_ATTACH, RM_DETACH, RM_FIND, RM_FREE_AREA, RM_GET_AREAS,
-    RM_GET_REGIONS, RM_KERNEL, RM_R, RM_REGIONS_PER_REPLY, RM_RESERVE_AREA, RM_RESERVED,
+    RM_GET_REGIONS, RM_KERNEL, RM_PAGE_IN, RM_R, RM_REGIONS_PER_REPLY, RM_RESERVE_AREA, RM_RESERVED,
     RM_RIGHTS_MASK, RM_W, RM_X,
 )
 from .rpc import Packer, RpcError
@@ -28,7 +28,8 @@ class RmServer:
         self.faults = 0
         self._ops = {RM_ATTACH: self.attach, RM_DETACH: self.detach, RM_FIND: self.find,
                      RM_RESERVE_AREA: self.reserve_area, RM_FREE_AREA: self.free_area,
-                     RM_GET_REGIONS: self.get_regions, RM_GET_AREAS: self.get_areas}
+                     RM_GET_REGIONS: self.get_regions, RM_GET_AREAS: self.get_areas,
+                     RM_PAGE_IN: self.page_in}
 
     def protocols(self):
         return {PROTO_RM: self.rm, PROTO_PAGE_FAULT: self.page_fault}
@@ -86,6 +87,16 @@ class RmServer:
 
     async def get_areas(self, req):
         return self._records(self.rmap.areas, req.unpack().u64())
+
+    async def page_in(self, req):
+        """Bring in [first, last] (inclusive) with `rights`, as faults of those kinds
+        would: the backend maps what it can map itself (the in-task region map: all of
+        it; moe: the first page, as one map item)."""
+        u = req.unpack()
+        first, last, rights = u.u64(), u.u64(), u.u32()
+        if last < first:
+            raise RpcError(22, "an empty range")                  # -L4_EINVAL
+        return await self.backend.page_in(self.rmap, first, last, rights | RM_R)
 
     async def page_fault(self, req):
         """Label -2: MR0 = address | access bits (1 write, 2 execute), MR1 = pc."""

@@ -33,6 +33,10 @@ class MoeBackend:
         item = (l4_map_control(page, 0, 0), l4_fpage(pa, ds.shift, rights).raw)
         return (0, b"", [item])
 
+    async def page_in(self, rmap, first, last, rights):
+        region, page, offset = rmap.fault(first, bool(rights & RM_W), bool(rights & 1))
+        return await self.resolve(region, page, offset, rights & (region.flags | 4))
+
     async def detached(self, regions):
         return 0
 
