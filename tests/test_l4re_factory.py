@@ -180,3 +180,28 @@ def test_objects_nobody_holds_are_collected(arch):
     assert system.exits == {"t": 0}
     moe = system.moe_state
     assert len(moe.server.objects) < 40                  # not six programs' worth
+
+
+def test_scheduler_proxy_narrows_the_cpus(arch):
+    async def worker():
+        while True:
+            await l4_ipc_sleep(L4_IPC_NEVER)
+
+    async def main(env):
+        proxy = await env.mem_alloc.create_scheduler(20, 0, 0b10)     # CPU 1 only
+        th = env.cap_alloc.alloc()
+        await l4_factory_create_thread(env.factory, th)
+        l4_thread_control_start()
+        l4_thread_control_bind(env.first_free_utcb, env.task)
+        await l4_thread_control_commit(th)
+        await l4_debugger_set_object_name(th, "w")
+        await l4_thread_ex_regs(th, pyl4re.entry(worker), 0, 0)
+        assert l4_error(await l4_scheduler_run_thread(proxy, th, l4_sched_param(5))) == 0
+        await l4_ipc_sleep(L4_IPC_NEVER)
+
+    system = pyl4re.boot(arch=arch, init="rom/t", rom={"t": main}, memory=16 << 20, cpus=2)
+    system.run(until_ns=50_000_000)
+    k = system.kernel
+    (rec,) = [r for r in k._loop.threads.values() if r.name == "w"]
+    info = k._thread_info(rec.id)
+    assert (info.cpu, info.prio) == (1, 5)

@@ -12,6 +12,17 @@ from ..protocols import PROTO_SCHEDULER
 from ..rpc import Packer, RpcError
 
 
+def requested_cpus(gran_offset, cpu_map, count=64):
+    """The CPUs 0..count-1 an l4_sched_cpu_set_t names, as a bitmap: bit i of the map
+    covers offset + i * 2^granularity ... + 2^granularity - 1 (granularity at most 24)."""
+    gran, offset = min((gran_offset >> 24) & 0xFF, 24), gran_offset & 0xFFFFFF
+    out = 0
+    for cpu in range(offset, count):
+        if cpu_map >> ((cpu - offset) >> gran) & 1:
+            out |= 1 << cpu
+    return out
+
+
 class SchedProxy:
     INTERFACES = [(PROTO_SCHEDULER, "L4::Scheduler")]
 
@@ -44,8 +55,7 @@ class SchedProxy:
             raise RpcError(22, "run_thread needs a thread")          # -L4_EINVAL
         thread = req.take_cap()
         mine = self.cpus if self.cpus is not None else (1 << 64) - 1
-        offset = gran_offset & 0xFFFFFF
-        cpus = (cpu_map << offset) & mine
+        cpus = requested_cpus(gran_offset, cpu_map) & mine
         prio = min(prio + self.offset, self.limit)
         sp = l4_sched_param(prio, quantum)
         if cpus:
