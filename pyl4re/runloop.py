@@ -80,9 +80,20 @@ class RunLoop:
     def record(self, tid, name=None, env=None, main_ip=None):
         rec = self.threads.get(tid)
         if rec is None:
-            rec = self.threads[tid] = ThreadRecord(self.k, tid, name or f"thread#{tid:x}",
+            rec = self.threads[tid] = ThreadRecord(self.k, tid, name or self._name(tid),
                                                    env, main_ip)
         return rec
+
+    def _name(self, tid):
+        """A thread a µApp made: the name its creator gave it or its task (debugger
+        names), else thread#id."""
+        k = self.k
+        out = k._ffi.new("char[]", k._lib.KOBJ_NAME_MAX + 1)
+        info = k._ffi.new("struct thread_info *")
+        for oid in (tid, info.task.raw if k._lib.thread_info(k._k, [tid], info) == 0 else 0):
+            if oid and k._lib.kobj_get_name(k._k, [oid], out) == 0 and out[0] != b"\0":
+                return k._ffi.string(out).decode("utf-8", errors="replace")
+        return f"thread#{tid:x}"
 
     def _bind(self, rec):
         """The UTCB view and task of a thread, once it is bound."""
