@@ -33,7 +33,8 @@ def test_the_log_shutdown_trace_example_runs():
 
 def test_the_user_level_example_runs():
     scope = {}
-    exec(compile(python_blocks()[2], "README.md", "exec"), scope)
+    block, = [b for b in python_blocks() if "system = " in b]
+    exec(compile(textwrap.dedent(block), "README.md", "exec"), scope)
     system = scope["system"]
     assert system.log_lines == ["\x1b[32mapp     | paged in by the region map\x1b[0m"]
     assert system.exits == {"app": 0}
