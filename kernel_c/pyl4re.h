@@ -539,6 +539,9 @@ struct vcpu_layout {
     uint32_t r_ip, r_sp, r_flags, r_pfa, r_err, r_trapno, r_trapno_shift;
 };
 const struct vcpu_layout *arch_vcpu_layout(void);
+/* What the registers of an upcall say it was (enum vcpu_event; libvcpu's
+ * l4vcpu_is_irq_entry / l4vcpu_is_page_fault_entry): r = the state area's r. */
+uint32_t arch_vcpu_classify(const uint64_t *r);
 /* What the run loop parks when an upcall interrupts a µApp's code (docs/vcpu.md). */
 enum vcpu_park {
     VCPU_PARK_NONE = 0,        /* no code to keep (it had not started, or was the entry's) */

@@ -26,6 +26,19 @@ const struct vcpu_layout *arch_vcpu_layout(void)
     return &l;
 }
 
+/* libvcpu's classifiers on arm64: EC 0x3f an IPC/IRQ, EC 0x20..0x2f an abort. */
+uint32_t arch_vcpu_classify(const uint64_t *r)
+{
+    uint64_t ec = r[33] >> ESR_EC_SHIFT;
+    if (ec == 0x3f)
+        return VCPU_EVENT_IPC;
+    if ((ec & 0x30) == 0x20)
+        return VCPU_EVENT_PAGE_FAULT;
+    if (ec == 0x15)
+        return VCPU_EVENT_SYSCALL;
+    return VCPU_EVENT_EXCEPTION;
+}
+
 /* An IPC or IRQ upcall: ESR.EC 0x3f (Fiasco's arm64 Trex::set_ipc_upcall). */
 void arch_vcpu_ipc_upcall(uint64_t *r)
 {

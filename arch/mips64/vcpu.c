@@ -24,6 +24,20 @@ const struct vcpu_layout *arch_vcpu_layout(void)
     return &l;
 }
 
+/* libvcpu's classifiers on MIPS: exception code 0 an IPC/IRQ, 1..3 and 19..20 a TLB
+ * fault; cause 0x102 the system-call upcall. */
+uint32_t arch_vcpu_classify(const uint64_t *r)
+{
+    uint64_t cause = r[37], code = (cause >> 2) & 0x1f;
+    if (cause == 0x102)
+        return VCPU_EVENT_SYSCALL;
+    if (code == 0)
+        return VCPU_EVENT_IPC;
+    if ((code >= 1 && code <= 3) || code == 19 || code == 20)
+        return VCPU_EVENT_PAGE_FAULT;
+    return VCPU_EVENT_EXCEPTION;
+}
+
 /* An IPC or IRQ upcall: cause 0x100 (Fiasco's C_l4_ipc_upcall). */
 void arch_vcpu_ipc_upcall(uint64_t *r)
 {

@@ -23,6 +23,18 @@ const struct vcpu_layout *arch_vcpu_layout(void)
     return &l;
 }
 
+/* libvcpu's classifiers on amd64: trapno 0xfe an IPC/IRQ, 14 a page fault. */
+uint32_t arch_vcpu_classify(const uint64_t *r)
+{
+    if (r[16] == 0xfe)
+        return VCPU_EVENT_IPC;
+    if (r[16] == 14)
+        return VCPU_EVENT_PAGE_FAULT;
+    if (r[16] == 13 && r[17] == ((0x80u << 3) | 2u))
+        return VCPU_EVENT_SYSCALL;
+    return VCPU_EVENT_EXCEPTION;
+}
+
 /* An IPC or IRQ upcall: trapno 0xfe, error 0 (Fiasco's Trex::set_ipc_upcall on amd64). */
 void arch_vcpu_ipc_upcall(uint64_t *r)
 {
