@@ -164,7 +164,7 @@ def _vcpu_resume(inv):
                 return ipc_error(lib.L4_IPC_SEMSGCUT)
             ctl, fp = inv.mr(pos), inv.mr(pos + 1)
             if not ctl & lib.L4_ITEM_MAP:
-                return ipc_error(lib.L4_IPC_SEMSGCUT)
+                break                          # Fiasco stops at the first non-item
             kind = (fp >> 4) & 3
             if kind == lib.L4_FPAGE_MEMORY:
                 fp = _memory_fpage(fp)
@@ -173,8 +173,10 @@ def _vcpu_resume(inv):
                 rc = lib.task_map_mem(k._k, task[0], [inv.task], fp, ctl, mapped)
             elif kind == lib.L4_FPAGE_OBJ:
                 rc = lib.task_map_obj(k._k, task[0], [inv.task], fp, ctl, 0xF, mapped)
+            elif kind == lib.L4_FPAGE_IO:
+                return reply(-lib.L4_ENOSYS)   # I/O ports are not modelled
             else:
-                return ipc_error(lib.L4_IPC_SEMSGCUT)   # I/O ports are not modelled
+                continue                       # an invalid fpage maps nothing
             if rc == -lib.L4_ENOMEM:
                 return ipc_error(lib.L4_IPC_SEMAPFAILED)
             if rc < 0:
