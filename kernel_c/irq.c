@@ -46,7 +46,8 @@ static void irq_dequeue(struct irq *q)
         t->irq_tail = q->prev;
     q->next = q->prev = NULL;
     q->queued_at = NULL;
-    vcpu_sticky_update(t);
+    if (t->vcpu.area)
+        vcpu_sticky_update(t);
 }
 
 /* Hands the Irq's message to t, which waits for it now. */
@@ -103,7 +104,8 @@ void irq_raise(kernel_t *k, struct irq *q)
     else
         t->irq_head = q;
     t->irq_tail = q;
-    vcpu_sticky_update(t);
+    if (t->vcpu.area)
+        vcpu_sticky_update(t);
 }
 
 struct irq *irq_take(kernel_t *k, struct thread *t)

@@ -31,7 +31,7 @@ static struct tlb_entry *tlb_slot(struct cpu *c, kobj_id_t task, uint64_t vpage)
 static int translate(kernel_t *k, struct thread *t, uint64_t va, uint32_t access,
                      uint64_t *pa, int *present)
 {
-    struct task *space = vcpu_space(k, t);       /* a vCPU in user mode: its user task */
+    struct task *space = t->vcpu.user_mode ? vcpu_space(k, t) : t->task;  /* vCPU: user task */
     if (!space)
         return 0;
     kobj_id_t task = kobj_id_of(&space->hdr);
@@ -63,7 +63,7 @@ static int kip_map(kernel_t *k, struct thread *t, uint64_t va)
     uint64_t fp = k->kip_pa.raw | ((uint64_t)ARCH_PAGE_SHIFT << 6) | (FPAGE_MEMORY << 4)
                   | L4_FPAGE_RX;
     uint32_t mapped;
-    struct task *space = vcpu_space(k, t);
+    struct task *space = t->vcpu.user_mode ? vcpu_space(k, t) : t->task;
     if (!space)
         return 0;
     mem_map(k, k->sigma0, fp, space, 0xFC0, KIP_VA | L4_ITEM_MAP, &mapped);

@@ -397,6 +397,8 @@ int sched_next(kernel_t *k, struct sched_out *out)
         out->thread = thread_id(t);
         out->tag = t->ret_tag;
         out->label = t->ret_label;
+        if (t->start_pending)                    /* a fault the old code began since */
+            thread_abandon_kcalls(t);
         out->resume = t->vcpu.upcall ? RESUME_UPCALL : t->start_pending ? RESUME_START
                       : t->ret_restart ? RESUME_REPEAT : RESUME_RESULT;
         out->ip = t->ip;

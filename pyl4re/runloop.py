@@ -10,6 +10,7 @@ ip the kernel put in r.ip and starts the entry function with the state area; a r
 an ip (RESUME_START) continues the coroutine parked there, or starts the code registered
 at it. Code that ends in vCPU user mode is an exception upcall, not the thread's end.
 """
+import inspect
 from dataclasses import dataclass, field
 
 from . import traps
@@ -22,6 +23,13 @@ _U64 = (1 << 64) - 1
 
 class MicroAppError(RuntimeError):
     """A µApp raised: names the task and thread; the original exception is the cause."""
+
+
+def _raised(rec, exc, message=None):
+    err = MicroAppError(message or f"µApp thread {rec.name!r} raised "
+                                   f"{type(exc).__name__}: {exc}")
+    err.__cause__ = exc
+    return err
 
 
 @dataclass
@@ -94,6 +102,7 @@ class RunLoop:
         self.threads = {}            # thread id -> ThreadRecord
         self.parked = {}             # (thread id, continuation ip) -> Parked: vCPU code
         self.schedule_log = [] if kernel.log_schedule else None
+        self._running = False
 
     def record(self, tid, name=None, env=None, main_ip=None):
         rec = self.threads.get(tid)
@@ -110,6 +119,19 @@ class RunLoop:
         rec.utcb = Utcb(k.physmem, info.utcb.raw, info.utcb_va.raw)
 
     def run(self, until_ns=None, max_steps=None, raise_errors=True):
+        # Refused before anything changes, so the µApp or event that asked goes on intact.
+        if self._running or traps._running is not None:
+            raise RuntimeError("Kernel.run() is not reentrant: it was called while a run "
+                               "loop runs (from a µApp or a k.hw.at() event). A µApp waits "
+                               "with l4sys calls; the harness calls run() again once it "
+                               "has returned.")
+        self._running = True
+        try:
+            return self._run(until_ns, max_steps, raise_errors)
+        finally:
+            self._running = False
+
+    def _run(self, until_ns, max_steps, raise_errors):
         k = self.k
         lib, kk = k._lib, k._k
         out = k._next
@@ -149,19 +171,17 @@ class RunLoop:
                 # Its code raised and its exception handler has answered (§10.2).
                 if not self._after_exception(rec):
                     if raise_errors:
-                        exc = rec.error
-                        raise MicroAppError(f"µApp thread {rec.name!r} raised "
-                                            f"{type(exc).__name__}: {exc}") from exc
+                        raise _raised(rec, rec.error)
                     continue
                 start_ip = k._thread_info(rec.id).ip  # where the handler sent it
             elif resume == RESUME_UPCALL:
-                if not self._upcall(rec, out.ip):
+                if not self._upcall(rec, out.ip, raise_errors):
                     continue
                 resume = None
             elif resume == RESUME_START or rec.coro is None:
                 start_ip = out.ip
             if start_ip is not None:
-                resume = self._start(rec, start_ip)
+                resume = self._start(rec, start_ip, raise_errors)
                 if resume is False:
                     continue
             # The coroutine learns how to go on; its trap reads the result from `out`.
@@ -180,10 +200,7 @@ class RunLoop:
                 if self._user_code_ended(rec):
                     continue
                 if not self._raise_exception(rec, exc):    # no handler to hear of it first
-                    self._end(rec, error=exc)
-                    if raise_errors:
-                        raise MicroAppError(f"µApp thread {rec.name!r} raised "
-                                            f"{type(exc).__name__}: {exc}") from exc
+                    self._fail(rec, exc, raise_errors)
             else:
                 if yielded is SWITCHED:        # C has chosen the next thread already
                     status = out.status
@@ -192,9 +209,7 @@ class RunLoop:
                     exc = TypeError(f"µApp thread {rec.name!r} awaited {yielded!r}; µApps may "
                                     "only await pyl4re operations")
                     rec.coro.close()
-                    self._end(rec, error=exc)
-                    if raise_errors:
-                        raise MicroAppError(str(exc)) from exc
+                    self._fail(rec, exc, raise_errors, message=str(exc))
             finally:
                 traps._running = None
 
@@ -240,12 +255,14 @@ class RunLoop:
         self._end(rec, error=exc)
         return False
 
-    def _start(self, rec, ip):
+    def _start(self, rec, ip, raise_errors):
         """The code at ip: a parked vCPU continuation goes on (returns what to send it),
-        else a fresh coroutine starts (None); a thread with no code there ends (False)."""
+        else a fresh coroutine starts (None); a thread with no code there, or whose code
+        cannot be started, ends as failed (False)."""
         parked = self.parked.pop((rec.id, ip), None)
         if rec.coro is not None:
             rec.coro.close()
+            rec.coro = None
         if parked is not None:
             self._bind(rec)
             rec.coro, rec.ended = parked.coro, False
@@ -255,11 +272,19 @@ class RunLoop:
             self._end(rec, error=RuntimeError(f"no code at ip {ip:#x}"))
             return False
         self._bind(rec)
-        rec.coro = fn(rec.env) if rec.env is not None and ip == rec.main_ip else fn()
+        try:
+            coro = fn(rec.env) if rec.env is not None and ip == rec.main_ip else fn()
+            if not (inspect.iscoroutine(coro) or inspect.isgenerator(coro)):
+                raise TypeError(f"the code at ip {ip:#x} ({getattr(fn, '__name__', fn)!r}) "
+                                f"is not an async function: it returned {coro!r}"[:200])
+        except Exception as exc:               # calling it failed: the thread's failure
+            self._fail(rec, exc, raise_errors)
+            return False
+        rec.coro = coro
         rec.ended = False
         return None
 
-    def _upcall(self, rec, entry_ip):
+    def _upcall(self, rec, entry_ip, raise_errors):
         """A vCPU upcall: park the interrupted coroutine under its continuation ip and run
         the entry function with the state area. False if there is no code at entry_ip."""
         k = self.k
@@ -279,7 +304,12 @@ class RunLoop:
             self._end(rec, error=RuntimeError(f"no code at the vCPU entry_ip {entry_ip:#x}"))
             return False
         self._bind(rec)
-        rec.coro, rec.ended = fn(rec.vcpu), False
+        try:
+            coro = fn(rec.vcpu)                # an entry function takes the state area
+        except Exception as exc:
+            self._fail(rec, exc, raise_errors)
+            return False
+        rec.coro, rec.ended = coro, False
         return True
 
     def _user_code_ended(self, rec):
@@ -297,6 +327,12 @@ class RunLoop:
         """Closes the parked continuations of threads for which gone(tid) holds."""
         for key in [key for key in self.parked if gone(key[0])]:
             self.parked.pop(key).coro.close()
+
+    def _fail(self, rec, exc, raise_errors, message=None):
+        """The thread ends with its µApp's exception; MicroAppError unless it is recorded."""
+        self._end(rec, error=exc)
+        if raise_errors:
+            raise _raised(rec, exc, message)
 
     def _end(self, rec, value=None, error=None, gone=False):
         rec.ended, rec.value, rec.error = True, value, error
