@@ -81,8 +81,9 @@ int vcpu_control(kernel_t *k, kobj_id_t thread, virt_addr_t va)
     for (uint32_t i = 0; i < task->nkumem; i++) {
         const struct kumem *m = &task->kumem[i];
         if (va.raw >= m->va && va.raw + l->struct_size - 1 <= m->va + m->size - 1) {
-            t->vcpu = (struct vcpu_ctx){ .area = k->mem + m->pa.raw + (va.raw - m->va),
-                                         .va = va.raw };
+            /* A second call moves the area; the kernel's side (user task, mode) stays. */
+            t->vcpu.area = k->mem + m->pa.raw + (va.raw - m->va);
+            t->vcpu.va = va.raw;
             wr64(t, 0, l->version);          /* the user checks it (l4_vcpu_check_version) */
             vcpu_sticky_update(t);
             return 0;
