@@ -287,6 +287,32 @@ def test_ipc_to_a_vcpu_with_interrupts_on_is_an_upcall(arch):
     assert events == ["ipc", "resume_irq"]
 
 
+def test_libvcpu_irq_enable_handles_what_queued_while_the_flag_was_off(arch):
+    from pyl4re.l4sys import l4_vcpu_check_version, l4vcpu_irq_disable, l4vcpu_irq_enable
+    handled = []
+
+    async def on_event(v):
+        return "no upcall expected"
+
+    async def work(v):
+        handled.append((v.i.label, v.sticky_flags))
+
+    async def main(env):
+        v = await make_vcpu(env, on_event)
+        await bind_irq(env, 8, label=0x90)
+        l4vcpu_irq_disable(v)
+        await pyl4re.compute(300_000)              # the IRQ queues meanwhile
+        before = v.sticky_flags
+        await l4vcpu_irq_enable(v, l4_utcb(), work)
+        return l4_vcpu_check_version(v), before, v.sticky_flags, v.state & L4_VCPU_F_IRQ
+
+    k = Kernel(arch=arch, memory=16 << 20)
+    k.start_task(main, name="main")
+    k.hw.at(100_000, lambda: k.hw.irq_line(8).pulse())
+    assert k.run().exited["main"] == (True, L4_VCPU_SF_IRQ_PENDING, 0, L4_VCPU_F_IRQ)
+    assert handled == [(0x90, 0)]
+
+
 # ---- user mode -------------------------------------------------------------------------
 
 def user_system(arch, user_code, on_other=None, extra=None, harness=None):
