@@ -17,7 +17,6 @@
 #include "kernel.h"
 #include "arch_ops.h"
 #include "cspace.h"
-#include "native.h"
 #include "thread.h"
 #include "trace.h"
 

@@ -12,7 +12,7 @@ from pyl4re.l4sys import (
     L4_PROTO_THREAD, L4_PROTO_VCPU_CONTEXT, L4_SYSF_REPLY, L4_VCPU_F_EXCEPTIONS,
     L4_VCPU_F_FPU_ENABLED, L4_VCPU_F_IRQ, L4_VCPU_F_PAGE_FAULTS, L4_VCPU_F_USER_MODE,
     L4_VCPU_SF_IRQ_PENDING, L4_IPC_TIMEOUT_NEVER, l4_error, l4_factory_create, l4_factory_create_irq,
-    l4_factory_create_task, l4_fpage, l4_fpage_invalid, l4_icu_bind, l4_ipc_call,
+    l4_factory_create_task, l4_fpage, l4_fpage_invalid, l4_icu_bind,
     l4_ipc_send, l4_ipc_wait, l4_map_control, l4_timeout, l4_timeout_from_us, l4_msgtag, l4_obj_fpage, l4_rcv_ep_bind_thread,
     l4_task_delete_obj, l4_thread_vcpu_control, l4_thread_vcpu_control_ext,
     l4_thread_vcpu_resume_commit, l4_thread_vcpu_resume_start, l4_utcb,
