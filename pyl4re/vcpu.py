@@ -8,7 +8,8 @@ view), `i` (`i.tag`, `i.label`: an IPC or IRQ message an upcall delivered), `sta
 `saved_state`, `sticky_flags`, `user_task`, `entry_sp`, `entry_ip`, `reserved_sp`; plus the
 named registers of `r` (`ip`, `sp`, `flags`, `pfa`, `err`, `trapno`) and `event` (what an
 upcall was: libvcpu's classifiers). `state()` is the running vCPU's own area: the entry
-function of an upcall also receives it as its argument (docs/vcpu.md).
+function of an upcall also receives it as its argument (docs/vcpu.md); `of(kernel, tid)`
+is any thread's, for harnesses.
 """
 import numpy as np
 
@@ -133,9 +134,19 @@ class VcpuState:
 
 def info(kernel, tid):
     """The kernel's vcpu_info for thread `tid` (state area pa/va, user task, user mode)."""
+    if isinstance(tid, bool) or not isinstance(tid, int) or not 0 <= tid < 1 << 64:
+        raise TypeError(f"a thread id (int) is needed, not {tid!r}")
     out = kernel._ffi.new("struct vcpu_info *")
-    kernel._lib.vcpu_info(kernel._k, [tid], out)
+    if kernel._lib.vcpu_info(kernel._k, [tid], out) < 0:
+        raise ValueError(f"{tid:#x} is no live thread")
     return out
+
+
+def of(kernel, tid):
+    """For harnesses: the state area of thread `tid` as a VcpuState, or None if it is no
+    vCPU."""
+    pa = info(kernel, tid).state.raw
+    return VcpuState(kernel, pa) if pa else None
 
 
 def state():

@@ -119,6 +119,24 @@ def test_vcpu_state_rejects_a_bad_address(kernel):
         VcpuState(kernel, 3)
     with pytest.raises(ValueError):
         VcpuState(kernel, kernel.memory - 8)
+    with pytest.raises(TypeError):
+        pyl4re.vcpu.of(kernel, "thread")
+    with pytest.raises(ValueError):
+        pyl4re.vcpu.of(kernel, 0x12345)
+
+
+def test_a_harness_sees_the_same_area(arch):
+    async def main(env):
+        v = await make_vcpu(env)
+        v.entry_ip = 0x4242
+        return v.pa
+
+    k = Kernel(arch=arch, memory=16 << 20)
+    h = k.start_task(main, name="main")
+    pa = k.run().exited["main"]
+    v = pyl4re.vcpu.of(k, h.thread_id)
+    assert (v.pa, v.entry_ip, v.version) == (pa, 0x4242, SPEC[arch]["version"])
+    assert pyl4re.vcpu.of(k, k._lib.kernel_sigma0_thread(k._k).raw) is None
 
 
 @pytest.mark.parametrize("case", ["misaligned", "outside ku-mem", "crosses the end",
