@@ -237,6 +237,10 @@ class RunLoop:
         if isinstance(exc, traps.UnhandledTrap):
             return False
         status = k._lib.thread_exception(k._k, [rec.id], k._lib.arch_illegal_trapno(), 0, 0)
+        if status == k._lib.SYS_UPCALL:         # a vCPU taking exceptions: its entry point
+            rec.coro.close()
+            rec.coro = None
+            return True
         if status != k._lib.SYS_SUSPEND:
             return False
         rec.coro.close()

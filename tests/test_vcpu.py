@@ -331,6 +331,19 @@ def test_libvcpu_irq_enable_handles_what_queued_while_the_flag_was_off(arch):
     assert handled == [(0x90, 0)]
 
 
+def test_an_exception_in_kernel_mode_with_the_exception_flag_is_an_upcall(arch):
+    async def on_event(v):
+        return (v.event, v.trapno)
+
+    async def main(env):
+        v = await make_vcpu(env, on_event)
+        v.state = L4_VCPU_F_EXCEPTIONS
+        raise ValueError("an illegal instruction, as far as the kernel can tell")
+
+    k, res = run(arch, main)
+    assert res.exited["main"] == ("exception", k._lib.arch_illegal_trapno())
+
+
 # ---- user mode -------------------------------------------------------------------------
 
 def user_system(arch, user_code, on_other=None, extra=None, harness=None):
