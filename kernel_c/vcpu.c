@@ -211,8 +211,11 @@ int vcpu_at_entry(kernel_t *k, struct thread *t, int syscall)
 {
     if (!t->vcpu.area)
         return 0;
-    if (t->vcpu.upcall)
-        return SYS_UPCALL;                 /* already leaving for the entry point */
+    if (t->vcpu.upcall) {                  /* already leaving for the entry point */
+        if (t->vcpu.park == VCPU_PARK_RESULT)
+            t->vcpu.park = VCPU_PARK_REPEAT;   /* this entry is not made either */
+        return SYS_UPCALL;
+    }
     if (t->vcpu.user_mode && syscall) {
         t->ret_tag = t->ret_label = 0;     /* the vCPU kernel emulates the call */
         arch_vcpu_syscall(enter_kernel(k, t, VCPU_EVENT_SYSCALL, VCPU_PARK_RESULT));
