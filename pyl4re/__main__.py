@@ -28,6 +28,9 @@ def main(argv=None):
     if argv and argv[0] == "bench":
         from . import bench
         return bench.main(argv[1:])
+    if argv and argv[0] == "fuzz":
+        from .fuzz import campaign
+        return campaign.main(argv[1:])
     parser = argparse.ArgumentParser(prog="pyl4re", description=__doc__.splitlines()[0])
     parser.add_argument("command", nargs="?", default="selfcheck", choices=["selfcheck"],
                         help="what to run (default: selfcheck; `pyl4re bench` measures)")

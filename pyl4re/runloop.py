@@ -14,7 +14,7 @@ import inspect
 from dataclasses import dataclass, field
 
 from . import traps
-from .code import code_at
+from .code import code_at, no_code
 from .utcb import Utcb
 from .vcpu import VcpuState, info as vcpu_info
 
@@ -261,8 +261,8 @@ class RunLoop:
 
     def _start(self, rec, ip, raise_errors):
         """The code at ip: a parked vCPU continuation goes on (returns what to send it),
-        else a fresh coroutine starts (None); a thread with no code there, or whose code
-        cannot be started, ends as failed (False)."""
+        else a fresh coroutine starts (None; where there is no code, `no_code` faults as a
+        CPU would); a thread whose code cannot be started ends as failed (False)."""
         parked = self.parked.pop((rec.id, ip), None)
         if rec.coro is not None:
             rec.coro.close()
@@ -272,12 +272,12 @@ class RunLoop:
             rec.coro, rec.ended = parked.coro, False
             return parked.resume_value(self.k, rec)
         fn = code_at(ip, self.k._code)
-        if fn is None:
-            self._end(rec, error=RuntimeError(f"no code at ip {ip:#x}"))
-            return False
         self._bind(rec)
         try:
-            coro = fn(rec.env) if rec.env is not None and ip == rec.main_ip else fn()
+            if fn is None:
+                coro = no_code(ip)
+            else:
+                coro = fn(rec.env) if rec.env is not None and ip == rec.main_ip else fn()
             if not (inspect.iscoroutine(coro) or inspect.isgenerator(coro)):
                 raise TypeError(f"the code at ip {ip:#x} ({getattr(fn, '__name__', fn)!r}) "
                                 f"is not an async function: it returned {coro!r}"[:200])
@@ -304,12 +304,9 @@ class RunLoop:
         if rec.vcpu is None:
             rec.vcpu = VcpuState(k, vcpu_info(k, rec.id).state.raw)
         fn = code_at(entry_ip, k._code)
-        if fn is None:
-            self._end(rec, error=RuntimeError(f"no code at the vCPU entry_ip {entry_ip:#x}"))
-            return False
         self._bind(rec)
-        try:
-            coro = fn(rec.vcpu)                # an entry function takes the state area
+        try:                                   # an entry function takes the state area
+            coro = fn(rec.vcpu) if fn is not None else no_code(entry_ip)
         except Exception as exc:
             self._fail(rec, exc, raise_errors)
             return False
