@@ -21,4 +21,12 @@ const struct exc_layout *arch_exc_layout(void);
 /* The page-fault message word MR0 for an access to va (§10.1, per architecture). */
 uint64_t arch_pf_msgword(uint64_t va, int present, int write, int exec);
 
+/* The vCPU state area's layout and the upcall register frame (§11; arch/<arch>/vcpu.c):
+ * the pseudo exception an IPC or IRQ upcall writes into r, a page fault's trap and
+ * address, and what a kernel entry made in vCPU user mode looks like. r = the state
+ * area's l4_vcpu_regs_t, already holding ip, sp and flags. */
+void arch_vcpu_ipc_upcall(uint64_t *r);
+void arch_vcpu_page_fault(uint64_t *r, uint64_t va, int present, int write, int exec);
+void arch_vcpu_syscall(uint64_t *r);
+
 #endif

@@ -44,8 +44,9 @@ KERNEL_SOURCES = [
     "kernel_c/mapdb.c",
     "kernel_c/trace.c",
     "kernel_c/pfc.c",
+    "kernel_c/vcpu.c",
 ]
-ARCH_SOURCES = ["arch.c", "paging.c", "mmu.c"]
+ARCH_SOURCES = ["arch.c", "paging.c", "mmu.c", "vcpu.c"]
 
 CFLAGS = ["-std=c11", "-Wall", "-Wextra", "-O2", "-fvisibility=hidden"]
 SANITIZE_FLAGS = ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined",

@@ -69,6 +69,8 @@ void waitq_enqueue(struct wait_q *q, struct thread *t)
         after->wq_next = t;
     else
         q->head = t;
+    if (q->owner && q->owner->vcpu.area)
+        vcpu_sticky_update(q->owner);
 }
 
 void waitq_remove(struct thread *t)
@@ -86,6 +88,8 @@ void waitq_remove(struct thread *t)
         q->tail = t->wq_prev;
     t->wq = NULL;
     t->wq_next = t->wq_prev = NULL;
+    if (q->owner && q->owner->vcpu.area)
+        vcpu_sticky_update(q->owner);
 }
 
 /* ---- results */
@@ -427,6 +431,14 @@ void ipc_op(kernel_t *k, struct thread *self, const struct ipc_op *op)
     if (op->have_send) {
         struct thread *dst = op->dst;
         int queue = dst ? !receiver_ready(k, dst, self) : 1;
+        /* A vCPU with its interrupt flag set takes the message at once, as an upcall. */
+        int upcall = queue && dst && dst != self && vcpu_async_ready(k, dst);
+        uint64_t interrupted[2] = { 0, 0 };
+        if (upcall) {
+            queue = 0;
+            interrupted[0] = dst->ret_tag;
+            interrupted[1] = dst->ret_label;
+        }
         if (queue) {
             int kind = ipc_timeout_at(self, op->snd_to, now, &at);
             if (kind == TO_ZERO) {
@@ -447,7 +459,10 @@ void ipc_op(kernel_t *k, struct thread *self, const struct ipc_op *op)
             return;
         }
         timeout_disarm(k, dst);
-        if (!transfer(k, self, dst, op->tag, op->label, op->rights)) {
+        int sent = transfer(k, self, dst, op->tag, op->label, op->rights);
+        if (upcall)
+            vcpu_async_delivered(k, dst, interrupted);
+        if (!sent) {
             dst->state &= ~TS_RECV;
             sched_ready(k, dst);
             return;
@@ -487,6 +502,20 @@ void ipc_op(kernel_t *k, struct thread *self, const struct ipc_op *op)
             sched_ready(k, woken);
         drain_open_waits(k, woken);
     }
+}
+
+int ipc_take_pending(kernel_t *k, struct thread *t)
+{
+    t->partner.raw = 0;
+    if (irq_take(k, t))
+        return 1;
+    struct thread *s = t->senders.head;
+    if (!s)
+        return 0;
+    t->state |= TS_RECV;
+    accept_sender(k, t, s);
+    drain_open_waits(k, s);
+    return 1;
 }
 
 /* ---- the fast path (§12): a call or a reply-and-wait whose partner waits */

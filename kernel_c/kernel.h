@@ -73,6 +73,8 @@ struct kernel {
     /* The bounds of the current run (sched_limits, sched_set_event): NEVER for none. */
     uint64_t sched_until_ns, sched_event_ns, sched_steps_left;
     uint32_t sched_in_entry;   /* a waiting sys_invoke may schedule at once */
+    uint64_t vcpu_conts;
+    const char *pending_what;  /* why the slow-path operation in progress refused, if C said */       /* continuation ips handed out by vCPU upcalls (vcpu.c) */
 };
 
 /* The live object with this id (table slot, generation), or NULL once it died. Inline:

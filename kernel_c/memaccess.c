@@ -34,7 +34,10 @@ static struct tlb_entry *tlb_slot(struct cpu *c, kobj_id_t task, uint64_t vpage)
 static int translate(kernel_t *k, struct thread *t, uint64_t va, uint32_t access,
                      uint64_t *pa, int *present)
 {
-    kobj_id_t task = kobj_id_of(&t->task->hdr);
+    struct task *space = t->vcpu.user_mode ? vcpu_space(k, t) : t->task;  /* vCPU: user task */
+    if (!space)
+        return 0;
+    kobj_id_t task = kobj_id_of(&space->hdr);
     struct cpu *c = &k->cpu[t->cpu];
     uint64_t vpage = va >> PAGE_SHIFT_4K;
     struct tlb_entry *e = tlb_slot(c, task, vpage);
@@ -63,7 +66,10 @@ static int kip_map(kernel_t *k, struct thread *t, uint64_t va)
     uint64_t fp = k->kip_pa.raw | ((uint64_t)ARCH_PAGE_SHIFT << 6) | (FPAGE_MEMORY << 4)
                   | L4_FPAGE_RX;
     uint32_t mapped;
-    mem_map(k, k->sigma0, fp, t->task, 0xFC0, KIP_VA | L4_ITEM_MAP, &mapped);
+    struct task *space = t->vcpu.user_mode ? vcpu_space(k, t) : t->task;
+    if (!space)
+        return 0;
+    mem_map(k, k->sigma0, fp, space, 0xFC0, KIP_VA | L4_ITEM_MAP, &mapped);
     return 1;
 }
 
@@ -208,6 +214,8 @@ int mem_access(kernel_t *k, kobj_id_t thread, virt_addr_t va, uint32_t access,
         return -L4_EINVAL;
     out->fault_addr = va.raw;
     out->pa = phys_addr(0);
+    if (t->vcpu.area && vcpu_at_entry(k, t, 0))
+        return vcpu_upcall_exit(k, thread);
     for (;;) {
         int present;
         uint64_t pa;
@@ -217,6 +225,9 @@ int mem_access(kernel_t *k, kobj_id_t thread, virt_addr_t va, uint32_t access,
             k->running_cpu = CPU_NONE;
             return SYS_DONE;
         }
+        out->reason = va.raw > ARCH_USER_MAX ? FAULT_NOT_USER : FAULT_NO_PAGER;
+        if (t->vcpu.area && vcpu_page_fault(k, t, va.raw, access, present))
+            return vcpu_upcall_exit(k, thread);       /* the vCPU kernel's to resolve */
         if (pf_start(k, t, va.raw, access, present) < 0) {
             *out = (struct mem_result){ .fault_addr = va.raw, .access = access,
                 .reason = va.raw > ARCH_USER_MAX ? FAULT_NOT_USER : FAULT_NO_PAGER };

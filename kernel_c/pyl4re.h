@@ -225,6 +225,8 @@ enum sys_status {
     SYS_FAULT = 4,         /* a memory access that cannot be resolved (see mem_result) */
     SYS_SWITCH = 5,        /* the thread must yield, and the scheduler has already chosen
                               what runs next: its answer is in the entry's sched_out */
+    SYS_UPCALL = 6,        /* the entry became a vCPU upcall (vcpu.c): the thread yields; its
+                              code is parked and goes on, if ever, when a resume names it */
 };
 struct sys_result {
     uint64_t tag, label;
@@ -293,6 +295,7 @@ enum sched_resume {
     RESUME_RESULT = 0,     /* go on with the result of its last kernel entry (tag, label) */
     RESUME_REPEAT = 1,     /* make the last kernel entry again (a gate got bound) */
     RESUME_START = 2,      /* ex_regs set a new ip: start the code there */
+    RESUME_UPCALL = 3,     /* a vCPU upcall: park the code, run the entry point (vcpu.c) */
 };
 struct sched_out {
     int32_t status;        /* enum sched_status (also for a SYS_SWITCH entry) */
@@ -417,7 +420,9 @@ enum trace_kind {
     TRACE_KE = 8,          /* fiasco_tbuf_log: a..c = up to 24 bytes of text */
     TRACE_KE_REG = 9,      /* fiasco_tbuf_log_3val: a..c = the three values */
     TRACE_KE_BIN = 10,     /* fiasco_tbuf_log_binary: a..c = 24 bytes */
-    TRACE_KIND_COUNT = 11,
+    TRACE_VCPU_UPCALL = 11,  /* vCPU event: a = enum vcpu_event, b = saved_state, c = r.ip */
+    TRACE_VCPU_RESUME = 12,  /* vcpu_resume: a = state, b = ip, c = the task it runs in */
+    TRACE_KIND_COUNT = 13,
 };
 enum trace_limits {
     TRACE_DEFAULT_ENTRIES = 4096,
@@ -544,6 +549,74 @@ int thread_exception_done(kernel_t *k, kobj_id_t thread, struct exc_result *out)
 /* The trap number an illegal instruction raises on this architecture (an escaping
  * Python exception is one). */
 uint32_t arch_illegal_trapno(void);
+
+
+/* ---- vCPUs (vcpu.c, arch/<arch>/vcpu.c; §11, docs/vcpu.md) */
+/* Where l4_vcpu_state_t keeps each field on this architecture (byte offsets from the
+ * area's start), its sizes and version, the extended area issue-11 VMs add, and the
+ * l4_exc_regs_t words of `r` the kernel writes (an index of 0xFF: no such word). */
+struct vcpu_layout {
+    uint32_t version;            /* L4_VCPU_STATE_VERSION, written by vcpu_control */
+    uint32_t state_size;         /* L4_VCPU_STATE_SIZE: what l4sys reserves */
+    uint32_t struct_size;        /* sizeof(Vcpu_state): what vcpu_control checks */
+    uint32_t r, r_words, i, i_tag, i_label;
+    uint32_t state, saved_state, sticky_flags, user_task;
+    uint32_t entry_sp, entry_ip, reserved_sp, arch_state;
+    uint32_t ext_infos, ext_state, ext_size;   /* the extended (hardware VM) area */
+    uint32_t r_ip, r_sp, r_flags, r_pfa, r_err, r_trapno, r_trapno_shift;
+};
+const struct vcpu_layout *arch_vcpu_layout(void);
+/* What the registers of an upcall say it was (enum vcpu_event; libvcpu's
+ * l4vcpu_is_irq_entry / l4vcpu_is_page_fault_entry): r = the state area's r. */
+uint32_t arch_vcpu_classify(const uint64_t *r);
+/* What the run loop parks when an upcall interrupts a µApp's code (docs/vcpu.md). */
+enum vcpu_park {
+    VCPU_PARK_NONE = 0,        /* no code to keep (it had not started, or was the entry's) */
+    VCPU_PARK_RESULT = 1,      /* it waits for the result of its last entry: tag, label */
+    VCPU_PARK_REPEAT = 2,      /* its entry was not made: make it again when resumed */
+    VCPU_PARK_COMPUTE = 3,     /* it was computing: compute_ns are left to burn */
+};
+/* Why a vCPU entered its entry point (trace records, docs/vcpu.md). */
+enum vcpu_event {
+    VCPU_EVENT_IPC = 1,        /* an IPC or IRQ message, delivered into i */
+    VCPU_EVENT_PAGE_FAULT = 2, /* with L4_VCPU_F_PAGE_FAULTS */
+    VCPU_EVENT_EXCEPTION = 3,  /* with L4_VCPU_F_EXCEPTIONS */
+    VCPU_EVENT_SYSCALL = 4,    /* a kernel entry made in vCPU user mode */
+    VCPU_EVENT_RESUME_IRQ = 5, /* vcpu_resume found an IRQ pending and upcalled instead */
+};
+/* Continuation ips: the r.ip of interrupted code, one per upcall (never code addresses). */
+#define VCPU_CONT_BASE 0x40000000
+enum vcpu_limits { VCPU_CONT_STRIDE = 0x10 };
+struct vcpu_info {
+    phys_addr_t state;         /* the state area in physical memory (0: no vCPU) */
+    virt_addr_t state_va;
+    kobj_id_t user_task;       /* the cached user task (0: none) */
+    uint32_t user_mode;        /* running in the user task's address space */
+    uint32_t ext;
+};
+struct vcpu_upcall {
+    uint32_t park;             /* enum vcpu_park */
+    uint64_t cont_ip;          /* the r.ip the interrupted code was given */
+    uint64_t tag, label;       /* VCPU_PARK_RESULT */
+    uint64_t compute_ns;       /* VCPU_PARK_COMPUTE */
+};
+/* Thread op 7: the state area at va in the thread's task's ku-mem (8-byte aligned,
+ * sizeof(Vcpu_state) inside one ku-mem piece); writes version. -L4_EINVAL otherwise. */
+int vcpu_control(kernel_t *k, kobj_id_t thread, virt_addr_t va);
+int vcpu_info(const kernel_t *k, kobj_id_t thread, struct vcpu_info *out);
+/* After RESUME_UPCALL: what the interrupted code was doing (once per upcall). */
+int vcpu_take_upcall(kernel_t *k, kobj_id_t thread, struct vcpu_upcall *out);
+/* Thread op 4, step 1 (§11.3): the user_task field (look up and cache, or drop); the
+ * cached task in *task. 0, -L4_EINVAL (not the caller, no vCPU, not a task), -L4_ENOENT
+ * (an empty slot), -L4_EPERM (no S). */
+int vcpu_resume_user_task(kernel_t *k, kobj_id_t thread, kobj_id_t *task);
+/* Thread op 4, the rest: the pending-IRQ check (1: upcalled instead) or the resume (0:
+ * the thread goes on at r.ip, in the user task if L4_VCPU_F_USER_MODE); -L4_ENOENT for
+ * user mode without a user task. */
+int vcpu_resume_commit(kernel_t *k, kobj_id_t thread);
+/* The µApp code running in vCPU user mode ended (returned or raised): as an illegal
+ * instruction, an exception upcall. SYS_UPCALL, or -L4_EINVAL if not in user mode. */
+int vcpu_user_exit(kernel_t *k, kobj_id_t thread);
 
 
 /* ---- the benchmarks' C floor (floor.c): iterations of a call, two lookups and the

@@ -255,7 +255,7 @@ int sched_may_continue(const kernel_t *k, struct thread *t)
     if (t->cpu == CPU_NONE)
         return 0;
     const struct cpu *c = &k->cpu[t->cpu];
-    if (c->current != t || c->need_resched || !(t->state & TS_READY))
+    if (c->current != t || c->need_resched || !(t->state & TS_READY) || t->vcpu.upcall)
         return 0;
     if (c->timeouts && c->timeouts->deadline_ns <= c->clock_ns)
         return 0;
@@ -399,12 +399,13 @@ int sched_next(kernel_t *k, struct sched_out *out)
         out->label = t->ret_label;
         if (t->start_pending)                    /* a fault the old code began since */
             thread_abandon_kcalls(t);
-        out->resume = t->start_pending ? RESUME_START
+        out->resume = t->vcpu.upcall ? RESUME_UPCALL : t->start_pending ? RESUME_START
                       : t->ret_restart ? RESUME_REPEAT : RESUME_RESULT;
         out->ip = t->ip;
         out->cpu = t->cpu;
         t->ret_restart = 0;
         t->start_pending = 0;
+        t->vcpu.upcall = 0;
         status = SCHED_RUN;
         break;
     }

@@ -25,6 +25,7 @@ void thread_init(struct thread *t)
     t->prio = DEFAULT_PRIO;
     t->quantum_ns = t->left_ns = DEFAULT_QUANTUM_NS;
     t->pager = t->exc_handler = L4_INVALID_CAP;
+    t->senders.owner = t;          /* its queue of senders drives the vCPU sticky flag */
 }
 
 static struct task *task_of(const kernel_t *k, kobj_id_t id)
@@ -127,6 +128,7 @@ void thread_kill_cleanup(kernel_t *k, struct thread *t)
      * nothing below can queue the dying thread again. */
     ipc_thread_dies(k, t);
     irq_thread_dies(t);
+    vcpu_thread_dies(t);
     timeout_disarm(k, t);
     sched_block(k, t);
     t->state = TS_DEAD;

@@ -118,6 +118,10 @@ async def _page(cur, va, access, status):
             if status == lib.SYS_DONE:                   # resolved (or to be retried): again
                 status = _access(cur, va, access)
                 continue
+        if status == lib.SYS_UPCALL:         # a vCPU upcall (a fault it handles, an IRQ)
+            await traps._suspend()             # resumed: make the access again
+            status = _access(cur, va, access)
+            continue
         if status == lib.SYS_FAULT:
             raise _fault_error(k, res)
         if status == lib.SYS_GONE:

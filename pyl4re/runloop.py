@@ -4,6 +4,11 @@ The pass is fixed: `sched_next()` (C: timeouts, native threads, compute bursts, 
 of CPU and thread) -> resume that thread's coroutine with the result of its last kernel
 entry -> the coroutine runs until it has to wait (its trap yields) or ends. The loop keeps
 no queue of its own: C decides who runs; Python only owns the coroutines.
+
+vCPUs (docs/vcpu.md): a RESUME_UPCALL parks the thread's coroutine under the continuation
+ip the kernel put in r.ip and starts the entry function with the state area; a resume to
+an ip (RESUME_START) continues the coroutine parked there, or starts the code registered
+at it. Code that ends in vCPU user mode is an exception upcall, not the thread's end.
 """
 import inspect
 from dataclasses import dataclass, field
@@ -11,6 +16,7 @@ from dataclasses import dataclass, field
 from . import traps
 from .code import code_at, no_code
 from .utcb import Utcb
+from .vcpu import VcpuState, info as vcpu_info
 
 _U64 = (1 << 64) - 1
 
@@ -43,7 +49,7 @@ class ThreadRecord:
     """Python's side of one thread: its name, coroutine and UTCB view; while it runs, also
     the context its kernel entries use (traps.running())."""
     __slots__ = ("id", "thread", "ref", "_ref_owner", "name", "coro", "env", "main_ip", "utcb",
-                 "task", "ended", "value", "error", "failing",
+                 "task", "ended", "value", "error", "failing", "vcpu", "compute_left",
                  "kernel", "kk", "sys_invoke", "result", "next", "mem_access", "mem_result")
 
     def __init__(self, kernel, tid, name, env=None, main_ip=None):
@@ -62,10 +68,31 @@ class ThreadRecord:
         self.value = None
         self.error = None
         self.failing = None        # an exception its handler is being told about
+        self.vcpu = None           # its VcpuState view, once it is a vCPU
+        self.compute_left = 0      # a parked compute(): what is left to burn
         # What traps.enter() and pyl4re.mem need, one attribute away (every kernel entry).
         self.kernel, self.kk, self.sys_invoke = kernel, kernel._k, kernel._lib.sys_invoke
         self.result, self.next = kernel._result, kernel._next
         self.mem_access, self.mem_result = kernel._lib.mem_access, kernel._mem_result
+
+
+class Parked:
+    """vCPU code an upcall interrupted, waiting for a resume to its continuation ip: the
+    coroutine, and how it goes on (enum vcpu_park: with its entry's result, making the
+    entry again, or burning the compute time left)."""
+    __slots__ = ("coro", "park", "tag", "label", "compute_ns")
+
+    def __init__(self, coro, park, tag, label, compute_ns):
+        self.coro, self.park = coro, park
+        self.tag, self.label, self.compute_ns = tag, label, compute_ns
+
+    def resume_value(self, k, rec):
+        lib = k._lib
+        if self.park == lib.VCPU_PARK_RESULT:
+            k._next.tag, k._next.label = self.tag, self.label
+            return lib.RESUME_RESULT
+        rec.compute_left = self.compute_ns
+        return lib.RESUME_REPEAT
 
 
 class RunLoop:
@@ -74,6 +101,7 @@ class RunLoop:
     def __init__(self, kernel):
         self.k = kernel
         self.threads = {}            # thread id -> ThreadRecord
+        self.parked = {}             # (thread id, continuation ip) -> Parked: vCPU code
         self.schedule_log = [] if kernel.log_schedule else None
         self._running = False
 
@@ -124,6 +152,7 @@ class RunLoop:
         result = RunResult("idle", 0)
         errors_before = k._harness.errors_noted()
         SCHED_RUN, SCHED_EVENT, RESUME_START = lib.SCHED_RUN, lib.SCHED_EVENT, lib.RESUME_START
+        RESUME_UPCALL = lib.RESUME_UPCALL
         SUSPEND, SWITCHED = traps.SUSPEND, traps.SWITCHED
         # A waiting kernel entry may make the next scheduling decision itself (SWITCHED),
         # except when this loop must see and log every decision.
@@ -158,24 +187,31 @@ class RunLoop:
                         raise _raised(rec, rec.error)
                     continue
                 start_ip = k._thread_info(rec.id).ip  # where the handler sent it
+            elif resume == RESUME_UPCALL:
+                if not self._upcall(rec, out.ip, raise_errors):
+                    continue
+                resume = None
             elif resume == RESUME_START or rec.coro is None:
                 start_ip = out.ip
             if start_ip is not None:
-                if not self._start(rec, start_ip, raise_errors):
+                resume = self._start(rec, start_ip, raise_errors)
+                if resume is False:
                     continue
-                resume = None
             # The coroutine learns how to go on; its trap reads the result from `out`.
             traps._running = rec
             try:
                 yielded = rec.coro.send(resume)
             except StopIteration as stop:
-                self._end(rec, value=stop.value)
+                if not self._user_code_ended(rec):
+                    self._end(rec, value=stop.value)
             except traps.ThreadGone:
                 self._end(rec, gone=True)
             except traps.JumpTo:
                 rec.coro = None                # the handler moved it: new code at its ip
             except BaseException as exc:       # the µApp's own failure
                 traps._running = None
+                if self._user_code_ended(rec):
+                    continue
                 if not self._raise_exception(rec, exc):    # no handler to hear of it first
                     self._fail(rec, exc, raise_errors)
             else:
@@ -191,6 +227,8 @@ class RunLoop:
                 traps._running = None
 
         result.now_ns = lib.kernel_now_ns(kk)
+        self._drop_parked(lambda tid: lib.thread_info(kk, threads[tid].ref, k._ffi.new(
+            "struct thread_info *")) < 0 if tid in threads else True)
         # One C call per thread the harness knows (this walk is O(threads) per run).
         info, describe = k._ffi.new("struct thread_info *"), k._harness.describe_info
         for rec in self.threads.values():
@@ -214,6 +252,10 @@ class RunLoop:
         if isinstance(exc, traps.UnhandledTrap):
             return False
         status = k._lib.thread_exception(k._k, [rec.id], k._lib.arch_illegal_trapno(), 0, 0)
+        if status == k._lib.SYS_UPCALL:         # a vCPU taking exceptions: its entry point
+            rec.coro.close()
+            rec.coro = None
+            return True
         if status != k._lib.SYS_SUSPEND:
             return False
         rec.coro.close()
@@ -233,11 +275,17 @@ class RunLoop:
         return False
 
     def _start(self, rec, ip, raise_errors):
-        """A fresh coroutine for the code at ip (where there is none, `no_code` faults as
-        a CPU would); a thread whose code cannot be started ends as failed."""
+        """The code at ip: a parked vCPU continuation goes on (returns what to send it),
+        else a fresh coroutine starts (None; where there is no code, `no_code` faults as a
+        CPU would); a thread whose code cannot be started ends as failed (False)."""
+        parked = self.parked.pop((rec.id, ip), None)
         if rec.coro is not None:
             rec.coro.close()
             rec.coro = None
+        if parked is not None:
+            self._bind(rec)
+            rec.coro, rec.ended = parked.coro, False
+            return parked.resume_value(self.k, rec)
         fn = code_at(ip, self.k._code)
         self._bind(rec)
         try:
@@ -253,7 +301,48 @@ class RunLoop:
             return False
         rec.coro = coro
         rec.ended = False
+        return None
+
+    def _upcall(self, rec, entry_ip, raise_errors):
+        """A vCPU upcall: park the interrupted coroutine under its continuation ip and run
+        the entry function with the state area. False if there is no code at entry_ip."""
+        k = self.k
+        up = k._ffi.new("struct vcpu_upcall *")
+        k._lib.vcpu_take_upcall(k._k, rec.ref, up)
+        if rec.coro is not None:
+            if up.park != k._lib.VCPU_PARK_NONE:
+                self.parked[(rec.id, up.cont_ip)] = Parked(rec.coro, up.park, up.tag,
+                                                           up.label, up.compute_ns)
+            else:
+                rec.coro.close()
+            rec.coro = None
+        if rec.vcpu is None:
+            rec.vcpu = VcpuState(k, vcpu_info(k, rec.id).state.raw)
+        fn = code_at(entry_ip, k._code)
+        self._bind(rec)
+        try:                                   # an entry function takes the state area
+            coro = fn(rec.vcpu) if fn is not None else no_code(entry_ip)
+        except Exception as exc:
+            self._fail(rec, exc, raise_errors)
+            return False
+        rec.coro, rec.ended = coro, False
         return True
+
+    def _user_code_ended(self, rec):
+        """Code running in vCPU user mode returned or raised: like an illegal instruction
+        there, an exception upcall to the vCPU kernel (True); False if not in user mode."""
+        if rec.vcpu is None or not vcpu_info(self.k, rec.id).user_mode:
+            return False
+        rec.coro = None
+        status = self.k._lib.vcpu_user_exit(self.k._k, rec.ref)
+        if status == self.k._lib.SYS_GONE:
+            self._end(rec, gone=True)
+        return True
+
+    def _drop_parked(self, gone):
+        """Closes the parked continuations of threads for which gone(tid) holds."""
+        for key in [key for key in self.parked if gone(key[0])]:
+            self.parked.pop(key).coro.close()
 
     def _fail(self, rec, exc, raise_errors, message=None):
         """The thread ends with its µApp's exception; MicroAppError unless it is recorded."""
@@ -263,6 +352,7 @@ class RunLoop:
 
     def _end(self, rec, value=None, error=None, gone=False):
         rec.ended, rec.value, rec.error = True, value, error
+        self._drop_parked(lambda tid: tid == rec.id)
         if rec.coro is not None:
             rec.coro.close()
         rec.coro = None

@@ -359,12 +359,22 @@ def test_stats_time_is_the_consumed_time_in_us(arch):
     assert 0 < mine < 1000
 
 
-@pytest.mark.parametrize("op", [4, 5, 6, 7, 8, 9, 0x10, 0x12, 0x13, 0x55])
+@pytest.mark.parametrize("op", [5, 6, 8, 9, 0x10, 0x12, 0x13, 0x55, 0x10007])
 def test_other_thread_ops_are_enosys(arch, op):
     async def main(env):
         return await invoke(env.thread, L4_PROTO_THREAD, [op, 0])
 
     assert value(arch, main) == -L4_ENOSYS
+
+
+@pytest.mark.parametrize("op", [4, 7])
+def test_vcpu_ops_refuse_a_thread_that_is_no_vcpu(arch, op):
+    # vcpu_resume on a thread without vCPU mode, vcpu_control with address 0: -L4_EINVAL
+    # (tests/test_vcpu.py has the rest).
+    async def main(env):
+        return await invoke(env.thread, L4_PROTO_THREAD, [op, 0])
+
+    assert value(arch, main) == -L4_EINVAL
 
 
 def test_s_right_matters_only_for_control(arch):

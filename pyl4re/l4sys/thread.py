@@ -1,5 +1,6 @@
-"""Thread calls for µApps, with l4sys names and argument order (§8.2): thread control
-(pager, exception handler, bind), ex_regs, switch and stats_time.
+"""Thread calls for µApps, with l4sys names and argument order (§8.2, §11): thread control
+(pager, exception handler, bind), ex_regs, switch, stats_time, and the vCPU calls
+(vcpu_control, vcpu_resume_start / _commit).
 
 As in l4sys the thread-control message is built in the running thread's UTCB across
 calls: l4_thread_control_start() writes MR0, the setters add flags and values, and
@@ -15,7 +16,8 @@ from .consts import (
     L4_THREAD_CONTROL_MR_IDX_FLAG_VALS, L4_THREAD_CONTROL_MR_IDX_FLAGS,
     L4_THREAD_CONTROL_MR_IDX_PAGER, L4_THREAD_CONTROL_OP, L4_THREAD_CONTROL_SET_EXC_HANDLER,
     L4_THREAD_CONTROL_SET_PAGER, L4_THREAD_EX_REGS_OP, L4_THREAD_STATS_OP,
-    L4_THREAD_SWITCH_OP,
+    L4_THREAD_SWITCH_OP, L4_THREAD_VCPU_CONTROL_EXT_OP, L4_THREAD_VCPU_CONTROL_OP,
+    L4_THREAD_VCPU_RESUME_OP,
 )
 from .errors import l4_error_u
 from .fpage import l4_obj_fpage
@@ -128,7 +130,52 @@ async def l4_thread_stats_time(thread):
     return tag, int(u.mr[0])
 
 
+async def l4_thread_vcpu_control(thread, vcpu_state):
+    """Make `thread` a vCPU with its state area at address `vcpu_state` (in its task's
+    ku-mem, 8-byte aligned; l4sys reserves L4_VCPU_STATE_SIZE). One-way. The kernel
+    writes the area's version; pyl4re.vcpu.state() views it."""
+    fn = "l4_thread_vcpu_control"
+    thread = _kobj.cap(thread, fn, "thread")
+    vcpu_state = _kobj.word(vcpu_state, fn, "vcpu_state")
+    u = l4_utcb()
+    u.mr[0] = L4_THREAD_VCPU_CONTROL_OP
+    u.mr[1] = vcpu_state
+    return await _kobj.call(thread, l4_msgtag(L4_PROTO_THREAD, 2, 0, 0).raw)
+
+
+async def l4_thread_vcpu_control_ext(thread, ext_vcpu_state):
+    """The extended (hardware-virtualization) vCPU: -L4_ENOSYS until VMs exist."""
+    fn = "l4_thread_vcpu_control_ext"
+    thread = _kobj.cap(thread, fn, "thread")
+    ext_vcpu_state = _kobj.word(ext_vcpu_state, fn, "ext_vcpu_state")
+    u = l4_utcb()
+    u.mr[0] = L4_THREAD_VCPU_CONTROL_EXT_OP
+    u.mr[1] = ext_vcpu_state
+    return await _kobj.call(thread, l4_msgtag(L4_PROTO_THREAD, 2, 0, 0).raw)
+
+
+def l4_thread_vcpu_resume_start():
+    """Begin a resume in the current UTCB: MR0 = the opcode. Returns the tag; send items
+    appended after MR0 (and counted in the tag) are mapped into the vCPU's user task."""
+    l4_utcb().mr[0] = L4_THREAD_VCPU_RESUME_OP
+    return l4_msgtag(L4_PROTO_THREAD, 1, 0, 0)
+
+
+async def l4_thread_vcpu_resume_commit(thread, tag):
+    """Resume the calling vCPU (`thread` = its own capability) into the state its area
+    holds (§11.3). On success this never returns: the code at r.ip runs (in the user task
+    with L4_VCPU_F_USER_MODE), or, with an IRQ pending, the entry point. A refusal
+    returns the tag with -L4_EINVAL, -L4_ENOENT or -L4_EPERM."""
+    fn = "l4_thread_vcpu_resume_commit"
+    thread = _kobj.cap(thread, fn, "thread")
+    raw = getattr(tag, "raw", tag)
+    raw = _kobj.word(raw, fn, "tag")
+    return await _kobj.call(thread, raw)
+
+
 __all__ = ["l4_thread_control_start", "l4_thread_control_pager",
            "l4_thread_control_exc_handler", "l4_thread_control_bind", "l4_thread_control_alien",
            "l4_thread_control_commit", "l4_thread_ex_regs", "l4_thread_ex_regs_ret",
-           "l4_thread_switch", "l4_thread_stats_time"]
+           "l4_thread_switch", "l4_thread_stats_time", "l4_thread_vcpu_control",
+           "l4_thread_vcpu_control_ext", "l4_thread_vcpu_resume_start",
+           "l4_thread_vcpu_resume_commit"]
