@@ -166,3 +166,12 @@ uint64_t kobj_live_count(const kernel_t *k)
 {
     return k->objs.live;
 }
+
+uint64_t kobj_list(const kernel_t *k, kobj_id_t *out, uint64_t max)
+{
+    uint64_t n = 0;
+    for (uint32_t i = 0; i < k->objs.cap && n < max; i++)
+        if (k->objs.ents[i].obj)
+            out[n++] = kobj_id_of(k->objs.ents[i].obj);
+    return k->objs.live;
+}

@@ -127,6 +127,8 @@ struct kobj_info {
 };
 int kobj_info(const kernel_t *k, kobj_id_t obj, struct kobj_info *out);
 uint64_t kobj_live_count(const kernel_t *k);
+/* Every live object's id in table order: at most max into out; returns how many live. */
+uint64_t kobj_list(const kernel_t *k, kobj_id_t *out, uint64_t max);
 /* The debugger's object names (§8.10; Fiasco's Jdb_kobject_name): at most KOBJ_NAME_MAX
  * bytes, cut at the first NUL; the name dies with the object. */
 enum kobj_debug { KOBJ_NAME_MAX = 16 };
@@ -181,6 +183,12 @@ int cspace_delete_obj(kernel_t *k, kobj_id_t task, cap_index_t idx);
  * the new count. As in Fiasco nothing is deleted here, even when the count reaches 0. */
 int kobj_dec_refcnt(kernel_t *k, kobj_id_t obj, int64_t diff, int64_t *result);
 uint64_t cspace_slots_used(const kernel_t *k, kobj_id_t task);
+/* The used slots of a task's capability table from index `from` on, in index order: at
+ * most max into out; *next is where a further walk goes on (CSPACE_SLOTS: done). For the
+ * harness's capability listings and graphs (pyl4re/graph.py). */
+struct cap_entry { uint32_t index; struct cap_info cap; };
+int cspace_walk(const kernel_t *k, kobj_id_t task, uint32_t from, struct cap_entry *out,
+                uint32_t max, uint32_t *written, uint32_t *next);
 /* l4_task_map of an object fpage (§5.2, §8.1): placed by the hot spot (ctl >> 12) into the
  * whole destination space; rights = fpage rights & rights_mask (the caller decides S). */
 int task_map_obj(kernel_t *k, kobj_id_t dst_task, kobj_id_t src_task, uint64_t fpage,
@@ -491,6 +499,8 @@ int irq_bind(kernel_t *k, kobj_id_t irq, kobj_id_t thread, uint64_t label);
 int irq_detach(kernel_t *k, kobj_id_t irq);
 int irq_trigger(kernel_t *k, kobj_id_t irq);
 int irq_unmask(kernel_t *k, kobj_id_t irq);
+struct irq_info { uint64_t label; kobj_id_t thread; uint32_t line; };
+int irq_info(const kernel_t *k, kobj_id_t irq, struct irq_info *out);
 int icu_bind(kernel_t *k, uint32_t line, kobj_id_t irq);
 int icu_unbind(kernel_t *k, uint32_t line, kobj_id_t irq);
 int icu_set_mode(kernel_t *k, uint32_t line, uint32_t mode);

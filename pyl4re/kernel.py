@@ -236,6 +236,32 @@ class Kernel:
                 "exc_regs_words": a.exc_regs_words, "utcb_size": a.utcb_size,
                 "page_shift": a.page_shift, "user_max": a.user_max}
 
+    # ---- who holds what (graph.py; docs/testing.md)
+
+    def graph(self):
+        """Every live object and mapped frame range as a networkx MultiDiGraph: edges for
+        capabilities, mappings, gate/Irq bindings, threads' tasks, pagers and exception
+        handlers. `pyl4re.graph.to_dot(g)` / `to_json(g)` export it."""
+        from . import graph
+        return graph.graph(self)
+
+    def authority(self, task, trusted=None):
+        """What `task` (a started task, a Task handle or its id) can invoke and access,
+        directly or through what other tasks can pass it (graph.Authority). `trusted`:
+        tasks assumed never to pass anything on (default: the root task and sigma0)."""
+        from . import graph
+        return graph.AuthorityModel(self, trusted).authority(task)
+
+    def can_reach(self, task, target, trusted=None):
+        """True if `task` can invoke `target` (an object handle or id) or access it (a
+        PhysAddr), directly or through what it can be passed (see authority())."""
+        return self.authority(task, trusted).can_reach(target)
+
+    def confinement_report(self, trusted=None):
+        """Who can write which memory and who can send to whom (graph.ConfinementReport)."""
+        from . import graph
+        return graph.confinement_report(self, trusted)
+
     def object(self, object_id):
         """A handle on the live object with this id (the right subclass for its kind)."""
         probe = KernelObject(self, object_id)
