@@ -86,7 +86,8 @@ int kernel_create(const struct kernel_config *cfg, uint8_t *physmem, uint64_t si
     if (size < KERNEL_MIN_MEMORY || size > KERNEL_MAX_MEMORY || size % FRAME_SIZE)
         return -L4_EINVAL;
     if (cfg->kmem_bytes < KERNEL_MIN_KMEM || cfg->kmem_bytes % FRAME_SIZE
-        || cfg->kmem_bytes >= size || cfg->trace_size > TRACE_MAX_ENTRIES)
+        || cfg->kmem_bytes >= size || cfg->trace_size > TRACE_MAX_ENTRIES
+        || cfg->quantum_jitter_permille > KERNEL_MAX_JITTER_PERMILLE)
         return -L4_EINVAL;
     kernel_t *k = heap_alloc(sizeof(*k));
     if (!k)
@@ -95,6 +96,7 @@ int kernel_create(const struct kernel_config *cfg, uint8_t *physmem, uint64_t si
     k->mem_size = size;
     k->cpus = cfg->cpus;
     k->seed = cfg->seed;
+    seed_init(k, cfg);
     k->sched_until_ns = k->sched_event_ns = UINT64_MAX;     /* no bounds until a run sets them */
     k->sched_steps_left = UINT64_MAX;
     objtab_init(&k->objs);

@@ -71,6 +71,9 @@ struct kernel {
     /* The bounds of the current run (sched_limits, sched_set_event): NEVER for none. */
     uint64_t sched_until_ns, sched_event_ns, sched_steps_left;
     uint32_t sched_in_entry;   /* a waiting sys_invoke may schedule at once */
+    /* Seeded choices among legal schedules (seed.c); canonical order when !seeded. */
+    uint32_t seeded, quantum_jitter_permille;
+    uint64_t rng;
 };
 
 /* The live object with this id (table slot, generation), or NULL once it died. Inline:
@@ -87,6 +90,11 @@ static inline struct kobj *kobj_get(const kernel_t *k, kobj_id_t id)
 {
     return kobj_from_slot(k, (uint32_t)id.raw, (uint32_t)(id.raw >> 32));
 }
+
+/* seed.c: with a seed, a draw in [0, n); the quantum a refill gives (within the bound). */
+void seed_init(kernel_t *k, const struct kernel_config *cfg);
+uint64_t seed_below(kernel_t *k, uint64_t n);
+uint64_t seed_quantum(kernel_t *k, uint64_t quantum_ns);
 
 int irq_init(kernel_t *k);
 void irq_fini(kernel_t *k);

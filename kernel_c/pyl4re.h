@@ -30,13 +30,16 @@ typedef struct kernel kernel_t;
 
 struct kernel_config {
     uint32_t cpus;          /* 1 .. KERNEL_MAX_CPUS */
-    uint64_t seed;
+    uint64_t seed;          /* with seeded != 0: drives the choices among legal schedules */
+    uint32_t seeded;        /* 0: the canonical order (seed.c) */
+    uint32_t quantum_jitter_permille;   /* seeded: a refill may shorten a quantum by this */
     uint64_t kmem_bytes;    /* physical memory reserved at boot for kernel allocations */
     uint32_t trace_size;    /* entries of the trace ring, 0 = no tracing (trace.c) */
 };
 
 enum kernel_limits {
     KERNEL_MAX_CPUS = 64,
+    KERNEL_MAX_JITTER_PERMILLE = 1000,
     FRAME_SHIFT = 12,
     FRAME_SIZE = 4096,
     FRAME_MAX_ORDER = 18,          /* largest kernel block: 4 KiB << 18 = 1 GiB */
@@ -294,6 +297,8 @@ struct sched_out {
 void sched_limits(kernel_t *k, uint64_t until_ns, uint64_t max_steps, uint32_t switch_in_entry);
 /* The earliest harness event (k.hw.at), UINT64_MAX for none: scheduling stops before it. */
 void sched_set_event(kernel_t *k, uint64_t event_ns);
+/* A seeded kernel's jitter for a device-model event, in [0, bound_ns]; 0 without a seed. */
+uint64_t sched_jitter(kernel_t *k, uint64_t bound_ns);
 /* Runs scheduling steps (picking a CPU and thread, firing timeouts, running native
  * threads and compute) until a Python thread must run or a bound is reached. */
 int sched_next(kernel_t *k, struct sched_out *out);

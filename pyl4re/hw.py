@@ -58,12 +58,17 @@ class Hardware:
             raise ValueError(f"the ICU has lines 0..{self.k._lib.ICU_LINES - 1}, not {n!r}")
         return IrqLine(self, n)
 
-    def at(self, ns, fn):
-        """Call fn() once virtual time reaches ns (in order of time, then of scheduling)."""
-        if isinstance(ns, bool) or not isinstance(ns, int) or ns < 0:
-            raise ValueError(f"a virtual time is a non-negative int of ns, not {ns!r}")
+    def at(self, ns, fn, jitter_ns=0):
+        """Call fn() once virtual time reaches ns (in order of time, then of scheduling).
+        `jitter_ns` declares how late a real device could be: a seeded kernel draws a
+        delay in [0, jitter_ns] (kernel_c/seed.c); without a seed it is 0."""
+        for value, name in ((ns, "a virtual time"), (jitter_ns, "jitter_ns")):
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 1 << 63:
+                raise ValueError(f"{name} is a non-negative int of ns, not {value!r}")
         if not callable(fn):
             raise TypeError("fn must be callable")
+        k = self.k
+        ns += k._lib.sched_jitter(k._k, jitter_ns)
         heapq.heappush(self.events, (ns, next(self._seq), fn))
         self._tell_kernel()
 

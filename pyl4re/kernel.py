@@ -19,6 +19,7 @@ from .runloop import RunLoop
 from .types import CapIndex, PageNumber, PhysAddr, expect
 
 _FRAME_OWNERS = ("reserved", "kernel-free", "kernel", "sigma0")
+DEFAULT_QUANTUM_JITTER = 0.5     # a seeded refill gives 1/2 .. all of the quantum
 
 
 def _int_arg(value, name):
@@ -37,7 +38,16 @@ class KernelInvariantError(AssertionError):
 
 
 class Kernel:
-    """A booted kernel: `Kernel(arch="x86_64", cpus=1, memory=64 << 20, seed=0)`.
+    """A booted kernel: `Kernel(arch="x86_64", cpus=1, memory=64 << 20, seed=None)`.
+
+    `seed=None` runs the canonical schedule (ties between CPUs: the lowest first; equal
+    timeouts: FIFO; full quanta). With a seed (an int below 2^64) the kernel draws where
+    the real kernel's order depends on timing: which CPU of several at the same virtual
+    time goes first, the order of wake-ups due at the same time, how much shorter than its
+    quantum a refilled time slice is (at most `quantum_jitter` of it, default 1/2), and the
+    jitter of device-model events that declare a bound (`hw.at(..., jitter_ns=)`). The
+    same seed gives the same trace; different seeds, different legal schedules
+    (docs/testing.md).
 
     `kernel_memory` (bytes, default 1/8 of `memory`) is the pool the kernel allocates its
     own frames from; every other frame belongs to sigma0 from boot on. `log_stream` is the
@@ -45,20 +55,25 @@ class Kernel:
     entries of the trace ring (0: no tracing).
     """
 
-    def __init__(self, arch="x86_64", cpus=1, memory=64 << 20, seed=0, *, kernel_memory=None,
-                 log_schedule=False, log_stream=None, trace_size=None):
+    def __init__(self, arch="x86_64", cpus=1, memory=64 << 20, seed=None, *,
+                 kernel_memory=None, log_schedule=False, log_stream=None, trace_size=None,
+                 quantum_jitter=DEFAULT_QUANTUM_JITTER):
         ffi, lib = _core.load(arch)
         _int_arg(cpus, "cpus")
         _int_arg(memory, "memory")
-        _int_arg(seed, "seed")
+        if seed is not None:
+            _int_arg(seed, "seed")
+        if isinstance(quantum_jitter, bool) or not isinstance(quantum_jitter, (int, float)) \
+                or not 0 <= quantum_jitter <= 1:
+            raise ValueError(f"quantum_jitter must be a fraction 0..1, not {quantum_jitter!r}")
         if not 1 <= cpus <= lib.KERNEL_MAX_CPUS:
             raise ValueError(f"cpus must be 1..{lib.KERNEL_MAX_CPUS}, not {cpus}")
         if not lib.KERNEL_MIN_MEMORY <= memory <= lib.KERNEL_MAX_MEMORY or memory % 4096:
             raise ValueError(f"memory must be a multiple of 4 KiB between "
                              f"{lib.KERNEL_MIN_MEMORY:#x} and {lib.KERNEL_MAX_MEMORY:#x} bytes, "
                              f"not {memory:#x}")
-        if not 0 <= seed < 1 << 64:
-            raise ValueError("seed must fit 64 bits")
+        if seed is not None and not 0 <= seed < 1 << 64:
+            raise ValueError("seed must be None or fit 64 bits")
         if kernel_memory is None:
             kernel_memory = default_kernel_memory(memory)
         _int_arg(kernel_memory, "kernel_memory")
@@ -76,12 +91,14 @@ class Kernel:
         self._ffi, self._lib = ffi, lib
         self.arch, self.cpus, self.memory, self.seed = arch, cpus, memory, seed
         self.kernel_memory = kernel_memory
+        self.quantum_jitter = quantum_jitter
         self._physmem = np.zeros(memory, dtype=np.uint8)
         self._membuf = ffi.from_buffer("uint8_t[]", self._physmem)
         self._physbytes = memoryview(self._physmem)     # slices cheaper than numpy's
         cfg = ffi.new("struct kernel_config *",
-                      {"cpus": cpus, "seed": seed, "kmem_bytes": kernel_memory,
-                       "trace_size": trace_size})
+                      {"cpus": cpus, "seed": seed or 0, "seeded": seed is not None,
+                       "quantum_jitter_permille": round(quantum_jitter * 1000),
+                       "kmem_bytes": kernel_memory, "trace_size": trace_size})
         out = ffi.new("kernel_t **")
         check(lib.kernel_create(cfg, self._membuf, memory, out), "kernel_create")
         self._k = ffi.gc(out[0], lib.kernel_destroy)
