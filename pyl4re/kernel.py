@@ -114,6 +114,7 @@ class Kernel:
         self._exc_result = ffi.new("struct exc_result *")
         self.log_schedule = log_schedule
         self._code = {}                  # ip -> function: the code this kernel's threads run
+        self._code_ips = {}              # function -> ip, for code the harness starts
         self._console = Console(log_stream)
         self._control = ControlPlane(self)
         self._loop = RunLoop(self)
