@@ -22,6 +22,8 @@ class IrqLine:
 
     def _set(self, level):
         k = self._hw.k
+        if k._recorder is not None:
+            k._recorder.input("irq_line", line=self.number, level=level)
         check(k._lib.hw_irq_set(k._k, self.number, level), f"irq line {self.number}")
 
     def raise_(self):
@@ -34,6 +36,8 @@ class IrqLine:
     def pulse(self):
         """An edge: raise and lower."""
         k = self._hw.k
+        if k._recorder is not None:
+            k._recorder.input("irq_line", line=self.number, level="pulse")
         check(k._lib.hw_irq_pulse(k._k, self.number), f"irq line {self.number}")
 
     @property
@@ -69,6 +73,8 @@ class Hardware:
             raise TypeError("fn must be callable")
         k = self.k
         ns += k._lib.sched_jitter(k._k, jitter_ns)
+        if k._recorder is not None:
+            k._recorder.input("hw_at", fn=fn, ns=ns, jitter_ns=jitter_ns)
         heapq.heappush(self.events, (ns, next(self._seq), fn))
         self._tell_kernel()
 
@@ -81,6 +87,8 @@ class Hardware:
         while self.events and self.events[0][0] <= now:
             _, _, fn = heapq.heappop(self.events)
             self._tell_kernel()
+            if self.k._recorder is not None:
+                self.k._recorder.input("hw_event", fn=fn)
             fn()
             ran = True
         return ran

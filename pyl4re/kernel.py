@@ -92,6 +92,8 @@ class Kernel:
         self.arch, self.cpus, self.memory, self.seed = arch, cpus, memory, seed
         self.kernel_memory = kernel_memory
         self.quantum_jitter = quantum_jitter
+        self.trace_size = trace_size
+        self._recorder = None            # replay.Recorder or Replayer while one watches
         self._physmem = np.zeros(memory, dtype=np.uint8)
         self._membuf = ffi.from_buffer("uint8_t[]", self._physmem)
         self._physbytes = memoryview(self._physmem)     # slices cheaper than numpy's
@@ -126,18 +128,26 @@ class Kernel:
     def create_gate(self, label=0):
         """An unbound IPC gate owned by the root factory: a client capability to it
         (`gate.svr()` is the server side, which may bind it)."""
+        if self._recorder is not None:
+            self._recorder.input("create_gate", label=label)
         return self._harness.create_gate(label)
 
     def start_task(self, main, name=None, caps=None, prio=1, cpu=0, pager=None):
         """A new task whose first thread runs `await main(env)` (see harness.py). Its pager
         is sigma0 (through a gate of its own at L4_BASE_PAGER_CAP) unless `pager` names
         another gate."""
+        if self._recorder is not None:
+            self._recorder.input("start_task", main=main, name=name, caps=caps, prio=prio,
+                                 cpu=cpu, pager=pager)
         return self._harness.start_task(main, name=name, caps=caps, prio=prio, cpu=cpu,
                                         pager=pager)
 
     def start_thread(self, task, fn, name, prio=1, cpu=0):
         """Another thread in `task` (a handle start_task returned), running `await fn()`.
         Returns the thread's id."""
+        if self._recorder is not None:
+            self._recorder.input("start_thread", task=task, fn=fn, name=name, prio=prio,
+                                 cpu=cpu)
         return self._harness.start_thread(task, fn, name, prio=prio, cpu=cpu)
 
     def start_native(self, program, name, caps=None, prio=1, cpu=0, user=(0, 0, 0),
@@ -145,6 +155,9 @@ class Kernel:
         """A task whose thread runs a built-in C program: "echo", "sink", "call_loop",
         "send_loop", "cap_call_loop" or "touch" (its TCR user words: harness.py). Its
         pager is sigma0 unless `pager` names another gate, as for start_task."""
+        if self._recorder is not None:
+            self._recorder.input("start_native", program=program, name=name, caps=caps,
+                                 prio=prio, cpu=cpu, user=user, pager=pager)
         return self._harness.start_native(program, name, caps=caps, prio=prio, cpu=cpu,
                                           user=user, pager=pager)
 
@@ -156,6 +169,9 @@ class Kernel:
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)
                                       or value < 1):
                 raise ValueError(f"{name} must be a positive int or None, not {value!r}")
+        if self._recorder is not None:
+            self._recorder.input("run", until_ns=until_ns, max_steps=max_steps,
+                                 raise_errors=raise_errors)
         return self._loop.run(until_ns, max_steps, raise_errors)
 
     @property
@@ -182,6 +198,8 @@ class Kernel:
 
     def log_input(self, data):
         """Input for the Log object's read (bytes or str), as if typed on the console."""
+        if self._recorder is not None:
+            self._recorder.input("log_input", data=data)
         self._console.feed(data)
 
     @property
