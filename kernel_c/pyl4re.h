@@ -363,6 +363,10 @@ int thread_switch_to(kernel_t *k, kobj_id_t self, kobj_id_t target);
 /* A Python thread's code returned or raised: it ends (its capabilities stay). */
 int thread_exit(kernel_t *k, kobj_id_t thread);
 int task_kumem(kernel_t *k, kobj_id_t task, virt_addr_t va, uint32_t order);
+/* Where [va, va + size) lies in physical memory if it is inside one of the task's ku_mem
+ * areas (as Fiasco's Space::find_ku_mem); -L4_EINVAL if it is not. */
+int task_kumem_find(const kernel_t *k, kobj_id_t task, virt_addr_t va, uint64_t size,
+                    phys_addr_t *out);
 
 struct gate_info { uint64_t label; kobj_id_t thread; };
 int gate_bind(kernel_t *k, kobj_id_t gate, kobj_id_t thread, uint64_t label);

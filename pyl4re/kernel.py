@@ -298,6 +298,17 @@ class Kernel:
         from . import graph
         return graph.confinement_report(self, trusted)
 
+    def kernel_objects_dump(self, tag=None, path=None, color=True):
+        """The `@@ KernelObjects` block Fiasco's JDB prints for `dumpmapdbobjs [tag]`
+        (format version 0): every object and every capability naming it, comparable with
+        a real system's dump (introspect.py). Also written to `path` if given."""
+        from . import introspect
+        text = introspect.dump(self, tag, color)
+        if path is not None:
+            with open(path, "w") as f:
+                f.write(text)
+        return text
+
     def object(self, object_id):
         """A handle on the live object with this id (the right subclass for its kind)."""
         probe = KernelObject(self, object_id)
