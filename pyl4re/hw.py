@@ -9,6 +9,7 @@ kernel (kernel_c/irq.c) decides what a line change means.
 import heapq
 import itertools
 
+from . import _args
 from .errors import check
 
 
@@ -58,21 +59,20 @@ class Hardware:
         self._seq = itertools.count()
 
     def irq_line(self, n):
-        if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n < self.k._lib.ICU_LINES:
-            raise ValueError(f"the ICU has lines 0..{self.k._lib.ICU_LINES - 1}, not {n!r}")
+        _args.word(n, "irq_line(n): the ICU's line", hi=self.k._lib.ICU_LINES - 1)
         return IrqLine(self, n)
 
     def at(self, ns, fn, jitter_ns=0):
         """Call fn() once virtual time reaches ns (in order of time, then of scheduling).
         `jitter_ns` declares how late a real device could be: a seeded kernel draws a
         delay in [0, jitter_ns] (kernel_c/seed.c); without a seed it is 0."""
-        for value, name in ((ns, "a virtual time"), (jitter_ns, "jitter_ns")):
-            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 1 << 63:
-                raise ValueError(f"{name} is a non-negative int of ns, not {value!r}")
+        # 2^64 - 1 is the kernel's "no event"; a time beyond it can never come.
+        _args.word(ns, "hw.at(ns): a virtual time in ns", hi=_args.U64_MAX - 1)
+        _args.word(jitter_ns, "hw.at(jitter_ns=): a bound in ns", hi=1 << 62)
         if not callable(fn):
             raise TypeError("fn must be callable")
         k = self.k
-        ns += k._lib.sched_jitter(k._k, jitter_ns)
+        ns = min(ns + k._lib.sched_jitter(k._k, jitter_ns), _args.U64_MAX - 1)
         if k._recorder is not None:
             k._recorder.input("hw_at", fn=fn, ns=ns, jitter_ns=jitter_ns)
         heapq.heappush(self.events, (ns, next(self._seq), fn))
@@ -97,4 +97,4 @@ class Hardware:
         """The scheduler stops before the earliest event (SCHED_EVENT), so it must always
         know it, also when an event is added while a µApp runs."""
         k = self.k
-        k._lib.sched_set_event(k._k, self.events[0][0] if self.events else (1 << 64) - 1)
+        k._lib.sched_set_event(k._k, self.events[0][0] if self.events else _args.U64_MAX)
