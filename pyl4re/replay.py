@@ -14,7 +14,7 @@ is not a recording, was cut short, or comes from another format or pyl4re versio
 an architecture this build lacks raises ReplayFileError, never a wrong verdict.
 
 The file is JSON lines: a header, one line per record, an end line with the record count,
-the SHA-256 of the final trace JSON and how the scenario ended. What this module must not
+the virtual time and the SHA-256 of the final trace JSON, and how the scenario ended. What this module must not
 do: change what the kernel does; it only watches the harness's calls (kernel._recorder).
 """
 import hashlib
@@ -135,7 +135,7 @@ class Recorder(_Watcher):
         self.flush()
         header = {"format": FORMAT, "version": VERSION, "pyl4re": pyl4re_version(),
                   "kernel": _kernel_args(self.k)}
-        end = {"end": len(self.records), "error": error,
+        end = {"end": len(self.records), "error": error, "now_ns": self.k.now_ns,
                "trace_sha256": hashlib.sha256(self.k.trace_json().encode()).hexdigest()}
         with open(self.path, "w") as f:
             for line in (header, *self.records, end):
@@ -167,6 +167,9 @@ class Replayer(_Watcher):
         if self.divergence is None and error != self.end["error"]:
             self.divergence = ReplayDivergence(
                 self.index, {"ended": self.end["error"]}, {"ended": error})
+        if self.divergence is None and self.k.now_ns != self.end["now_ns"]:
+            self.divergence = ReplayDivergence(
+                self.index, {"now_ns": self.end["now_ns"]}, {"now_ns": self.k.now_ns})
         digest = hashlib.sha256(self.k.trace_json().encode()).hexdigest()
         if self.divergence is None and digest != self.end["trace_sha256"]:
             self.divergence = ReplayDivergence(
@@ -259,11 +262,12 @@ def record(path, scenario, **kernel_args):
     return _run(k, Recorder(k, path), scenario)
 
 
-def replay(path, scenario):
+def replay(path, scenario, log_stream=None):
     """Boot the recorded kernel, run `scenario(k)` and check it against the recording:
     ReplayDivergence at the first difference; the scenario's error if the recorded run
-    ended with the same one. Returns the kernel."""
+    ended with the same one. `log_stream` is where the log prints (it changes nothing
+    else). Returns the kernel."""
     from .kernel import Kernel
     recording = Recording(path)
-    k = Kernel(**recording.kernel)
+    k = Kernel(**recording.kernel, log_stream=log_stream)
     return _run(k, Replayer(k, recording), scenario)
