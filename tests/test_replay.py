@@ -111,21 +111,9 @@ def ends(k, fail):
 def test_the_explored_race_records_and_replays(tmp_path):
     """explore finds the seed; its recording replays the lost update, trace and all."""
     from pyl4re.testing import explore
-    from test_testing_explore import COUNTER, ROUNDS, increment_worker
+    from test_testing_explore import racy_counter, racy_system as race
 
-    def race(k):
-        async def main(env):
-            await pyl4re.mem.store(COUNTER, 0, 8)
-            k.start_thread(task, increment_worker, "second")
-            await increment_worker()
-
-        task = k.start_task(main, name="first")
-        k.run()
-        total = int(k.physmem[COUNTER:COUNTER + 8].view("uint64")[0])
-        assert total == 2 * ROUNDS, f"lost updates: {total}"
-
-    found = explore(lambda seed: race(pyl4re.Kernel(memory=16 << 20, seed=seed)),
-                    seeds=range(100))
+    found = explore(racy_counter, seeds=range(100))
     assert not found.ok
     path = tmp_path / "race.l4rec"
     with pytest.raises(AssertionError, match="lost updates") as recorded:

@@ -20,10 +20,8 @@ async def increment_worker():
         await mem.store(COUNTER, value + 1, 8)
 
 
-def racy_counter(seed, arch="x86_64"):
+def racy_system(k):
     """Two threads of one task increment a shared counter without a lock."""
-    k = Kernel(arch=arch, memory=16 << 20, seed=seed)
-
     async def main(env):
         await mem.store(COUNTER, 0, 8)
         k.start_thread(task, increment_worker, "second")
@@ -33,6 +31,10 @@ def racy_counter(seed, arch="x86_64"):
     k.run()
     total = int(k.physmem[COUNTER:COUNTER + 8].view("uint64")[0])
     assert total == 2 * ROUNDS, f"lost updates: the counter is {total}, not {2 * ROUNDS}"
+
+
+def racy_counter(seed, arch="x86_64"):
+    racy_system(Kernel(arch=arch, memory=16 << 20, seed=seed))
 
 
 def test_the_canonical_schedule_hides_the_race(arch):
