@@ -87,3 +87,33 @@ def test_bad_arguments(kwargs, error, match):
 def test_the_seed_strategy_gives_kernel_seeds(seed):
     assert 0 <= seed < 1 << 64
     assert Kernel(memory=16 << 20, seed=seed).seed == seed
+
+
+def test_an_executor_of_processes_reports_the_same_first_seed():
+    """The engine a user brings (here the standard library's process pool: a local
+    cluster of processes) explores the same seeds in the same order."""
+    from concurrent.futures import ProcessPoolExecutor
+    one = explore(racy_counter, seeds=range(100))
+    with ProcessPoolExecutor(2) as pool:
+        on_pool = explore(racy_counter, seeds=range(100), executor=pool, window=4)
+        fine = explore(passes, seeds=range(10), executor=pool)
+    assert (on_pool.seed, on_pool.error, on_pool.ran) == (one.seed, one.error, one.ran)
+    assert fine.ok and fine.ran == 10
+    with pytest.raises(TypeError, match="executor must have submit"):
+        explore(racy_counter, executor=object())
+    with pytest.raises(ValueError, match="window must be a positive int"):
+        explore(racy_counter, executor=pool, window=0)
+
+
+def passes(seed):
+    pass
+
+
+def test_a_dask_cluster_explores_too():
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        found = explore(racy_counter, seeds=range(100), executor=client.get_executor())
+    here = explore(racy_counter, seeds=range(100))
+    assert (found.seed, found.error, found.ran) == (here.seed, here.error, here.ran)

@@ -7,10 +7,15 @@ misbehaves. The kernel's seeded choices (kernel_c/seed.c) make each seed one leg
 schedule, the same every time, so `scenario(result.seed)` fails again exactly as it did.
 
 `workers=N` runs the seeds in N processes of Python's multiprocessing (fork where the
-platform has it, so a scenario may be a closure; elsewhere it must be picklable); the seeds
-are still judged in order, so the seed reported is the first failing one whatever the
-number of workers. `seed_strategy()` is the same space of seeds for Hypothesis.
+platform has it, so a scenario may be a closure; elsewhere it must be picklable).
+`executor=` hands them to an engine the user runs instead: anything with the
+concurrent.futures interface (`submit`, futures with `result` and `cancel`), such as a
+`ProcessPoolExecutor` or a Dask cluster's `client.get_executor()` (the scenario must then
+be picklable by that engine). Either way the seeds are judged in order, so the seed
+reported is the first failing one whatever the parallelism. `seed_strategy()` is the
+same space of seeds for Hypothesis.
 """
+import collections
 import multiprocessing
 import traceback
 from dataclasses import dataclass
@@ -66,14 +71,45 @@ def _worker(seed):
     return run_seed(_scenario, seed)
 
 
-def explore(scenario, seeds=range(100), workers=1):
-    """Run `scenario(seed)` for each seed in order until one fails; see the module doc."""
+def _explore_on(executor, scenario, seeds, window):
+    """Seeds on a concurrent.futures-style executor, at most `window` in flight, judged
+    in order; what is still in flight after the first failure is cancelled."""
+    pending = collections.deque()
+    todo = iter(seeds)
+    ran = 0
+    try:
+        while True:
+            while len(pending) < window:
+                seed = next(todo, None)
+                if seed is None:
+                    break
+                pending.append(executor.submit(run_seed, scenario, seed))
+            if not pending:
+                return Exploration(ran)
+            seed, error, tb = pending.popleft().result()
+            ran += 1
+            if error:
+                return Exploration(ran, seed, error, tb)
+    finally:
+        for future in pending:
+            future.cancel()
+
+
+def explore(scenario, seeds=range(100), workers=1, executor=None, window=16):
+    """Run `scenario(seed)` for each seed in order until one fails; see the module doc.
+    With `executor`, `window` seeds at the most are in flight on it at a time."""
     global _scenario
     if not callable(scenario):
         raise TypeError("scenario must be a callable taking a seed")
     seeds = [_check_seed(s) for s in seeds]
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"workers must be a positive int, not {workers!r}")
+    for value, name in ((workers, "workers"), (window, "window")):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive int, not {value!r}")
+    if executor is not None:
+        if not callable(getattr(executor, "submit", None)):
+            raise TypeError("executor must have submit() (a concurrent.futures.Executor, "
+                            "or a Dask client's get_executor())")
+        return _explore_on(executor, scenario, seeds, window)
     ran = 0
     if workers == 1 or len(seeds) < 2:
         for seed in seeds:
