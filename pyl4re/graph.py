@@ -372,6 +372,15 @@ class AuthorityModel:
                         inflow[a].add(owner)  # controlling its thread is acting as it
         return inflow
 
+    def can_reach(self, task, target):
+        """Authority.can_reach, after checking that an object target is alive."""
+        if not isinstance(target, PhysAddr):
+            oid = _object_id(target)
+            if oid not in self.f.kinds:
+                raise L4NotFoundError(self.k._lib.L4_ENOENT,
+                                      f"object {oid:#x} is not a live object (deleted?)")
+        return self.authority(task).can_reach(target)
+
     def authority(self, task):
         task = self.task_of(task)
         # Breadth first over the inflows: the shortest way each source's holdings come.

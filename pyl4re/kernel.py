@@ -292,7 +292,8 @@ class Kernel:
     def can_reach(self, task, target, trusted=None):
         """True if `task` can invoke `target` (an object handle or id) or access it (a
         PhysAddr), directly or through what it can be passed (see authority())."""
-        return self.authority(task, trusted).can_reach(target)
+        from . import graph
+        return graph.AuthorityModel(self, trusted).can_reach(task, target)
 
     def confinement_report(self, trusted=None):
         """Who can write which memory and who can send to whom (graph.ConfinementReport)."""

@@ -68,6 +68,8 @@ def test_capabilities_of_a_dead_task_is_a_clear_error(arch):
         h.task.capabilities()
     with pytest.raises(L4NotFoundError, match="not a live object"):
         k.authority(h)
+    with pytest.raises(L4NotFoundError, match="not a live object"):
+        k.can_reach(k.root_task, h.task)
 
 
 def test_the_graph_has_objects_frames_and_their_edges(arch):

@@ -132,6 +132,31 @@ def test_sys(l4_system):
         result.stdout.fnmatch_lines(["*no L4Re user-level boot*"])
 
 
+def test_l4_system_boots_with_the_markers_arguments(pytester, monkeypatch):
+    """With a user level present (a stand-in here), the fixture boots it per arch with
+    the marker's arguments and reports on its kernel."""
+    import types
+    import pyl4re
+    booted = []
+
+    def boot(arch, **kwargs):
+        booted.append((arch, kwargs))
+        return types.SimpleNamespace(kernel=pyl4re.Kernel(arch=arch, memory=16 << 20))
+
+    monkeypatch.setitem(sys.modules, "pyl4re.l4re", types.SimpleNamespace(boot=boot))
+    monkeypatch.setattr(pyl4re, "l4re", sys.modules["pyl4re.l4re"], raising=False)
+    pytester.makepyfile('''
+import pytest
+
+@pytest.mark.l4_system(init="rom/hello")
+def test_sys(l4_system, l4_arch):
+    assert l4_system.kernel.arch == l4_arch
+''')
+    result = run(pytester)
+    result.assert_outcomes(passed=len(BUILT))
+    assert booted == [(a, {"init": "rom/hello"}) for a in BUILT]
+
+
 FAILING = '''
 import pyl4re
 from pyl4re.l4sys import L4_IPC_NEVER, l4_ipc_call, l4_msgtag, l4_utcb

@@ -7,7 +7,9 @@ test suite run a pyl4re system on every built architecture and explain its failu
               architecture that was not built is a skip with the reason, as pytest does.
   l4_kernel   a booted Kernel on l4_arch; `@pytest.mark.l4_kernel(cpus=2, seed=3, ...)`
               passes keyword arguments to Kernel.
-  l4_system   the L4Re user-level boot on l4_kernel, where pyl4re has it (else a skip).
+  l4_system   the L4Re user-level boot (pyl4re.l4re.boot) on l4_arch, where pyl4re has
+              it (else a skip); `@pytest.mark.l4_system(init="rom/hello")` passes boot's
+              keyword arguments.
 
 A test that fails gets a report section per kernel it used (pyl4re.testing.report), and
 `--l4-trace-dir DIR` keeps each failing test's trace as Perfetto JSON there. The fixture
@@ -38,6 +40,8 @@ def pytest_configure(config):
                                        "pyl4re architectures")
     config.addinivalue_line("markers", "l4_kernel(**kwargs): keyword arguments for the "
                                        "l4_kernel fixture's Kernel")
+    config.addinivalue_line("markers", "l4_system(**kwargs): keyword arguments for the "
+                                       "l4_system fixture's pyl4re.l4re.boot")
     from pyl4re._core import ARCHES
     for arch in _option_arches(config):
         if arch not in ARCHES:
@@ -98,7 +102,8 @@ def l4_kernel(request, l4_arch):
 
 @pytest.fixture
 def l4_system(request, l4_arch):
-    """The L4Re user level booted on l4_kernel (pyl4re.l4re.boot), where pyl4re has it."""
+    """The L4Re user level booted on l4_arch (`pyl4re.l4re.boot(arch=, ...)`; keyword
+    arguments from `@pytest.mark.l4_system(...)`), where pyl4re has it (else a skip)."""
     try:
         from pyl4re import l4re
     except ImportError:
@@ -106,7 +111,16 @@ def l4_system(request, l4_arch):
     boot = getattr(l4re, "boot", None)
     if boot is None:
         pytest.skip("this pyl4re has no L4Re user-level boot (pyl4re.l4re.boot) yet")
-    return boot(request.getfixturevalue("l4_kernel"))
+    kwargs = {}
+    for marker in reversed(list(request.node.iter_markers("l4_system"))):
+        kwargs.update(marker.kwargs)
+    system = boot(arch=l4_arch, **kwargs)
+    kernel = getattr(system, "kernel", None)
+    if kernel is not None:
+        watch(request.node, kernel)
+    yield system
+    if kernel is not None:
+        request.node.stash[_KERNELS].remove(kernel)
 
 
 def watch(item, kernel):
