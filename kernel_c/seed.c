@@ -30,7 +30,14 @@ static uint64_t seed_next(kernel_t *k)
 
 uint64_t seed_below(kernel_t *k, uint64_t n)
 {
-    return n ? (uint64_t)(((unsigned __int128)seed_next(k) * n) >> 64) : 0;
+    if (!n)
+        return 0;
+    /* Draws past the last whole multiple of n are drawn again: every value equally likely. */
+    uint64_t limit = UINT64_MAX - UINT64_MAX % n, x;
+    do
+        x = seed_next(k);
+    while (x >= limit);
+    return x % n;
 }
 
 uint64_t seed_quantum(kernel_t *k, uint64_t quantum_ns)
