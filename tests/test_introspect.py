@@ -4,7 +4,6 @@ import re
 
 import pytest
 
-import pyl4re
 from pyl4re import CapIndex, Kernel, introspect
 from pyl4re.l4sys import (L4_EINVAL, L4_FPAGE_RW, l4_debugger_query_obj_infos,
                           l4_debugger_set_object_name, l4_error, l4_fpage, l4_task_add_ku_mem)
