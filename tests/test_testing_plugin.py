@@ -26,11 +26,12 @@ def run(pytester, *args):
     return pytester.runpytest_inprocess(*PLUGIN, *args)
 
 
-def run_failing(pytester, *args):
+@pytest.fixture
+def run_failing(pytester, monkeypatch):
     """Suites that fail run in a child process: an in-process run keeps the failures'
     tracebacks (and so their kernels) alive, which the C-heap check counts as a leak."""
-    pytester._monkeypatch.setenv("PYTHONPATH", str(ROOT))
-    return pytester.runpytest_subprocess(*PLUGIN, *args)
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    return lambda *args: pytester.runpytest_subprocess(*PLUGIN, *args)
 
 
 def test_the_entry_point_is_declared():
@@ -181,9 +182,9 @@ def test_deadlock(l4_kernel):
 '''
 
 
-def test_a_failing_test_shows_the_kernel_state(pytester):
+def test_a_failing_test_shows_the_kernel_state(pytester, run_failing):
     pytester.makepyfile(FAILING)
-    result = run_failing(pytester, f"--l4-arch={BUILT[0]}", "--l4-trace-records=5")
+    result = run_failing(f"--l4-arch={BUILT[0]}", "--l4-trace-records=5")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([
         f"*- pyl4re kernel state ({BUILT[0]}) -*",
@@ -207,14 +208,15 @@ def test_passing_tests_show_no_report(pytester):
     assert "pyl4re kernel state" not in result.stdout.str()
 
 
-def test_the_trace_dir_keeps_a_perfetto_trace_per_failing_test(pytester, tmp_path):
+def test_the_trace_dir_keeps_a_perfetto_trace_per_failing_test(pytester, run_failing,
+                                                              tmp_path):
     pytester.makepyfile(FAILING + '''
 
 def test_fine(l4_kernel):
     pass
 ''')
     out = tmp_path / "traces"
-    result = run_failing(pytester, f"--l4-trace-dir={out}")
+    result = run_failing(f"--l4-trace-dir={out}")
     result.assert_outcomes(failed=len(BUILT), passed=len(BUILT))
     files = sorted(p.name for p in out.iterdir())
     assert files == sorted(f"test_the_trace_dir_keeps_a_perfetto_trace_per_failing_test.py_"
@@ -224,7 +226,7 @@ def test_fine(l4_kernel):
     result.stdout.fnmatch_lines([f"trace: {out}*.json"])
 
 
-def test_kernels_a_test_makes_itself_can_be_watched(pytester):
+def test_kernels_a_test_makes_itself_can_be_watched(pytester, run_failing):
     pytester.makepyfile('''
 import pyl4re
 from pyl4re.testing.plugin import watch
@@ -236,9 +238,20 @@ def test_two(request):
     watch(request.node, b)
     assert False
 ''')
-    result = run_failing(pytester)
+    result = run_failing()
     result.stdout.fnmatch_lines(["*pyl4re kernel state (x86_64) #1*",
                                  "*pyl4re kernel state (x86_64) #2*", "*cpus=2*"])
+
+
+def test_a_test_may_parametrise_l4_arch_itself(pytester):
+    pytester.makepyfile(f'''
+import pytest
+
+@pytest.mark.parametrize("l4_arch", ["{BUILT[0]}"])
+def test_one(l4_kernel, l4_arch):
+    assert l4_kernel.arch == "{BUILT[0]}"
+''')
+    run(pytester).assert_outcomes(passed=1)
 
 
 def test_the_project_fixtures_are_not_shadowed(arch, kernel):

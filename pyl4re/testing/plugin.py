@@ -55,8 +55,9 @@ def _option_arches(config):
 
 
 def pytest_generate_tests(metafunc):
-    if "l4_arch" not in metafunc.fixturenames:
-        return
+    if "l4_arch" not in metafunc.fixturenames or any(
+            "l4_arch" in _argnames(m) for m in metafunc.definition.iter_markers("parametrize")):
+        return                  # not a pyl4re test, or one that names its arches itself
     from pyl4re._core import ARCHES, available_arches
     wanted = list(ARCHES)
     for marker in metafunc.definition.iter_markers("l4_arch"):
@@ -76,6 +77,11 @@ def pytest_generate_tests(metafunc):
         params = [pytest.param(None, id="no-arch", marks=pytest.mark.skip(
             reason="no pyl4re architecture left after --l4-arch and @mark.l4_arch"))]
     metafunc.parametrize("l4_arch", params, indirect=True)
+
+
+def _argnames(marker):
+    names = marker.args[0] if marker.args else marker.kwargs.get("argnames", ())
+    return [n.strip() for n in names.split(",")] if isinstance(names, str) else list(names)
 
 
 @pytest.fixture
