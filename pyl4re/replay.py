@@ -14,8 +14,9 @@ is not a recording, was cut short, or comes from another format or pyl4re versio
 an architecture this build lacks raises ReplayFileError, never a wrong verdict.
 
 The file is JSON lines: a header, one line per record, an end line with the record count,
-the virtual time and the SHA-256 of the final trace JSON, and how the scenario ended. What this module must not
-do: change what the kernel does; it only watches the harness's calls (kernel._recorder).
+the virtual time and the SHA-256 of the final trace JSON, and how the scenario ended.
+What this module must not do: change what the kernel does; it only watches the
+harness's calls (kernel._recorder).
 """
 import hashlib
 import json
