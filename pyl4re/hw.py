@@ -73,8 +73,8 @@ class Hardware:
             raise TypeError("fn must be callable")
         k = self.k
         ns = min(ns + k._lib.sched_jitter(k._k, jitter_ns), _args.U64_MAX - 1)
-        if k._recorder is not None:
-            k._recorder.input("hw_at", fn=fn, ns=ns, jitter_ns=jitter_ns)
+        if k._recorder is not None:            # a replay gives the recorded time
+            ns = k._recorder.input("hw_at", fn=fn, ns=ns, jitter_ns=jitter_ns)["ns"]
         heapq.heappush(self.events, (ns, next(self._seq), fn))
         self._tell_kernel()
 

@@ -198,8 +198,8 @@ class Kernel:
 
     def log_input(self, data):
         """Input for the Log object's read (bytes or str), as if typed on the console."""
-        if self._recorder is not None:
-            self._recorder.input("log_input", data=data)
+        if self._recorder is not None:          # a replay gives the recorded input
+            data = self._recorder.input("log_input", data=data)["data"]
         self._console.feed(data)
 
     @property

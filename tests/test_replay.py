@@ -1,5 +1,6 @@
 """Record and replay (pyl4re.replay): a recording replays to the byte-identical trace; a
 replay that goes another way names the first differing record; bad files say why."""
+import io
 import json
 
 import pytest
@@ -7,7 +8,7 @@ import pytest
 import pyl4re
 from pyl4re import replay as rp
 from pyl4re.l4sys import (L4_IPC_NEVER, l4_ipc_call, l4_ipc_reply_and_wait, l4_ipc_wait,
-                          l4_msgtag, l4_rcv_ep_bind_thread, l4_utcb)
+                          l4_msgtag, l4_rcv_ep_bind_thread, l4_utcb, l4_vcon_read)
 from pyl4re.replay import ReplayDivergence, ReplayFileError
 
 
@@ -181,3 +182,29 @@ def test_files_of_another_kind_version_or_arch_are_refused(recording, monkeypatc
     recording.write_bytes(b"\xff\xfe\x00garbage")
     with pytest.raises(ReplayFileError, match="not a pyl4re replay file"):
         rp.replay(recording, scenario)
+
+
+def typed(text):
+    """A harness whose input comes from outside (here: the argument) and a device
+    event whose time does too; the µApp echoes what it read."""
+    def scenario(k):
+        async def echo(env):
+            got = await l4_vcon_read(env.log, 16)
+            await pyl4re.log(b"got " + got[1].rstrip(b"\n") + b"\n")
+        k.start_task(echo, name="echo")
+        k.log_input(text)
+        k.hw.at(1000 + len(text), lambda: None)
+        k.run()
+    return scenario
+
+
+def test_a_replay_feeds_the_recorded_input(tmp_path):
+    path = tmp_path / "typed.l4rec"
+    first = rp.record(path, typed(b"abc\n"), memory=16 << 20, log_stream=io.StringIO())
+    again = rp.replay(path, typed(b"something else\n"), log_stream=io.StringIO())
+    assert again.log_lines == first.log_lines == ["got abc"]
+    assert again.trace_json() == first.trace_json()
+    with pytest.raises(ReplayDivergence, match=r"replayed: log_input\(data=b'something else"):
+        rp.replay(path, typed(b"something else\n"), inputs="check")
+    with pytest.raises(ValueError, match='inputs must be "recorded" or "check"'):
+        rp.replay(path, typed(b"abc\n"), inputs="yes")
