@@ -163,3 +163,20 @@ def test_reruns_in_one_process_give_the_same_trace_with_fresh_closures(arch):
         return digest(k)
 
     assert run_once() == run_once()
+
+
+def test_a_seed_changes_nothing_where_there_is_no_choice(arch):
+    """One CPU, full quanta, no timeouts due together, no device jitter: every seed
+    takes the canonical schedule, byte for byte."""
+    def one_cpu(seed):
+        k = Kernel(arch=arch, memory=16 << 20, seed=seed, quantum_jitter=0)
+        gate = k.create_gate(0x10)
+        k.start_task(server, name="srv", caps={"s": gate.svr()})
+        k.start_task(make_client(0), name="c0", caps={"s": gate})
+        k.start_task(make_client(1), name="c1", caps={"s": gate})
+        k.hw.at(5000, lambda: None)
+        k.run()
+        return digest(k)
+
+    canonical = one_cpu(None)
+    assert all(one_cpu(seed) == canonical for seed in range(5))
