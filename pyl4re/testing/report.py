@@ -6,6 +6,7 @@ anything, so it is safe to call on a kernel in any state, also after a failed ru
 """
 
 def _blocked(k):
+    """Every thread the harness started (µApps, then native ones) and what it does."""
     lines = []
     for rec in k._loop.threads.values():
         if rec.ended:
@@ -13,7 +14,10 @@ def _blocked(k):
         else:
             what = k._describe_wait(rec.id) or "ready"
         lines.append(f"  {rec.name}: {what}")
-    return lines or ["  (no µApp threads)"]
+    for tid, name in k._harness.names.items():
+        if tid not in k._loop.threads:
+            lines.append(f"  {name} (native): {k._describe_wait(tid) or 'ready'}")
+    return lines or ["  (no threads started)"]
 
 
 def _trace(k, last):
