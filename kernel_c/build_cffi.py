@@ -28,6 +28,7 @@ KERNEL_SOURCES = [
     "kernel_c/cspace.c",
     "kernel_c/thread.c",
     "kernel_c/sched.c",
+    "kernel_c/seed.c",
     "kernel_c/ipc.c",
     "kernel_c/syscall.c",
     "kernel_c/native.c",

@@ -306,6 +306,34 @@ uint64_t cspace_slots_used(const kernel_t *k, kobj_id_t task)
     return n;
 }
 
+int cspace_walk(const kernel_t *k, kobj_id_t task, uint32_t from, struct cap_entry *out,
+                uint32_t max, uint32_t *written, uint32_t *next)
+{
+    struct task *t = task_get(k, task);
+    if (!t || (max && !out))
+        return -L4_EINVAL;
+    uint32_t n = 0, i = from;
+    for (; i < CSPACE_SLOTS && n < max; i++) {
+        cap_index_t idx = { i };
+        if (!t->cap_top[cap_top_of(idx)]) {            /* skip an absent directory */
+            i |= (1u << (CAP_MID_BITS + CAP_LEAF_BITS)) - 1;
+            continue;
+        }
+        struct cap_slot *s = cspace_slot(t, idx);
+        if (!s) {                                       /* skip an absent leaf */
+            i |= CAP_LEAF_SLOTS - 1;
+            continue;
+        }
+        struct kobj *o = cspace_slot_obj(k, s);
+        if (!o)
+            continue;
+        out[n++] = (struct cap_entry){ i, { kobj_id_of(o), o->type, s->rights, s->attrs } };
+    }
+    *written = n;
+    *next = i < CSPACE_SLOTS ? i : CSPACE_SLOTS;
+    return 0;
+}
+
 void cspace_flush(kernel_t *k, struct task *t)
 {
     struct quota *q = t->hdr.quota;

@@ -169,6 +169,17 @@ int irq_trigger(kernel_t *k, kobj_id_t irq)
 }
 
 /* Unmask (EOI): the line may fire again; a level line still asserted does at once. */
+int irq_info(const kernel_t *k, kobj_id_t irq, struct irq_info *out)
+{
+    const struct irq *q = irq_get(k, irq);
+    if (!q)
+        return -L4_EINVAL;
+    out->label = q->label;
+    out->thread = thread_get(k, q->thread) ? q->thread : (kobj_id_t){ 0 };
+    out->line = q->line;
+    return 0;
+}
+
 int irq_unmask(kernel_t *k, kobj_id_t irq)
 {
     struct irq *q = irq_get(k, irq);

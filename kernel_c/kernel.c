@@ -86,7 +86,8 @@ int kernel_create(const struct kernel_config *cfg, uint8_t *physmem, uint64_t si
     if (size < KERNEL_MIN_MEMORY || size > KERNEL_MAX_MEMORY || size % FRAME_SIZE)
         return -L4_EINVAL;
     if (cfg->kmem_bytes < KERNEL_MIN_KMEM || cfg->kmem_bytes % FRAME_SIZE
-        || cfg->kmem_bytes >= size || cfg->trace_size > TRACE_MAX_ENTRIES)
+        || cfg->kmem_bytes >= size || cfg->trace_size > TRACE_MAX_ENTRIES
+        || cfg->quantum_jitter_permille > KERNEL_MAX_JITTER_PERMILLE)
         return -L4_EINVAL;
     kernel_t *k = heap_alloc(sizeof(*k));
     if (!k)
@@ -95,6 +96,7 @@ int kernel_create(const struct kernel_config *cfg, uint8_t *physmem, uint64_t si
     k->mem_size = size;
     k->cpus = cfg->cpus;
     k->seed = cfg->seed;
+    seed_init(k, cfg);
     k->sched_until_ns = k->sched_event_ns = UINT64_MAX;     /* no bounds until a run sets them */
     k->sched_steps_left = UINT64_MAX;
     objtab_init(&k->objs);
@@ -164,5 +166,14 @@ int kobj_info(const kernel_t *k, kobj_id_t obj, struct kobj_info *out)
 
 uint64_t kobj_live_count(const kernel_t *k)
 {
+    return k->objs.live;
+}
+
+uint64_t kobj_list(const kernel_t *k, kobj_id_t *out, uint64_t max)
+{
+    uint64_t n = 0;
+    for (uint32_t i = 0; i < k->objs.cap && n < max; i++)
+        if (k->objs.ents[i].obj)
+            out[n++] = kobj_id_of(k->objs.ents[i].obj);
     return k->objs.live;
 }

@@ -73,8 +73,11 @@ struct kernel {
     /* The bounds of the current run (sched_limits, sched_set_event): NEVER for none. */
     uint64_t sched_until_ns, sched_event_ns, sched_steps_left;
     uint32_t sched_in_entry;   /* a waiting sys_invoke may schedule at once */
-    uint64_t vcpu_conts;
-    const char *pending_what;  /* why the slow-path operation in progress refused, if C said */       /* continuation ips handed out by vCPU upcalls (vcpu.c) */
+    uint64_t vcpu_conts;       /* continuation ips handed out by vCPU upcalls (vcpu.c) */
+    const char *pending_what;  /* why the slow-path operation in progress refused, if C said */
+    /* Seeded choices among legal schedules (seed.c); canonical order when !seeded. */
+    uint32_t seeded, quantum_jitter_permille;
+    uint64_t rng;
 };
 
 /* The live object with this id (table slot, generation), or NULL once it died. Inline:
@@ -91,6 +94,11 @@ static inline struct kobj *kobj_get(const kernel_t *k, kobj_id_t id)
 {
     return kobj_from_slot(k, (uint32_t)id.raw, (uint32_t)(id.raw >> 32));
 }
+
+/* seed.c: with a seed, a draw in [0, n); the quantum a refill gives (within the bound). */
+void seed_init(kernel_t *k, const struct kernel_config *cfg);
+uint64_t seed_below(kernel_t *k, uint64_t n);
+uint64_t seed_quantum(kernel_t *k, uint64_t quantum_ns);
 
 int irq_init(kernel_t *k);
 void irq_fini(kernel_t *k);

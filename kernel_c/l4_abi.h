@@ -538,6 +538,7 @@ enum l4_debugger_ops {
     L4_DEBUGGER_SWITCH_LOG_OP = 4,
     L4_DEBUGGER_NAME_GET_OP = 5,
     L4_DEBUGGER_QUERY_LOG_NAME_OP = 6,
+    L4_DEBUGGER_OBJ_INFO_OP = 16,     /* obj_info.h: L4_kobj_info records into ku_mem */
     L4_DEBUGGER_SWITCH_LOG_ON = 1,
     L4_DEBUGGER_SWITCH_LOG_OFF = 0,
 };

@@ -30,13 +30,16 @@ typedef struct kernel kernel_t;
 
 struct kernel_config {
     uint32_t cpus;          /* 1 .. KERNEL_MAX_CPUS */
-    uint64_t seed;
+    uint64_t seed;          /* with seeded != 0: drives the choices among legal schedules */
+    uint32_t seeded;        /* 0: the canonical order (seed.c) */
+    uint32_t quantum_jitter_permille;   /* seeded: a refill may shorten a quantum by this */
     uint64_t kmem_bytes;    /* physical memory reserved at boot for kernel allocations */
     uint32_t trace_size;    /* entries of the trace ring, 0 = no tracing (trace.c) */
 };
 
 enum kernel_limits {
     KERNEL_MAX_CPUS = 64,
+    KERNEL_MAX_JITTER_PERMILLE = 1000,
     FRAME_SHIFT = 12,
     FRAME_SIZE = 4096,
     FRAME_MAX_ORDER = 18,          /* largest kernel block: 4 KiB << 18 = 1 GiB */
@@ -127,6 +130,8 @@ struct kobj_info {
 };
 int kobj_info(const kernel_t *k, kobj_id_t obj, struct kobj_info *out);
 uint64_t kobj_live_count(const kernel_t *k);
+/* Every live object's id in table order: at most max into out; returns how many live. */
+uint64_t kobj_list(const kernel_t *k, kobj_id_t *out, uint64_t max);
 /* The debugger's object names (§8.10; Fiasco's Jdb_kobject_name): at most KOBJ_NAME_MAX
  * bytes, cut at the first NUL; the name dies with the object. */
 enum kobj_debug { KOBJ_NAME_MAX = 16 };
@@ -181,6 +186,12 @@ int cspace_delete_obj(kernel_t *k, kobj_id_t task, cap_index_t idx);
  * the new count. As in Fiasco nothing is deleted here, even when the count reaches 0. */
 int kobj_dec_refcnt(kernel_t *k, kobj_id_t obj, int64_t diff, int64_t *result);
 uint64_t cspace_slots_used(const kernel_t *k, kobj_id_t task);
+/* The used slots of a task's capability table from index `from` on, in index order: at
+ * most max into out; *next is where a further walk goes on (CSPACE_SLOTS: done). For the
+ * harness's capability listings and graphs (pyl4re/graph.py). */
+struct cap_entry { uint32_t index; struct cap_info cap; };
+int cspace_walk(const kernel_t *k, kobj_id_t task, uint32_t from, struct cap_entry *out,
+                uint32_t max, uint32_t *written, uint32_t *next);
 /* l4_task_map of an object fpage (§5.2, §8.1): placed by the hot spot (ctl >> 12) into the
  * whole destination space; rights = fpage rights & rights_mask (the caller decides S). */
 int task_map_obj(kernel_t *k, kobj_id_t dst_task, kobj_id_t src_task, uint64_t fpage,
@@ -311,6 +322,8 @@ struct sched_out {
 void sched_limits(kernel_t *k, uint64_t until_ns, uint64_t max_steps, uint32_t switch_in_entry);
 /* The earliest harness event (k.hw.at), UINT64_MAX for none: scheduling stops before it. */
 void sched_set_event(kernel_t *k, uint64_t event_ns);
+/* A seeded kernel's jitter for a device-model event, in [0, bound_ns]; 0 without a seed. */
+uint64_t sched_jitter(kernel_t *k, uint64_t bound_ns);
 /* Runs scheduling steps (picking a CPU and thread, firing timeouts, running native
  * threads and compute) until a Python thread must run or a bound is reached. */
 int sched_next(kernel_t *k, struct sched_out *out);
@@ -375,6 +388,10 @@ int thread_switch_to(kernel_t *k, kobj_id_t self, kobj_id_t target);
 /* A Python thread's code returned or raised: it ends (its capabilities stay). */
 int thread_exit(kernel_t *k, kobj_id_t thread);
 int task_kumem(kernel_t *k, kobj_id_t task, virt_addr_t va, uint32_t order);
+/* Where [va, va + size) lies in physical memory if it is inside one of the task's ku_mem
+ * areas (as Fiasco's Space::find_ku_mem); -L4_EINVAL if it is not. */
+int task_kumem_find(const kernel_t *k, kobj_id_t task, virt_addr_t va, uint64_t size,
+                    phys_addr_t *out);
 
 struct gate_info { uint64_t label; kobj_id_t thread; };
 int gate_bind(kernel_t *k, kobj_id_t gate, kobj_id_t thread, uint64_t label);
@@ -523,6 +540,8 @@ int irq_bind(kernel_t *k, kobj_id_t irq, kobj_id_t thread, uint64_t label);
 int irq_detach(kernel_t *k, kobj_id_t irq);
 int irq_trigger(kernel_t *k, kobj_id_t irq);
 int irq_unmask(kernel_t *k, kobj_id_t irq);
+struct irq_info { uint64_t label; kobj_id_t thread; uint32_t line; };
+int irq_info(const kernel_t *k, kobj_id_t irq, struct irq_info *out);
 int icu_bind(kernel_t *k, uint32_t line, kobj_id_t irq);
 int icu_unbind(kernel_t *k, uint32_t line, kobj_id_t irq);
 int icu_set_mode(kernel_t *k, uint32_t line, uint32_t mode);

@@ -7,7 +7,9 @@
  * earliest (ties: the lowest CPU), fires what is due, runs native threads and compute
  * bursts itself, and returns as soon as a Python thread must run. A CPU may run ahead of
  * the others by at most the IPI cost, the earliest an event from elsewhere could reach
- * it, so the order of events is the same on every run: no wall clock, no randomness.
+ * it, so the order of events is the same on every run: no wall clock. A seeded kernel
+ * draws where the real kernel's order depends on timing (CPU ties, equal timeouts,
+ * quantum refills; seed.c), so different seeds explore different legal schedules.
  */
 #include <string.h>
 
@@ -94,6 +96,15 @@ static int rq_top_prio(const struct cpu *c)
 
 /* ---- timed events */
 
+/* How many timeouts from `last` backwards are due at `deadline`. */
+static uint64_t due_together(const struct thread *last, uint64_t deadline)
+{
+    uint64_t n = 0;
+    for (; last && last->deadline_ns == deadline; last = last->to_prev)
+        n++;
+    return n;
+}
+
 void timeout_arm(kernel_t *k, struct thread *t, uint64_t deadline_ns)
 {
     struct cpu *c = &k->cpu[t->cpu];
@@ -104,6 +115,12 @@ void timeout_arm(kernel_t *k, struct thread *t, uint64_t deadline_ns)
         prev = *pp;
         pp = &(*pp)->to_next;
     }
+    if (k->seeded)          /* seeded: any place among those due at the same time (seed.c) */
+        for (uint64_t back = seed_below(k, due_together(prev, t->deadline_ns) + 1); back;
+             back--) {
+            prev = prev->to_prev;
+            pp = prev ? &prev->to_next : &c->timeouts;
+        }
     t->to_next = *pp;
     t->to_prev = prev;
     if (*pp)
@@ -259,9 +276,11 @@ int sched_may_continue(const kernel_t *k, struct thread *t)
         return 0;
     if (c->timeouts && c->timeouts->deadline_ns <= c->clock_ns)
         return 0;
-    for (uint32_t i = 0; i < k->cpus; i++)     /* another CPU fell behind: it goes first */
-        if (i != t->cpu && next_event(k, &k->cpu[i]) < c->clock_ns)
+    for (uint32_t i = 0; i < k->cpus; i++) {   /* another CPU fell behind: it goes first */
+        uint64_t e = i != t->cpu ? next_event(k, &k->cpu[i]) : NEVER;
+        if (e < c->clock_ns || (k->seeded && e == c->clock_ns))   /* seeded: a tie draws */
             return 0;
+    }
     return 1;
 }
 
@@ -287,7 +306,8 @@ static struct thread *cpu_pick(kernel_t *k, struct cpu *c)
         return cur;
     if (cur) {
         if (!cur->left_ns) {
-            cur->left_ns = cur->quantum_ns;      /* round robin: refill, to the tail */
+            cur->left_ns = k->seeded ? seed_quantum(k, cur->quantum_ns)   /* seed.c */
+                                     : cur->quantum_ns;  /* round robin: refill, to the tail */
             rq_push(c, cur, 0);
         } else
             rq_push(c, cur, 1);                  /* preempted: keeps its place */
@@ -360,13 +380,15 @@ int sched_next(kernel_t *k, struct sched_out *out)
         }
         steps -= steps != NEVER;
         struct cpu *c = NULL;
-        uint64_t best = NEVER;
+        uint64_t best = NEVER, ties = 0;
         for (uint32_t i = 0; i < k->cpus; i++) {
             uint64_t e = next_event(k, &k->cpu[i]);
             if (e < best) {
                 best = e;
                 c = &k->cpu[i];
-            }
+                ties = 1;
+            } else if (k->seeded && e == best && e != NEVER && !seed_below(k, ++ties))
+                c = &k->cpu[i];                  /* seeded: any of the CPUs tied (seed.c) */
         }
         if (!c || best > until) {
             status = event_first ? SCHED_EVENT : !c ? SCHED_IDLE : SCHED_LIMIT;

@@ -94,6 +94,23 @@ void task_release(kernel_t *k, struct task *t)
     task_kumem_release(k, t);
 }
 
+int task_kumem_find(const kernel_t *k, kobj_id_t task, virt_addr_t va, uint64_t size,
+                    phys_addr_t *out)
+{
+    const struct kobj *o = kobj_get(k, task);
+    if (!o || o->type != KOBJ_TASK || !size || va.raw + size < va.raw)
+        return -L4_EINVAL;
+    const struct task *t = (const struct task *)o;
+    for (uint32_t i = 0; i < t->nkumem; i++) {
+        const struct kumem *m = &t->kumem[i];
+        if (va.raw >= m->va && va.raw + size <= m->va + m->size) {
+            *out = phys_addr(m->pa.raw + (va.raw - m->va));
+            return 0;
+        }
+    }
+    return -L4_EINVAL;
+}
+
 int task_kumem(kernel_t *k, kobj_id_t task, virt_addr_t va, uint32_t order)
 {
     struct task *t = task_of(k, task);

@@ -6,6 +6,11 @@ CODE_BASE, so the same program registers the same addresses on every run. Addres
 CODE_BASE belong to the kernel's native programs (kernel_c/native.c). A thread sent to an
 address with no code runs `no_code`: an instruction fetch, then an illegal instruction.
 
+Code a harness starts (`Kernel.start_task`, `start_thread`) gets an address in that
+kernel's own code space instead (`kernel_entry`, from KERNEL_CODE_BASE, numbered in the
+kernel's order of starts), so a rerun of the same program in the same process gets the
+same addresses, and so the same trace, even when its µApps are fresh closures.
+
 The registry itself holds functions weakly, so a closure that captured a kernel does not
 keep that kernel alive for ever; each kernel pins the code its threads use (`pin`), and
 `entry()` called inside a running µApp pins into that µApp's kernel.
@@ -18,6 +23,7 @@ from . import mem, traps
 
 CODE_BASE = 0x100000
 CODE_STRIDE = 0x100
+KERNEL_CODE_BASE = 0x40000000     # per-kernel addresses; the global ones stay below
 
 _by_ip = weakref.WeakValueDictionary()
 _by_fn = weakref.WeakKeyDictionary()
@@ -31,11 +37,25 @@ def entry(fn):
     ip = _by_fn.get(fn)
     if ip is None:
         ip = CODE_BASE + next(_next) * CODE_STRIDE
+        if ip >= KERNEL_CODE_BASE:
+            raise RuntimeError("the global code space is full")
         _by_ip[ip] = fn
         _by_fn[fn] = ip
     kernel = traps.running_kernel()
     if kernel is not None:
         kernel._code[ip] = fn
+    return ip
+
+
+def kernel_entry(code, ips, fn):
+    """fn's address in one kernel's code space: `code` (ip -> function, the kernel's pins)
+    and `ips` (function -> ip); given out in the order the kernel first sees each one."""
+    ip = ips.get(fn)
+    if ip is None:
+        if not inspect.iscoroutinefunction(fn):
+            raise TypeError(f"entry() needs an async function, got {fn!r}")
+        ip = ips[fn] = KERNEL_CODE_BASE + len(ips) * CODE_STRIDE
+        code[ip] = fn
     return ip
 
 

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from . import _args, _core
-from .code import entry
+from .code import kernel_entry
 from .control import factory as factory_ctl
 from .env import Env
 from .errors import check
@@ -239,14 +239,12 @@ class Harness:
         if va + k.arch_info["utcb_size"] > (area & ~0xFFF) + (1 << ((area >> 6) & 0x3F)):
             raise ValueError(f"task {task.name!r} has no free UTCB left")
         self.next_utcb[task.task.id] = va + k.arch_info["utcb_size"]
-        ip = entry(fn)
-        k._code[ip] = fn
+        ip = kernel_entry(k._code, k._code_ips, fn)
         _, thread_id = self._new_thread(task.task.id, va, name, prio, cpu, ip)
         return thread_id
 
     def start_task(self, main, name=None, caps=None, prio=1, cpu=0, pager=None):
-        ip = entry(main)
-        self.k._code[ip] = main
+        ip = kernel_entry(self.k._code, self.k._code_ips, main)
         return self._launch(name or getattr(main, "__name__", "task"), caps, prio, cpu, ip,
                             python=True, pager=pager)
 

@@ -23,6 +23,8 @@ class IrqLine:
 
     def _set(self, level):
         k = self._hw.k
+        if k._recorder is not None:
+            k._recorder.input("irq_line", line=self.number, level=level)
         check(k._lib.hw_irq_set(k._k, self.number, level), f"irq line {self.number}")
 
     def raise_(self):
@@ -35,6 +37,8 @@ class IrqLine:
     def pulse(self):
         """An edge: raise and lower."""
         k = self._hw.k
+        if k._recorder is not None:
+            k._recorder.input("irq_line", line=self.number, level="pulse")
         check(k._lib.hw_irq_pulse(k._k, self.number), f"irq line {self.number}")
 
     @property
@@ -58,12 +62,19 @@ class Hardware:
         _args.word(n, "irq_line(n): the ICU's line", hi=self.k._lib.ICU_LINES - 1)
         return IrqLine(self, n)
 
-    def at(self, ns, fn):
-        """Call fn() once virtual time reaches ns (in order of time, then of scheduling)."""
+    def at(self, ns, fn, jitter_ns=0):
+        """Call fn() once virtual time reaches ns (in order of time, then of scheduling).
+        `jitter_ns` declares how late a real device could be: a seeded kernel draws a
+        delay in [0, jitter_ns] (kernel_c/seed.c); without a seed it is 0."""
         # 2^64 - 1 is the kernel's "no event"; a time beyond it can never come.
         _args.word(ns, "hw.at(ns): a virtual time in ns", hi=_args.U64_MAX - 1)
+        _args.word(jitter_ns, "hw.at(jitter_ns=): a bound in ns", hi=1 << 62)
         if not callable(fn):
             raise TypeError("fn must be callable")
+        k = self.k
+        ns = min(ns + k._lib.sched_jitter(k._k, jitter_ns), _args.U64_MAX - 1)
+        if k._recorder is not None:            # a replay gives the recorded time
+            ns = k._recorder.input("hw_at", fn=fn, ns=ns, jitter_ns=jitter_ns)["ns"]
         heapq.heappush(self.events, (ns, next(self._seq), fn))
         self._tell_kernel()
 
@@ -76,6 +87,8 @@ class Hardware:
         while self.events and self.events[0][0] <= now:
             _, _, fn = heapq.heappop(self.events)
             self._tell_kernel()
+            if self.k._recorder is not None:
+                self.k._recorder.input("hw_event", fn=fn)
             fn()
             ran = True
         return ran

@@ -19,6 +19,7 @@ from .runloop import RunLoop
 from .types import CapIndex, PageNumber, PhysAddr, accept
 
 _FRAME_OWNERS = ("reserved", "kernel-free", "kernel", "sigma0")
+DEFAULT_QUANTUM_JITTER = 0.5     # a seeded refill gives 1/2 .. all of the quantum
 
 
 def _int_arg(value, name):
@@ -37,7 +38,16 @@ class KernelInvariantError(AssertionError):
 
 
 class Kernel:
-    """A booted kernel: `Kernel(arch="x86_64", cpus=1, memory=64 << 20, seed=0)`.
+    """A booted kernel: `Kernel(arch="x86_64", cpus=1, memory=64 << 20, seed=None)`.
+
+    `seed=None` runs the canonical schedule (ties between CPUs: the lowest first; equal
+    timeouts: FIFO; full quanta). With a seed (an int below 2^64) the kernel draws where
+    the real kernel's order depends on timing: which CPU of several at the same virtual
+    time goes first, the order of wake-ups due at the same time, how much shorter than its
+    quantum a refilled time slice is (at most `quantum_jitter` of it, default 1/2), and the
+    jitter of device-model events that declare a bound (`hw.at(..., jitter_ns=)`). The
+    same seed gives the same trace; different seeds, different legal schedules
+    (docs/testing.md).
 
     `kernel_memory` (bytes, default 1/8 of `memory`) is the pool the kernel allocates its
     own frames from; every other frame belongs to sigma0 from boot on. `log_stream` is the
@@ -45,20 +55,25 @@ class Kernel:
     entries of the trace ring (0: no tracing).
     """
 
-    def __init__(self, arch="x86_64", cpus=1, memory=64 << 20, seed=0, *, kernel_memory=None,
-                 log_schedule=False, log_stream=None, trace_size=None):
+    def __init__(self, arch="x86_64", cpus=1, memory=64 << 20, seed=None, *,
+                 kernel_memory=None, log_schedule=False, log_stream=None, trace_size=None,
+                 quantum_jitter=DEFAULT_QUANTUM_JITTER):
         ffi, lib = _core.load(arch)
         _int_arg(cpus, "cpus")
         _int_arg(memory, "memory")
-        _int_arg(seed, "seed")
+        if seed is not None:
+            _int_arg(seed, "seed")
+        if isinstance(quantum_jitter, bool) or not isinstance(quantum_jitter, (int, float)) \
+                or not 0 <= quantum_jitter <= 1:
+            raise ValueError(f"quantum_jitter must be a fraction 0..1, not {quantum_jitter!r}")
         if not 1 <= cpus <= lib.KERNEL_MAX_CPUS:
             raise ValueError(f"cpus must be 1..{lib.KERNEL_MAX_CPUS}, not {cpus}")
         if not lib.KERNEL_MIN_MEMORY <= memory <= lib.KERNEL_MAX_MEMORY or memory % 4096:
             raise ValueError(f"memory must be a multiple of 4 KiB between "
                              f"{lib.KERNEL_MIN_MEMORY:#x} and {lib.KERNEL_MAX_MEMORY:#x} bytes, "
                              f"not {memory:#x}")
-        if not 0 <= seed < 1 << 64:
-            raise ValueError("seed must fit 64 bits")
+        if seed is not None and not 0 <= seed < 1 << 64:
+            raise ValueError("seed must be None or fit 64 bits")
         if kernel_memory is None:
             kernel_memory = default_kernel_memory(memory)
         _int_arg(kernel_memory, "kernel_memory")
@@ -76,12 +91,16 @@ class Kernel:
         self._ffi, self._lib = ffi, lib
         self.arch, self.cpus, self.memory, self.seed = arch, cpus, memory, seed
         self.kernel_memory = kernel_memory
+        self.quantum_jitter = quantum_jitter
+        self.trace_size = trace_size
+        self._recorder = None            # replay.Recorder or Replayer while one watches
         self._physmem = np.zeros(memory, dtype=np.uint8)
         self._membuf = ffi.from_buffer("uint8_t[]", self._physmem)
         self._physbytes = memoryview(self._physmem)     # slices cheaper than numpy's
         cfg = ffi.new("struct kernel_config *",
-                      {"cpus": cpus, "seed": seed, "kmem_bytes": kernel_memory,
-                       "trace_size": trace_size})
+                      {"cpus": cpus, "seed": seed or 0, "seeded": seed is not None,
+                       "quantum_jitter_permille": round(quantum_jitter * 1000),
+                       "kmem_bytes": kernel_memory, "trace_size": trace_size})
         out = ffi.new("kernel_t **")
         check(lib.kernel_create(cfg, self._membuf, memory, out), "kernel_create")
         self._k = ffi.gc(out[0], lib.kernel_destroy)
@@ -98,6 +117,7 @@ class Kernel:
         self._exc_result = ffi.new("struct exc_result *")
         self.log_schedule = log_schedule
         self._code = {}                  # ip -> function: the code this kernel's threads run
+        self._code_ips = {}              # function -> ip, for code the harness starts
         self._console = Console(log_stream)
         self._control = ControlPlane(self)
         self._loop = RunLoop(self)
@@ -109,18 +129,26 @@ class Kernel:
     def create_gate(self, label=0):
         """An unbound IPC gate owned by the root factory: a client capability to it
         (`gate.svr()` is the server side, which may bind it)."""
+        if self._recorder is not None:
+            self._recorder.input("create_gate", label=label)
         return self._harness.create_gate(label)
 
     def start_task(self, main, name=None, caps=None, prio=1, cpu=0, pager=None):
         """A new task whose first thread runs `await main(env)` (see harness.py). Its pager
         is sigma0 (through a gate of its own at L4_BASE_PAGER_CAP) unless `pager` names
         another gate."""
+        if self._recorder is not None:
+            self._recorder.input("start_task", main=main, name=name, caps=caps, prio=prio,
+                                 cpu=cpu, pager=pager)
         return self._harness.start_task(main, name=name, caps=caps, prio=prio, cpu=cpu,
                                         pager=pager)
 
     def start_thread(self, task, fn, name, prio=1, cpu=0):
         """Another thread in `task` (a handle start_task returned), running `await fn()`.
         Returns the thread's id."""
+        if self._recorder is not None:
+            self._recorder.input("start_thread", task=task, fn=fn, name=name, prio=prio,
+                                 cpu=cpu)
         return self._harness.start_thread(task, fn, name, prio=prio, cpu=cpu)
 
     def start_native(self, program, name, caps=None, prio=1, cpu=0, user=(0, 0, 0),
@@ -128,6 +156,9 @@ class Kernel:
         """A task whose thread runs a built-in C program: "echo", "sink", "call_loop",
         "send_loop", "cap_call_loop" or "touch" (its TCR user words: harness.py). Its
         pager is sigma0 unless `pager` names another gate, as for start_task."""
+        if self._recorder is not None:
+            self._recorder.input("start_native", program=program, name=name, caps=caps,
+                                 prio=prio, cpu=cpu, user=user, pager=pager)
         return self._harness.start_native(program, name, caps=caps, prio=prio, cpu=cpu,
                                           user=user, pager=pager)
 
@@ -139,6 +170,9 @@ class Kernel:
             _args.word(until_ns, "run(until_ns=)", lo=1, hi=_args.U64_MAX - 1)
         if max_steps is not None:
             _args.word(max_steps, "run(max_steps=)", lo=1, hi=_args.U32_MAX)
+        if self._recorder is not None:
+            self._recorder.input("run", until_ns=until_ns, max_steps=max_steps,
+                                 raise_errors=raise_errors)
         return self._loop.run(until_ns, max_steps, raise_errors)
 
     @property
@@ -165,6 +199,8 @@ class Kernel:
 
     def log_input(self, data):
         """Input for the Log object's read (bytes or str), as if typed on the console."""
+        if self._recorder is not None:          # a replay gives the recorded input
+            data = self._recorder.input("log_input", data=data)["data"]
         self._console.feed(data)
 
     @property
@@ -239,6 +275,44 @@ class Kernel:
         return {"name": self._ffi.string(a.name).decode(), "mword_bits": a.mword_bits,
                 "exc_regs_words": a.exc_regs_words, "utcb_size": a.utcb_size,
                 "page_shift": a.page_shift, "user_max": a.user_max}
+
+    # ---- who holds what (graph.py; docs/testing.md)
+
+    def graph(self):
+        """Every live object and mapped frame range as a networkx MultiDiGraph: edges for
+        capabilities, mappings, gate/Irq bindings, threads' tasks, pagers and exception
+        handlers. `pyl4re.graph.to_dot(g)` / `to_json(g)` export it."""
+        from . import graph
+        return graph.graph(self)
+
+    def authority(self, task, trusted=None):
+        """What `task` (a started task, a Task handle or its id) can invoke and access,
+        directly or through what other tasks can pass it (graph.Authority). `trusted`:
+        tasks assumed never to pass anything on (default: the root task and sigma0)."""
+        from . import graph
+        return graph.AuthorityModel(self, trusted).authority(task)
+
+    def can_reach(self, task, target, trusted=None):
+        """True if `task` can invoke `target` (an object handle or id) or access it (a
+        PhysAddr), directly or through what it can be passed (see authority())."""
+        from . import graph
+        return graph.AuthorityModel(self, trusted).can_reach(task, target)
+
+    def confinement_report(self, trusted=None):
+        """Who can write which memory and who can send to whom (graph.ConfinementReport)."""
+        from . import graph
+        return graph.confinement_report(self, trusted)
+
+    def kernel_objects_dump(self, tag=None, path=None, color=True):
+        """The `@@ KernelObjects` block Fiasco's JDB prints for `dumpmapdbobjs [tag]`
+        (format version 0): every object and every capability naming it, comparable with
+        a real system's dump (introspect.py). Also written to `path` if given."""
+        from . import introspect
+        text = introspect.dump(self, tag, color)
+        if path is not None:
+            with open(path, "w") as f:
+                f.write(text)
+        return text
 
     def object(self, object_id):
         """A handle on the live object with this id (the right subclass for its kind)."""

@@ -106,6 +106,16 @@ class Task(KernelObject):
             raise L4NotFoundError(self.kernel._lib.L4_ENOENT, f"{self!r} slot {index!r} is empty")
         return self.kernel.object(info.object_id)
 
+    def capabilities(self):
+        """Every used slot of the capability table in index order, as graph.CapSlot
+        records (index, object handle, kind, rights, attrs)."""
+        from .graph import CapSlot, cap_slots
+        k = self.kernel
+        if not self.alive:
+            raise L4NotFoundError(k._lib.L4_ENOENT, f"{self!r} is not a live task")
+        return [CapSlot(CapIndex(index), k.object(obj), kind, rights, attrs)
+                for index, obj, kind, rights, attrs in cap_slots(k, self.id)]
+
     def caps_used(self):
         return self.kernel._lib.cspace_slots_used(self.kernel._k, [self.id])
 

@@ -36,6 +36,7 @@ VALID = {
     "cpus": l4_sched_cpu_set(0, 0), "cpu": 0, "buf": b"x", "size": 1, "attr": l4_vcon_attr_t(),
     "extras": 0, "is_reboot": 0, "phys_id": 0, "enable": 0, "name": b"n", "id": 0,
     "kobjp": 0, "on": 0, "order": 0, "rights": 4, "vcpu_state": 0, "ext_vcpu_state": 0,
+    "ku_mem_addr": 0, "ku_mem_size": 4096, "skip": 0,
 }
 SPECIAL_VALID = {("l4_factory_create", "obj"): L4_PROTO_IRQ_SENDER,
                  ("l4_scheduler_run_thread", "sp"): l4_sched_param(1)}

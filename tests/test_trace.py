@@ -47,7 +47,7 @@ async def client(env):
     return out
 
 
-def calculator(arch, cpus=1, seed=0, **kw):
+def calculator(arch, cpus=1, seed=None, **kw):
     """A server and a client on CPU cpus - 1: the small scenario most tests look at."""
     k = Kernel(arch=arch, cpus=cpus, memory=16 << 20, seed=seed, **kw)
     gate = k.create_gate(0)

@@ -13,9 +13,11 @@ MR0 = group | op (label L4_PROTO_DEBUGGER; an empty message would enter JDB: ans
                          size (0x20), entries (0x22), last committed (0x23) as l4sys's
                          ktrace.h asks them, and pyl4re's read (0x30)
   group 0x400 coverage   -L4_ENOSYS (no coverage build); other groups act as group 0
+                         and object info (16: L4_kobj_info records of every object and
+                         capability into the caller's ku_mem; introspect.py)
 Global ids are Fiasco's debug ids: numbers in creation order from 0, never reused; an
-"object pointer" (op 2) is the model's object id. Log types (ops 3, 4, 6), image info (7)
-and object info (16) answer -L4_ENOSYS. What it must not do: keep object state here
+"object pointer" (op 2) is the model's object id. Log types (ops 3, 4, 6) and image info
+(7) answer -L4_ENOSYS. What it must not do: keep object state here
 (names and ids live in C with their objects), or change anything but names and the ring.
 """
 import numpy as np
@@ -32,6 +34,7 @@ _NO_ID = _U64                       # ~0UL: what Fiasco answers for an unknown o
 _KE_BYTES = 24                      # text/bytes a TRACE_KE* record keeps (3 words)
 _NAME_MAX = _lib.KOBJ_NAME_MAX
 _OP_GET_NAME = 8                    # Jdb_kobject_handler::Op::Get_name (no l4sys name)
+_OP_OBJ_INFO = 16                   # Op::Obj_info (L4_DEBUGGER_OBJ_INFO_OP)
 _HEX = {_lib.L4_KDEBUG_OUTHEX32: (8, 0xFFFFFFFF), _lib.L4_KDEBUG_OUTHEX20: (5, 0xFFFFF),
         _lib.L4_KDEBUG_OUTHEX16: (4, 0xFFFF), _lib.L4_KDEBUG_OUTHEX12: (3, 0xFFF),
         _lib.L4_KDEBUG_OUTHEX8: (2, 0xFF)}
@@ -128,7 +131,24 @@ def _kobject(inv, op):
         return _name_reply(inv, found.raw)
     if op == _OP_GET_NAME:
         return _name_reply(inv, obj)
+    if op == _OP_OBJ_INFO:
+        return _obj_info(inv)
     return reply(-_lib.L4_ENOSYS)
+
+
+def _obj_info(inv):
+    """MR1 = ku_mem address, MR2 = its size, MR3 = records to skip (Jdb_obj_info_hdl):
+    MR0 = records written, MR1 = records there are after the skipped ones."""
+    from .. import introspect
+    if inv.words < 4:
+        return reply(-_lib.L4_EINVAL)
+    k = inv.kernel
+    task = k._thread_info(inv.thread).task.raw
+    done = introspect.query(k, task, inv.mr(1), inv.mr(2), inv.mr(3))
+    if isinstance(done, int):
+        return reply(done)
+    inv.utcb.mr[0], inv.utcb.mr[1] = done
+    return reply(0, 2)
 
 
 # ---- group 2: the trace ring

@@ -15,7 +15,8 @@ from .. import _core
 from . import _kobj
 from .consts import (
     L4_BASE_DEBUGGER_CAP, L4_CAP_FPAGE_RWS, L4_DEBUGGER_GLOBAL_ID_OP, L4_DEBUGGER_KOBJ_TO_ID_OP,
-    L4_DEBUGGER_NAME_GET_OP, L4_DEBUGGER_NAME_SET_OP, L4_EINVAL, L4_EMSGTOOLONG, L4_ITEM_MAP,
+    L4_DEBUGGER_NAME_GET_OP, L4_DEBUGGER_NAME_SET_OP, L4_DEBUGGER_OBJ_INFO_OP, L4_EINVAL,
+    L4_EMSGTOOLONG, L4_ITEM_MAP,
     L4_KDEBUG_ENTER, L4_KDEBUG_GROUP_KOBJ, L4_KDEBUG_GROUP_TRACE, L4_KDEBUG_OUTCHAR,
     L4_KDEBUG_OUTDEC, L4_KDEBUG_OUTHEX8, L4_KDEBUG_OUTHEX12, L4_KDEBUG_OUTHEX16,
     L4_KDEBUG_OUTHEX20, L4_KDEBUG_OUTHEX32, L4_KDEBUG_OUTNSTRING, L4_PROTO_DEBUGGER,
@@ -122,6 +123,23 @@ async def l4_debugger_get_object_name(cap, id, size=_lib.KOBJ_NAME_MAX + 1):  # 
         return tag, ""
     raw = u.mr.view(np.uint8)[:size - 1].tobytes().split(b"\0", 1)[0]
     return tag, raw.decode("utf-8", errors="replace")
+
+
+async def l4_debugger_query_obj_infos(cap, ku_mem_addr, ku_mem_size, skip):
+    """(tag, result_cnt, result_all) of L4_DEBUGGER_OBJ_INFO_OP (obj_info.h): the kernel
+    writes 64-byte L4_kobj_info records of every object and capability, from record `skip`
+    on, into the caller's ku_mem at ku_mem_addr as far as ku_mem_size holds whole ones;
+    result_cnt is how many it wrote, result_all how many there are after `skip`."""
+    fn = "l4_debugger_query_obj_infos"
+    cap = _kobj.cap(cap, fn, "cap")
+    addr = _kobj.word(ku_mem_addr, fn, "ku_mem_addr")
+    size = _kobj.word(ku_mem_size, fn, "ku_mem_size")
+    skip = _kobj.word(skip, fn, "skip")
+    u = l4_utcb()
+    u.mr[0] = L4_DEBUGGER_OBJ_INFO_OP
+    u.mr[1], u.mr[2], u.mr[3] = addr, size, skip
+    tag = await l4_invoke_debugger(cap, l4_msgtag(0, 4, 0, 0))
+    return tag, int(u.mr[0]), int(u.mr[1])
 
 
 # ---- kdebug.h: output on the kernel console
@@ -285,7 +303,7 @@ async def pyl4re_tbuf_read(seq):
     return tag, (w[0], w[1], w[2] & 0xFFFFFFFF, w[2] >> 32, w[3], w[4], w[5], w[6])
 
 
-__all__ = ["l4_invoke_debugger", "l4_debugger_set_object_name", "l4_debugger_global_id",
+__all__ = ["l4_invoke_debugger", "l4_debugger_query_obj_infos", "l4_debugger_set_object_name", "l4_debugger_global_id",
            "l4_debugger_kobj_to_id", "l4_debugger_get_object_name", "enter_kdebug",
            "outnstring", "outstring", "outchar", "outhex32", "outhex20", "outhex16",
            "outhex12", "outhex8", "outhex64", "outumword", "outdec", "fiasco_tbuf_log",
