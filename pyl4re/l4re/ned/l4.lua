@@ -130,7 +130,13 @@ end
 function Cap:register(key, value, fab)
   if type(key) ~= "string" then fail("namespace:register(key, value) needs a string key", -22) end
   if type(value) == "function" then value = value(self, key) end
-  if type(value) == "string" then value = resolve_path(value) end
+  if type(value) == "string" then
+    -- a path through L4.Env ("rom/file"); any other string reserves the name (a
+    -- placeholder: clients asking for it wait until a capability is registered)
+    local first = value:match("^([^/]+)")
+    if first and is_cap(L4.Env[first]) then value = resolve_path(value)
+    else return op("register", self._sel, key, nil, 0) end
+  end
   if type(value) == "table" and not is_cap(value) then
     if fab == nil then fail("namespace:register: a table value needs a factory", -22) end
     value = fab(value)

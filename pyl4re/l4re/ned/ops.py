@@ -118,7 +118,8 @@ async def op_query(ned, ns, name):
 async def op_register(ned, ns, name, cap, rights):
     """ns:register(name, cap): the entry's flags are the capability's rights."""
     msg = rpc.Packer().u32(NS_REGISTER).u32(rights & 7).array(name.encode())
-    r = await rpc.call(ns, PROTO_NAMESPACE, msg.words(), items=[rpc.cap_item(cap, rights & 0xF)])
+    items = [] if cap is None else [rpc.cap_item(cap, rights & 0xF)]
+    r = await rpc.call(ns, PROTO_NAMESPACE, msg.words(), items=items)
     if r.label < 0:
         raise OpError(f"register of {name!r} failed: {L4Error(-r.label)}", r.label)
 

@@ -1,0 +1,74 @@
+"""ipcbench (L4Re/ipcbench): ping-pong IPC round trips with empty messages, a caller
+against a responder doing reply-and-wait; each call counts as two IPCs. Figures are in
+virtual cycles of a 1 GHz clock (the KIP clock, µs × 1000), the model's time.
+
+`ipcbench -1` measures two threads of one address space; the two-address-space case is
+`ipcbench_server` (binds the gate `comm` with label 0x10 and answers) and
+`ipcbench_client` (calls it). `-n ROUNDS` sets the round trips (L4Re: 300000; here 1000
+by default, the model being slow in host time, not in virtual time)."""
+from ... import mem, traps
+from ...l4sys import (
+    L4_INVALID_CAP, L4_IPC_NEVER, l4_error, l4_ipc_call, l4_ipc_reply_and_wait, l4_ipc_wait,
+    l4_msgtag, l4_msgtag_has_error, l4_rcv_ep_bind_thread, l4_utcb,
+)
+from ..thread import start_thread
+
+KIP_CLOCK = 0x20
+DEFAULT_ROUNDS = 1000
+
+
+def _rounds(args):
+    if "-n" in args:
+        i = args.index("-n")
+        if i + 1 < len(args) and args[i + 1].isdigit() and int(args[i + 1]) > 0:
+            return int(args[i + 1])
+    return DEFAULT_ROUNDS
+
+
+async def _cycles():
+    return await mem.load(traps.running().kernel._lib.KIP_VA + KIP_CLOCK, 8) * 1000
+
+
+async def responder():
+    u = l4_utcb()
+    await l4_ipc_wait(u, L4_IPC_NEVER)
+    while True:
+        await l4_ipc_reply_and_wait(u, l4_msgtag(0, 0, 0, 0), L4_IPC_NEVER)
+
+
+async def _ping(env, dest, rounds, cpu=0):
+    u = l4_utcb()
+    start = await _cycles()
+    for _ in range(rounds):
+        tag = await l4_ipc_call(dest, u, l4_msgtag(0, 0, 0, 0), L4_IPC_NEVER)
+        if l4_msgtag_has_error(tag):
+            await env.log.print("IPC error\n")
+            return 1
+    took = await _cycles() - start
+    ipcs = 2 * rounds
+    await env.log.printf("CPU %2u done %d IPCs in %d cycles, %d/%d cycles/IPC\n",
+                         cpu, ipcs, took, took // ipcs if ipcs else 0, ipcs)
+    return 0
+
+
+async def main(env):
+    """One address space: a responder thread and the main thread calling it."""
+    other = await start_thread(env, responder)
+    return await _ping(env, other, _rounds(env.args))
+
+
+async def server(env):
+    gate = env.get_cap("comm")
+    if gate == L4_INVALID_CAP or l4_error(
+            await l4_rcv_ep_bind_thread(gate, env.main_thread, 0x10)) < 0:
+        await env.log.print("ipcbench_server: no gate 'comm' to bind\n")
+        return 1
+    await responder()
+
+
+async def client(env):
+    gate = env.get_cap("comm")
+    if gate == L4_INVALID_CAP:
+        await env.log.print("ipcbench_client: no gate 'comm'\n")
+        return 1
+    return await _ping(env, gate, _rounds(env.args))
