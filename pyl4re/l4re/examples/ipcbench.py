@@ -46,8 +46,8 @@ async def _ping(env, dest, rounds, cpu=0):
             return 1
     took = await _cycles() - start
     ipcs = 2 * rounds
-    await env.log.printf("CPU %2u done %d IPCs in %d cycles, %d/%d cycles/IPC\n",
-                         cpu, ipcs, took, took // ipcs if ipcs else 0, ipcs)
+    await env.log.printf("CPU %2u done %d IPCs in %d cycles, %d cycles/IPC\n",
+                         cpu, ipcs, took, took // ipcs)
     return 0
 
 

@@ -15,7 +15,8 @@ local function where()
   for level = 3, 40 do
     local info = getinfo(level, "Sl")
     if info == nil then break end
-    if info.source ~= "=l4.lua" and info.currentline and info.currentline > 0 then
+    if info.source ~= "=l4.lua" and info.source ~= "=ned" and info.currentline
+       and info.currentline > 0 then
       return info.short_src .. ":" .. info.currentline .. ": "
     end
   end
