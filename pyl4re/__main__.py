@@ -74,7 +74,7 @@ COMMANDS = {
               _bench),
     "fuzz": ("random kernel invocations checked by oracles; shrunk reproducers",
              _fuzz_options, _fuzz),
-    "run": ("boot sigma0 -> moe -> ned with a Lua configuration and print the console",
+    "run": ("boot sigma0 -> moe -> ned with a Lua configuration",
             _run_options, _run),
 }
 DEFAULT = "demo"
