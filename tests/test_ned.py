@@ -175,6 +175,16 @@ def test_ned_command_line(tmp_path):
     assert status == 0, reason
     assert lines.index("first") < lines.index("script\trom/t.cfg\tnil")
     assert "Could not get server capability!" in lines
+    # ned itself exits once its program has: moe, its parent, records the code
+    import pyl4re.l4re as l4re
+    from pyl4re.l4re.examples import rom
+    system = l4re.boot(init="rom/ned", args=["--wait-and-exit", "rom/t.cfg"],
+                       rom={**rom(), "t.cfg": cfg.encode()})
+    system.run(until_ns=5_000_000_000)
+    assert system.exits == {"ned": 0}
+    system = l4re.boot(init="rom/ned", args=["rom/t.cfg"], rom={**rom(), "t.cfg": cfg.encode()})
+    system.run(until_ns=5_000_000_000)
+    assert system.exits == {}                          # by default ned serves on
     # --exit: ned ends after the script; moe reports its exit code 0 silently
     status, lines, reason = run_cfg("print('bye')", tmp=str(tmp_path), until=None,
                                     ned_args=["--exit"])
@@ -236,6 +246,21 @@ def test_cli_bad_input_no_traceback(tmp_path):
     assert "bad.cfg:2:" in subprocess.run(
         [sys.executable, "-m", "pyl4re", "run", str(bad), "--until", "1"],
         capture_output=True, text=True, cwd=ROOT).stderr
+
+
+def test_trace_and_cpus(tmp_path):
+    trace = tmp_path / "t.json"
+    status, lines, reason = run("rom/clntsrv.cfg", cpus=2, until=1, trace=str(trace),
+                                colour=False, out=io.StringIO())
+    assert status == 0, reason
+    assert "Result of negate call: -3" in "\n".join(lines)
+    assert trace.read_text().lstrip().startswith(("{", "["))
+
+
+def test_same_config_same_output(tmp_path):
+    a = run("rom/ipcbench.cfg", arch="arm64", colour=False, out=io.StringIO())
+    b = run("rom/ipcbench.cfg", arch="arm64", colour=False, out=io.StringIO())
+    assert a == b and a[0] == 0
 
 
 def test_run_refuses_bad_options():

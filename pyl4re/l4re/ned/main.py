@@ -17,9 +17,7 @@ from collections import deque
 
 from ... import mem, traps
 from ...l4sys import (
-    L4_IPC_RETIMEOUT, L4_IPC_SEND_TIMEOUT_0, L4_IPC_TIMEOUT_0, L4_IPC_TIMEOUT_NEVER,
-    l4_ipc_error, l4_ipc_reply_and_wait, l4_ipc_wait, l4_msgtag, l4_msgtag_has_error,
-    l4_timeout, l4_timeout_from_us, l4_utcb,
+    L4_IPC_TIMEOUT_0, L4_IPC_TIMEOUT_NEVER, l4_timeout_from_us,
 )
 from .. import rpc
 from ..loader import Launcher
@@ -72,7 +70,7 @@ class Ned:
         self.runnable = deque()           # (coroutine, resume values)
         self.sleepers = []                # (deadline µs, coroutine)
         self.live = set()                 # coroutines not finished
-        self.reply = None                 # the answer to the last parent request
+        self.reply = None                 # the answer to the last parent request, unsent
         kernel = traps.running().kernel
         self.kip = kernel._lib.KIP_VA     # a machine constant, as in a C program
         self.arch = kernel.arch            # the build architecture (L4.Info.arch)
@@ -98,9 +96,10 @@ class Ned:
             return 1
         for name, sel in sorted(self.env.caps.items()):
             self.lua.set_env(name, sel, 7)
+        # the rights the loader gave ned: RWSD for its region map and memory allocator
         for name in ("parent", "mem_alloc", "rm", "log", "factory", "scheduler"):
             sel = getattr(self.env, name)
-            self.lua.set_env(name, getattr(sel, "cap", sel), 0xF if name == "factory" else 7)
+            self.lua.set_env(name, getattr(sel, "cap", sel), 0xF if name in ("rm", "mem_alloc") else 7)
         self.lua.L4["__make_default_loader"]()
         chunks = []
         for i, text in enumerate(statements):
@@ -110,13 +109,13 @@ class Ned:
             await self.say(f"Ned: loading file: '{script}'\n")
             try:
                 text = await OPS["read"](self, script)
-            except OpError as e:
+            except OpError:
                 text = None
             if text is None:
                 await self.fail(f"cannot open {script}")
                 return 1
             chunks.append((text, "@" + script))
-        main = []
+        main, script_co = [], None
         for text, name in chunks:
             try:
                 main.append(self.lua.load(text, name))
@@ -125,9 +124,7 @@ class Ned:
                 break
         else:
             # the statements and the script run one after another in one coroutine
-            self.spawn(self.lua.lua.eval(
-                "function(...) for _, f in ipairs({...}) do f() end end"), *main)
-        script_co = next(iter(self.live), None)
+            script_co = self.spawn(self.lua.sequence(), *main)
         while True:
             await self.run_coroutines()
             if script_co is not None and script_co not in self.live:
@@ -178,11 +175,13 @@ class Ned:
         task.waiters = []
         if task.handler:
             task.handler = False
-            self.live.add(self.lua.exit_handler(task.id, task.app.exit_code))
-            self.runnable.append((max(self.live), ()))
+            co = self.lua.exit_handler(task.id, task.app.exit_code)
+            self.live.add(co)
+            self.runnable.append((co, ()))
 
     async def serve(self):
-        """Serve parent requests until a coroutine can run again or a sleeper is due."""
+        """Serve parent requests until a coroutine can run again, a sleeper is due or a
+        program has exited (the main loop then looks again)."""
         while True:
             if self.runnable:
                 timeout = L4_IPC_TIMEOUT_0
@@ -191,35 +190,23 @@ class Ned:
                 timeout = l4_timeout_from_us(max(left, 0))
             else:
                 timeout = L4_IPC_TIMEOUT_NEVER
-            u = l4_utcb()
-            self.launcher.server._arm(u)
-            if self.reply is not None:
-                rlabel, rdata, ritems = self.reply
-                self.reply = None
-                rdata = bytes(rdata) + b"\0" * (-len(rdata) % rpc.WORD)
-                words = rpc._write(u, rdata, ritems)
-                tag, label = await l4_ipc_reply_and_wait(
-                    u, l4_msgtag(rlabel, words, len(ritems), 0),
-                    l4_timeout(L4_IPC_TIMEOUT_0, timeout))
-            elif self.runnable:
+            if self.runnable and self.reply is None:
                 return
-            else:
-                tag, label = await l4_ipc_wait(u, l4_timeout(L4_IPC_TIMEOUT_NEVER, timeout))
-            if l4_msgtag_has_error(tag):
-                if l4_ipc_error(tag, u) == L4_IPC_RETIMEOUT:
-                    await self.due()
-                    if self.runnable:
-                        return
+            answer, self.reply = self.reply, None
+            got = await self.launcher.server.next_request(answer, timeout)
+            if got is None:                              # the wait timed out
+                await self.due()
+                if self.runnable:
+                    return
                 continue
-            data, items = rpc._read(u, tag)
-            reply = await self.launcher.server.dispatch(
-                rpc.Request(self.launcher.server, tag.label, label, data, items))
-            self.reply = None if reply is rpc.NO_REPLY else reply
-            for task in self.tasks:
-                if task.app.exit_code is not None and not task.noticed:
-                    task.noticed = True
-                    self.exited(task)
+            self.reply = None if got is rpc.NO_REPLY else got
+            exited = [t for t in self.tasks if t.app.exit_code is not None and not t.noticed]
+            for task in exited:
+                task.noticed = True
+                self.exited(task)
             await self.due()
+            if exited:
+                return
 
     async def due(self):
         if not self.sleepers:

@@ -139,7 +139,7 @@ async def op_exec(ned, spec):
     """loader:start: check the program is in the rom, then start it through the loader
     (the starter in ned, the in-task loader in the new task); a task id."""
     prog = spec["prog"]
-    if await op_read_exists(ned, prog) is False:
+    if await _in_rom(ned, prog) is False:
         raise OpError(f"could not start '{prog}': there is no such file", -ENOENT)
     caps = {}
     lua = ned.lua
@@ -159,7 +159,7 @@ async def op_exec(ned, spec):
     return task.id
 
 
-async def op_read_exists(ned, path):
+async def _in_rom(ned, path):
     """Whether `path` ("rom/name") names an entry: a query of the name space."""
     first, _, rest = path.partition("/")
     ns = ned.env.get_cap(first)

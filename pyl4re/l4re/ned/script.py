@@ -76,6 +76,10 @@ class LuaState:
             raise SyntaxError(out[1])
         return out
 
+    def sequence(self):
+        """A Lua function that calls each of its arguments in turn."""
+        return self.lua.eval("function(...) for _, f in ipairs({...}) do f() end end")
+
     def set_env(self, name, selector, held):
         self.L4["__set_env"](name, selector, held)
 
