@@ -148,6 +148,23 @@ print("exit_code", n:exit_code(), n:state())
     assert "exit_code\t1\tzombie" in lines
 
 
+def test_startv_scheduler_proxy_and_args(tmp_path, arch):
+    cfg = """
+local L4 = require("L4")
+local l = L4.default_loader
+local sched = l:create_sched_proxy{ prio_offset = 10, prio_limit = 20 }
+l:startv({ log = L4.Env.log, scheduler = sched }, "rom/ipcbench", "-1", "-n", "10"):wait()
+local ok, e = pcall(function() return l:create_sched_proxy{ prio_offset = 5, prio_limit = 5 } end)
+print("proxy", ok, e.code)
+l:start({ log = { "tagged", "R" } }, "rom/ipcbench -n 3 unused"):wait()
+"""
+    status, lines, reason = run_cfg(cfg, arch=arch, tmp=str(tmp_path))
+    assert status == 0, reason
+    assert any(l.startswith("CPU  0 done 20 IPCs in ") for l in lines)   # untagged
+    assert "proxy\tfalse\t-22" in lines                       # moe: limit <= offset
+    assert any(l.startswith("\x1b[01;31mtagged  | CPU  0 done 6 IPCs") for l in lines)
+
+
 def test_namespaces_from_lua(tmp_path):
     cfg = """
 local L4 = require("L4")
