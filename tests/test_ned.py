@@ -274,6 +274,16 @@ def test_trace_and_cpus(tmp_path):
     assert trace.read_text().lstrip().startswith(("{", "["))
 
 
+def test_ipcbench_in_parallel_on_every_cpu(arch):
+    status, lines, reason = run("rom/ipcbench.cfg", arch=arch, cpus=2, colour=False,
+                                out=io.StringIO())
+    assert status == 0, reason
+    m = match_output(lines, "IPC on all CPUs in parallel:\n"
+                     "ipc:PL | CPU  0 done 2000 IPCs\nipc:PL | CPU  1 done 2000 IPCs\n"
+                     "Benchmarks done.")
+    assert m, m.diff
+
+
 def test_same_config_same_output(tmp_path):
     a = run("rom/ipcbench.cfg", arch="arm64", colour=False, out=io.StringIO())
     b = run("rom/ipcbench.cfg", arch="arm64", colour=False, out=io.StringIO())

@@ -2,14 +2,16 @@
 against a responder doing reply-and-wait; each call counts as two IPCs. Figures are in
 virtual cycles of a 1 GHz clock (the KIP clock, µs × 1000), the model's time.
 
-`ipcbench -1` measures two threads of one address space; the two-address-space case is
-`ipcbench_server` (binds the gate `comm` with label 0x10 and answers) and
-`ipcbench_client` (calls it). `-n ROUNDS` sets the round trips (L4Re: 300000; here 1000
+`ipcbench -1` measures two threads of one address space; `ipcbench -p` a caller and a
+responder pinned to each CPU of its scheduler, all at once (each caller reports its
+CPU); the two-address-space case is `ipcbench_server` (binds the gate `comm` with label
+0x10 and answers) and `ipcbench_client` (calls it). `-n ROUNDS` sets the round trips (L4Re: 300000; here 1000
 by default, the model being slow in host time, not in virtual time)."""
 from ... import mem, traps
 from ...l4sys import (
-    L4_INVALID_CAP, L4_IPC_NEVER, l4_error, l4_ipc_call, l4_ipc_reply_and_wait, l4_ipc_wait,
-    l4_msgtag, l4_msgtag_has_error, l4_rcv_ep_bind_thread, l4_utcb,
+    L4_INVALID_CAP, L4_IPC_NEVER, l4_error, l4_ipc_call, l4_ipc_reply_and_wait, l4_ipc_send,
+    l4_ipc_wait, l4_msgtag, l4_msgtag_has_error, l4_rcv_ep_bind_thread, l4_scheduler_info,
+    l4_utcb,
 )
 from ..thread import start_thread
 
@@ -52,9 +54,34 @@ async def _ping(env, dest, rounds, cpu=0):
 
 
 async def main(env):
-    """One address space: a responder thread and the main thread calling it."""
+    """One address space: a responder thread and the main thread calling it (-1), or
+    a pair per CPU at once (-p)."""
+    if "-p" in env.args:
+        return await parallel(env, _rounds(env.args))
     other = await start_thread(env, responder)
     return await _ping(env, other, _rounds(env.args))
+
+
+async def parallel(env, rounds):
+    """A responder and a caller pinned to each CPU; the main thread waits for every
+    caller's "done" message."""
+    _, _, cpus = await l4_scheduler_info(env.scheduler)
+    present = [c for c in range(64) if cpus.map >> c & 1]
+    keep = []                              # the callers' code stays alive while they run
+    for cpu in present:
+        other = await start_thread(env, responder, cpu=cpu)
+
+        async def caller(cpu=cpu, other=other):
+            code = await _ping(env, other, rounds, cpu)
+            await l4_ipc_send(env.main_thread, l4_utcb(), l4_msgtag(code, 0, 0, 0),
+                              L4_IPC_NEVER)
+        keep.append(caller)
+        await start_thread(env, caller, cpu=cpu)
+    failed = 0
+    for _ in present:
+        tag, _ = await l4_ipc_wait(l4_utcb(), L4_IPC_NEVER)
+        failed |= tag.label
+    return 1 if failed else 0
 
 
 async def server(env):
