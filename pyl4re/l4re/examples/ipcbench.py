@@ -4,7 +4,7 @@ virtual cycles of a 1 GHz clock (the KIP clock, µs × 1000), the model's time.
 
 `ipcbench -1` measures two threads of one address space; `ipcbench -p` a caller and a
 responder pinned to each CPU of its scheduler, all at once (each caller reports its
-CPU); the two-address-space case is `ipcbench_server` (binds the gate `comm` with label
+CPU, printed by the main thread once all are in); the two-address-space case is `ipcbench_server` (binds the gate `comm` with label
 0x10 and answers) and `ipcbench_client` (calls it). `-n ROUNDS` sets the round trips (L4Re: 300000; here 1000
 by default, the model being slow in host time, not in virtual time)."""
 from ... import mem, traps
@@ -17,6 +17,7 @@ from ..thread import start_thread
 
 KIP_CLOCK = 0x20
 DEFAULT_ROUNDS = 1000
+NO_FIGURE = (1 << 64) - 1                # a caller's word for "IPC error"
 
 
 def _rounds(args):
@@ -38,19 +39,29 @@ async def responder():
         await l4_ipc_reply_and_wait(u, l4_msgtag(0, 0, 0, 0), L4_IPC_NEVER)
 
 
-async def _ping(env, dest, rounds, cpu=0):
+async def _measure(dest, rounds):
+    """Cycles for `rounds` calls to `dest`, or None after an IPC error."""
     u = l4_utcb()
     start = await _cycles()
     for _ in range(rounds):
         tag = await l4_ipc_call(dest, u, l4_msgtag(0, 0, 0, 0), L4_IPC_NEVER)
         if l4_msgtag_has_error(tag):
-            await env.log.print("IPC error\n")
-            return 1
-    took = await _cycles() - start
+            return None
+    return await _cycles() - start
+
+
+async def _report(env, cpu, rounds, took):
+    if took is None:
+        await env.log.print("IPC error\n")
+        return 1
     ipcs = 2 * rounds
     await env.log.printf("CPU %2u done %d IPCs in %d cycles, %d cycles/IPC\n",
                          cpu, ipcs, took, took // ipcs)
     return 0
+
+
+async def _ping(env, dest, rounds, cpu=0):
+    return await _report(env, cpu, rounds, await _measure(dest, rounds))
 
 
 async def main(env):
@@ -63,8 +74,8 @@ async def main(env):
 
 
 async def parallel(env, rounds):
-    """A responder and a caller pinned to each CPU; the main thread waits for every
-    caller's "done" message."""
+    """A responder and a caller pinned to each CPU; each caller sends its figure to the
+    main thread, which prints them in CPU order once all are in."""
     _, _, cpus = await l4_scheduler_info(env.scheduler)
     present = [c for c in range(64) if cpus.map >> c & 1]
     keep = []                              # the callers' code stays alive while they run
@@ -72,16 +83,22 @@ async def parallel(env, rounds):
         other = await start_thread(env, responder, cpu=cpu)
 
         async def caller(cpu=cpu, other=other):
-            code = await _ping(env, other, rounds, cpu)
-            await l4_ipc_send(env.main_thread, l4_utcb(), l4_msgtag(code, 0, 0, 0),
-                              L4_IPC_NEVER)
+            took = await _measure(other, rounds)
+            u = l4_utcb()
+            u.mr[0], u.mr[1] = cpu, NO_FIGURE if took is None else took
+            await l4_ipc_send(env.main_thread, u, l4_msgtag(0, 2, 0, 0), L4_IPC_NEVER)
         keep.append(caller)
         await start_thread(env, caller, cpu=cpu)
-    failed = 0
+    figures = {}
     for _ in present:
-        tag, _ = await l4_ipc_wait(l4_utcb(), L4_IPC_NEVER)
-        failed |= tag.label
-    return 1 if failed else 0
+        u = l4_utcb()
+        await l4_ipc_wait(u, L4_IPC_NEVER)
+        took = int(u.mr[1])
+        figures[int(u.mr[0])] = None if took == NO_FIGURE else took
+    failed = 0
+    for cpu in sorted(figures):
+        failed |= await _report(env, cpu, rounds, figures[cpu])
+    return failed
 
 
 async def server(env):
