@@ -224,6 +224,10 @@ def test_ned_command_line(tmp_path):
     ("local L4 = require('L4')\nL4.Env.mem_alloc:create(L4.Proto.Dataspace, {})\n",
      "rom/t.cfg:2: factory:create argument 1"),
     ("require('nomodule')\n", "rom/t.cfg:1: module 'nomodule' not found"),
+    ("local L4 = require('L4')\nL4.Env.log:create(L4.Proto.Namespace)\n",
+     "rom/t.cfg:2: factory:create(0x4001) failed"),
+    ("local L4 = require('L4')\nlocal x = 0\nwhile true do x = x + 1 end\n",
+     "rom/t.cfg:3: ran 100 million Lua instructions without an L4 operation"),
 ])
 def test_bad_config_is_one_clear_line(tmp_path, cfg, message):
     status, lines, reason = run_cfg(cfg, tmp=str(tmp_path), until=1)

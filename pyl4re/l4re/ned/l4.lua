@@ -30,8 +30,21 @@ local function fail(msg, code)
 end
 L4.__fail = fail
 
+-- A script that computes for long without any L4 operation would hold up the whole
+-- simulated machine (Lua cannot be preempted from outside): after BUSY_LIMIT million
+-- instructions in a row it is stopped with an error.
+local BUSY_LIMIT, busy = 100, 0
+local function busy_hook()
+  busy = busy + 1
+  if busy > BUSY_LIMIT then
+    busy = 0
+    error(("ran %d million Lua instructions without an L4 operation (a busy loop?)"):format(BUSY_LIMIT), 2)
+  end
+end
+
 -- One request to the ned µApp: it answers (true, results...) or (false, msg, code).
 local function op(name, ...)
+  busy = 0
   local r = pack(yield(name, ...))
   if not r[1] then fail(r[2], r[3]) end
   return unpack(r, 2, r.n)
@@ -343,11 +356,14 @@ local coroutines, next_co = {}, 0
 function L4.__spawn(fn, ...)
   next_co = next_co + 1
   local args = pack(...)
-  coroutines[next_co] = coroutine.create(function() return fn(unpack(args, 1, args.n)) end)
+  local co = coroutine.create(function() return fn(unpack(args, 1, args.n)) end)
+  debug.sethook(co, busy_hook, "", 1000000)
+  coroutines[next_co] = co
   return next_co
 end
 function L4.__step(id, ...)
   local co = coroutines[id]
+  busy = 0
   local r = pack(coroutine.resume(co, ...))
   local status = coroutine.status(co)
   if status == "dead" then coroutines[id] = nil end
