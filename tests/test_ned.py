@@ -125,7 +125,8 @@ def test_task_objects_wait_kill_handler_sleep(tmp_path, arch):
 local L4 = require("L4")
 local l = L4.default_loader
 local calc = l:new_channel()
-local s = l:start({ caps = { calc_server = calc:svr() }, log = L4.Env.log }, "rom/ex_clntsrv-server")
+local s = l:start({ caps = { calc_server = calc:svr() }, log = L4.Env.log },
+                  "rom/ex_clntsrv-server")
 local c = l:start({ caps = { calc_server = calc }, log = L4.Env.log }, "rom/ex_clntsrv-client")
 c:exit_handler(function(code) print("handler", code) end)
 local ok, e = pcall(function() c:exit_handler(print) end)
@@ -168,7 +169,8 @@ l:start({ log = { "tagged", "R" } }, "rom/ipcbench -n 3 unused"):wait()
 def test_namespaces_from_lua(tmp_path):
     cfg = """
 local L4 = require("L4")
-local ns = L4.default_loader:create_namespace({ hello = "rom/hello", inner = { x = "rom/hello.cfg" } })
+local ns = L4.default_loader:create_namespace({ hello = "rom/hello",
+                                                inner = { x = "rom/hello.cfg" } })
 print("q", ns:q("hello")() ~= nil, ns:q("missing")(), ns:q("inner/x")() ~= nil)
 ns:r("log2", L4.Env.log)
 print("r", ns:q("log2")() ~= nil)
@@ -218,7 +220,8 @@ def test_ned_command_line(tmp_path):
      "rom/t.cfg:2: loader:start(env, cmd): env must be a table"),
     ("local L4 = require('L4')\nL4.default_loader:start({}, 'rom/nothere')\n",
      "rom/t.cfg:2: could not start 'rom/nothere'"),
-    ("local L4 = require('L4')\nL4.default_loader:start({caps = {x = L4.Env.log:m('rwsd')}}, 'rom/hello')\n",
+    ("local L4 = require('L4')\n"
+     "L4.default_loader:start({caps = {x = L4.Env.log:m('rwsd')}}, 'rom/hello')\n",
      "rom/t.cfg:2: start: caps.x: rights 0xf beyond what ned holds (0x7)"),
     ("local L4 = require('L4')\nL4.Env.rom:m({})\n", "rom/t.cfg:2: cap:m() takes"),
     ("local L4 = require('L4')\nL4.Env.mem_alloc:create(L4.Proto.Dataspace, {})\n",
@@ -258,7 +261,8 @@ def test_cli_bad_input_no_traceback(tmp_path):
     bad = tmp_path / "bad.cfg"
     bad.write_text("L4 = require('L4')\nL4.nope()\n")
     for args in (["run", str(bad), "--until", "1"], ["run", "rom/none.cfg"],
-                 ["run", str(tmp_path / "missing.cfg")], ["run", "rom/hello.cfg", "--rom", "/nonexistent"]):
+                 ["run", str(tmp_path / "missing.cfg")],
+                 ["run", "rom/hello.cfg", "--rom", "/nonexistent"]):
         res = subprocess.run([sys.executable, "-m", "pyl4re", *args], capture_output=True,
                              text=True, cwd=ROOT)
         assert res.returncode != 0

@@ -3,9 +3,10 @@ against a responder doing reply-and-wait; each call counts as two IPCs. Figures 
 virtual cycles of a 1 GHz clock (the KIP clock, µs × 1000), the model's time.
 
 `ipcbench -1` measures two threads of one address space; `ipcbench -p` a caller and a
-responder pinned to each CPU of its scheduler, all at once (each caller reports its
-CPU, printed by the main thread once all are in); the two-address-space case is `ipcbench_server` (binds the gate `comm` with label
-0x10 and answers) and `ipcbench_client` (calls it). `-n ROUNDS` sets the round trips (L4Re: 300000; here 1000
+responder pinned to each CPU of its scheduler, all at once (each caller sends its figure
+to the main thread, which prints them in CPU order); the two-address-space case is
+`ipcbench_server` (binds the gate `comm` with label 0x10 and answers) and
+`ipcbench_client` (calls it). `-n ROUNDS` sets the round trips (L4Re: 300000; here 1000
 by default, the model being slow in host time, not in virtual time)."""
 from ... import mem, traps
 from ...l4sys import (

@@ -30,6 +30,10 @@ local function fail(msg, code)
 end
 L4.__fail = fail
 
+local function need(ok, msg)          -- a wrong argument: -EINVAL
+  if not ok then fail(msg, -22) end
+end
+
 -- A script that computes for long without any L4 operation would hold up the whole
 -- simulated machine (Lua cannot be preempted from outside): after BUSY_LIMIT million
 -- instructions in a row it is stopped with an error.
@@ -38,7 +42,8 @@ local function busy_hook()
   busy = busy + 1
   if busy > BUSY_LIMIT then
     busy = 0
-    error(("ran %d million Lua instructions without an L4 operation (a busy loop?)"):format(BUSY_LIMIT), 2)
+    error(("ran %d million Lua instructions without an L4 operation (a busy loop?)")
+          :format(BUSY_LIMIT), 2)
   end
 end
 
@@ -136,7 +141,9 @@ end
 local function resolve_path(path)
   local first, rest = path:match("^([^/]+)/?(.*)$")
   local base = first and L4.Env[first]
-  if not is_cap(base) then fail("no capability " .. tostring(first) .. " in L4.Env for '" .. path .. "'", -2) end
+  if not is_cap(base) then
+    fail("no capability " .. tostring(first) .. " in L4.Env for '" .. path .. "'", -2)
+  end
   if rest == "" then return base end
   return base:__query(rest)
 end
@@ -282,8 +289,8 @@ end
 
 function Loader:startv(env, prog, ...)
   check_loader(self)
-  if type(env) ~= "table" then fail("loader:start(env, cmd): env must be a table, not a " .. type(env), -22) end
-  if type(prog) ~= "string" then fail("loader:start(env, cmd): the program must be a string", -22) end
+  need(type(env) == "table", "loader:start(env, cmd): env must be a table, not a " .. type(env))
+  need(type(prog) == "string", "loader:start(env, cmd): the program must be a string")
   local args, posix = {}, nil
   for i = 1, select("#", ...) do
     local a = select(i, ...)
@@ -307,7 +314,8 @@ function Loader:startv(env, prog, ...)
   local list = {}
   for name, c in pairs(given) do
     if c._held ~= nil and (c._rights & 0xf) & ~c._held ~= 0 then
-      fail(("start: caps.%s: rights %#x beyond what ned holds (%#x)"):format(name, c._rights & 0xf, c._held), -1)
+      fail(("start: caps.%s: rights %#x beyond what ned holds (%#x)")
+           :format(name, c._rights & 0xf, c._held), -1)
     end
     list[#list + 1] = { name = name, sel = c._sel, rights = c._rights }
   end
@@ -336,8 +344,8 @@ end
 
 function Loader:start(env, cmd, posix)
   check_loader(self)
-  if type(env) ~= "table" then fail("loader:start(env, cmd): env must be a table, not a " .. type(env), -22) end
-  if type(cmd) ~= "string" then fail("loader:start(env, cmd): cmd must be a string, not a " .. type(cmd), -22) end
+  need(type(env) == "table", "loader:start(env, cmd): env must be a table, not a " .. type(env))
+  need(type(cmd) == "string", "loader:start(env, cmd): cmd must be a string, not a " .. type(cmd))
   local words = {}
   for w in cmd:gmatch("%S+") do words[#words + 1] = w end
   if #words == 0 then fail("loader:start: empty command line", -22) end

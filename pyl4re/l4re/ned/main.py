@@ -19,6 +19,8 @@ from ... import mem, traps
 from ...l4sys import (
     L4_IPC_TIMEOUT_0, L4_IPC_TIMEOUT_NEVER, l4_timeout_from_us,
 )
+from ...errors import L4Error
+from ...l4sys import L4_EINVAL
 from .. import rpc
 from ..loader import Launcher
 from .ops import OPS, BLOCKING, OpError
@@ -99,7 +101,8 @@ class Ned:
         # the rights the loader gave ned: RWSD for its region map and memory allocator
         for name in ("parent", "mem_alloc", "rm", "log", "factory", "scheduler"):
             sel = getattr(self.env, name)
-            self.lua.set_env(name, getattr(sel, "cap", sel), 0xF if name in ("rm", "mem_alloc") else 7)
+            held = 0xF if name in ("rm", "mem_alloc") else 7
+            self.lua.set_env(name, getattr(sel, "cap", sel), held)
         self.lua.L4["__make_default_loader"]()
         chunks = []
         for i, text in enumerate(statements):
@@ -146,17 +149,21 @@ class Ned:
             kind, a, b = self.lua.step(co, *values)
             while kind == "yield":
                 name, args = a, b
-                if name in BLOCKING:
-                    await BLOCKING[name](self, co, *args)
-                    break
-                op = OPS.get(name)
                 try:
+                    if name in BLOCKING:
+                        await BLOCKING[name](self, co, *args)
+                        break
+                    op = OPS.get(name)
                     if op is None:
                         raise OpError(f"ned has no operation {name!r}", -38)
                     out = await op(self, *args)
                     values = (True, *(out if isinstance(out, tuple) else (out,)))
                 except OpError as e:
                     values = (False, str(e), e.code)
+                except L4Error as e:                 # a refusal the op did not word itself
+                    values = (False, f"{name}: {e}", -e.code)
+                except (TypeError, ValueError) as e:  # a value l4sys refused
+                    values = (False, f"{name}: {e}", -L4_EINVAL)
                 kind, a, b = self.lua.step(co, *values)
             if kind == "error":
                 self.live.discard(co)
