@@ -141,7 +141,8 @@ KERNEL_ABI, USER_ABI = "docs/abi.md", "docs/l4re-abi.md"
 _SECTION = r"§\s?(\d+(?:\.\d+)*)"
 # A run of citations with what it is prefixed by: "user-level §1.1, §1.4", "abi.md §6.2",
 # "§1–§7"; the prefix names the document for every section of the run.
-_RUN = re.compile(r"(?:(l4re-abi\.md|user-level|abi\.md)(?:\s+spec)?\s+)?"
+# Another public standard named before the section ("VirtIO 1.x §2.7") is its own, unchecked.
+_RUN = re.compile(r"(?:(l4re-abi\.md|user-level|abi\.md|VirtIO\s+1\.[\dx]+)(?:\s+spec)?\s+)?"
                   + _SECTION + r"((?:\s*(?:,|and|or|–|-|/)\s*§\s?\d+(?:\.\d+)*)*)")
 
 
@@ -154,10 +155,13 @@ def _headings(doc):
 def citations(text, where):
     """(document, section) for every "§N" in `text` of the file at `where`: the prefix
     "user-level" or "l4re-abi.md" names the user-level ABI, "abi.md" the kernel ABI, and
-    a bare one the kernel ABI (inside the user-level ABI itself: that document)."""
+    a bare one the kernel ABI (inside the user-level ABI itself: that document); a section
+    of another standard ("VirtIO 1.x §2.7") is left out."""
     bare = USER_ABI if where == USER_ABI else KERNEL_ABI
     found = []
     for m in _RUN.finditer(text):
+        if m.group(1) and m.group(1).startswith("VirtIO"):
+            continue
         doc = {"l4re-abi.md": USER_ABI, "user-level": USER_ABI,
                "abi.md": KERNEL_ABI}.get(m.group(1), bare)
         found += [(doc, n) for n in [m.group(2)] + re.findall(_SECTION, m.group(3))]
@@ -185,6 +189,7 @@ def test_the_citation_reader_tells_the_documents_apart():
         (KERNEL_ABI, "6.2"), (KERNEL_ABI, "1"), (KERNEL_ABI, "7")]
     assert citations("user-level spec\n§1.5 and §3; §3", "x.py") == [
         (USER_ABI, "1.5"), (USER_ABI, "3"), (KERNEL_ABI, "3")]
+    assert citations("VirtIO 1.x §2.1.2 and §2.7, not §5.2", "x.py") == [(KERNEL_ABI, "5.2")]
     assert citations("(§4.3; abi.md §10.1)", USER_ABI) == [
         (USER_ABI, "4.3"), (KERNEL_ABI, "10.1")]
 
