@@ -44,6 +44,7 @@ KERNEL_SOURCES = [
     "kernel_c/mapdb.c",
     "kernel_c/trace.c",
     "kernel_c/pfc.c",
+    "kernel_c/iommu.c",
 ]
 ARCH_SOURCES = ["arch.c", "paging.c", "mmu.c"]
 

@@ -66,6 +66,7 @@ struct kernel {
     phys_addr_t kip_pa;        /* the kernel info page (kip.c) */
     struct icu_line *icu_lines;   /* ICU_LINES entries */
     void *mapdb;               /* mapdb.c's state */
+    void *iommu;               /* iommu.c's device table; NULL until a device is bound */
     struct trace_ring trace;
     uint32_t shutdown;         /* enum kernel_shutdown_how: set, sched_next runs nothing */
     /* The bounds of the current run (sched_limits, sched_set_event): NEVER for none. */

@@ -13,6 +13,7 @@
 #include "quota.h"
 #include "ptab.h"
 #include "mapdb.h"
+#include "iommu.h"
 #include "native.h"
 #include "thread.h"
 
@@ -140,6 +141,11 @@ static void kobj_release(kernel_t *k, struct kobj *o)
     case KOBJ_TASK:
         task_release(k, (struct task *)o);
         cspace_flush(k, (struct task *)o);
+        mapdb_task_release(k, (struct task *)o);
+        vspace_release(k, (struct task *)o);
+        break;
+    case KOBJ_DMA_SPACE:
+        iommu_space_release(k, (struct task *)o);     /* devices bound to it lose it */
         mapdb_task_release(k, (struct task *)o);
         vspace_release(k, (struct task *)o);
         break;

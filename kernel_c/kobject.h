@@ -92,6 +92,13 @@ struct objtab {
     struct kobj *reap;         /* dead objects whose memory is still to be released */
 };
 
+/* Objects laid out as struct task: tasks, and DMA spaces (Fiasco's Dmar_space is a Task
+ * with only a memory space). The mapping database and page tables serve both. */
+static inline int kobj_is_space(const struct kobj *o)
+{
+    return o->type == KOBJ_TASK || o->type == KOBJ_DMA_SPACE;
+}
+
 static inline kobj_id_t kobj_id_of(const struct kobj *o)
 {
     return (kobj_id_t){ ((uint64_t)o->gen << 32) | o->slot };

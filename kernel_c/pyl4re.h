@@ -102,13 +102,16 @@ enum kobj_type {
     KOBJ_LOG = 8,
     KOBJ_SCHEDULER = 9,
     KOBJ_DEBUGGER = 10,
-    KOBJ_TYPE_COUNT = 11,
+    KOBJ_DMA_SPACE = 11,           /* a task with only a memory space, in the IOMMU's format */
+    KOBJ_IOMMU = 12,
+    KOBJ_TYPE_COUNT = 13,
 };
 
 /* Bytes each kind of object charges to its factory's quota (§13; docs/quotas.md).
  * Fiasco's exact sizes depend on its build configuration; these are the model's. */
 enum kobj_size {
     KOBJ_SIZE_TASK = 512,
+    KOBJ_SIZE_DMA_SPACE = 512,     /* a Task without capability table and threads */
     KOBJ_SIZE_THREAD = 8192,       /* THREAD_BLOCK_SIZE on 64-bit: TCB + kernel stack */
     KOBJ_SIZE_GATE = 64,
     KOBJ_SIZE_FACTORY = 64,
@@ -191,6 +194,9 @@ int task_unmap_obj(kernel_t *k, kobj_id_t task, uint64_t fpage, uint64_t mask);
 
 /* ---- page tables (vspace.c, ptab.c, arch/<arch>/paging.c) */
 #include "vspace_api.h"
+
+/* ---- the IOMMU, DMA spaces and device DMA (iommu.c) */
+#include "iommu_api.h"
 
 
 /* ---- threads, IPC, scheduling and virtual time (thread.c, ipc.c, sched.c, syscall.c) */

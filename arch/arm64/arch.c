@@ -4,6 +4,7 @@
  */
 #include "pyl4re.h"
 #include "arch_ops.h"
+#include "iommu.h"
 
 const struct arch_info *arch_describe(void)
 {
@@ -34,4 +35,23 @@ const struct exc_layout *arch_exc_layout(void)
         .trapno = EXC_NO_WORD, .err = 33, .trapno_shift = 26, .illegal_trapno = 0,
     };
     return &l;
+}
+
+/* IOMMU source ids as Fiasco's SMMU driver reads them (kernkonzept/fiasco
+ * src/kern/arm/arm_dmar.cpp Src_id): bits 0..31 the stream id, bits 32..47 the SMMU index
+ * (the model has SMMU 0 only, -L4_EINVAL otherwise). A stream id beyond the SMMU's is
+ * -L4_ERANGE (Iommu::bind). */
+int arch_iommu_device(uint64_t src_id, uint32_t *device)
+{
+    if (((src_id >> 32) & 0xFFFF) != 0)
+        return -L4_EINVAL;
+    if ((src_id & 0xFFFFFFFF) >= IOMMU_DEVICES)
+        return -L4_ERANGE;
+    *device = (uint32_t)(src_id & 0xFFFFFFFF);
+    return 0;
+}
+
+uint64_t arch_iommu_source_id(uint32_t device)
+{
+    return device;
 }

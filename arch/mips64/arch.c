@@ -4,6 +4,7 @@
  */
 #include "pyl4re.h"
 #include "arch_ops.h"
+#include "iommu.h"
 
 const struct arch_info *arch_describe(void)
 {
@@ -34,4 +35,21 @@ const struct exc_layout *arch_exc_layout(void)
         .trapno = EXC_NO_WORD, .err = 37, .trapno_shift = 2, .illegal_trapno = 10,
     };
     return &l;
+}
+
+/* IOMMU source ids: Fiasco has no MIPS IOMMU; the model reads them as the SMMU's are read
+ * (docs/iommu.md): bits 0..31 the device (stream) id, bits 32..47 the IOMMU index (0). */
+int arch_iommu_device(uint64_t src_id, uint32_t *device)
+{
+    if (((src_id >> 32) & 0xFFFF) != 0)
+        return -L4_EINVAL;
+    if ((src_id & 0xFFFFFFFF) >= IOMMU_DEVICES)
+        return -L4_ERANGE;
+    *device = (uint32_t)(src_id & 0xFFFFFFFF);
+    return 0;
+}
+
+uint64_t arch_iommu_source_id(uint32_t device)
+{
+    return device;
 }

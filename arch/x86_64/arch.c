@@ -4,6 +4,7 @@
  */
 #include "pyl4re.h"
 #include "arch_ops.h"
+#include "iommu.h"
 
 const struct arch_info *arch_describe(void)
 {
@@ -34,4 +35,21 @@ const struct exc_layout *arch_exc_layout(void)
         .trapno = 16, .err = 17, .illegal_trapno = 6,
     };
     return &l;
+}
+
+/* IOMMU source ids as Fiasco's VT-d driver reads them (kernkonzept/fiasco
+ * src/kern/ia32/intel_dmar.cpp Src_id): bits 0..15 the PCI requester id (bus << 8 | devfn),
+ * bits 18..19 the match type (only 1, "requester id", is supported: bus matching answers
+ * -L4_EINVAL), bits 32..47 the IOMMU index (the model has IOMMU 0 only). */
+int arch_iommu_device(uint64_t src_id, uint32_t *device)
+{
+    if (((src_id >> 18) & 3) != 1 || ((src_id >> 32) & 0xFFFF) != 0)
+        return -L4_EINVAL;
+    *device = (uint32_t)(src_id & 0xFFFF);
+    return 0;
+}
+
+uint64_t arch_iommu_source_id(uint32_t device)
+{
+    return ((uint64_t)1 << 18) | (device & 0xFFFF);
 }

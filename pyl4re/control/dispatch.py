@@ -73,11 +73,13 @@ class ControlPlane:
 
     def __init__(self, kernel):
         # The handler modules use this module's helpers: imported here, not at the top.
-        from . import debugger, gate, icu, irq, log, scheduler, task, thread
+        from . import debugger, gate, icu, iommu, irq, log, scheduler, task, thread
         self.kernel = kernel
         self.handlers = {
             _lib.KOBJ_FACTORY: factory.invoke,
             _lib.KOBJ_TASK: task.invoke,
+            _lib.KOBJ_DMA_SPACE: task.invoke,     # a DMA space speaks the Task protocol
+            _lib.KOBJ_IOMMU: iommu.invoke,
             _lib.KOBJ_THREAD: thread.invoke,
             _lib.KOBJ_GATE: gate.invoke,
             _lib.KOBJ_SCHEDULER: scheduler.invoke,

@@ -5,6 +5,10 @@ Each operation first decodes and checks the message (may fail, changes nothing),
 performs it through C. What it must not do: keep capability, mapping or ku-mem state of
 its own (the C tables and the mapping database are the only truth). I/O flexpages (x86
 ports) are not modelled and answer -L4_ENOSYS.
+
+A DMA space (KOBJ_DMA_SPACE) speaks this protocol too, as Fiasco's Dmar_space is a Task
+with only a memory space (Caps::mem()): memory maps and unmaps as in a task, object
+fpages map nothing, it has no capability slots to test and no ku-mem (-L4_ENOSYS).
 """
 from .. import _core
 from .dispatch import ipc_error, item_object, refuse, reply
@@ -78,6 +82,8 @@ def _map(inv):
         return reply(-_lib.L4_ENOSYS)  # I/O ports are not modelled
     if kind not in (_lib.L4_FPAGE_OBJ, _lib.L4_FPAGE_MEMORY):
         return reply(0)                # an invalid or other special fpage maps nothing
+    if kind == _lib.L4_FPAGE_OBJ and inv.type == _lib.KOBJ_DMA_SPACE:
+        return reply(0)                # no object space to receive capabilities
     k = inv.kernel
     mapped = k._ffi.new("uint32_t *")
     if kind == _lib.L4_FPAGE_MEMORY:
@@ -113,7 +119,8 @@ def _unmap(inv):
         if (_fpage_type(fp) == _lib.L4_FPAGE_MEMORY or _is_all(fp)) and mem_fp is not None:
             if k._lib.task_unmap_mem(k._k, [inv.obj], mem_fp, mask, flags) == 0:
                 access = flags[0]
-        if _fpage_type(fp) == _lib.L4_FPAGE_OBJ or _is_all(fp):
+        if (_fpage_type(fp) == _lib.L4_FPAGE_OBJ or _is_all(fp)) \
+                and inv.type == _lib.KOBJ_TASK:
             k._lib.task_unmap_obj(k._k, [inv.obj], _as_objects(fp) if _is_all(fp) else fp, mask)
         inv.utcb.mr[i] = (fp & ~0xF) | access
     return reply(0, words)
@@ -167,6 +174,8 @@ def _cap_info(inv):
 def _add_ku_mem(inv):
     """MR1..: memory fpages of kernel-user memory for the task (UTCBs, vCPU state)."""
     k = inv.kernel
+    if inv.type != _lib.KOBJ_TASK:
+        return reply(-_lib.L4_ENOSYS)  # a DMA space has no ku-mem
     page_shift = k.arch_info["page_shift"]
     fpages = [inv.mr(i) for i in range(1, inv.words)]
     areas = []
