@@ -15,7 +15,13 @@ struct exc_layout {
     unsigned trapno;           /* EXC_NO_WORD: the trap is encoded in err instead */
     unsigned trapno_shift;     /* ... at this bit */
     unsigned illegal_trapno;   /* what an illegal instruction raises here */
+    unsigned trigger_trapno, trigger_err;   /* ex_regs' artificial exception (§8.2) */
+    unsigned tls[2];           /* words of the arch thread registers, or EXC_NO_WORD */
 };
+
+/* An arch thread operation (MR0 opcode 0x10 and up, §8.2): which thread register (0, 1) it
+ * sets to *value; -L4_ENOSYS, -L4_EINVAL or -L4_EMSGTOOSHORT as the kernel answers. */
+int arch_thread_op(uint64_t mr0, uint64_t mr1, uint32_t words, unsigned *reg, uint64_t *value);
 const struct exc_layout *arch_exc_layout(void);
 
 /* The page-fault message word MR0 for an access to va (§10.1, per architecture). */

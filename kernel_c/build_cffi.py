@@ -45,6 +45,7 @@ KERNEL_SOURCES = [
     "kernel_c/trace.c",
     "kernel_c/pfc.c",
     "kernel_c/iommu.c",
+    "kernel_c/thread_ops.c",
 ]
 ARCH_SOURCES = ["arch.c", "paging.c", "mmu.c"]
 

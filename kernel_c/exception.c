@@ -30,6 +30,9 @@ int thread_exception(kernel_t *k, kobj_id_t thread, uint64_t trapno, uint64_t er
     t->utcb[l->sp] = t->sp;
     t->utcb[l->flags] = t->flags;
     t->utcb[l->pfa] = pfa;
+    for (unsigned i = 0; i < 2; i++)
+        if (l->tls[i] != EXC_NO_WORD)
+            t->utcb[l->tls[i]] = t->tls[i];
     if (l->trapno == EXC_NO_WORD)
         t->utcb[l->err] = (trapno << l->trapno_shift) | err;
     else {

@@ -277,6 +277,7 @@ enum sched_resume {
     RESUME_RESULT = 0,     /* go on with the result of its last kernel entry (tag, label) */
     RESUME_REPEAT = 1,     /* make the last kernel entry again (a gate got bound) */
     RESUME_START = 2,      /* ex_regs set a new ip: start the code there */
+    RESUME_EXCEPTION = 3,  /* ex_regs triggered an exception: raise it (thread_raise_triggered) */
 };
 struct sched_out {
     int32_t status;        /* enum sched_status (also for a SYS_SWITCH entry) */
@@ -356,6 +357,33 @@ int thread_switch_to(kernel_t *k, kobj_id_t self, kobj_id_t target);
 /* A Python thread's code returned or raised: it ends (its capabilities stay). */
 int thread_exit(kernel_t *k, kobj_id_t thread);
 int task_kumem(kernel_t *k, kobj_id_t task, virt_addr_t va, uint32_t order);
+
+/* Thread operations beyond control and ex_regs (thread_ops.c, §8.2). */
+/* modify_senders: words = the tag's words (MR0 = opcode, then groups of 4: match mask,
+ * match, bits to delete, bits to add, read from rules[0..]). Every sender queued at thread
+ * (and every Irq message waiting there) gets the first group whose (label & mask) == match
+ * applied. Only the thread itself may (-L4_EINVAL otherwise); fewer than 5 words do
+ * nothing; a trailing incomplete group is ignored. */
+int thread_modify_senders(kernel_t *k, kobj_id_t thread, kobj_id_t caller,
+                          const uint64_t *rules, uint32_t words);
+/* register_del_irq: irq (an Irq or a semaphore) fires whenever a gate bound to thread is
+ * deleted. -L4_EBUSY while another one is registered, -L4_EINVAL for another object. */
+int thread_register_del_irq(kernel_t *k, kobj_id_t thread, kobj_id_t irq);
+kobj_id_t thread_del_irq(const kernel_t *k, kobj_id_t thread);   /* 0: none */
+/* ex_regs' L4_THREAD_EX_REGS_TRIGGER_EXCEPTION: the thread raises the architecture's
+ * artificial exception when it next runs (after the kernel entry it may be in). A thread
+ * telling an exception already is left alone unless cancel (Fiasco's ex_regs). 1 if
+ * triggered, 0 if not. */
+int thread_trigger_exception(kernel_t *k, kobj_id_t thread, uint32_t cancel);
+/* The run loop, for a thread resumed with RESUME_EXCEPTION: it calls its exception handler
+ * now (SYS_SUSPEND; SYS_FAULT without a handler); thread_exception_done ends it. */
+int thread_raise_triggered(kernel_t *k, kobj_id_t thread);
+/* The arch thread operations (opcode 0x10 and up): MR0, MR1 and the tag's words. Sets the
+ * thread registers they name (amd64 FS/GS base, arm64 TPIDRURO); -L4_ENOSYS for what this
+ * architecture does not have or the model does not give a meaning. */
+int thread_arch_op(kernel_t *k, kobj_id_t thread, uint64_t mr0, uint64_t mr1, uint32_t words);
+/* The thread registers the arch ops set (2 words, 0 where the architecture has none). */
+int thread_tls(const kernel_t *k, kobj_id_t thread, uint64_t *out);
 
 struct gate_info { uint64_t label; kobj_id_t thread; };
 int gate_bind(kernel_t *k, kobj_id_t gate, kobj_id_t thread, uint64_t label);

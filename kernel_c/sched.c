@@ -397,12 +397,13 @@ int sched_next(kernel_t *k, struct sched_out *out)
         out->thread = thread_id(t);
         out->tag = t->ret_tag;
         out->label = t->ret_label;
-        out->resume = t->start_pending ? RESUME_START
+        int exc = thread_exception_due(t);       /* told first; the rest waits for it */
+        out->resume = exc ? RESUME_EXCEPTION : t->start_pending ? RESUME_START
                       : t->ret_restart ? RESUME_REPEAT : RESUME_RESULT;
         out->ip = t->ip;
         out->cpu = t->cpu;
-        t->ret_restart = 0;
-        t->start_pending = 0;
+        if (!exc)
+            t->ret_restart = t->start_pending = 0;
         status = SCHED_RUN;
         break;
     }

@@ -309,5 +309,7 @@ void gate_release(kernel_t *k, struct gate *g)
     struct thread *t = thread_get(k, g->thread);
     g->thread.raw = 0;
     if (t)
+        thread_gate_deleted(k, t);
+    if (t)
         kobj_put(k, &t->hdr);
 }

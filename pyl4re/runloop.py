@@ -34,7 +34,7 @@ class ThreadRecord:
     """Python's side of one thread: its name, coroutine and UTCB view; while it runs, also
     the context its kernel entries use (traps.running())."""
     __slots__ = ("id", "thread", "ref", "_ref_owner", "name", "coro", "env", "main_ip", "utcb",
-                 "task", "ended", "value", "error", "failing",
+                 "task", "ended", "value", "error", "failing", "triggered",
                  "kernel", "kk", "sys_invoke", "result", "next", "mem_access", "mem_result")
 
     def __init__(self, kernel, tid, name, env=None, main_ip=None):
@@ -53,6 +53,7 @@ class ThreadRecord:
         self.value = None
         self.error = None
         self.failing = None        # an exception its handler is being told about
+        self.triggered = None      # (tag, label) kept while a triggered exception is told
         # What traps.enter() and pyl4re.mem need, one attribute away (every kernel entry).
         self.kernel, self.kk, self.sys_invoke = kernel, kernel._k, kernel._lib.sys_invoke
         self.result, self.next = kernel._result, kernel._next
@@ -89,6 +90,7 @@ class RunLoop:
         log = self.schedule_log
         result = RunResult("idle", 0)
         SCHED_RUN, SCHED_EVENT, RESUME_START = lib.SCHED_RUN, lib.SCHED_EVENT, lib.RESUME_START
+        RESUME_EXCEPTION = lib.RESUME_EXCEPTION
         SUSPEND, SWITCHED = traps.SUSPEND, traps.SWITCHED
         # A waiting kernel entry may make the next scheduling decision itself (SWITCHED),
         # except when this loop must see and log every decision.
@@ -125,7 +127,12 @@ class RunLoop:
                                             f"{type(exc).__name__}: {exc}") from exc
                     continue
                 start_ip = k._thread_info(rec.id).ip  # where the handler sent it
-            elif resume == RESUME_START or rec.coro is None:
+            elif resume == RESUME_EXCEPTION:
+                self._raise_triggered(rec, out)    # its handler hears of it first
+                continue
+            elif rec.triggered is not None:
+                start_ip = self._after_triggered(rec, out)
+            if start_ip is None and (resume == RESUME_START or rec.coro is None):
                 start_ip = out.ip
             if start_ip is not None:
                 if not self._start(rec, start_ip):
@@ -201,6 +208,29 @@ class RunLoop:
             return True
         self._end(rec, error=exc)
         return False
+
+    def _raise_triggered(self, rec, out):
+        """ex_regs triggered an exception in the thread (§8.2): before it goes on, it calls
+        its exception handler; what its kernel entry returned waits in rec.triggered."""
+        k = self.k
+        rec.triggered = (out.tag, out.label)
+        status = k._lib.thread_raise_triggered(k._k, rec.ref)
+        if status == k._lib.SYS_FAULT:
+            rec.triggered = None
+            self._end(rec, error=traps.UnhandledTrap(
+                "triggered exception: the thread has no exception handler"))
+
+    def _after_triggered(self, rec, out):
+        """The handler answered a triggered exception: a new ip starts new code there (the
+        ip, else None); otherwise the thread goes on with its kernel entry's result."""
+        k = self.k
+        exc = k._exc_result
+        k._lib.thread_exception_done(k._k, rec.ref, exc)
+        saved, rec.triggered = rec.triggered, None
+        if exc.ip_changed:
+            return exc.ip
+        out.tag, out.label = saved
+        return None
 
     def _start(self, rec, ip):
         """A fresh coroutine for the code at ip; a thread with no code there ends."""

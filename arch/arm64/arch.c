@@ -33,6 +33,7 @@ const struct exc_layout *arch_exc_layout(void)
     static const struct exc_layout l = {
         .words = ARCH_EXC_REGS_WORDS, .ip = 36, .sp = 35, .flags = 37, .pfa = 34,
         .trapno = EXC_NO_WORD, .err = 33, .trapno_shift = 26, .illegal_trapno = 0,
+        .trigger_trapno = 0x3E, .trigger_err = 0, .tls = { 38, EXC_NO_WORD },
     };
     return &l;
 }
@@ -54,4 +55,17 @@ int arch_iommu_device(uint64_t src_id, uint32_t *device)
 uint64_t arch_iommu_source_id(uint32_t device)
 {
     return device;
+}
+
+/* §8.2 arm64: set TPIDRURO (0x10), MR1 = the value EL0 reads from that register
+ * (kernkonzept/l4re-core l4sys/include/ARCH-arm64/thread.h). */
+int arch_thread_op(uint64_t mr0, uint64_t mr1, uint32_t words, unsigned *reg, uint64_t *value)
+{
+    if ((mr0 & L4_THREAD_OPCODE_MASK) != L4_THREAD_ARM_TPIDRURO_OP)
+        return -L4_ENOSYS;
+    if (words < 2)
+        return -L4_EMSGTOOSHORT;
+    *reg = 0;
+    *value = mr1;
+    return 0;
 }

@@ -33,6 +33,7 @@ const struct exc_layout *arch_exc_layout(void)
     static const struct exc_layout l = {
         .words = ARCH_EXC_REGS_WORDS, .ip = 39, .sp = 31, .flags = 38, .pfa = 36,
         .trapno = EXC_NO_WORD, .err = 37, .trapno_shift = 2, .illegal_trapno = 10,
+        .trigger_trapno = 0x40, .trigger_err = 1,   /* cause 0x101 */ .tls = { EXC_NO_WORD, EXC_NO_WORD },
     };
     return &l;
 }
@@ -52,4 +53,11 @@ int arch_iommu_device(uint64_t src_id, uint32_t *device)
 uint64_t arch_iommu_source_id(uint32_t device)
 {
     return device;
+}
+
+/* §8.2 mips: l4sys has no arch thread operation for MIPS. */
+int arch_thread_op(uint64_t mr0, uint64_t mr1, uint32_t words, unsigned *reg, uint64_t *value)
+{
+    (void)mr0, (void)mr1, (void)words, (void)reg, (void)value;
+    return -L4_ENOSYS;
 }

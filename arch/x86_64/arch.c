@@ -33,6 +33,7 @@ const struct exc_layout *arch_exc_layout(void)
     static const struct exc_layout l = {
         .words = ARCH_EXC_REGS_WORDS, .ip = 18, .sp = 21, .flags = 20, .pfa = 11,
         .trapno = 16, .err = 17, .illegal_trapno = 6,
+        .trigger_trapno = 0xFF, .trigger_err = 0, .tls = { 23, 24 },
     };
     return &l;
 }
@@ -52,4 +53,22 @@ int arch_iommu_device(uint64_t src_id, uint32_t *device)
 uint64_t arch_iommu_source_id(uint32_t device)
 {
     return ((uint64_t)1 << 18) | (device & 0xFFFF);
+}
+
+/* §8.2 amd64: set segment base (0x12): MR0 = 0x12 | segment << 16 (FS 0, GS 1), MR1 = a
+ * canonical base (kernkonzept/fiasco src/kern/ia32/64/thread-ia32-64.cpp invoke_arch). The
+ * GDT (0x10) and segment-info (0x13) operations hand out descriptors and selectors, which
+ * have no meaning without a modelled GDT: -L4_ENOSYS. */
+int arch_thread_op(uint64_t mr0, uint64_t mr1, uint32_t words, unsigned *reg, uint64_t *value)
+{
+    if ((mr0 & L4_THREAD_OPCODE_MASK) != L4_THREAD_AMD64_SET_SEGMENT_BASE_OP)
+        return -L4_ENOSYS;
+    if (words < 2)
+        return -L4_EMSGTOOSHORT;
+    uint64_t top = mr1 >> 47;                     /* canonical: bits 63..47 all equal */
+    if ((top != 0 && top != 0x1FFFF) || (mr0 >> 16) > 1)
+        return -L4_EINVAL;
+    *reg = (unsigned)(mr0 >> 16);
+    *value = mr1;
+    return 0;
 }
