@@ -26,5 +26,8 @@ const struct exc_layout *arch_exc_layout(void);
 
 /* The page-fault message word MR0 for an access to va (§10.1, per architecture). */
 uint64_t arch_pf_msgword(uint64_t va, int present, int write, int exec);
+/* The CPU exception an unresolved page fault becomes (§10.1, §10.3): the trap (amd64 trap
+ * number; arm64 ESR.EC; MIPS cause exception code) and the error word beside it. */
+void arch_pf_exception(int present, int write, int exec, uint64_t *trapno, uint64_t *err);
 
 #endif

@@ -47,6 +47,19 @@ int thread_exception(kernel_t *k, kobj_id_t thread, uint64_t trapno, uint64_t er
     return status == SYS_GONE ? SYS_GONE : SYS_SUSPEND;
 }
 
+int thread_page_fault_exception(kernel_t *k, kobj_id_t thread, virt_addr_t va,
+                                uint32_t access)
+{
+    struct thread *t = sys_running(k, thread);
+    if (!t || (access & ~(uint32_t)L4_FPAGE_RWX))
+        return -L4_EINVAL;
+    struct vspace_page page;
+    int present = vspace_translate(k, kobj_id_of(&t->task->hdr), va, &page) == 0;
+    uint64_t trapno, err;
+    arch_pf_exception(present, !!(access & L4_FPAGE_W), !!(access & L4_FPAGE_X), &trapno, &err);
+    return thread_exception(k, thread, trapno, err, va.raw);
+}
+
 int thread_exception_done(kernel_t *k, kobj_id_t thread, struct exc_result *out)
 {
     struct thread *t = sys_running(k, thread);

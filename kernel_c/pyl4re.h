@@ -547,6 +547,11 @@ struct exc_result {
 };
 int thread_exception(kernel_t *k, kobj_id_t thread, uint64_t trapno, uint64_t err,
                      uint64_t pfa);
+/* A page fault its pager did not resolve (or outside user space) becomes the CPU's
+ * page-fault exception (§10.1): the thread calls its exception handler with pfa = va and
+ * the architecture's trap and error words. Same statuses as thread_exception. */
+int thread_page_fault_exception(kernel_t *k, kobj_id_t thread, virt_addr_t va,
+                                uint32_t access);
 int thread_exception_done(kernel_t *k, kobj_id_t thread, struct exc_result *out);
 /* The trap number an illegal instruction raises on this architecture (an escaping
  * Python exception is one). */

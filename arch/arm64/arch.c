@@ -26,6 +26,15 @@ uint64_t arch_pf_msgword(uint64_t va, int present, int write, int exec)
     return (va & ~(uint64_t)7) | (present ? 0 : 1) | (write ? 2 : 0) | (exec ? 4 : 0);
 }
 
+/* An unresolved page fault is an abort from EL0: ESR.EC 0x24 (data) or 0x20 (instruction),
+ * IL set, ISS = WnR (bit 6) for a write and the fault status: level-3 translation (0x07)
+ * or permission (0x0F) fault. */
+void arch_pf_exception(int present, int write, int exec, uint64_t *trapno, uint64_t *err)
+{
+    *trapno = exec ? 0x20 : 0x24;
+    *err = ((uint64_t)1 << 25) | (write && !exec ? 0x40 : 0) | (present ? 0x0F : 0x07);
+}
+
 /* §10.3: l4_exc_regs_t on arm64 (40 words): the trap is the ESR's exception class
  * (bits 26..31) in `err`; an unknown instruction is class 0. */
 const struct exc_layout *arch_exc_layout(void)

@@ -26,6 +26,15 @@ uint64_t arch_pf_msgword(uint64_t va, int present, int write, int exec)
     return (va & ~(uint64_t)7) | (present ? 0 : 1) | (write ? 2 : 0) | (exec && present ? 4 : 0);
 }
 
+/* An unresolved page fault is a TLB exception: code 2 (TLBL, load or fetch), 3 (TLBS,
+ * store), or 1 (TLB modified: a store to a present read-only page). */
+void arch_pf_exception(int present, int write, int exec, uint64_t *trapno, uint64_t *err)
+{
+    (void)exec;
+    *trapno = write ? (present ? 1 : 3) : 2;
+    *err = 0;
+}
+
 /* §10.3: l4_exc_regs_t on MIPS (41 words): the trap is the exception code of `cause`
  * (bits 2..6); sp is r29 (word 2 + 29); a reserved instruction is code 10. */
 const struct exc_layout *arch_exc_layout(void)

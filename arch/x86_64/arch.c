@@ -26,6 +26,14 @@ uint64_t arch_pf_msgword(uint64_t va, int present, int write, int exec)
     return (va & ~(uint64_t)7) | (present ? 1 : 0) | (write ? 2 : 0) | (exec ? 4 : 0);
 }
 
+/* An unresolved page fault is trap 14 (#PF) with the x86 error code: P (the page was
+ * present: a protection fault), W, U (a user access, always here) and I/D (a fetch). */
+void arch_pf_exception(int present, int write, int exec, uint64_t *trapno, uint64_t *err)
+{
+    *trapno = 14;
+    *err = (present ? 1 : 0) | (write ? 2 : 0) | 4 | (exec ? 0x10 : 0);
+}
+
 /* §10.3: l4_exc_regs_t on amd64 (26 words): trapno and error code have words of their
  * own; an illegal instruction is trap 6 (#UD). */
 const struct exc_layout *arch_exc_layout(void)
