@@ -353,6 +353,16 @@ int thread_ex_regs(kernel_t *k, kobj_id_t thread, uint64_t ip, uint64_t sp, uint
                    struct thread_regs *old);
 int thread_run(kernel_t *k, kobj_id_t thread, cpu_number_t cpu, uint32_t prio,
                uint64_t quantum_ns);
+/* The scheduling class this build offers: SCHED_BUILD_CLASSES (sched_policy.h of the
+ * build's kernel_c/sched_<policy>/). */
+#include "sched_policy.h"
+/* run_thread with WFQ parameters (§8.7 class -2; WFQ build only, else -L4_ERANGE):
+ * weight 1..2^32-1 and a quantum > 0 (else -L4_EINVAL; Fiasco keeps the weight in 32 bits).
+ * The thread's deadline starts at 0 again, as Fiasco's Sched_context::set. */
+int thread_run_wfq(kernel_t *k, kobj_id_t thread, cpu_number_t cpu, uint64_t quantum_ns,
+                   uint64_t weight);
+struct wfq_info { uint64_t dl, qdw; uint32_t weight; };
+int thread_wfq_info(const kernel_t *k, kobj_id_t thread, struct wfq_info *out);
 int thread_switch_to(kernel_t *k, kobj_id_t self, kobj_id_t target);
 /* A Python thread's code returned or raised: it ends (its capabilities stay). */
 int thread_exit(kernel_t *k, kobj_id_t thread);

@@ -1,7 +1,8 @@
 /*
- * sched.c: per-CPU fixed-priority round-robin scheduling in virtual time (§12).
+ * sched.c: per-CPU scheduling in virtual time (§12).
  *
- * Every CPU has a virtual clock, a ready queue of 256 levels with a bitmap, and a sorted
+ * Every CPU has a virtual clock, a ready queue (fixed-priority round robin over 256 levels
+ * by default, WFQ in the PYL4RE_SCHED=wfq build: ready_queue.h), and a sorted
  * list of timed events (IPC timeouts and wake-ups arriving from other CPUs). sched_next()
  * is the loop's only question to C: it always advances the CPU whose next event is
  * earliest (ties: the lowest CPU), fires what is due, runs native threads and compute
@@ -16,6 +17,7 @@
 #include "thread.h"
 #include "native.h"
 #include "trace.h"
+#include "ready_queue.h"
 
 #define NEVER UINT64_MAX
 
@@ -36,61 +38,7 @@ void sched_fini(kernel_t *k)
     k->cpu = NULL;
 }
 
-/* ---- ready queues */
-
-static void rq_push(struct cpu *c, struct thread *t, int front)
-{
-    uint32_t p = t->prio;
-    if (front) {
-        t->rq_prev = NULL;
-        t->rq_next = c->rq_head[p];
-        if (c->rq_head[p])
-            c->rq_head[p]->rq_prev = t;
-        else
-            c->rq_tail[p] = t;
-        c->rq_head[p] = t;
-    } else {
-        t->rq_next = NULL;
-        t->rq_prev = c->rq_tail[p];
-        if (c->rq_tail[p])
-            c->rq_tail[p]->rq_next = t;
-        else
-            c->rq_head[p] = t;
-        c->rq_tail[p] = t;
-    }
-    c->rq_bits[p / 64] |= (uint64_t)1 << (p % 64);
-    c->rq_words |= 1u << (p / 64);
-    t->state |= TS_QUEUED;
-}
-
-static void rq_remove(struct cpu *c, struct thread *t)
-{
-    uint32_t p = t->prio;
-    if (t->rq_prev)
-        t->rq_prev->rq_next = t->rq_next;
-    else
-        c->rq_head[p] = t->rq_next;
-    if (t->rq_next)
-        t->rq_next->rq_prev = t->rq_prev;
-    else
-        c->rq_tail[p] = t->rq_prev;
-    if (!c->rq_head[p]) {
-        c->rq_bits[p / 64] &= ~((uint64_t)1 << (p % 64));
-        if (!c->rq_bits[p / 64])
-            c->rq_words &= ~(1u << (p / 64));
-    }
-    t->rq_next = t->rq_prev = NULL;
-    t->state &= ~TS_QUEUED;
-}
-
-/* Asked on every scheduling step, mostly of an empty queue: one test then. */
-static int rq_top_prio(const struct cpu *c)
-{
-    if (!c->rq_words)
-        return -1;
-    int w = 31 - __builtin_clz(c->rq_words);
-    return w * 64 + 63 - __builtin_clzll(c->rq_bits[w]);
-}
+/* ---- ready queues: the build's policy (kernel_c/sched_fp/ or sched_wfq/ready_queue.h) */
 
 /* ---- timed events */
 
@@ -132,8 +80,9 @@ static void make_ready_now(kernel_t *k, struct thread *t)
     struct cpu *c = &k->cpu[t->cpu];
     if (c->current == t || (t->state & TS_QUEUED))
         return;
+    rq_wakeup(c, t);
     rq_push(c, t, 0);
-    if (!c->current || t->prio > c->current->prio)
+    if (rq_dominates(t, c->current))
         c->need_resched = 1;
 }
 
@@ -240,7 +189,7 @@ static inline uint64_t next_event(const kernel_t *k, const struct cpu *c)
 {
     if (!c->online)
         return NEVER;                  /* an offline CPU runs nothing (pfc.c) */
-    int runnable = c->current || rq_top_prio(c) >= 0;
+    int runnable = c->current || !rq_empty(c);
     uint64_t timer = c->timeouts ? c->timeouts->deadline_ns : NEVER;
     if (runnable)
         return c->clock_ns;
@@ -282,22 +231,20 @@ static void fire_due(kernel_t *k, struct cpu *c)
 static struct thread *cpu_pick(kernel_t *k, struct cpu *c)
 {
     struct thread *cur = c->current;
-    int top = rq_top_prio(c);
-    if (cur && !c->need_resched && cur->left_ns && (top < 0 || (uint32_t)top <= cur->prio))
+    if (cur && !c->need_resched && cur->left_ns && !rq_preempts(c, cur))
         return cur;
     if (cur) {
         if (!cur->left_ns) {
-            cur->left_ns = cur->quantum_ns;      /* round robin: refill, to the tail */
+            rq_replenish(cur);                   /* refill; to the tail of its turn */
             rq_push(c, cur, 0);
         } else
             rq_push(c, cur, 1);                  /* preempted: keeps its place */
         c->current = NULL;
-        top = rq_top_prio(c);
     }
     c->need_resched = 0;
-    if (top < 0)
+    struct thread *next = rq_first(c);
+    if (!next)
         return NULL;
-    struct thread *next = c->rq_head[top];
     rq_remove(c, next);
     c->current = next;
     if (k->trace.size) trace_switch(k, (uint32_t)(c - k->cpu), next);
@@ -426,7 +373,7 @@ void kernel_advance_idle(kernel_t *k, uint64_t t)
 {
     for (uint32_t i = 0; i < k->cpus; i++) {
         struct cpu *c = &k->cpu[i];
-        if (!c->current && rq_top_prio(c) < 0 && c->clock_ns < t) {
+        if (!c->current && rq_empty(c) && c->clock_ns < t) {
             if (k->trace.size) trace_switch(k, i, NULL);
             c->idle_ns += t - c->clock_ns;
             c->clock_ns = t;

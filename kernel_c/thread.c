@@ -24,6 +24,8 @@ void thread_init(struct thread *t)
     t->cpu = CPU_NONE;
     t->prio = DEFAULT_PRIO;
     t->quantum_ns = t->left_ns = DEFAULT_QUANTUM_NS;
+    t->wfq_weight = 1;                            /* Fiasco's default WFQ context */
+    t->wfq_qdw = DEFAULT_QUANTUM_NS;
     t->pager = t->exc_handler = L4_INVALID_CAP;
 }
 
@@ -212,6 +214,7 @@ int thread_run(kernel_t *k, kobj_id_t thread, cpu_number_t cpu, uint32_t prio,
     if (requeue)
         t->state |= TS_READY;
     t->quantum_ns = t->left_ns = quantum_ns ? quantum_ns : DEFAULT_QUANTUM_NS;
+    t->wfq_qdw = t->quantum_ns / t->wfq_weight;
     sched_migrate(k, t, cpu.raw);
     return 0;
 }

@@ -73,6 +73,9 @@ struct thread {
     struct thread *rq_next, *rq_prev;
     uint64_t consumed_ns;
     uint64_t compute_left_ns;  /* pyl4re.compute() still to burn */
+    uint64_t wfq_dl;           /* WFQ build: virtual deadline (ready_queue.h) */
+    uint64_t wfq_qdw;          /* ... how far it moves per quantum: quantum / weight */
+    uint32_t wfq_weight;       /* ... share of the CPU, 1 by default */
 
     /* timed events: an IPC timeout, or a wake-up still travelling from another CPU */
     uint64_t deadline_ns;      /* 0 = nothing armed */

@@ -127,3 +127,38 @@ int thread_tls(const kernel_t *k, kobj_id_t thread, uint64_t *out)
     out[1] = t->tls[1];
     return 0;
 }
+
+/* ---- WFQ parameters (kernkonzept/fiasco src/kern/sched_context-wfq.cpp check_param, set) */
+
+int thread_run_wfq(kernel_t *k, kobj_id_t thread, cpu_number_t cpu, uint64_t quantum_ns,
+                   uint64_t weight)
+{
+    if (!(SCHED_BUILD_CLASSES & L4_SCHEDULER_CLASS_WFQ))
+        return -L4_ERANGE;                       /* the class this build does not offer */
+    struct thread *t = thread_get(k, thread);
+    if (!t || cpu.raw >= k->cpus || !k->cpu[cpu.raw].online || !quantum_ns || !weight
+        || weight > UINT32_MAX)
+        return -L4_EINVAL;
+    int requeue = t->cpu != CPU_NONE && (t->state & TS_QUEUED);
+    if (requeue)
+        sched_block(k, t);                       /* out of the sorted queue first */
+    t->wfq_weight = (uint32_t)weight;
+    t->wfq_qdw = quantum_ns / weight;
+    t->wfq_dl = 0;
+    t->quantum_ns = t->left_ns = quantum_ns;
+    if (requeue)
+        t->state |= TS_READY;
+    sched_migrate(k, t, cpu.raw);
+    return 0;
+}
+
+int thread_wfq_info(const kernel_t *k, kobj_id_t thread, struct wfq_info *out)
+{
+    struct thread *t = thread_get(k, thread);
+    if (!t || !out)
+        return -L4_EINVAL;
+    out->dl = t->wfq_dl;
+    out->qdw = t->wfq_qdw;
+    out->weight = t->wfq_weight;
+    return 0;
+}

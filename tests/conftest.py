@@ -30,6 +30,15 @@ def lib(arch):
     return _core.load(arch)[1]
 
 
+WFQ_ARCHES = _core.available_builds("wfq")
+
+
+@pytest.fixture(params=WFQ_ARCHES)
+def wfq_arch(request):
+    """An architecture whose WFQ scheduler build (pyl4re._core_<arch>_wfq) was made."""
+    return request.param
+
+
 @pytest.fixture
 def kernel(arch):
     from pyl4re import Kernel
@@ -48,7 +57,8 @@ def fake_utcb():
 def no_c_heap_leak(request):
     """Every test gives back all C heap blocks its kernels took, once they are gone."""
     import gc
-    libs = [_core.load(a)[1] for a in _core.available_arches()]
+    libs = [_core.load(a, sched)[1] for sched in _core.SCHEDS
+            for a in _core.available_builds(sched)]
     gc.collect()
     before = [lib.core_heap_blocks() for lib in libs]
     yield

@@ -5,7 +5,8 @@ the functions keep l4sys's names and meanings: message tags (msgtag), error resu
 (errors), timeouts (timeout), flexpages and map items (fpage), capability selectors (cap),
 UTCB access (utcb), and the µApp calls that enter the kernel: IPC (ipc) and the kernel
 objects' protocols (factory, task, thread, ipc_gate, scheduler, irq, vcon,
-platform_control, debugger, iommu), which are async and work inside µApps run by `Kernel.run()`.
+platform_control, debugger, iommu), which are async and work inside µApps run by
+`Kernel.run()`.
 """
 from .consts import *  # noqa: F401,F403
 from .msgtag import *  # noqa: F401,F403
