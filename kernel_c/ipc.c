@@ -263,6 +263,16 @@ static uint32_t transfer_items(kernel_t *k, struct thread *s, struct thread *r, 
     return 0;
 }
 
+/* Copies the message registers word by word, first to last, as a CPU would: UTCBs may
+ * overlap (Fiasco only asks that each lies 8-byte aligned in one ku-mem area), so this
+ * must not be memcpy. Mostly a few words: no call either. */
+__attribute__((always_inline))
+static inline void copy_mrs(const struct thread *s, struct thread *r, unsigned words)
+{
+    for (unsigned i = 0; i < words; i++)
+        r->utcb[i] = s->utcb[i];
+}
+
 /* transfer() of a message without items, which cannot fail: the common case, inline (the
  * fast path's straight line). */
 __attribute__((always_inline))
@@ -270,8 +280,7 @@ static inline void transfer_words(kernel_t *k, struct thread *s, struct thread *
                                   uint64_t tag, uint64_t label)
 {
     unsigned words = tag_words(tag);
-    for (unsigned i = 0; i < words; i++)        /* mostly a few words: no memcpy call */
-        r->utcb[i] = s->utcb[i];
+    copy_mrs(s, r, words);
     charge_entry(k, COST_IPC_NS + (uint64_t)words * COST_WORD_NS);
     if (k->trace.size) trace_ipc(k, s, r, tag, label, 0);
     r->ret_tag = tag & ~(uint64_t)L4_MSGTAG_ERROR;
@@ -287,7 +296,7 @@ static int transfer(kernel_t *k, struct thread *s, struct thread *r, uint64_t ta
         return 1;
     }
     unsigned words = tag_words(tag);
-    memcpy(r->utcb, s->utcb, words * sizeof(uint64_t));
+    copy_mrs(s, r, words);
     charge_entry(k, COST_IPC_NS + (uint64_t)words * COST_WORD_NS);
     uint32_t err = transfer_items(k, s, r, tag, rights);
     if (k->trace.size) trace_ipc(k, s, r, tag, label, err);
@@ -588,6 +597,8 @@ void ipc_release_waiters(kernel_t *k, struct wait_q *q, int restart)
 
 void ipc_thread_dies(kernel_t *k, struct thread *t)
 {
+    waitq_remove(t);                               /* first: it may be its own sender */
+    t->state &= ~(TS_IPC_MASK | TS_SEM);
     while (t->senders.head) {                      /* its senders are aborted */
         struct thread *s = t->senders.head;
         waitq_remove(s);
@@ -597,7 +608,6 @@ void ipc_thread_dies(kernel_t *k, struct thread *t)
         if (k->trace.size) trace_ipc_failed(k, s);
         sched_ready(k, s);
     }
-    waitq_remove(t);
     forget_caller(k, t);
     struct thread *h = thread_get(k, t->reply_holder);
     if (h && h->caller.raw == thread_id(t).raw)

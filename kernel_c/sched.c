@@ -344,6 +344,8 @@ int sched_next(kernel_t *k, struct sched_out *out)
         out->thread = thread_id(t);
         out->tag = t->ret_tag;
         out->label = t->ret_label;
+        if (t->start_pending)                    /* a fault the old code began since */
+            thread_abandon_kcalls(t);
         int exc = thread_exception_due(t);       /* told first; the rest waits for it */
         out->resume = exc ? RESUME_EXCEPTION : t->start_pending ? RESUME_START
                       : t->ret_restart ? RESUME_REPEAT : RESUME_RESULT;

@@ -124,10 +124,13 @@ void thread_unbind(kernel_t *k, struct thread *t)
 
 void thread_kill_cleanup(kernel_t *k, struct thread *t)
 {
-    timeout_disarm(k, t);
-    sched_block(k, t);
+    /* The IPC queues first: aborting its senders makes threads ready, and a thread that
+     * sends to itself is one of them. Only then leave the CPU and the timer list, so that
+     * nothing below can queue the dying thread again. */
     ipc_thread_dies(k, t);
     irq_thread_dies(t);
+    timeout_disarm(k, t);
+    sched_block(k, t);
     t->state = TS_DEAD;
     thread_unbind(k, t);
     sigma0_fini(t);
@@ -162,6 +165,16 @@ int thread_control(kernel_t *k, kobj_id_t thread, const struct thread_ctl *c)
     return 0;
 }
 
+void thread_abandon_kcalls(struct thread *t)
+{
+    if (t->pf.active)
+        pf_restore(t);
+    if (t->exc.active) {
+        kcall_return(t, &t->exc.borrowed);
+        t->exc.active = 0;
+    }
+}
+
 int thread_ex_regs(kernel_t *k, kobj_id_t thread, uint64_t ip, uint64_t sp, uint64_t flags,
                    struct thread_regs *old)
 {
@@ -176,12 +189,7 @@ int thread_ex_regs(kernel_t *k, kobj_id_t thread, uint64_t ip, uint64_t sp, uint
     if (flags & L4_THREAD_EX_REGS_CANCEL)
         ipc_cancel(k, t);
     if (ip != UINT64_MAX) {
-        if (t->pf.active)                         /* the faulting code is abandoned */
-            pf_restore(t);
-        if (t->exc.active) {
-            kcall_return(t, &t->exc.borrowed);
-            t->exc.active = 0;
-        }
+        thread_abandon_kcalls(t);                 /* the faulting code is abandoned */
         t->ip = ip;
         t->program = native_program_at(ip);
         t->native_pc = 0;
@@ -213,6 +221,11 @@ int thread_run(kernel_t *k, kobj_id_t thread, cpu_number_t cpu, uint32_t prio,
     t->prio = prio;
     if (requeue)
         t->state |= TS_READY;
+    if (t->wq) {                                  /* a waiting sender: re-sorted, as Fiasco */
+        struct wait_q *q = t->wq;
+        waitq_remove(t);
+        waitq_enqueue(q, t);
+    }
     t->quantum_ns = t->left_ns = quantum_ns ? quantum_ns : DEFAULT_QUANTUM_NS;
     t->wfq_qdw = t->quantum_ns / t->wfq_weight;
     sched_migrate(k, t, cpu.raw);

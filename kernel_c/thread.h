@@ -263,6 +263,9 @@ void kcall_start(kernel_t *k, struct thread *t, uint64_t sel, uint64_t tag, stru
 void kcall_return(struct thread *t, const struct borrowed *b);
 /* Ends a page fault in progress, putting back the UTCB words it borrowed (memaccess.c). */
 void pf_restore(struct thread *t);
+/* A page fault or exception the thread's old code was in is dropped: its UTCB words are
+ * put back. For ex_regs, and for the start ex_regs asked for when it is taken. */
+void thread_abandon_kcalls(struct thread *t);
 /* The running Python thread with this id (and its CPU made the running one), or NULL. */
 struct thread *sys_running(kernel_t *k, kobj_id_t tid);
 /* After an entry: SYS_DONE if the thread may go on, else SYS_SUSPEND (or SYS_GONE). */

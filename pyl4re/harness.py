@@ -3,9 +3,11 @@ threads, and explanations of failures. The harness acts as the root task: it cre
 objects through the root factory into root-task slots and maps what each new task needs,
 exactly what a loader (moe, ned) does with capabilities, but without IPC.
 """
+import inspect
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from . import _core
+from . import _args, _core
 from .code import entry
 from .control import factory as factory_ctl
 from .env import Env
@@ -26,6 +28,21 @@ NATIVE = {"echo": _lib.PROGRAM_ECHO, "sink": _lib.PROGRAM_SINK,
           "cap_call_loop": _lib.PROGRAM_CAP_CALL_LOOP, "touch": _lib.PROGRAM_TOUCH}
 
 
+def _takes_no_arguments(fn, what):
+    """A thread's function is called with no argument: refuse one that needs some now,
+    rather than fail when the thread starts."""
+    if not callable(fn):
+        raise TypeError(f"{what} must be an async function, not {type(fn).__name__}")
+    try:
+        inspect.signature(fn).bind()
+    except TypeError:
+        raise TypeError(f"{what}: {getattr(fn, '__name__', fn)!r} needs arguments, but a "
+                        "thread's function is called with none (a µApp main(env) is for "
+                        "start_task)") from None
+    except ValueError:
+        pass                                  # no signature to read (a builtin): let it be
+
+
 @dataclass(frozen=True)
 class Capability:
     """A capability the harness holds (a root-task slot), and the rights and attribute
@@ -41,6 +58,7 @@ class Capability:
 
     def mode(self, rights):
         """These rights, as ned's `:m("rws")`: a string of r, w, s, d."""
+        _args.text(rights, "mode(rights)")
         bits = {"r": R, "w": W, "s": S, "d": D}
         value = R
         for ch in rights.lower():
@@ -59,6 +77,8 @@ class Capability:
         `label`, as the server would with l4_rcv_ep_bind_thread: for native servers, which
         cannot, and for set-ups that need no bind handshake. Raises L4Error if refused."""
         k = self.kernel
+        _args.instance(handle, TaskHandle, "bind(handle)", k)
+        _args.word(label, "bind(label)")
         check(k._lib.gate_bind(k._k, [self.object.id], [handle.thread_id], label),
               "binding the gate")
 
@@ -163,10 +183,14 @@ class Harness:
         loader makes one (user-level §3.2); `python` threads get their Env passed in."""
         k = self.k
         self._check_placement(prio, cpu)
+        _args.text(name, "the task's name")
+        if caps is not None and not isinstance(caps, Mapping):
+            raise TypeError(f"caps must be a dict of name -> Capability, not "
+                            f"{type(caps).__name__} {caps!r}"[:200])
         caps = dict(caps or {})
         for cname, cap in caps.items():
-            if not isinstance(cap, Capability) or cap.kernel is not k:
-                raise TypeError(f"caps[{cname!r}] must be a Capability of this kernel")
+            _args.text(cname, "a capability's name")
+            _args.instance(cap, Capability, f"caps[{cname!r}]", k)
         if pager is not None and (not isinstance(pager, Capability) or pager.kernel is not k):
             raise TypeError("pager must be a Capability of this kernel (a gate to the pager)")
         pager = pager or self._sigma0_gate()
@@ -199,6 +223,9 @@ class Harness:
     def start_thread(self, task, fn, name, prio=1, cpu=0):
         """Another thread in a started task, running `await fn()` (its next free UTCB)."""
         k = self.k
+        _args.instance(task, TaskHandle, "start_thread(task)", k)
+        _args.text(name, "the thread's name")
+        _takes_no_arguments(fn, "start_thread(fn)")
         self._check_placement(prio, cpu)
         va = self.next_utcb.get(task.task.id, task.env.first_free_utcb)
         area = task.env.utcb_area.raw
@@ -227,10 +254,13 @@ class Harness:
           cap_call_loop   (selector to call, rounds, selector of the first of the two
                            capabilities it sends in turn)
           touch           (first address, pages to read)"""
-        if program not in NATIVE:
+        if not isinstance(program, str) or program not in NATIVE:
             raise ValueError(f"unknown native program {program!r}; choose from {sorted(NATIVE)}")
-        if len(user) != 3 or not all(isinstance(v, int) and 0 <= v < 1 << 64 for v in user):
-            raise ValueError("user must be three 64-bit words")
+        if not isinstance(user, (tuple, list)):
+            raise TypeError(f"user must be a tuple of three 64-bit words, not {user!r}"[:200])
+        if len(user) != 3:
+            raise ValueError(f"user must be three 64-bit words, not {len(user)}")
+        user = [_args.word(v, f"user[{i}]") for i, v in enumerate(user)]
         ip = _lib.NATIVE_TEXT_BASE + NATIVE[program] * _lib.NATIVE_TEXT_STRIDE
         handle = self._launch(name, caps, prio, cpu, ip, python=False, pager=pager)
         k = self.k

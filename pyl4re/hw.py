@@ -13,6 +13,7 @@ do: deliver or translate anything itself: the kernel (kernel_c/irq.c, iommu.c) d
 import heapq
 import itertools
 
+from . import _args
 from .errors import check
 
 _DMA_REASONS = {0: "none", 1: "no DMA space bound", 2: "not mapped", 3: "read-only"}
@@ -70,8 +71,7 @@ class Hardware:
         self._seq = itertools.count()
 
     def irq_line(self, n):
-        if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n < self.k._lib.ICU_LINES:
-            raise ValueError(f"the ICU has lines 0..{self.k._lib.ICU_LINES - 1}, not {n!r}")
+        _args.word(n, "irq_line(n): the ICU's line", hi=self.k._lib.ICU_LINES - 1)
         return IrqLine(self, n)
 
     # ---- devices doing DMA through the IOMMU
@@ -135,8 +135,8 @@ class Hardware:
 
     def at(self, ns, fn):
         """Call fn() once virtual time reaches ns (in order of time, then of scheduling)."""
-        if isinstance(ns, bool) or not isinstance(ns, int) or ns < 0:
-            raise ValueError(f"a virtual time is a non-negative int of ns, not {ns!r}")
+        # 2^64 - 1 is the kernel's "no event"; a time beyond it can never come.
+        _args.word(ns, "hw.at(ns): a virtual time in ns", hi=_args.U64_MAX - 1)
         if not callable(fn):
             raise TypeError("fn must be callable")
         heapq.heappush(self.events, (ns, next(self._seq), fn))
@@ -159,4 +159,4 @@ class Hardware:
         """The scheduler stops before the earliest event (SCHED_EVENT), so it must always
         know it, also when an event is added while a µApp runs."""
         k = self.k
-        k._lib.sched_set_event(k._k, self.events[0][0] if self.events else (1 << 64) - 1)
+        k._lib.sched_set_event(k._k, self.events[0][0] if self.events else _args.U64_MAX)

@@ -7,11 +7,11 @@ clear Python exception and leaves the kernel untouched.
 """
 import numpy as np
 
-from . import _core
+from . import _args, _core
 from . import trace as _trace
 from .console import Console
 from .control.dispatch import ControlPlane
-from .errors import check
+from .errors import L4InvalidArgumentError, check
 from .harness import Harness
 from .hw import Hardware
 from .objects import HANDLE_BY_KIND, KernelObject, Task
@@ -137,10 +137,10 @@ class Kernel:
         """Run until nothing can progress (or virtual time passes `until_ns`, or after
         `max_steps` scheduling decisions). A µApp that raises makes this raise
         MicroAppError, unless `raise_errors=False` records it in the result instead."""
-        for value, name in ((until_ns, "until_ns"), (max_steps, "max_steps")):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
-                                      or value < 1):
-                raise ValueError(f"{name} must be a positive int or None, not {value!r}")
+        if until_ns is not None:
+            _args.word(until_ns, "run(until_ns=)", lo=1, hi=_args.U64_MAX - 1)
+        if max_steps is not None:
+            _args.word(max_steps, "run(max_steps=)", lo=1, hi=_args.U32_MAX)
         return self._loop.run(until_ns, max_steps, raise_errors)
 
     @property
@@ -180,6 +180,7 @@ class Kernel:
 
     def cpu_clock(self, cpu):
         """(clock_ns, idle_ns) of one CPU."""
+        _args.word(cpu, "cpu_clock(cpu)", hi=self.cpus - 1)
         out = self._ffi.new("struct cpu_info *")
         check(self._lib.cpu_info(self._k, [cpu], out), f"cpu {cpu}")
         return out.clock_ns, out.idle_ns
@@ -267,11 +268,15 @@ class Kernel:
 
 
 class Frames:
-    """The kernel's physical frame allocator (4 KiB frames, naturally aligned blocks)."""
-    __slots__ = ("_kernel",)
+    """The kernel's physical frame allocator (4 KiB frames, naturally aligned blocks).
+
+    free() takes back only what alloc() handed out: every other kernel frame belongs to a
+    page table, a UTCB or another object the kernel still uses."""
+    __slots__ = ("_kernel", "_handed_out")
 
     def __init__(self, kernel):
         self._kernel = kernel
+        self._handed_out = {}          # block address -> order, for what alloc() returned
 
     def alloc(self, order=0):
         """A zeroed block of 2^order frames from the kernel pool, as its PhysAddr."""
@@ -281,6 +286,7 @@ class Frames:
             raise ValueError(f"order must be 0..{k._lib.FRAME_MAX_ORDER}, not {order}")
         out = k._ffi.new("phys_addr_t *")
         check(k._lib.frames_alloc(k._k, order, out), f"frames.alloc(order={order})")
+        self._handed_out[out.raw] = order
         return PhysAddr(out.raw)
 
     def free(self, block, order=0):
@@ -290,7 +296,14 @@ class Frames:
         _int_arg(order, "order")
         if not 0 <= order <= k._lib.FRAME_MAX_ORDER:
             raise ValueError(f"order must be 0..{k._lib.FRAME_MAX_ORDER}, not {order}")
+        given = self._handed_out.get(block.value)
+        if given != order:
+            why = ("not a block frames.alloc() returned (the kernel's own frames are not the "
+                   "harness's to free)" if given is None else f"allocated with order {given}")
+            raise L4InvalidArgumentError(k._lib.L4_EINVAL,
+                                         f"frames.free({block!r}, order={order}): {why}")
         check(k._lib.frames_free(k._k, [block.value], order), f"frames.free({block!r})")
+        del self._handed_out[block.value]
 
     def owner(self, pfn):
         """'reserved', 'kernel-free', 'kernel' or 'sigma0' for a page-frame number."""

@@ -7,7 +7,7 @@ these: they hold capability selectors and their UTCB only.
 """
 from dataclasses import dataclass
 
-from . import _core
+from . import _args, _core
 from .control import factory as factory_ctl
 from .control import mem as mem_ctl
 from .control import vspace as vspace_ctl
@@ -56,7 +56,7 @@ class KernelObject:
 
     def __init__(self, kernel, object_id):
         self.kernel = kernel
-        self.id = object_id
+        self.id = _args.word(object_id, "object id")
 
     def info(self):
         k = self.kernel
@@ -113,6 +113,11 @@ class Task(KernelObject):
         """Give this task a new capability to `obj` (harness set-up; µApps map instead)."""
         expect(index, CapIndex, "capability index")
         k = self.kernel
+        _args.instance(obj, KernelObject, "insert(obj)", k)
+        _args.word(rights, "insert(rights)", hi=_lib.L4_CAP_FPAGE_RWSD)
+        if _args.word(obj_rights, "insert(obj_rights)") & ~_lib.L4_FPAGE_C_OBJ_RIGHTS:
+            raise ValueError(f"insert(obj_rights): {obj_rights:#x} has bits beside "
+                             f"L4_FPAGE_C_OBJ_RIGHTS ({_lib.L4_FPAGE_C_OBJ_RIGHTS:#x})")
         attrs = (k._lib.CAP_COUNTED if counted else 0) | obj_rights
         check(k._lib.cspace_insert(k._k, [self.id], [index.value], [obj.id], rights, attrs),
               f"insert into {self!r} slot {index!r}")
@@ -123,6 +128,9 @@ class Task(KernelObject):
         expect(index, CapIndex, "capability index")
         expect(src_index, CapIndex, "source capability index")
         k = self.kernel
+        _args.instance(src_task, Task, "copy(src_task)", k)
+        _args.word(rights, "copy(rights)", hi=_lib.L4_CAP_FPAGE_RWSD)
+        _args.word(ctl, "copy(ctl)")
         rc = check(k._lib.cspace_copy(k._k, [self.id], [index.value], [src_task.id],
                                       [src_index.value], rights, ctl),
                    f"copy into {self!r} slot {index!r}")
@@ -186,6 +194,10 @@ class Factory(KernelObject):
         """Create an object of protocol `proto` (L4_PROTO_TASK, ...) into task[index];
         returns its handle, or raises the L4Error the kernel would reply with."""
         expect(index, CapIndex, "capability index")
+        _args.instance(task, Task, "the task to create into", self.kernel)
+        _args.word(proto, "protocol", lo=-(1 << 63), hi=(1 << 63) - 1)
+        if limit is not None:
+            _args.word(limit, "factory limit")
         check(factory_ctl.create(self.kernel, self.id, proto, task.id, index.value,
                                  limit=limit), f"{self!r} create {proto}")
         return task.object_at(index)

@@ -5,6 +5,7 @@ of CPU and thread) -> resume that thread's coroutine with the result of its last
 entry -> the coroutine runs until it has to wait (its trap yields) or ends. The loop keeps
 no queue of its own: C decides who runs; Python only owns the coroutines.
 """
+import inspect
 from dataclasses import dataclass, field
 
 from . import traps
@@ -16,6 +17,13 @@ _U64 = (1 << 64) - 1
 
 class MicroAppError(RuntimeError):
     """A µApp raised: names the task and thread; the original exception is the cause."""
+
+
+def _raised(rec, exc, message=None):
+    err = MicroAppError(message or f"µApp thread {rec.name!r} raised "
+                                   f"{type(exc).__name__}: {exc}")
+    err.__cause__ = exc
+    return err
 
 
 @dataclass
@@ -67,6 +75,7 @@ class RunLoop:
         self.k = kernel
         self.threads = {}            # thread id -> ThreadRecord
         self.schedule_log = [] if kernel.log_schedule else None
+        self._running = False
 
     def record(self, tid, name=None, env=None, main_ip=None):
         rec = self.threads.get(tid)
@@ -83,6 +92,19 @@ class RunLoop:
         rec.utcb = Utcb(k.physmem, info.utcb.raw, info.utcb_va.raw)
 
     def run(self, until_ns=None, max_steps=None, raise_errors=True):
+        # Refused before anything changes, so the µApp or event that asked goes on intact.
+        if self._running or traps._running is not None:
+            raise RuntimeError("Kernel.run() is not reentrant: it was called while a run "
+                               "loop runs (from a µApp or a k.hw.at() event). A µApp waits "
+                               "with l4sys calls; the harness calls run() again once it "
+                               "has returned.")
+        self._running = True
+        try:
+            return self._run(until_ns, max_steps, raise_errors)
+        finally:
+            self._running = False
+
+    def _run(self, until_ns, max_steps, raise_errors):
         k = self.k
         lib, kk = k._lib, k._k
         out = k._next
@@ -122,9 +144,7 @@ class RunLoop:
                 # Its code raised and its exception handler has answered (§10.2).
                 if not self._after_exception(rec):
                     if raise_errors:
-                        exc = rec.error
-                        raise MicroAppError(f"µApp thread {rec.name!r} raised "
-                                            f"{type(exc).__name__}: {exc}") from exc
+                        raise _raised(rec, rec.error)
                     continue
                 start_ip = k._thread_info(rec.id).ip  # where the handler sent it
             elif resume == RESUME_EXCEPTION:
@@ -135,7 +155,7 @@ class RunLoop:
             if start_ip is None and (resume == RESUME_START or rec.coro is None):
                 start_ip = out.ip
             if start_ip is not None:
-                if not self._start(rec, start_ip):
+                if not self._start(rec, start_ip, raise_errors):
                     continue
                 resume = None
             # The coroutine learns how to go on; its trap reads the result from `out`.
@@ -151,10 +171,7 @@ class RunLoop:
             except BaseException as exc:       # the µApp's own failure
                 traps._running = None
                 if not self._raise_exception(rec, exc):    # no handler to hear of it first
-                    self._end(rec, error=exc)
-                    if raise_errors:
-                        raise MicroAppError(f"µApp thread {rec.name!r} raised "
-                                            f"{type(exc).__name__}: {exc}") from exc
+                    self._fail(rec, exc, raise_errors)
             else:
                 if yielded is SWITCHED:        # C has chosen the next thread already
                     status = out.status
@@ -163,9 +180,7 @@ class RunLoop:
                     exc = TypeError(f"µApp thread {rec.name!r} awaited {yielded!r}; µApps may "
                                     "only await pyl4re operations")
                     rec.coro.close()
-                    self._end(rec, error=exc)
-                    if raise_errors:
-                        raise MicroAppError(str(exc)) from exc
+                    self._fail(rec, exc, raise_errors, message=str(exc))
             finally:
                 traps._running = None
 
@@ -232,18 +247,34 @@ class RunLoop:
         out.tag, out.label = saved
         return None
 
-    def _start(self, rec, ip):
-        """A fresh coroutine for the code at ip; a thread with no code there ends."""
+    def _start(self, rec, ip, raise_errors):
+        """A fresh coroutine for the code at ip; a thread with no code there, or whose code
+        cannot be started, ends as failed."""
         if rec.coro is not None:
             rec.coro.close()
+            rec.coro = None
         fn = code_at(ip, self.k._code)
         if fn is None:
             self._end(rec, error=RuntimeError(f"no code at ip {ip:#x}"))
             return False
         self._bind(rec)
-        rec.coro = fn(rec.env) if rec.env is not None and ip == rec.main_ip else fn()
+        try:
+            coro = fn(rec.env) if rec.env is not None and ip == rec.main_ip else fn()
+            if not (inspect.iscoroutine(coro) or inspect.isgenerator(coro)):
+                raise TypeError(f"the code at ip {ip:#x} ({getattr(fn, '__name__', fn)!r}) "
+                                f"is not an async function: it returned {coro!r}"[:200])
+        except Exception as exc:               # calling it failed: the thread's failure
+            self._fail(rec, exc, raise_errors)
+            return False
+        rec.coro = coro
         rec.ended = False
         return True
+
+    def _fail(self, rec, exc, raise_errors, message=None):
+        """The thread ends with its µApp's exception; MicroAppError unless it is recorded."""
+        self._end(rec, error=exc)
+        if raise_errors:
+            raise _raised(rec, exc, message)
 
     def _end(self, rec, value=None, error=None, gone=False):
         rec.ended, rec.value, rec.error = True, value, error

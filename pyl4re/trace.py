@@ -149,10 +149,17 @@ def chrome_events(k, recs=None):
     return events
 
 
+def _json_value(value):
+    """Whatever a record carries serialises: bytes as text, anything else as its str."""
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode("utf-8", errors="replace")
+    return str(value)
+
+
 def chrome_json(k, path=None):
     """The trace as Chrome/Perfetto JSON text (and written to `path` if given)."""
     text = json.dumps({"traceEvents": chrome_events(k), "displayTimeUnit": "ns"},
-                      sort_keys=True)
+                      sort_keys=True, default=_json_value)
     if path is not None:
         with open(path, "w") as f:
             f.write(text)

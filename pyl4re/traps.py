@@ -13,6 +13,7 @@ import types
 
 from . import _core
 from .errors import L4Error
+from .l4sys._check import in_range
 
 _abi = _core.abi()
 SYS_SUSPEND, SYS_SLOWPATH, SYS_GONE, SYS_SWITCH = (
@@ -117,8 +118,8 @@ async def trap(trapno, err=0):
 
 async def compute(ns):
     """Keep the CPU busy for `ns` nanoseconds of virtual time (preemptible)."""
-    if isinstance(ns, bool) or not isinstance(ns, int) or ns < 0:
-        raise ValueError(f"compute() takes a non-negative int of nanoseconds, not {ns!r}")
+    if ns.__class__ is not int or not 0 <= ns < 1 << 64:
+        in_range(ns, 0, (1 << 64) - 1, "compute(ns): nanoseconds of work", hex_=True)
     cur = running()
     k = cur.kernel
     status = k._lib.sys_compute(k._k, cur.ref, ns)

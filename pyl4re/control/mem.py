@@ -57,6 +57,7 @@ def map_mem(kernel, dst_task_id, src_task_id, fpage, ctl):
     -L4_ENOMEM (Fiasco's Map_failed: quota or memory ran out; what arrived before stays),
     or -L4_EINVAL (nothing done)."""
     fp, c = _word(fpage, "fpage"), _word(ctl, "control word")
+    _word(dst_task_id, "destination task id"), _word(src_task_id, "source task id")
     out = kernel._ffi.new("uint32_t *")
     rc = kernel._lib.task_map_mem(kernel._k, [dst_task_id], [src_task_id], fp, c, out)
     return rc if rc < 0 else out[0]
@@ -68,6 +69,7 @@ def unmap_mem(kernel, task_id, fpage, mask):
     L4_FP_ALL_SPACES in `mask` from task's own too. Returns the access flags
     (L4_FP_REFERENCED | L4_FP_DIRTY, >= 0) of what was touched, or -L4_EINVAL."""
     fp, m = _word(fpage, "fpage"), _word(mask, "map mask")
+    _word(task_id, "task id")
     out = kernel._ffi.new("uint32_t *")
     rc = kernel._lib.task_unmap_mem(kernel._k, [task_id], fp, m, out)
     return rc if rc < 0 else out[0]
