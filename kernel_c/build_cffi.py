@@ -53,6 +53,7 @@ KERNEL_SOURCES = [
     "kernel_c/pfc.c",
     "kernel_c/iommu.c",
     "kernel_c/thread_ops.c",
+    "kernel_c/msi.c",
 ]
 ARCH_SOURCES = ["arch.c", "paging.c", "mmu.c"]
 

@@ -105,8 +105,8 @@ void iommu_stats(const kernel_t *k, struct iommu_stats *out)
 }
 
 /* Records the fault and hands it back. */
-static int dma_fault(kernel_t *k, struct dma_fault *out, uint32_t device, uint64_t iova,
-                     uint32_t write, uint32_t reason)
+int iommu_fault(kernel_t *k, struct dma_fault *out, uint32_t device, uint64_t iova,
+                uint32_t write, uint32_t reason)
 {
     struct dma_fault f = { .iova = iova, .device = device, .write = write, .reason = reason };
     struct iommu *mmu = iommu_get(k);
@@ -145,7 +145,7 @@ int hw_dma(kernel_t *k, uint32_t device, uint64_t iova, uint8_t *buf, uint64_t l
     kobj_id_t id = { 0 };
     struct task *s = iommu_device_space(k, device, &id) == 0 ? dma_space_get(k, id) : NULL;
     if (!s)
-        return dma_fault(k, fault, device, iova, write, DMA_FAULT_UNBOUND);
+        return iommu_fault(k, fault, device, iova, write, DMA_FAULT_UNBOUND);
     const struct pt_format *f = arch_pt_format(VSPACE_KIND_DMA);
 
     /* Decide: every page of the range translates, with the right needed (a corrupt leaf
@@ -157,7 +157,7 @@ int hw_dma(kernel_t *k, uint32_t device, uint64_t iova, uint8_t *buf, uint64_t l
         if (why == DMA_FAULT_NONE && (pa > k->mem_size || n > k->mem_size - pa))
             why = DMA_FAULT_UNMAPPED;
         if (why != DMA_FAULT_NONE)
-            return dma_fault(k, fault, device, iova + done, write, why);
+            return iommu_fault(k, fault, device, iova + done, write, why);
         done += n;
     }
     /* Perform: nothing below can fail. */

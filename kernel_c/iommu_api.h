@@ -22,6 +22,7 @@ enum dma_fault_reason {
     DMA_FAULT_UNBOUND = 1,        /* no DMA space is bound to the device */
     DMA_FAULT_UNMAPPED = 2,       /* nothing is mapped at the I/O virtual address */
     DMA_FAULT_READ_ONLY = 3,      /* a write to a page mapped without W */
+    DMA_FAULT_MSI = 4,            /* an MSI the interrupt remapper (ITS) refused */
 };
 
 struct dma_fault {

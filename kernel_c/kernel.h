@@ -32,6 +32,7 @@ struct icu_line {
     kobj_id_t irq;
     uint32_t mode;             /* L4_IRQ_F_LEVEL, _NEG, _BOTH as set_mode left them */
     uint32_t masked, asserted;
+    uint32_t msi_source;       /* MSI lines: 1 + the device allowed to raise it; 0 none */
 };
 
 /* What the last failed kernel operation was about, for explain_last_error(). */

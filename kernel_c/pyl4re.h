@@ -529,6 +529,8 @@ int mapdb_check(const kernel_t *k, struct mapdb_problem *out);
 /* ---- interrupts (irq.c) and the ICU's lines (§8.5, §8.6) */
 enum icu_limits {
     ICU_LINES = 64,             /* hardware interrupt lines of the system ICU */
+    ICU_MSIS = 32,              /* message-signalled interrupts (msi.c) */
+    ICU_ALL_LINES = 96,         /* C's line numbers: MSI n is line ICU_LINES + n */
 };
 #define ICU_NO_LINE 0xffffffff
 int irq_bind(kernel_t *k, kobj_id_t irq, kobj_id_t thread, uint64_t label);
@@ -545,6 +547,15 @@ int hw_irq_set(kernel_t *k, uint32_t line, uint32_t level);
 int hw_irq_pulse(kernel_t *k, uint32_t line);
 struct icu_line_info { kobj_id_t irq; uint32_t mode, masked, asserted; };
 int icu_line_info(const kernel_t *k, uint32_t line, struct icu_line_info *out);
+/* MSIs (msi.c, §8.6): the address and data a device writes to raise MSI n (< ICU_MSIS),
+ * in the architecture's format (x86-64: a VT-d interrupt-remapping entry; arm64: a GICv3
+ * ITS event; mips64: the model's doorbell), and the device (source id as the IOMMU reads
+ * it) allowed to raise it. -L4_EINVAL for a bad MSI or source id. */
+int icu_msi_info(kernel_t *k, uint32_t msi, uint64_t src_id, uint64_t *addr, uint32_t *data);
+/* A device's MSI write: the interrupt remapper (or ITS) checks it came from the device
+ * msi_info named and raises that MSI's line as an edge. Anything else is recorded as an
+ * IOMMU fault (reason DMA_FAULT_MSI) and answers -L4_EFAULT with *fault filled. */
+int hw_msi(kernel_t *k, uint32_t device, uint64_t addr, uint32_t data, struct dma_fault *fault);
 
 
 /* ---- exceptions (exception.c, §10.2, §10.3) */

@@ -6,7 +6,8 @@ through the IOMMU, and events at a chosen virtual time (`k.hw`).
 are device `device`'s bus-master accesses at I/O virtual address `iova`; the IOMMU
 translates them through the DMA space bound to that device, and whatever its driver did
 not map raises `IommuFault` (recorded in `k.hw.dma_faults`). `k.hw.dma_source_id(device)`
-is the source id a driver binds the device with. `k.hw.at(ns, fn)` calls `fn()` when
+is the source id a driver binds the device with; `k.hw.msi(device, addr, data)` is the
+device's MSI write (checked by the interrupt remapper). `k.hw.at(ns, fn)` calls `fn()` when
 virtual time reaches `ns` (device models use it to raise lines later). What it must not
 do: deliver or translate anything itself: the kernel (kernel_c/irq.c, iommu.c) decides.
 """
@@ -16,7 +17,8 @@ import itertools
 from . import _args
 from .errors import check
 
-_DMA_REASONS = {0: "none", 1: "no DMA space bound", 2: "not mapped", 3: "read-only"}
+_DMA_REASONS = {0: "none", 1: "no DMA space bound", 2: "not mapped", 3: "read-only",
+                4: "MSI refused"}
 
 
 class IommuFault(RuntimeError):
@@ -118,6 +120,21 @@ class Hardware:
         buf = bytearray(n)
         self._dma(device, iova, buf, 0)
         return bytes(buf)
+
+    def msi(self, device, addr, data):
+        """Device `device` signals an MSI: it writes `data` (32 bits) to `addr`, the
+        message the driver got from l4_icu_msi_info. The interrupt remapper raises the MSI
+        if that device may; otherwise IommuFault (reason "MSI refused")."""
+        k = self.k
+        if isinstance(data, bool) or not isinstance(data, int) or not 0 <= data < 1 << 32:
+            raise ValueError(f"MSI data is a 32-bit int, not {data!r}")
+        fault = k._ffi.new("struct dma_fault *")
+        rc = k._lib.hw_msi(k._k, self._device(device), self._iova(addr), data, fault)
+        if rc == -k._lib.L4_EFAULT:
+            err = IommuFault(fault.device, fault.iova, True, _DMA_REASONS[4])
+            self.dma_faults.append(err)
+            raise err
+        check(rc, f"MSI of device {device:#x}")
 
     def dma_space_of(self, device):
         """The id of the DMA space bound to `device`, or None."""

@@ -78,3 +78,23 @@ int arch_thread_op(uint64_t mr0, uint64_t mr1, uint32_t words, unsigned *reg, ui
     *value = mr1;
     return 0;
 }
+
+/* MSIs through a GICv3 ITS (Arm GIC architecture spec ch. 5; kernkonzept/fiasco
+ * src/kern/arm/gic_v3_its.cpp): the device writes the event id to the ITS's
+ * GITS_TRANSLATER, which maps (device id, event) to the interrupt. The model's ITS frame
+ * is at ARM_ITS_BASE; event n is MSI n. */
+#define ARM_ITS_TRANSLATER (0x08080000u + 0x10040u)
+
+void arch_msi_message(uint32_t msi, uint64_t *addr, uint32_t *data)
+{
+    *addr = ARM_ITS_TRANSLATER;
+    *data = msi;
+}
+
+int arch_msi_decode(uint64_t addr, uint32_t data, uint32_t *msi)
+{
+    if (addr != ARM_ITS_TRANSLATER)
+        return -L4_EFAULT;
+    *msi = data;
+    return 0;
+}

@@ -70,3 +70,22 @@ int arch_thread_op(uint64_t mr0, uint64_t mr1, uint32_t words, unsigned *reg, ui
     (void)mr0, (void)mr1, (void)words, (void)reg, (void)value;
     return -L4_ENOSYS;
 }
+
+/* MSIs: Fiasco has no MIPS MSI controller; the model's doorbell (docs/interrupts.md) is a
+ * word at MIPS_MSI_DOORBELL, the data the MSI number, checked against the device as an
+ * ITS does. */
+#define MIPS_MSI_DOORBELL 0x1BE00000u
+
+void arch_msi_message(uint32_t msi, uint64_t *addr, uint32_t *data)
+{
+    *addr = MIPS_MSI_DOORBELL;
+    *data = msi;
+}
+
+int arch_msi_decode(uint64_t addr, uint32_t data, uint32_t *msi)
+{
+    if (addr != MIPS_MSI_DOORBELL)
+        return -L4_EFAULT;
+    *msi = data;
+    return 0;
+}

@@ -80,3 +80,24 @@ int arch_thread_op(uint64_t mr0, uint64_t mr1, uint32_t words, unsigned *reg, ui
     *value = mr1;
     return 0;
 }
+
+/* MSIs through VT-d interrupt remapping (Intel VT-d spec 5.1.5.2; kernkonzept/fiasco
+ * src/kern/ia32/intel_iommu.cpp): a remappable-format message, address 0xFEE00000 with
+ * the interrupt-format bit 4, SHV (bit 3) and the remapping-table index in bits 5..19
+ * (its bit 15 in address bit 2); data = the subhandle, 0. A compatibility-format message
+ * (bit 4 clear) is blocked. */
+void arch_msi_message(uint32_t msi, uint64_t *addr, uint32_t *data)
+{
+    *addr = 0xFEE00000u | ((uint64_t)(msi & 0x7FFF) << 5) | ((uint64_t)((msi >> 15) & 1) << 2)
+            | 0x18;
+    *data = 0;
+}
+
+int arch_msi_decode(uint64_t addr, uint32_t data, uint32_t *msi)
+{
+    if ((addr & ~(uint64_t)0xFFFFF) != 0xFEE00000u || !(addr & 0x10))
+        return -L4_EFAULT;
+    uint32_t index = (uint32_t)((addr >> 5) & 0x7FFF) | (uint32_t)(((addr >> 2) & 1) << 15);
+    *msi = index + ((addr & 0x8) ? (data & 0xFFFF) : 0);
+    return 0;
+}
