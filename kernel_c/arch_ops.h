@@ -29,5 +29,7 @@ uint64_t arch_pf_msgword(uint64_t va, int present, int write, int exec);
 /* The CPU exception an unresolved page fault becomes (§10.1, §10.3): the trap (amd64 trap
  * number; arm64 ESR.EC; MIPS cause exception code) and the error word beside it. */
 void arch_pf_exception(int present, int write, int exec, uint64_t *trapno, uint64_t *err);
+/* The CPU exception an I/O access without the port raises (x86: #GP; §10.1). */
+void arch_io_exception(uint64_t *trapno, uint64_t *err);
 
 #endif

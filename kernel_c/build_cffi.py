@@ -54,6 +54,7 @@ KERNEL_SOURCES = [
     "kernel_c/iommu.c",
     "kernel_c/thread_ops.c",
     "kernel_c/msi.c",
+    "kernel_c/iospace.c",
 ]
 ARCH_SOURCES = ["arch.c", "paging.c", "mmu.c"]
 

@@ -60,6 +60,13 @@ int thread_page_fault_exception(kernel_t *k, kobj_id_t thread, virt_addr_t va,
     return thread_exception(k, thread, trapno, err, va.raw);
 }
 
+int thread_io_exception(kernel_t *k, kobj_id_t thread)
+{
+    uint64_t trapno, err;
+    arch_io_exception(&trapno, &err);
+    return thread_exception(k, thread, trapno, err, 0);
+}
+
 int thread_exception_done(kernel_t *k, kobj_id_t thread, struct exc_result *out)
 {
     struct thread *t = sys_running(k, thread);

@@ -54,6 +54,8 @@ struct task {
     struct kumem kumem[KUMEM_MAX];
     uint32_t nkumem;
     struct thread *threads;    /* threads bound to this task */
+    uint64_t *io_parent;       /* per I/O port: the task it was mapped from (an id), 0 none;
+                                * NULL until the first port arrives (iospace.c) */
 };
 
 struct factory {

@@ -192,6 +192,20 @@ int task_map_obj(kernel_t *k, kobj_id_t dst_task, kobj_id_t src_task, uint64_t f
  * removes the capabilities, otherwise W/S are revoked; L4_FP_DELETE_OBJ with D deletes. */
 int task_unmap_obj(kernel_t *k, kobj_id_t task, uint64_t fpage, uint64_t mask);
 
+/* ---- x86 I/O ports (iospace.c, §5.1, §5.5); none where ARCH_IO_PORTS is 0 */
+/* l4_task_map of an I/O fpage from src to dst (the whole destination I/O space as the
+ * window; ports keep their numbers). *mapped = ports mapped. */
+int task_map_io(kernel_t *k, kobj_id_t dst, kobj_id_t src, uint64_t fpage, uint32_t *mapped);
+/* l4_task_unmap of an I/O fpage (or l4_fpage_all()): every task that got those ports
+ * from task loses them, recursively; with L4_FP_ALL_SPACES task itself too. */
+int task_unmap_io(kernel_t *k, kobj_id_t task, uint64_t fpage, uint64_t mask);
+/* May task use ports [port, port + size) (size 1, 2, 4)? 0, -L4_EPERM, -L4_EINVAL, or
+ * -L4_ENOSYS where the architecture has no I/O ports. */
+int io_port_access(const kernel_t *k, kobj_id_t task, uint32_t port, uint32_t size);
+/* The task port was mapped to task from (0 for sigma0, which owns them); -L4_ENOENT if
+ * the task does not have it. */
+int io_ports_of(const kernel_t *k, kobj_id_t task, uint32_t port, kobj_id_t *from);
+
 /* ---- page tables (vspace.c, ptab.c, arch/<arch>/paging.c) */
 #include "vspace_api.h"
 
@@ -573,6 +587,9 @@ int thread_exception(kernel_t *k, kobj_id_t thread, uint64_t trapno, uint64_t er
  * the architecture's trap and error words. Same statuses as thread_exception. */
 int thread_page_fault_exception(kernel_t *k, kobj_id_t thread, virt_addr_t va,
                                 uint32_t access);
+/* An I/O port access the thread's task may not make: the CPU's exception for it (x86
+ * #GP). Same statuses as thread_exception. */
+int thread_io_exception(kernel_t *k, kobj_id_t thread);
 int thread_exception_done(kernel_t *k, kobj_id_t thread, struct exc_result *out);
 /* The trap number an illegal instruction raises on this architecture (an escaping
  * Python exception is one). */

@@ -5,7 +5,7 @@ The harness API starts at `Kernel`; the l4sys ABI (constants, message tags, time
 flexpages) is `pyl4re.l4sys`; typed addresses are in `pyl4re.types`.
 """
 from ._core import ARCHES, available_arches
-from . import mem
+from . import io, mem
 from .code import entry
 from .traps import compute, trap
 from .errors import (L4Error, L4InvalidArgumentError, L4NoMemoryError, L4NotFoundError,
@@ -23,7 +23,7 @@ async def log(text):
 
 
 __all__ = [
-    "ARCHES", "available_arches", "Kernel", "entry", "compute", "trap", "mem", "log",
+    "ARCHES", "available_arches", "Kernel", "entry", "compute", "trap", "mem", "io", "log",
     "L4Error", "L4InvalidArgumentError", "L4NoMemoryError", "L4NotFoundError",
     "L4PermissionError",
     "CapIndex", "CpuNumber", "PageNumber", "PhysAddr", "VirtAddr",

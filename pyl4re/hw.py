@@ -70,6 +70,7 @@ class Hardware:
         self.k = kernel
         self.events = []                 # heap of (time, sequence, fn)
         self.dma_faults = []             # IommuFault of every refused device access
+        self.io_ports = {}               # port -> (first port, read, write) of its device
         self._seq = itertools.count()
 
     def irq_line(self, n):
@@ -135,6 +136,33 @@ class Hardware:
             self.dma_faults.append(err)
             raise err
         check(rc, f"MSI of device {device:#x}")
+
+    # ---- devices on I/O ports (x86)
+
+    def io_device(self, port, count=1, read=None, write=None):
+        """A device model on ports [port, port + count): read(port, size) -> int and
+        write(port, size, value) are called for permitted µApp accesses (pyl4re.io)."""
+        for v, what in ((port, "port"), (count, "count")):
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise TypeError(f"{what} must be an int, not {type(v).__name__}")
+        if not 0 <= port < port + count <= 0x10000:
+            raise ValueError(f"ports {port:#x}+{count} are not within 0..0xffff")
+        for fn, what in ((read, "read"), (write, "write")):
+            if fn is not None and not callable(fn):
+                raise TypeError(f"{what} must be callable")
+        for p in range(port, port + count):
+            self.io_ports[p] = (port, read, write)
+
+    def _io(self, port, size, value):
+        """A permitted access: the device at `port`, or a floating bus (all ones)."""
+        dev = self.io_ports.get(port)
+        if value is None:
+            if dev is None or dev[1] is None:
+                return (1 << (8 * size)) - 1
+            return dev[1](port, size) & ((1 << (8 * size)) - 1)
+        if dev is not None and dev[2] is not None:
+            dev[2](port, size, value)
+        return None
 
     def dma_space_of(self, device):
         """The id of the DMA space bound to `device`, or None."""

@@ -35,6 +35,13 @@ void arch_pf_exception(int present, int write, int exec, uint64_t *trapno, uint6
     *err = ((uint64_t)1 << 25) | (write && !exec ? 0x40 : 0) | (present ? 0x0F : 0x07);
 }
 
+/* No I/O ports here (ARCH_IO_PORTS 0): an "in" would be an undefined instruction. */
+void arch_io_exception(uint64_t *trapno, uint64_t *err)
+{
+    *trapno = 0;
+    *err = 0;
+}
+
 /* §10.3: l4_exc_regs_t on arm64 (40 words): the trap is the ESR's exception class
  * (bits 26..31) in `err`; an unknown instruction is class 0. */
 const struct exc_layout *arch_exc_layout(void)

@@ -35,6 +35,13 @@ void arch_pf_exception(int present, int write, int exec, uint64_t *trapno, uint6
     *err = 0;
 }
 
+/* No I/O ports here (ARCH_IO_PORTS 0): a reserved instruction. */
+void arch_io_exception(uint64_t *trapno, uint64_t *err)
+{
+    *trapno = 10;
+    *err = 0;
+}
+
 /* §10.3: l4_exc_regs_t on MIPS (41 words): the trap is the exception code of `cause`
  * (bits 2..6); sp is r29 (word 2 + 29); a reserved instruction is code 10. */
 const struct exc_layout *arch_exc_layout(void)

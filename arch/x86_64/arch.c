@@ -34,6 +34,15 @@ void arch_pf_exception(int present, int write, int exec, uint64_t *trapno, uint6
     *err = (present ? 1 : 0) | (write ? 2 : 0) | 4 | (exec ? 0x10 : 0);
 }
 
+/* An in/out without the port in the task's I/O bitmap is a general-protection fault,
+ * trap 13 with error code 0 (Fiasco without I/O page faults, kernkonzept/l4re-core
+ * l4sys/include/pager). */
+void arch_io_exception(uint64_t *trapno, uint64_t *err)
+{
+    *trapno = 13;
+    *err = 0;
+}
+
 /* §10.3: l4_exc_regs_t on amd64 (26 words): trapno and error code have words of their
  * own; an illegal instruction is trap 6 (#UD). */
 const struct exc_layout *arch_exc_layout(void)
