@@ -216,6 +216,10 @@ int icu_set_mode(kernel_t *k, uint32_t line, uint32_t mode)
         return -L4_EINVAL;
     if (mode & L4_IRQ_F_SET_MODE)
         k->icu_lines[line].mode = mode & L4_IRQ_F_MASK;
+    if (mode & L4_IRQ_F_SET_WAKEUP)
+        k->icu_lines[line].wakeup = 1;
+    else if (mode & L4_IRQ_F_CLEAR_WAKEUP)
+        k->icu_lines[line].wakeup = 0;
     return 0;
 }
 
@@ -264,6 +268,8 @@ static int line_set(kernel_t *k, uint32_t line, uint32_t level)
 {
     struct icu_line *l = &k->icu_lines[line];
     int rising = level && !l->asserted;
+    if (rising && l->wakeup)
+        platform_wake(k);                         /* a wakeup source ends a suspend */
     l->asserted = level;
     struct irq *q = irq_get(k, l->irq);
     if (!q || !rising)

@@ -330,6 +330,9 @@ enum kernel_shutdown_how {
 /* Ends the system: no thread runs again; sched_next answers SCHED_SHUTDOWN. */
 int kernel_shutdown(kernel_t *k, uint32_t how);
 uint32_t kernel_shutdown_state(const kernel_t *k);
+/* Platform suspend (§8.8 op 0; pfc.c): 0, or -L4_EBUSY without a wakeup line. */
+int platform_suspend(kernel_t *k);
+uint32_t kernel_suspended(const kernel_t *k);
 /* Takes a CPU offline (0) or online (1). An offline CPU runs nothing and its clock stands
  * still; its threads, timeouts and incoming wake-ups wait. Online again, its clock moves up
  * to the clock of the CPU doing it (outside a kernel entry: the furthest clock).

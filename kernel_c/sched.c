@@ -187,8 +187,8 @@ void sched_migrate(kernel_t *k, struct thread *t, uint32_t cpu)
 __attribute__((always_inline))
 static inline uint64_t next_event(const kernel_t *k, const struct cpu *c)
 {
-    if (!c->online)
-        return NEVER;                  /* an offline CPU runs nothing (pfc.c) */
+    if (!c->online || k->suspended)
+        return NEVER;                  /* an offline CPU, or a suspended system (pfc.c) */
     int runnable = c->current || !rq_empty(c);
     uint64_t timer = c->timeouts ? c->timeouts->deadline_ns : NEVER;
     if (runnable)
@@ -375,7 +375,7 @@ void kernel_advance_idle(kernel_t *k, uint64_t t)
 {
     for (uint32_t i = 0; i < k->cpus; i++) {
         struct cpu *c = &k->cpu[i];
-        if (!c->current && rq_empty(c) && c->clock_ns < t) {
+        if (((!c->current && rq_empty(c)) || k->suspended) && c->clock_ns < t) {
             if (k->trace.size) trace_switch(k, i, NULL);
             c->idle_ns += t - c->clock_ns;
             c->clock_ns = t;
