@@ -35,14 +35,21 @@ static struct task *dma_space_get(const kernel_t *k, kobj_id_t id)
     return o && o->type == KOBJ_DMA_SPACE ? (struct task *)o : NULL;
 }
 
+/* The device src_id names, if dma_space is a DMA space: bind's and unbind's checks. */
+static int decode(const kernel_t *k, uint64_t src_id, kobj_id_t dma_space, uint32_t *device)
+{
+    int rc = arch_iommu_device(src_id, device);
+    if (rc < 0)
+        return rc;
+    return dma_space_get(k, dma_space) ? 0 : -L4_EINVAL;
+}
+
 int iommu_bind(kernel_t *k, uint64_t src_id, kobj_id_t dma_space)
 {
     uint32_t device;
-    int rc = arch_iommu_device(src_id, &device);
+    int rc = decode(k, src_id, dma_space, &device);
     if (rc < 0)
         return rc;
-    if (!dma_space_get(k, dma_space))
-        return -L4_EINVAL;
     struct iommu *mmu = iommu_get(k);
     if (!mmu)
         return -L4_ENOMEM;
@@ -53,11 +60,9 @@ int iommu_bind(kernel_t *k, uint64_t src_id, kobj_id_t dma_space)
 int iommu_unbind(kernel_t *k, uint64_t src_id, kobj_id_t dma_space)
 {
     uint32_t device;
-    int rc = arch_iommu_device(src_id, &device);
+    int rc = decode(k, src_id, dma_space, &device);
     if (rc < 0)
         return rc;
-    if (!dma_space_get(k, dma_space))
-        return -L4_EINVAL;
     struct iommu *mmu = k->iommu;
     if (mmu && mmu->space[device].raw == dma_space.raw)
         mmu->space[device].raw = 0;       /* another space bound there: left alone */

@@ -687,7 +687,7 @@ def test_mips_4k_page_build_passes_the_mips_page_table_tests(tmp_path):
     # inherit a sanitizer run's preloaded runtimes; run with this run's pyl4re package.
     build_env = {k: v for k, v in os.environ.items()
                  if k not in ("LD_PRELOAD", "ASAN_OPTIONS", "UBSAN_OPTIONS")}
-    build_env.update(PYL4RE_ARCHES="mips64", PYL4RE_MIPS_PAGE_SIZE="4K")
+    build_env.update(PYL4RE_ARCHES="mips64", PYL4RE_MIPS_PAGE_SIZE="4K", PYL4RE_SCHED="fp")
     run_env = dict(os.environ,
                    PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(pyl4re.__file__))))
     r = subprocess.run([sys.executable, "setup.py", "-q", "build_ext", "--build-lib",
