@@ -94,7 +94,7 @@ static void io_revoke(kernel_t *k, struct task *t, uint32_t port, int self)
 int io_map(kernel_t *k, struct task *from, uint64_t snd_fpage, struct task *to,
            uint64_t window, uint32_t *mapped)
 {
-    uint32_t sf, sl, wf, wl;
+    uint32_t sf = 0, sl = 0, wf = 0, wl = 0;
     *mapped = 0;
     if (!io_range(snd_fpage, &sf, &sl) || !io_range(window, &wf, &wl) || from == to)
         return 0;
@@ -153,7 +153,7 @@ int task_map_io(kernel_t *k, kobj_id_t dst, kobj_id_t src, uint64_t fpage, uint3
 int task_unmap_io(kernel_t *k, kobj_id_t task, uint64_t fpage, uint64_t mask)
 {
     struct task *t = task_get(k, task);
-    uint32_t first, last;
+    uint32_t first = 0, last = 0;
     if (!t)
         return -L4_EINVAL;
     if (!io_range(fpage, &first, &last) || !(fpage & L4_FPAGE_RIGHTS_MASK))
