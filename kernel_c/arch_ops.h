@@ -32,4 +32,12 @@ void arch_pf_exception(int present, int write, int exec, uint64_t *trapno, uint6
 /* The CPU exception an I/O access without the port raises (x86: #GP; §10.1). */
 void arch_io_exception(uint64_t *trapno, uint64_t *err);
 
+/* The vCPU state area's layout and the upcall register frame (§11; arch/<arch>/vcpu.c):
+ * the pseudo exception an IPC or IRQ upcall writes into r, a page fault's trap and
+ * address, and what a kernel entry made in vCPU user mode looks like. r = the state
+ * area's l4_vcpu_regs_t, already holding ip, sp and flags. */
+void arch_vcpu_ipc_upcall(uint64_t *r);
+void arch_vcpu_page_fault(uint64_t *r, uint64_t va, int present, int write, int exec);
+void arch_vcpu_syscall(uint64_t *r);
+
 #endif

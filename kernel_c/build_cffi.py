@@ -51,12 +51,13 @@ KERNEL_SOURCES = [
     "kernel_c/mapdb.c",
     "kernel_c/trace.c",
     "kernel_c/pfc.c",
+    "kernel_c/vcpu.c",
     "kernel_c/iommu.c",
     "kernel_c/thread_ops.c",
     "kernel_c/msi.c",
     "kernel_c/iospace.c",
 ]
-ARCH_SOURCES = ["arch.c", "paging.c", "mmu.c"]
+ARCH_SOURCES = ["arch.c", "paging.c", "mmu.c", "vcpu.c"]
 
 CFLAGS = ["-std=c11", "-Wall", "-Wextra", "-O2", "-fvisibility=hidden"]
 SANITIZE_FLAGS = ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined",

@@ -18,6 +18,8 @@ int thread_exception(kernel_t *k, kobj_id_t thread, uint64_t trapno, uint64_t er
     struct thread *t = sys_running(k, thread);
     if (!t || t->exc.active || t->pf.active)
         return -L4_EINVAL;
+    if (t->vcpu.area && (vcpu_at_entry(k, t, 0) || vcpu_exception(k, t, trapno, err, pfa)))
+        return vcpu_upcall_exit(k, thread);
     const struct exc_layout *l = arch_exc_layout();
     if (t->exc_handler == L4_INVALID_CAP) {
         k->running_cpu = CPU_NONE;

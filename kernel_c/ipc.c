@@ -70,6 +70,8 @@ void waitq_enqueue(struct wait_q *q, struct thread *t)
         after->wq_next = t;
     else
         q->head = t;
+    if (q->owner && q->owner->vcpu.area)
+        vcpu_sticky_update(q->owner);
 }
 
 void waitq_remove(struct thread *t)
@@ -87,6 +89,8 @@ void waitq_remove(struct thread *t)
         q->tail = t->wq_prev;
     t->wq = NULL;
     t->wq_next = t->wq_prev = NULL;
+    if (q->owner && q->owner->vcpu.area)
+        vcpu_sticky_update(q->owner);
 }
 
 /* ---- results */
@@ -239,6 +243,12 @@ static uint32_t transfer_items(kernel_t *k, struct thread *s, struct thread *r, 
             if (buf & 2)                           /* small buffers hold objects only */
                 return L4_IPC_SEMSGCUT;
             r->utcb[pos] = (ctl & ~(uint64_t)0x0FF6) | (fp & 0x0FF0);
+            if (r->pf.active && !r->pf.item_seen) {  /* a pager's answer: kept to say why */
+                r->pf.item_seen = 1;
+                r->pf.item_ctl = ctl;
+                r->pf.item_fpage = fp;
+                r->pf.item_from = kobj_id_of(&s->task->hdr);
+            }
             uint32_t mapped = 0;
             int rc = type == FPAGE_IO ? io_map(k, s->task, fp, r->task, window, &mapped)
                                       : mem_map(k, s->task, fp, r->task, window, ctl, &mapped);
@@ -421,6 +431,14 @@ void ipc_op(kernel_t *k, struct thread *self, const struct ipc_op *op)
     if (op->have_send) {
         struct thread *dst = op->dst;
         int queue = dst ? !receiver_ready(k, dst, self) : 1;
+        /* A vCPU with its interrupt flag set takes the message at once, as an upcall. */
+        int upcall = queue && dst && dst != self && vcpu_async_ready(k, dst);
+        uint64_t interrupted[2] = { 0, 0 };
+        if (upcall) {
+            queue = 0;
+            interrupted[0] = dst->ret_tag;
+            interrupted[1] = dst->ret_label;
+        }
         if (queue) {
             int kind = ipc_timeout_at(self, op->snd_to, now, &at);
             if (kind == TO_ZERO) {
@@ -441,7 +459,10 @@ void ipc_op(kernel_t *k, struct thread *self, const struct ipc_op *op)
             return;
         }
         timeout_disarm(k, dst);
-        if (!transfer(k, self, dst, op->tag, op->label, op->rights)) {
+        int sent = transfer(k, self, dst, op->tag, op->label, op->rights);
+        if (upcall)
+            vcpu_async_delivered(k, dst, interrupted);
+        if (!sent) {
             dst->state &= ~TS_RECV;
             sched_ready(k, dst);
             return;
@@ -481,6 +502,20 @@ void ipc_op(kernel_t *k, struct thread *self, const struct ipc_op *op)
             sched_ready(k, woken);
         drain_open_waits(k, woken);
     }
+}
+
+int ipc_take_pending(kernel_t *k, struct thread *t)
+{
+    t->partner.raw = 0;
+    if (irq_take(k, t))
+        return 1;
+    struct thread *s = t->senders.head;
+    if (!s)
+        return 0;
+    t->state |= TS_RECV;
+    accept_sender(k, t, s);
+    drain_open_waits(k, s);
+    return 1;
 }
 
 /* ---- the fast path (§12): a call or a reply-and-wait whose partner waits */

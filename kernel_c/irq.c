@@ -46,6 +46,8 @@ static void irq_dequeue(struct irq *q)
         t->irq_tail = q->prev;
     q->next = q->prev = NULL;
     q->queued_at = NULL;
+    if (t->vcpu.area)
+        vcpu_sticky_update(t);
 }
 
 /* Hands the Irq's message to t, which waits for it now. */
@@ -85,6 +87,16 @@ void irq_raise(kernel_t *k, struct irq *q)
         deliver(k, q, t);
         return;
     }
+    if (vcpu_async_ready(k, t)) {                 /* a vCPU with interrupts on: an upcall */
+        uint64_t interrupted[2] = { t->ret_tag, t->ret_label };
+        t->ret_tag = 0;
+        t->ret_label = q->label;
+        if (k->trace.size) trace_irq(k, t, q);
+        if (q->line != ICU_NO_LINE && (k->icu_lines[q->line].mode & L4_IRQ_F_LEVEL))
+            k->icu_lines[q->line].masked = 1;
+        vcpu_async_delivered(k, t, interrupted);
+        return;
+    }
     q->queued_at = t;                             /* FIFO among IRQs, ahead of threads */
     q->prev = t->irq_tail;
     if (t->irq_tail)
@@ -92,6 +104,8 @@ void irq_raise(kernel_t *k, struct irq *q)
     else
         t->irq_head = q;
     t->irq_tail = q;
+    if (t->vcpu.area)
+        vcpu_sticky_update(t);
 }
 
 struct irq *irq_take(kernel_t *k, struct thread *t)

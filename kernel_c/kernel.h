@@ -45,6 +45,7 @@ struct last_error {
     uint64_t opcode;
     int32_t code;              /* -L4_Exxx, or an IPC error (positive TCR code) */
     const char *what;
+    struct mem_result fault;   /* an unresolved page fault: fault.reason != 0 */
 };
 
 struct kernel {
@@ -61,6 +62,7 @@ struct kernel {
     struct cpu *cpu;           /* cpus entries */
     uint32_t running_cpu;      /* the CPU of the kernel entry in progress, or CPU_NONE */
     struct last_error err;
+    uint64_t errors;           /* failures noted so far (err is the last) */
     uint64_t events;           /* kernel entries so far (a cheap progress counter) */
     struct task *sigma0;       /* owns every frame outside the kernel pool at boot */
     struct thread *sigma0_thread;
@@ -75,6 +77,8 @@ struct kernel {
     /* The bounds of the current run (sched_limits, sched_set_event): NEVER for none. */
     uint64_t sched_until_ns, sched_event_ns, sched_steps_left;
     uint32_t sched_in_entry;   /* a waiting sys_invoke may schedule at once */
+    uint64_t vcpu_conts;
+    const char *pending_what;  /* why the slow-path operation in progress refused, if C said */       /* continuation ips handed out by vCPU upcalls (vcpu.c) */
 };
 
 /* The live object with this id (table slot, generation), or NULL once it died. Inline:

@@ -44,6 +44,7 @@ struct thread;
 /* A priority-ordered queue of threads (senders, gate waiters); FIFO within a priority. */
 struct wait_q {
     struct thread *head, *tail;
+    struct thread *owner;      /* a thread's own queue of senders (vCPU sticky flag), else NULL */
 };
 
 struct task {

@@ -366,6 +366,17 @@ enum l4_thread_ops {
     L4_THREAD_OPCODE_MASK = 0xFFFF,
     L4_THREAD_VCPU_CONTROL_EXT_OP = 0x10007,
 };
+/* §11.2 vCPU state flags (state, saved_state) and sticky flags */
+enum l4_vcpu_state_flags {
+    L4_VCPU_F_IRQ = 0x01,
+    L4_VCPU_F_PAGE_FAULTS = 0x02,
+    L4_VCPU_F_EXCEPTIONS = 0x04,
+    L4_VCPU_F_USER_MODE = 0x20,
+    L4_VCPU_F_FPU_ENABLED = 0x80,
+};
+enum l4_vcpu_sticky_flags {
+    L4_VCPU_SF_IRQ_PENDING = 0x01,
+};
 /* Thread control: flags in MR0, and the MR indices of the request */
 enum l4_thread_control_flags {
     L4_THREAD_CONTROL_SET_PAGER = 0x0010000,

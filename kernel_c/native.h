@@ -28,5 +28,8 @@ int native_fault_done(struct thread *t);
 int sigma0_init(kernel_t *k, struct thread *t);
 void sigma0_fini(struct thread *t);
 void sigma0_step(kernel_t *k, struct thread *t);
+/* Why sigma0 refuses the page at pa to `owner` (a FAULT_SIGMA0_* reason, *holder the owner
+ * that has it), or 0 if it would map it. */
+uint32_t sigma0_why(const kernel_t *k, uint64_t pa, uint16_t owner, uint32_t *holder);
 
 #endif

@@ -245,6 +245,8 @@ enum sys_status {
     SYS_FAULT = 4,         /* a memory access that cannot be resolved (see mem_result) */
     SYS_SWITCH = 5,        /* the thread must yield, and the scheduler has already chosen
                               what runs next: its answer is in the entry's sched_out */
+    SYS_UPCALL = 6,        /* the entry became a vCPU upcall (vcpu.c): the thread yields; its
+                              code is parked and goes on, if ever, when a resume names it */
 };
 struct sys_result {
     uint64_t tag, label;
@@ -266,12 +268,34 @@ int sys_complete(kernel_t *k, kobj_id_t thread, uint64_t reply_tag, uint32_t ipc
  * choice in *next, as for sys_invoke); when the thread runs again, mem_fault_done() says
  * whether to retry (SYS_DONE) or give up (SYS_FAULT). A fault a native pager (sigma0)
  * resolves at once is retried inside the call: the answer is then SYS_DONE. */
-enum fault_reason { FAULT_NO_PAGER = 1, FAULT_UNRESOLVED = 2, FAULT_NOT_USER = 3 };
+/* Why a fault stayed unresolved: what the pager's reply did (§10.1). The real kernel
+ * sends the fault again when the retried access faults once more; the model stops there
+ * and says why, when the reply itself is the cause (no map item, an item that does not
+ * cover the address or lacks the rights, pages the pager does not hold). */
+enum fault_reason {
+    FAULT_NO_PAGER = 1,        /* the thread's pager selector is invalid */
+    FAULT_NOT_USER = 3,        /* above the user address space */
+    FAULT_PAGER_GONE = 4,      /* the pager capability names no object (ENOT_EXISTENT) */
+    FAULT_PAGER_ERROR = 5,     /* the pager replied with a negative label (`label`) */
+    FAULT_NO_ITEM = 6,         /* the reply had no memory map item */
+    FAULT_TOO_SMALL = 7,       /* the item's fpage is smaller than a page */
+    FAULT_ELSEWHERE = 8,       /* the item's pages land elsewhere (send base / hot spot) */
+    FAULT_RIGHTS = 9,          /* the item's fpage lacks the rights the access needs */
+    FAULT_NOT_HELD = 10,       /* the pager does not hold that page (with those rights) */
+    FAULT_SIGMA0_NOT_RAM = 11, /* sigma0: not memory it owns (kernel pool, beyond RAM) */
+    FAULT_SIGMA0_KERNEL = 12,  /* sigma0: the frame it keeps for the kernel (the KIP) */
+    FAULT_SIGMA0_TAKEN = 13,   /* sigma0: another owner has the frame (`owner`) */
+};
 struct mem_result {
     phys_addr_t pa;
     uint32_t avail;
     uint32_t reason;       /* SYS_FAULT: enum fault_reason */
     uint64_t fault_addr;
+    /* SYS_FAULT: the pager's reply: its label, its first memory item (ctl, fpage: 0 if
+     * none), and for FAULT_SIGMA0_TAKEN the sigma0 owner id holding the frame. */
+    int64_t label;
+    uint64_t ctl, fpage;
+    uint32_t owner, access;
 };
 int mem_access(kernel_t *k, kobj_id_t thread, virt_addr_t va, uint32_t access,
                struct mem_result *out, struct sched_out *next);
@@ -291,7 +315,8 @@ enum sched_resume {
     RESUME_RESULT = 0,     /* go on with the result of its last kernel entry (tag, label) */
     RESUME_REPEAT = 1,     /* make the last kernel entry again (a gate got bound) */
     RESUME_START = 2,      /* ex_regs set a new ip: start the code there */
-    RESUME_EXCEPTION = 3,  /* ex_regs triggered an exception: raise it (thread_raise_triggered) */
+    RESUME_UPCALL = 3,     /* a vCPU upcall: park the code, run the entry point (vcpu.c) */
+    RESUME_EXCEPTION = 4,  /* ex_regs triggered an exception: raise it (thread_raise_triggered) */
 };
 struct sched_out {
     int32_t status;        /* enum sched_status (also for a SYS_SWITCH entry) */
@@ -403,7 +428,8 @@ kobj_id_t thread_del_irq(const kernel_t *k, kobj_id_t thread);   /* 0: none */
  * triggered, 0 if not. */
 int thread_trigger_exception(kernel_t *k, kobj_id_t thread, uint32_t cancel);
 /* The run loop, for a thread resumed with RESUME_EXCEPTION: it calls its exception handler
- * now (SYS_SUSPEND; SYS_FAULT without a handler); thread_exception_done ends it. */
+ * now (SYS_SUSPEND; thread_exception_done ends it). Without a handler it waits for ever in
+ * a call to itself, as in Fiasco (SYS_SUSPEND as well). */
 int thread_raise_triggered(kernel_t *k, kobj_id_t thread);
 /* The arch thread operations (opcode 0x10 and up): MR0, MR1 and the tag's words. Sets the
  * thread registers they name (amd64 FS/GS base, arm64 TPIDRURO); -L4_ENOSYS for what this
@@ -425,6 +451,11 @@ struct error_info {
     uint64_t opcode;
     int32_t code;
     const char *what;
+    uint64_t count;        /* failures noted so far: tells a new failure from an old one */
+    /* An unresolved page fault (fault_reason != 0): the mem_result it ended with. */
+    uint32_t fault_reason, fault_access, fault_owner;
+    uint64_t fault_addr, fault_ctl, fault_fpage;
+    int64_t fault_label;
 };
 int kernel_last_error(const kernel_t *k, struct error_info *out);
 /* Consistency of threads, queues and timeouts (check.c): 0, or an error naming the first
@@ -451,7 +482,9 @@ enum trace_kind {
     TRACE_KE = 8,          /* fiasco_tbuf_log: a..c = up to 24 bytes of text */
     TRACE_KE_REG = 9,      /* fiasco_tbuf_log_3val: a..c = the three values */
     TRACE_KE_BIN = 10,     /* fiasco_tbuf_log_binary: a..c = 24 bytes */
-    TRACE_KIND_COUNT = 11,
+    TRACE_VCPU_UPCALL = 11,  /* vCPU event: a = enum vcpu_event, b = saved_state, c = r.ip */
+    TRACE_VCPU_RESUME = 12,  /* vcpu_resume: a = state, b = ip, c = the task it runs in */
+    TRACE_KIND_COUNT = 13,
 };
 enum trace_limits {
     TRACE_DEFAULT_ENTRIES = 4096,
@@ -597,6 +630,74 @@ int thread_exception_done(kernel_t *k, kobj_id_t thread, struct exc_result *out)
 /* The trap number an illegal instruction raises on this architecture (an escaping
  * Python exception is one). */
 uint32_t arch_illegal_trapno(void);
+
+
+/* ---- vCPUs (vcpu.c, arch/<arch>/vcpu.c; §11, docs/vcpu.md) */
+/* Where l4_vcpu_state_t keeps each field on this architecture (byte offsets from the
+ * area's start), its sizes and version, the extended area issue-11 VMs add, and the
+ * l4_exc_regs_t words of `r` the kernel writes (an index of 0xFF: no such word). */
+struct vcpu_layout {
+    uint32_t version;            /* L4_VCPU_STATE_VERSION, written by vcpu_control */
+    uint32_t state_size;         /* L4_VCPU_STATE_SIZE: what l4sys reserves */
+    uint32_t struct_size;        /* sizeof(Vcpu_state): what vcpu_control checks */
+    uint32_t r, r_words, i, i_tag, i_label;
+    uint32_t state, saved_state, sticky_flags, user_task;
+    uint32_t entry_sp, entry_ip, reserved_sp, arch_state;
+    uint32_t ext_infos, ext_state, ext_size;   /* the extended (hardware VM) area */
+    uint32_t r_ip, r_sp, r_flags, r_pfa, r_err, r_trapno, r_trapno_shift;
+};
+const struct vcpu_layout *arch_vcpu_layout(void);
+/* What the registers of an upcall say it was (enum vcpu_event; libvcpu's
+ * l4vcpu_is_irq_entry / l4vcpu_is_page_fault_entry): r = the state area's r. */
+uint32_t arch_vcpu_classify(const uint64_t *r);
+/* What the run loop parks when an upcall interrupts a µApp's code (docs/vcpu.md). */
+enum vcpu_park {
+    VCPU_PARK_NONE = 0,        /* no code to keep (it had not started, or was the entry's) */
+    VCPU_PARK_RESULT = 1,      /* it waits for the result of its last entry: tag, label */
+    VCPU_PARK_REPEAT = 2,      /* its entry was not made: make it again when resumed */
+    VCPU_PARK_COMPUTE = 3,     /* it was computing: compute_ns are left to burn */
+};
+/* Why a vCPU entered its entry point (trace records, docs/vcpu.md). */
+enum vcpu_event {
+    VCPU_EVENT_IPC = 1,        /* an IPC or IRQ message, delivered into i */
+    VCPU_EVENT_PAGE_FAULT = 2, /* with L4_VCPU_F_PAGE_FAULTS */
+    VCPU_EVENT_EXCEPTION = 3,  /* with L4_VCPU_F_EXCEPTIONS */
+    VCPU_EVENT_SYSCALL = 4,    /* a kernel entry made in vCPU user mode */
+    VCPU_EVENT_RESUME_IRQ = 5, /* vcpu_resume found an IRQ pending and upcalled instead */
+};
+/* Continuation ips: the r.ip of interrupted code, one per upcall (never code addresses). */
+#define VCPU_CONT_BASE 0x40000000
+enum vcpu_limits { VCPU_CONT_STRIDE = 0x10 };
+struct vcpu_info {
+    phys_addr_t state;         /* the state area in physical memory (0: no vCPU) */
+    virt_addr_t state_va;
+    kobj_id_t user_task;       /* the cached user task (0: none) */
+    uint32_t user_mode;        /* running in the user task's address space */
+    uint32_t ext;
+};
+struct vcpu_upcall {
+    uint32_t park;             /* enum vcpu_park */
+    uint64_t cont_ip;          /* the r.ip the interrupted code was given */
+    uint64_t tag, label;       /* VCPU_PARK_RESULT */
+    uint64_t compute_ns;       /* VCPU_PARK_COMPUTE */
+};
+/* Thread op 7: the state area at va in the thread's task's ku-mem (8-byte aligned,
+ * sizeof(Vcpu_state) inside one ku-mem piece); writes version. -L4_EINVAL otherwise. */
+int vcpu_control(kernel_t *k, kobj_id_t thread, virt_addr_t va);
+int vcpu_info(const kernel_t *k, kobj_id_t thread, struct vcpu_info *out);
+/* After RESUME_UPCALL: what the interrupted code was doing (once per upcall). */
+int vcpu_take_upcall(kernel_t *k, kobj_id_t thread, struct vcpu_upcall *out);
+/* Thread op 4, step 1 (§11.3): the user_task field (look up and cache, or drop); the
+ * cached task in *task. 0, -L4_EINVAL (not the caller, no vCPU, not a task), -L4_ENOENT
+ * (an empty slot), -L4_EPERM (no S). */
+int vcpu_resume_user_task(kernel_t *k, kobj_id_t thread, kobj_id_t *task);
+/* Thread op 4, the rest: the pending-IRQ check (1: upcalled instead) or the resume (0:
+ * the thread goes on at r.ip, in the user task if L4_VCPU_F_USER_MODE); -L4_ENOENT for
+ * user mode without a user task. */
+int vcpu_resume_commit(kernel_t *k, kobj_id_t thread);
+/* The µApp code running in vCPU user mode ended (returned or raised): as an illegal
+ * instruction, an exception upcall. SYS_UPCALL, or -L4_EINVAL if not in user mode. */
+int vcpu_user_exit(kernel_t *k, kobj_id_t thread);
 
 
 /* ---- the benchmarks' C floor (floor.c): iterations of a call, two lookups and the

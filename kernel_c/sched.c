@@ -204,7 +204,7 @@ int sched_may_continue(const kernel_t *k, struct thread *t)
     if (t->cpu == CPU_NONE)
         return 0;
     const struct cpu *c = &k->cpu[t->cpu];
-    if (c->current != t || c->need_resched || !(t->state & TS_READY))
+    if (c->current != t || c->need_resched || !(t->state & TS_READY) || t->vcpu.upcall)
         return 0;
     if (c->timeouts && c->timeouts->deadline_ns <= c->clock_ns)
         return 0;
@@ -346,13 +346,15 @@ int sched_next(kernel_t *k, struct sched_out *out)
         out->label = t->ret_label;
         if (t->start_pending)                    /* a fault the old code began since */
             thread_abandon_kcalls(t);
-        int exc = thread_exception_due(t);       /* told first; the rest waits for it */
-        out->resume = exc ? RESUME_EXCEPTION : t->start_pending ? RESUME_START
+        int exc = !t->vcpu.upcall && thread_exception_due(t);   /* told first */
+        out->resume = t->vcpu.upcall ? RESUME_UPCALL : exc ? RESUME_EXCEPTION
+                      : t->start_pending ? RESUME_START
                       : t->ret_restart ? RESUME_REPEAT : RESUME_RESULT;
         out->ip = t->ip;
         out->cpu = t->cpu;
         if (!exc)
             t->ret_restart = t->start_pending = 0;
+        t->vcpu.upcall = 0;
         status = SCHED_RUN;
         break;
     }

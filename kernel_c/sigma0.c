@@ -169,6 +169,25 @@ static uint64_t answer(struct thread *t, uint64_t tag, uint64_t label)
     }
 }
 
+uint32_t sigma0_why(const kernel_t *k, uint64_t pa, uint16_t owner, uint32_t *holder)
+{
+    const struct sigma0 *st = k->sigma0_thread ? k->sigma0_thread->native_state : NULL;
+    uint64_t n = (uint64_t)1 << (ARCH_PAGE_SHIFT - FRAME_SHIFT);
+    uint64_t pfn = (pa >> ARCH_PAGE_SHIFT << ARCH_PAGE_SHIFT) >> FRAME_SHIFT;
+    if (!st || pfn < st->first_pfn || pfn + n > st->end_pfn)
+        return FAULT_SIGMA0_NOT_RAM;
+    for (uint64_t i = 0; i < n; i++) {
+        uint16_t o = st->owner[pfn - st->first_pfn + i];
+        if (o == KERNEL)
+            return FAULT_SIGMA0_KERNEL;
+        if (o != FREE && o != owner) {
+            *holder = o;
+            return FAULT_SIGMA0_TAKEN;
+        }
+    }
+    return 0;
+}
+
 void sigma0_step(kernel_t *k, struct thread *t)
 {
     int have_msg = t->native_pc && !(t->ret_tag & L4_MSGTAG_ERROR);

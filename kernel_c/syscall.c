@@ -23,6 +23,7 @@ static void note_error(kernel_t *k, struct thread *t, uint64_t sel, uint32_t typ
         .rights_needed = needed, .label = tag_label(tag), .opcode = t->utcb ? t->utcb[0] : 0,
         .code = code, .what = what,
     };
+    k->errors++;
     if (k->trace.size && code > 0) trace_ipc_error(k, t, (uint64_t)code);   /* IPC errors */
 }
 
@@ -141,6 +142,7 @@ static int general_entry(kernel_t *k, struct thread *t, const struct sys_call *c
     else
         control = 1;
     if (control) {
+        k->pending_what = NULL;
         t->slow = (struct slow_entry){ .pending = 1, .obj = kobj_id_of(o), .type = o->type,
                                        .rights = rights, .attrs = attrs, .flags = (uint32_t)flags,
                                        .timeout = c->timeout, .selector = sel };
@@ -240,6 +242,8 @@ int sys_invoke(kernel_t *k, kobj_id_t thread, uint64_t dest, uint64_t tag, uint6
     struct thread *t = sys_running(k, thread);
     if (!t || !out || !next)
         return -L4_EINVAL;
+    if (t->vcpu.area && vcpu_at_entry(k, t, 1))
+        return vcpu_upcall_exit(k, thread);
     struct sys_call c = { .dest = dest, .tag = tag, .label = label, .timeout = timeout };
     int status = sys_exit(k, thread, kernel_entry(k, t, &c), out);
     if (status != SYS_SUSPEND)
@@ -285,6 +289,8 @@ int sys_compute(kernel_t *k, kobj_id_t thread, uint64_t ns)
         return -L4_EINVAL;
     t->compute_left_ns = ns;                     /* the scheduler burns it (sched.c) */
     t->ret_tag = t->ret_label = 0;
+    if (t->vcpu.area && vcpu_at_entry(k, t, 0))  /* parked with all of ns left */
+        return vcpu_upcall_exit(k, thread);
     struct sys_result out;
     int status = sys_exit(k, thread, SYS_DONE, &out);
     return status == SYS_DONE && ns ? SYS_SUSPEND : status;
@@ -302,6 +308,14 @@ int kernel_last_error(const kernel_t *k, struct error_info *out)
     out->opcode = e->opcode;
     out->code = e->code;
     out->what = e->what ? e->what : "";
+    out->count = k->errors;
+    out->fault_reason = e->fault.reason;
+    out->fault_access = e->fault.access;
+    out->fault_owner = e->fault.owner;
+    out->fault_addr = e->fault.fault_addr;
+    out->fault_ctl = e->fault.ctl;
+    out->fault_fpage = e->fault.fpage;
+    out->fault_label = e->fault.label;
     return e->thread.raw ? 0 : -L4_ENOENT;
 }
 
@@ -311,6 +325,8 @@ int kernel_note_error(kernel_t *k, kobj_id_t thread, uint64_t sel, uint32_t type
 {
     k->err = (struct last_error){ .thread = thread, .selector = sel, .obj_type = type,
                                   .rights_had = had, .rights_needed = needed, .label = label,
-                                  .opcode = opcode, .code = code, .what = NULL };
+                                  .opcode = opcode, .code = code, .what = k->pending_what };
+    k->pending_what = NULL;
+    k->errors++;
     return 0;
 }

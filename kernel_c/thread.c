@@ -27,6 +27,7 @@ void thread_init(struct thread *t)
     t->wfq_weight = 1;                            /* Fiasco's default WFQ context */
     t->wfq_qdw = DEFAULT_QUANTUM_NS;
     t->pager = t->exc_handler = L4_INVALID_CAP;
+    t->senders.owner = t;          /* its queue of senders drives the vCPU sticky flag */
 }
 
 static struct task *task_of(const kernel_t *k, kobj_id_t id)
@@ -129,6 +130,7 @@ void thread_kill_cleanup(kernel_t *k, struct thread *t)
      * nothing below can queue the dying thread again. */
     ipc_thread_dies(k, t);
     irq_thread_dies(t);
+    vcpu_thread_dies(t);
     timeout_disarm(k, t);
     sched_block(k, t);
     t->state = TS_DEAD;

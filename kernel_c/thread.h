@@ -13,6 +13,7 @@
 
 #include "kernel.h"
 #include "kobject.h"
+#include "vcpu.h"
 
 enum thread_state {
     TS_READY = 0x01,      /* wants the CPU: queued, or current */
@@ -108,10 +109,14 @@ struct thread {
 
     /* a page fault being resolved by page-fault IPC (memaccess.c) */
     struct pf_state {
-        uint32_t active;
+        uint32_t active, access;
         uint64_t va;
         uint64_t saved_mr[2];
         struct borrowed borrowed;
+        /* the reply's first memory map item, as it arrived (ipc.c): why a fault stayed */
+        uint32_t item_seen;
+        uint64_t item_ctl, item_fpage;
+        kobj_id_t item_from;       /* the task it was mapped from */
     } pf;
 
     /* an exception being told to the handler (exception.c) */
@@ -131,6 +136,8 @@ struct thread {
     uint32_t native_pc;        /* native programs: where their loop stands */
     uint64_t native_count;
     void *native_state;        /* a native program's own data (sigma0's bookkeeping) */
+
+    struct vcpu_ctx vcpu;      /* vcpu.c: the state area, user task, upcall in flight */
 };
 
 /* One entry of a CPU's software TLB (memaccess.c): a 4 KiB page of one task. */
@@ -284,6 +291,10 @@ void semaphore_down(kernel_t *k, struct thread *t, struct semaphore *s, uint32_t
                     uint64_t now);
 void semaphore_up(kernel_t *k, struct semaphore *s);
 void semaphore_release(kernel_t *k, struct semaphore *s);
+
+/* An open receive with zero timeout for t (vcpu.c): the first IRQ message or queued
+ * sender lands in t's UTCB and ret_*; 0 if nothing waits (then RETIMEOUT). */
+int ipc_take_pending(kernel_t *k, struct thread *t);
 
 /* IPC (ipc.c) */
 struct ipc_op {

@@ -98,6 +98,14 @@ int thread_raise_triggered(kernel_t *k, kobj_id_t thread)
     if (!t || !thread_exception_due(t))
         return -L4_EINVAL;
     t->exc_triggered = 0;
+    if (t->exc_handler == L4_INVALID_CAP) {
+        /* Nobody to tell: as in Fiasco the thread calls itself, and waits for ever. */
+        sched_block(k, t);
+        t->state |= TS_RECV;
+        t->partner = thread;
+        k->running_cpu = CPU_NONE;
+        return SYS_SUSPEND;
+    }
     const struct exc_layout *l = arch_exc_layout();
     return thread_exception(k, thread, l->trigger_trapno, l->trigger_err, 0);
 }

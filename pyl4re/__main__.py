@@ -1,13 +1,22 @@
-"""`pyl4re` on the command line: `pyl4re bench` is the benchmark report (bench/, the
-quickstart's main job); plain `pyl4re` boots a demo system per built architecture and
-prints what it did (demo.py)."""
+"""`pyl4re` on the command line: one subcommand per job, standard argparse.
+
+  pyl4re [demo]   boot the demo system on each built architecture and say what it did
+  pyl4re bench    the IPC benchmark report (bench/)
+  pyl4re fuzz     the syscall fuzzer (fuzz/)
+
+Each command is one entry of COMMANDS: its one-line help, a function that adds its
+options to its subparser, and the function that runs it with the parsed arguments. A new
+command (run, fuzz, ...) adds its entry here; `pyl4re --help` then lists it.
+"""
 import argparse
 import sys
 
-from . import _core, demo
+from . import _core
 
 
-def selfcheck(out=None):
+def demo(args, out=None):
+    """Boot the demo on each built architecture; 0 if every one did what it should."""
+    from . import demo as demo_mod
     out = out or sys.stdout
     arches = _core.available_arches()
     if not arches:
@@ -15,7 +24,7 @@ def selfcheck(out=None):
         return 1
     all_ok = True
     for arch in arches:
-        lines, ok = demo.run(arch)
+        lines, ok = demo_mod.run(arch)
         all_ok &= ok
         for line in lines:
             print(line, file=out)
@@ -23,16 +32,57 @@ def selfcheck(out=None):
     return 0 if all_ok else 1
 
 
+def _no_options(parser):
+    pass
+
+
+def _bench_options(parser):
+    from . import bench
+    bench.add_arguments(parser)
+
+
+def _bench(args):
+    from . import bench
+    return bench.run_args(args)
+
+
+def _fuzz_options(parser):
+    from .fuzz import campaign
+    campaign.add_arguments(parser)
+
+
+def _fuzz(args):
+    from .fuzz import campaign
+    return campaign.run_args(args)
+
+
+# name -> (one line of help, adds the options, runs it)
+COMMANDS = {
+    "demo": ("boot a demo system on each architecture (the default)", _no_options, demo),
+    "bench": ("the IPC and memory benchmark report per architecture", _bench_options,
+              _bench),
+    "fuzz": ("random kernel invocations checked by oracles; shrunk reproducers",
+             _fuzz_options, _fuzz),
+}
+DEFAULT = "demo"
+
+
+def parser():
+    p = argparse.ArgumentParser(
+        prog="pyl4re", description="pyl4re: the L4Re microkernel system as an in-process "
+        "model for Python.", epilog="`pyl4re COMMAND --help` shows a command's options.")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND",
+                           title="commands (default: demo)")
+    for name, (line, add_options, _) in COMMANDS.items():
+        add_options(sub.add_parser(name, help=line, description=f"pyl4re {name}: {line}."))
+    return p
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv and argv[0] == "bench":
-        from . import bench
-        return bench.main(argv[1:])
-    parser = argparse.ArgumentParser(prog="pyl4re", description=__doc__.splitlines()[0])
-    parser.add_argument("command", nargs="?", default="selfcheck", choices=["selfcheck"],
-                        help="what to run (default: selfcheck; `pyl4re bench` measures)")
-    parser.parse_args(argv)
-    return selfcheck()
+    args = parser().parse_args(argv)
+    name = args.command or DEFAULT
+    return COMMANDS[name][2](args)
 
 
 if __name__ == "__main__":

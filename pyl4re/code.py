@@ -3,7 +3,8 @@
 `entry(fn)` gives an async function an instruction-pointer value; a thread that ex_regs
 starts at that ip runs `await fn()`. Addresses are handed out in registration order from
 CODE_BASE, so the same program registers the same addresses on every run. Addresses below
-CODE_BASE belong to the kernel's native programs (kernel_c/native.c).
+CODE_BASE belong to the kernel's native programs (kernel_c/native.c). A thread sent to an
+address with no code runs `no_code`: an instruction fetch, then an illegal instruction.
 
 The registry itself holds functions weakly, so a closure that captured a kernel does not
 keep that kernel alive for ever; each kernel pins the code its threads use (`pin`), and
@@ -13,7 +14,7 @@ import inspect
 import itertools
 import weakref
 
-from . import traps
+from . import mem, traps
 
 CODE_BASE = 0x100000
 CODE_STRIDE = 0x100
@@ -46,3 +47,16 @@ def code_at(ip, pins=None):
         if fn is not None and pins is not None:
             pins[ip] = fn
     return fn
+
+
+class IllegalInstruction(RuntimeError):
+    """What a thread meets where no code is registered: escapes as a CPU exception."""
+
+
+async def no_code(ip):
+    """What runs at an ip with no code, as a CPU would: fetch the instruction (a page fault
+    to the pager where nothing is mapped), then find nothing it can execute. The escaping
+    IllegalInstruction (or the fetch's PageFaultError) goes to the thread's exception
+    handler like any escaping exception; a thread without one ends with it."""
+    await mem.fetch(ip)
+    raise IllegalInstruction(f"no code at ip {ip:#x}")

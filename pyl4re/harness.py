@@ -115,6 +115,8 @@ class Harness:
         self.task_names = {}                      # task id -> name
         self.next_utcb = {}                       # task id -> next free UTCB address
         self.next_sigma0_owner = 12               # sigma0 gate owners (user-level §1.4)
+        self.sigma0_owners = {}                   # owner id -> name of the task it pages
+        self._error_count = kernel._ffi.new("struct error_info *")   # reused by every run
 
     def _root_slot(self):
         slot = self.next_root
@@ -148,11 +150,17 @@ class Harness:
         slot, _ = self._create(_lib.L4_PROTO_KOBJECT, label=label)
         return Capability(self.k, slot)
 
-    def _sigma0_gate(self):
+    def sigma0_owner(self, owner):
+        """How to name a sigma0 owner id in a message: the task it pages, if known."""
+        name = self.sigma0_owners.get(owner)
+        return f"task {name!r} (sigma0 owner {owner})" if name else f"sigma0 owner {owner}"
+
+    def _sigma0_gate(self, name):
         """A new gate to sigma0 with an owner id of its own (user-level §1.1, §1.4)."""
         k = self.k
         owner = self.next_sigma0_owner
         self.next_sigma0_owner += 1
+        self.sigma0_owners[owner] = name
         slot, gate_id = self._create(_lib.L4_PROTO_KOBJECT, label=owner << 4)
         check(k._lib.gate_bind(k._k, [gate_id], [k._lib.kernel_sigma0_thread(k._k).raw],
                                owner << 4), "binding a sigma0 gate")
@@ -193,7 +201,7 @@ class Harness:
             _args.instance(cap, Capability, f"caps[{cname!r}]", k)
         if pager is not None and (not isinstance(pager, Capability) or pager.kernel is not k):
             raise TypeError("pager must be a Capability of this kernel (a gate to the pager)")
-        pager = pager or self._sigma0_gate()
+        pager = pager or self._sigma0_gate(name)
         base = k._lib.ARCH_UTCB_AREA_DEFAULT
         area = l4_fpage(base, UTCB_AREA_ORDER, _lib.L4_FPAGE_RW)
         task_slot, task_id = self._create(_lib.L4_PROTO_TASK, utcb_area=area.raw)
@@ -316,11 +324,46 @@ class Harness:
         rec = self.k._loop.threads.get(tid)
         return rec.name if rec else self.names.get(tid, f"thread#{tid:x}")
 
+    def errors_noted(self):
+        """How many kernel operations (and page faults) have failed so far."""
+        self.k._lib.kernel_last_error(self.k._k, self._error_count)
+        return self._error_count.count
+
+    def blocked_hint(self, blocked, errors_before):
+        """What to look at when a run ends with threads blocked: a gate nobody bound, or
+        a kernel operation that failed during the run (its explanation); None if neither."""
+        hints = [f"{name!r} sends through a gate no thread is bound to: the server binds it "
+                 f"with l4_rcv_ep_bind_thread (or the harness with gate.bind(task))"
+                 for name, what in blocked.items() if "unbound gate" in what][:1]
+        if self.errors_noted() != errors_before:
+            hints.append("a kernel operation failed during this run; k.explain_last_error():"
+                         "\n" + self.explain_last_error())
+        return "\n".join(hints) or None
+
+    def explain_fault(self, out):
+        """An unresolved page fault, from the kernel's record of it."""
+        from .mem import fault_reason
+        k = self.k
+        access = {4: "read", 2: "write", 1: "instruction fetch"}.get(out.fault_access, "access")
+        why = fault_reason(k, out.fault_reason, out.fault_addr, out.fault_access,
+                           out.fault_label, out.fault_ctl, out.fault_fpage, out.fault_owner)
+        lines = [f"thread {self._name(out.thread.raw)!r}: unresolved page fault at "
+                 f"{out.fault_addr:#x} ({access}), pager selector {out.selector:#x}",
+                 f"  why: {why}"]
+        if out.fault_ctl or out.fault_fpage:
+            from .l4sys import l4_fpage_t
+            lines.append(f"  the pager's map item: control word {out.fault_ctl:#x}, "
+                         f"{l4_fpage_t(out.fault_fpage)!r}")
+        lines.append("  (docs/pager.md: the page-fault message and what a reply must hold)")
+        return "\n".join(lines)
+
     def explain_last_error(self):
         k = self.k
         out = k._ffi.new("struct error_info *")
         if k._lib.kernel_last_error(k._k, out) < 0:
             return "no kernel operation has failed"
+        if out.fault_reason:
+            return self.explain_fault(out)
         from .errors import ERROR_NAMES
         from .l4sys import l4sys_errtostr
         code = out.code

@@ -47,10 +47,13 @@ async def _access(port, size, value=None):
         if status != lib.SYS_SUSPEND:
             raise IoPortError(port, size)
         await traps._suspend()
+        refused = cur.next.tag >> 63          # a negative reply label: refused
         out = k._exc_result
         lib.thread_exception_done(k._k, cur.ref, out)
         if out.ip_changed:
             raise traps.JumpTo(out.ip)
+        if not out.handled or refused:
+            raise IoPortError(port, size)    # nobody heard it, or the handler refused
 
 
 async def inb(port):

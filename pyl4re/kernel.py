@@ -16,7 +16,7 @@ from .harness import Harness
 from .hw import Hardware
 from .objects import HANDLE_BY_KIND, KernelObject, Task
 from .runloop import RunLoop
-from .types import CapIndex, PageNumber, PhysAddr, expect
+from .types import CapIndex, PageNumber, PhysAddr, accept
 
 _FRAME_OWNERS = ("reserved", "kernel-free", "kernel", "sigma0")
 
@@ -91,6 +91,7 @@ class Kernel:
         self.frames = Frames(self)
         self.root_task = Task(self, lib.kernel_root_task(self._k).raw)
         self.root_factory = self.root_task.object_at(CapIndex(lib.L4_BASE_FACTORY_CAP_INDEX))
+        self.sigma0_task = Task(self, lib.kernel_sigma0(self._k).raw)   # owns the memory
         # What runs µApps: the result structs of a kernel entry and of a scheduling
         # decision (one thread runs at a time), the control plane for slow-path objects,
         # the loop, and the harness set-up API.
@@ -217,10 +218,12 @@ class Kernel:
         return self._physmem
 
     def mapdb_tree(self, pa):
-        """Who mapped the frame at PhysAddr `pa` to whom: every mapping of it in tree order
-        (sigma0's root first, each mapping before those derived from it), as
-        control.mem.Mapping records (task id, va, page size, rights, depth, parent)."""
+        """Who mapped the frame at physical address `pa` (an int or a PhysAddr) to whom:
+        every mapping of it in tree order (sigma0's root first, each mapping before those
+        derived from it), as control.mem.Mapping records (task id, va, page size, rights,
+        depth, parent)."""
         from .control import mem
+        pa = accept(pa, PhysAddr, "physical address")
         records = mem.tree(self, pa)
         if isinstance(records, int):
             check(records, f"mapping tree of {pa!r}")
@@ -250,7 +253,7 @@ class Kernel:
         return self._lib.kobj_live_count(self._k)
 
     def describe(self):
-        """A few lines of configuration: what the self-check prints per architecture."""
+        """A few lines of configuration: what `pyl4re demo` prints per architecture."""
         a, s = self.arch_info, self.frames.stats()
         return "\n".join([
             f"arch {a['name']}: {a['mword_bits']}-bit, {self.cpus} CPU(s), "
@@ -290,9 +293,9 @@ class Frames:
         return PhysAddr(out.raw)
 
     def free(self, block, order=0):
-        """Give back a block alloc() returned, with the same order."""
+        """Give back a block alloc() returned (its PhysAddr, or the int), with the same order."""
         k = self._kernel
-        expect(block, PhysAddr, "physical address")
+        block = accept(block, PhysAddr, "physical address")
         _int_arg(order, "order")
         if not 0 <= order <= k._lib.FRAME_MAX_ORDER:
             raise ValueError(f"order must be 0..{k._lib.FRAME_MAX_ORDER}, not {order}")
@@ -306,9 +309,10 @@ class Frames:
         del self._handed_out[block.value]
 
     def owner(self, pfn):
-        """'reserved', 'kernel-free', 'kernel' or 'sigma0' for a page-frame number."""
+        """'reserved', 'kernel-free', 'kernel' or 'sigma0' for a page-frame number (a
+        PageNumber, or an int)."""
         k = self._kernel
-        expect(pfn, PageNumber, "page-frame number")
+        pfn = accept(pfn, PageNumber, "page-frame number")
         return _FRAME_OWNERS[check(k._lib.frames_owner(k._k, [pfn.value]), f"owner of {pfn!r}")]
 
     def stats(self):

@@ -12,7 +12,7 @@ from .control import factory as factory_ctl
 from .control import mem as mem_ctl
 from .control import vspace as vspace_ctl
 from .errors import L4NotFoundError, check
-from .types import CapIndex, expect
+from .types import CapIndex, VirtAddr, accept, expect
 
 _lib = _core.abi()
 
@@ -160,8 +160,10 @@ class Task(KernelObject):
         return None if r is None else r[0]
 
     def translate(self, va):
-        """(PhysAddr, page_size, rights) for the VirtAddr va as the page table holds them
-        (rights: L4_FPAGE_{RO,W,X} bits), or None if nothing is mapped there."""
+        """(PhysAddr, page_size, rights) for the virtual address va (an int or a VirtAddr)
+        as the page table holds them (rights: L4_FPAGE_{RO,W,X} bits), or None if nothing
+        is mapped there."""
+        va = accept(va, VirtAddr, "virtual address")
         page = vspace_ctl.lookup(self.kernel, self, va)
         if page == -_lib.L4_ENOENT:
             return None

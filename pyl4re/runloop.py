@@ -4,13 +4,19 @@ The pass is fixed: `sched_next()` (C: timeouts, native threads, compute bursts, 
 of CPU and thread) -> resume that thread's coroutine with the result of its last kernel
 entry -> the coroutine runs until it has to wait (its trap yields) or ends. The loop keeps
 no queue of its own: C decides who runs; Python only owns the coroutines.
+
+vCPUs (docs/vcpu.md): a RESUME_UPCALL parks the thread's coroutine under the continuation
+ip the kernel put in r.ip and starts the entry function with the state area; a resume to
+an ip (RESUME_START) continues the coroutine parked there, or starts the code registered
+at it. Code that ends in vCPU user mode is an exception upcall, not the thread's end.
 """
 import inspect
 from dataclasses import dataclass, field
 
 from . import traps
-from .code import code_at
+from .code import code_at, no_code
 from .utcb import Utcb
+from .vcpu import VcpuState, info as vcpu_info
 
 _U64 = (1 << 64) - 1
 
@@ -36,13 +42,15 @@ class RunResult:
     blocked: dict = field(default_factory=dict)   # thread name -> what it waits for
     deleted: list = field(default_factory=list)   # threads whose object was deleted
     shutdown: str = None                          # "poweroff" or "reboot" (platform control)
+    hint: str = None     # threads stay blocked after a failure: where to look (explain_last_error)
 
 
 class ThreadRecord:
     """Python's side of one thread: its name, coroutine and UTCB view; while it runs, also
     the context its kernel entries use (traps.running())."""
     __slots__ = ("id", "thread", "ref", "_ref_owner", "name", "coro", "env", "main_ip", "utcb",
-                 "task", "ended", "value", "error", "failing", "triggered",
+                 "task", "ended", "value", "error", "failing", "triggered", "vcpu",
+                 "compute_left",
                  "kernel", "kk", "sys_invoke", "result", "next", "mem_access", "mem_result")
 
     def __init__(self, kernel, tid, name, env=None, main_ip=None):
@@ -62,10 +70,31 @@ class ThreadRecord:
         self.error = None
         self.failing = None        # an exception its handler is being told about
         self.triggered = None      # (tag, label) kept while a triggered exception is told
+        self.vcpu = None           # its VcpuState view, once it is a vCPU
+        self.compute_left = 0      # a parked compute(): what is left to burn
         # What traps.enter() and pyl4re.mem need, one attribute away (every kernel entry).
         self.kernel, self.kk, self.sys_invoke = kernel, kernel._k, kernel._lib.sys_invoke
         self.result, self.next = kernel._result, kernel._next
         self.mem_access, self.mem_result = kernel._lib.mem_access, kernel._mem_result
+
+
+class Parked:
+    """vCPU code an upcall interrupted, waiting for a resume to its continuation ip: the
+    coroutine, and how it goes on (enum vcpu_park: with its entry's result, making the
+    entry again, or burning the compute time left)."""
+    __slots__ = ("coro", "park", "tag", "label", "compute_ns")
+
+    def __init__(self, coro, park, tag, label, compute_ns):
+        self.coro, self.park = coro, park
+        self.tag, self.label, self.compute_ns = tag, label, compute_ns
+
+    def resume_value(self, k, rec):
+        lib = k._lib
+        if self.park == lib.VCPU_PARK_RESULT:
+            k._next.tag, k._next.label = self.tag, self.label
+            return lib.RESUME_RESULT
+        rec.compute_left = self.compute_ns
+        return lib.RESUME_REPEAT
 
 
 class RunLoop:
@@ -74,15 +103,27 @@ class RunLoop:
     def __init__(self, kernel):
         self.k = kernel
         self.threads = {}            # thread id -> ThreadRecord
+        self.parked = {}             # (thread id, continuation ip) -> Parked: vCPU code
         self.schedule_log = [] if kernel.log_schedule else None
         self._running = False
 
     def record(self, tid, name=None, env=None, main_ip=None):
         rec = self.threads.get(tid)
         if rec is None:
-            rec = self.threads[tid] = ThreadRecord(self.k, tid, name or f"thread#{tid:x}",
+            rec = self.threads[tid] = ThreadRecord(self.k, tid, name or self._name(tid),
                                                    env, main_ip)
         return rec
+
+    def _name(self, tid):
+        """A thread a µApp made: the name its creator gave it or its task (debugger
+        names), else thread#id."""
+        k = self.k
+        out = k._ffi.new("char[]", k._lib.KOBJ_NAME_MAX + 1)
+        info = k._ffi.new("struct thread_info *")
+        for oid in (tid, info.task.raw if k._lib.thread_info(k._k, [tid], info) == 0 else 0):
+            if oid and k._lib.kobj_get_name(k._k, [oid], out) == 0 and out[0] != b"\0":
+                return k._ffi.string(out).decode("utf-8", errors="replace")
+        return f"thread#{tid:x}"
 
     def _bind(self, rec):
         """The UTCB view and task of a thread, once it is bound."""
@@ -111,7 +152,9 @@ class RunLoop:
         threads = self.threads
         log = self.schedule_log
         result = RunResult("idle", 0)
+        errors_before = k._harness.errors_noted()
         SCHED_RUN, SCHED_EVENT, RESUME_START = lib.SCHED_RUN, lib.SCHED_EVENT, lib.RESUME_START
+        RESUME_UPCALL = lib.RESUME_UPCALL
         RESUME_EXCEPTION = lib.RESUME_EXCEPTION
         SUSPEND, SWITCHED = traps.SUSPEND, traps.SWITCHED
         # A waiting kernel entry may make the next scheduling decision itself (SWITCHED),
@@ -147,29 +190,37 @@ class RunLoop:
                         raise _raised(rec, rec.error)
                     continue
                 start_ip = k._thread_info(rec.id).ip  # where the handler sent it
+            elif resume == RESUME_UPCALL:
+                if not self._upcall(rec, out.ip, raise_errors):
+                    continue
+                resume = None
             elif resume == RESUME_EXCEPTION:
                 self._raise_triggered(rec, out)    # its handler hears of it first
                 continue
-            elif rec.triggered is not None:
-                start_ip = self._after_triggered(rec, out)
-            if start_ip is None and (resume == RESUME_START or rec.coro is None):
-                start_ip = out.ip
+            else:
+                if rec.triggered is not None:
+                    start_ip = self._after_triggered(rec, out)
+                if start_ip is None and (resume == RESUME_START or rec.coro is None):
+                    start_ip = out.ip
             if start_ip is not None:
-                if not self._start(rec, start_ip, raise_errors):
+                resume = self._start(rec, start_ip, raise_errors)
+                if resume is False:
                     continue
-                resume = None
             # The coroutine learns how to go on; its trap reads the result from `out`.
             traps._running = rec
             try:
                 yielded = rec.coro.send(resume)
             except StopIteration as stop:
-                self._end(rec, value=stop.value)
+                if not self._user_code_ended(rec):
+                    self._end(rec, value=stop.value)
             except traps.ThreadGone:
                 self._end(rec, gone=True)
             except traps.JumpTo:
                 rec.coro = None                # the handler moved it: new code at its ip
             except BaseException as exc:       # the µApp's own failure
                 traps._running = None
+                if self._user_code_ended(rec):
+                    continue
                 if not self._raise_exception(rec, exc):    # no handler to hear of it first
                     self._fail(rec, exc, raise_errors)
             else:
@@ -185,6 +236,8 @@ class RunLoop:
                 traps._running = None
 
         result.now_ns = lib.kernel_now_ns(kk)
+        self._drop_parked(lambda tid: lib.thread_info(kk, threads[tid].ref, k._ffi.new(
+            "struct thread_info *")) < 0 if tid in threads else True)
         # One C call per thread the harness knows (this walk is O(threads) per run).
         info, describe = k._ffi.new("struct thread_info *"), k._harness.describe_info
         for rec in self.threads.values():
@@ -197,6 +250,8 @@ class RunLoop:
                 what = describe(info)
                 if what:
                     result.blocked[rec.name] = what
+        if result.blocked:
+            result.hint = k._harness.blocked_hint(result.blocked, errors_before)
         return result
 
     def _raise_exception(self, rec, exc):
@@ -206,6 +261,10 @@ class RunLoop:
         if isinstance(exc, traps.UnhandledTrap):
             return False
         status = k._lib.thread_exception(k._k, [rec.id], k._lib.arch_illegal_trapno(), 0, 0)
+        if status == k._lib.SYS_UPCALL:         # a vCPU taking exceptions: its entry point
+            rec.coro.close()
+            rec.coro = None
+            return True
         if status != k._lib.SYS_SUSPEND:
             return False
         rec.coro.close()
@@ -226,14 +285,12 @@ class RunLoop:
 
     def _raise_triggered(self, rec, out):
         """ex_regs triggered an exception in the thread (§8.2): before it goes on, it calls
-        its exception handler; what its kernel entry returned waits in rec.triggered."""
+        its exception handler (without one it waits for ever, as in Fiasco); what its kernel
+        entry returned waits in rec.triggered."""
         k = self.k
         rec.triggered = (out.tag, out.label)
-        status = k._lib.thread_raise_triggered(k._k, rec.ref)
-        if status == k._lib.SYS_FAULT:
+        if k._lib.thread_raise_triggered(k._k, rec.ref) != k._lib.SYS_SUSPEND:
             rec.triggered = None
-            self._end(rec, error=traps.UnhandledTrap(
-                "triggered exception: the thread has no exception handler"))
 
     def _after_triggered(self, rec, out):
         """The handler answered a triggered exception: a new ip starts new code there (the
@@ -248,18 +305,24 @@ class RunLoop:
         return None
 
     def _start(self, rec, ip, raise_errors):
-        """A fresh coroutine for the code at ip; a thread with no code there, or whose code
-        cannot be started, ends as failed."""
+        """The code at ip: a parked vCPU continuation goes on (returns what to send it),
+        else a fresh coroutine starts (None; where there is no code, `no_code` faults as a
+        CPU would); a thread whose code cannot be started ends as failed (False)."""
+        parked = self.parked.pop((rec.id, ip), None)
         if rec.coro is not None:
             rec.coro.close()
             rec.coro = None
+        if parked is not None:
+            self._bind(rec)
+            rec.coro, rec.ended = parked.coro, False
+            return parked.resume_value(self.k, rec)
         fn = code_at(ip, self.k._code)
-        if fn is None:
-            self._end(rec, error=RuntimeError(f"no code at ip {ip:#x}"))
-            return False
         self._bind(rec)
         try:
-            coro = fn(rec.env) if rec.env is not None and ip == rec.main_ip else fn()
+            if fn is None:
+                coro = no_code(ip)
+            else:
+                coro = fn(rec.env) if rec.env is not None and ip == rec.main_ip else fn()
             if not (inspect.iscoroutine(coro) or inspect.isgenerator(coro)):
                 raise TypeError(f"the code at ip {ip:#x} ({getattr(fn, '__name__', fn)!r}) "
                                 f"is not an async function: it returned {coro!r}"[:200])
@@ -268,7 +331,48 @@ class RunLoop:
             return False
         rec.coro = coro
         rec.ended = False
+        return None
+
+    def _upcall(self, rec, entry_ip, raise_errors):
+        """A vCPU upcall: park the interrupted coroutine under its continuation ip and run
+        the entry function with the state area. False if there is no code at entry_ip."""
+        k = self.k
+        up = k._ffi.new("struct vcpu_upcall *")
+        k._lib.vcpu_take_upcall(k._k, rec.ref, up)
+        if rec.coro is not None:
+            if up.park != k._lib.VCPU_PARK_NONE:
+                self.parked[(rec.id, up.cont_ip)] = Parked(rec.coro, up.park, up.tag,
+                                                           up.label, up.compute_ns)
+            else:
+                rec.coro.close()
+            rec.coro = None
+        if rec.vcpu is None:
+            rec.vcpu = VcpuState(k, vcpu_info(k, rec.id).state.raw)
+        fn = code_at(entry_ip, k._code)
+        self._bind(rec)
+        try:                                   # an entry function takes the state area
+            coro = fn(rec.vcpu) if fn is not None else no_code(entry_ip)
+        except Exception as exc:
+            self._fail(rec, exc, raise_errors)
+            return False
+        rec.coro, rec.ended = coro, False
         return True
+
+    def _user_code_ended(self, rec):
+        """Code running in vCPU user mode returned or raised: like an illegal instruction
+        there, an exception upcall to the vCPU kernel (True); False if not in user mode."""
+        if rec.vcpu is None or not vcpu_info(self.k, rec.id).user_mode:
+            return False
+        rec.coro = None
+        status = self.k._lib.vcpu_user_exit(self.k._k, rec.ref)
+        if status == self.k._lib.SYS_GONE:
+            self._end(rec, gone=True)
+        return True
+
+    def _drop_parked(self, gone):
+        """Closes the parked continuations of threads for which gone(tid) holds."""
+        for key in [key for key in self.parked if gone(key[0])]:
+            self.parked.pop(key).coro.close()
 
     def _fail(self, rec, exc, raise_errors, message=None):
         """The thread ends with its µApp's exception; MicroAppError unless it is recorded."""
@@ -278,6 +382,7 @@ class RunLoop:
 
     def _end(self, rec, value=None, error=None, gone=False):
         rec.ended, rec.value, rec.error = True, value, error
+        self._drop_parked(lambda tid: tid == rec.id)
         if rec.coro is not None:
             rec.coro.close()
         rec.coro = None

@@ -21,10 +21,15 @@ KINDS = {
     _lib.TRACE_PAGE_FAULT: "page_fault", _lib.TRACE_MAP: "map", _lib.TRACE_UNMAP: "unmap",
     _lib.TRACE_IRQ: "irq", _lib.TRACE_SWITCH: "switch", _lib.TRACE_KE: "ke",
     _lib.TRACE_KE_REG: "ke_reg", _lib.TRACE_KE_BIN: "ke_bin",
+    _lib.TRACE_VCPU_UPCALL: "vcpu_upcall", _lib.TRACE_VCPU_RESUME: "vcpu_resume",
 }
+_VCPU_EVENTS = {_lib.VCPU_EVENT_IPC: "ipc", _lib.VCPU_EVENT_PAGE_FAULT: "page_fault",
+                _lib.VCPU_EVENT_EXCEPTION: "exception", _lib.VCPU_EVENT_SYSCALL: "syscall",
+                _lib.VCPU_EVENT_RESUME_IRQ: "resume_irq"}
 # Which of (a, b, c) hold object ids, per kind (the debugger hands µApps global ids).
 ID_FIELDS = {_lib.TRACE_IPC: (0,), _lib.TRACE_IPC_ERROR: (1,), _lib.TRACE_MAP: (0,),
-             _lib.TRACE_UNMAP: (0,), _lib.TRACE_SWITCH: (0,), _lib.TRACE_IRQ: (1,)}
+             _lib.TRACE_UNMAP: (0,), _lib.TRACE_SWITCH: (0,), _lib.TRACE_IRQ: (1,),
+             _lib.TRACE_VCPU_RESUME: (2,)}
 _NO_CPU = 0xFFFFFFFF
 
 
@@ -84,6 +89,10 @@ def _fields(k, kind, a, b, c):
         return {"values": (a, b, c)}
     if kind == _lib.TRACE_KE_BIN:
         return {"data": np.array([a, b, c], dtype=np.uint64).tobytes()}
+    if kind == _lib.TRACE_VCPU_UPCALL:
+        return {"event": _VCPU_EVENTS.get(a, a), "saved_state": b, "ip": c}
+    if kind == _lib.TRACE_VCPU_RESUME:
+        return {"state": a, "ip": b, "task": c, "task_name": name_of(k, c)}
     return {}
 
 

@@ -6,6 +6,9 @@ returning to the run loop. Only when the thread must wait does it yield to the l
 (`_suspend()`, or `_switched()` when C has already chosen the next thread: SYS_SWITCH),
 and the run loop resumes it later with how to go on (enum sched_resume); the result
 itself is read from the scheduler's answer (`sched_out`), still the thread's own then.
+A vCPU's entry may become an upcall instead (SYS_UPCALL): the code yields, the loop parks
+it, and it goes on only when a vcpu_resume names it: with its result, or (RESUME_REPEAT)
+by making the entry again (docs/vcpu.md).
 Slow-path objects (SYS_SLOWPATH) are handed to the control plane, synchronously. Traps
 are plain data: the loop never receives a callable from a µApp.
 """
@@ -16,8 +19,8 @@ from .errors import L4Error
 from .l4sys._check import in_range
 
 _abi = _core.abi()
-SYS_SUSPEND, SYS_SLOWPATH, SYS_GONE, SYS_SWITCH = (
-    _abi.SYS_SUSPEND, _abi.SYS_SLOWPATH, _abi.SYS_GONE, _abi.SYS_SWITCH)
+SYS_SUSPEND, SYS_SLOWPATH, SYS_GONE, SYS_SWITCH, SYS_UPCALL = (
+    _abi.SYS_SUSPEND, _abi.SYS_SLOWPATH, _abi.SYS_GONE, _abi.SYS_SWITCH, _abi.SYS_UPCALL)
 RESUME_RESULT = _abi.RESUME_RESULT
 
 SUSPEND = "pyl4re-suspend"        # a µApp coroutine yields one of these two to the loop:
@@ -81,7 +84,7 @@ async def enter(dest, tag, label, timeout, wrap=None):
             break
         if status == SYS_SWITCH:
             resume = await _switched()
-        elif status == SYS_SUSPEND:
+        elif status == SYS_SUSPEND or status == SYS_UPCALL:
             resume = await _suspend()
         elif status == SYS_GONE:
             raise ThreadGone()
@@ -104,7 +107,13 @@ async def trap(trapno, err=0):
     cur = running()
     k = cur.kernel
     lib = k._lib
-    status = lib.thread_exception(k._k, cur.ref, trapno, err, 0)
+    while True:
+        status = lib.thread_exception(k._k, cur.ref, trapno, err, 0)
+        if status != SYS_UPCALL:
+            break
+        # A vCPU's exception upcall: resumed with its result, the trap was handled.
+        if await _suspend() == RESUME_RESULT:
+            return
     if status == lib.SYS_FAULT:
         raise UnhandledTrap(f"trap {trapno:#x}: the thread has no exception handler")
     if status == lib.SYS_GONE:
@@ -122,8 +131,13 @@ async def compute(ns):
         in_range(ns, 0, (1 << 64) - 1, "compute(ns): nanoseconds of work", hex_=True)
     cur = running()
     k = cur.kernel
-    status = k._lib.sys_compute(k._k, cur.ref, ns)
-    if status == k._lib.SYS_GONE:
-        raise ThreadGone()
-    if status == k._lib.SYS_SUSPEND:
-        await _suspend()
+    while True:
+        status = k._lib.sys_compute(k._k, cur.ref, ns)
+        if status == SYS_GONE:
+            raise ThreadGone()
+        if status not in (SYS_SUSPEND, SYS_UPCALL):
+            return
+        # A vCPU upcall parks the computation; resumed, it burns what was left.
+        if await _suspend() != _abi.RESUME_REPEAT:
+            return
+        ns = cur.compute_left

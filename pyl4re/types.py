@@ -4,7 +4,8 @@ CapIndex.
 Each wraps one int (`.value`, the explicit escape hatch, like Fiasco's cxx::int_value) and
 is immutable and hashable. Only meaningful operations exist: an absolute value plus or
 minus a plain int count gives the same type, the difference of two values of one type is
-a plain int, and values compare only with their own type. Adding two addresses, mixing
+a plain int, and values compare only with their own type (`==` with a number or another
+kind raises TypeError instead of being silently False). Adding two addresses, mixing
 physical and virtual addresses, or passing a page number where a byte address is meant
 raise TypeError; conversions are explicit (`pfn()`, `phys()`, `virt()`, `selector`).
 
@@ -48,6 +49,17 @@ def _plain_int(value, what):
         raise TypeError(f"{what}: expected a plain integer, got {_describe(value)}") from None
 
 
+def _is_integer(value):
+    """int, bool, numpy integers: anything Python would treat as a number here."""
+    if isinstance(value, (int, float, complex)):
+        return True
+    try:
+        operator.index(value)
+    except TypeError:
+        return False
+    return True
+
+
 def _shift(shift, what):
     if shift.__class__ is int and 0 <= shift < 64:
         return shift
@@ -63,6 +75,7 @@ class _Typed:
     __slots__ = ("value",)
     _MAX = _U64_MAX
     _HEX = True
+    _KIND = 0
 
     def __init__(self, value):
         if not (value.__class__ is int and 0 <= value <= self._MAX):
@@ -119,15 +132,26 @@ class _Typed:
     def __eq__(self, other):
         if other.__class__ is self.__class__:
             return self.value == other.value
-        return NotImplemented
+        return self._refuse_equality(other, "==")
 
     def __ne__(self, other):
         if other.__class__ is self.__class__:
             return self.value != other.value
+        return self._refuse_equality(other, "!=")
+
+    def _refuse_equality(self, other, op):
+        """A number or another kind is refused: `VirtAddr(0x1000) == 0x1000` would be
+        silently False, so an assertion comparing them would pass or fail by accident.
+        Other objects (None, strings) are simply unequal."""
+        if isinstance(other, _Typed) or _is_integer(other):
+            raise TypeError(f"cannot compare {self!r} {op} {_describe(other)}: "
+                            f"{type(self).__name__} compares only with "
+                            f"{type(self).__name__} (wrap the number, or compare .value)")
         return NotImplemented
 
     def __hash__(self):
-        return hash(self.value)
+        # Kinds hash apart, so a set or dict mixing kinds (or ints) does not compare them.
+        return hash((self._KIND, self.value))
 
     def _refuse_order(self, other, op):
         raise TypeError(f"cannot order {self!r} {op} {_describe(other)}: "
@@ -201,6 +225,7 @@ class VirtAddr(_Absolute):
     """A virtual byte address (0..2^64-1)."""
 
     __slots__ = ()
+    _KIND = 1
 
     def pfn(self, shift=_FRAME_SHIFT):
         """The number of the page holding this address (value >> shift)."""
@@ -211,6 +236,7 @@ class PhysAddr(_Absolute):
     """A physical byte address (0..2^64-1)."""
 
     __slots__ = ()
+    _KIND = 2
 
     def pfn(self, shift=_FRAME_SHIFT):
         """The number of the frame holding this address (value >> shift)."""
@@ -221,6 +247,7 @@ class PageNumber(_Absolute):
     """A page or frame number: an address >> page shift, never a byte address itself."""
 
     __slots__ = ()
+    _KIND = 3
 
     def phys(self, shift=_FRAME_SHIFT):
         """The physical byte address where this frame starts."""
@@ -235,6 +262,7 @@ class CapIndex(_Absolute):
     """A slot in a task's capability table (0..2^20-1); its selector is index << 12."""
 
     __slots__ = ()
+    _KIND = 4
     _MAX = _CAP_SLOTS - 1
     _HEX = False
 
@@ -260,6 +288,7 @@ class CpuNumber(_Typed):
     """A logical CPU number (0..2^32-1); compares and hashes, no arithmetic."""
 
     __slots__ = ()
+    _KIND = 5
     _MAX = _U32_MAX
     _HEX = False
 
@@ -303,6 +332,20 @@ def expect(value, cls, what):
     raise TypeError(msg)
 
 
+def accept(value, cls, what):
+    """The harness surface's rule: a `cls` as is, or a plain int made into one (range
+    checked); anything else (another kind, a float, a bool) is refused as `expect` does.
+    Inside the package, past the surface, only `expect` is used."""
+    if value.__class__ is cls:
+        return value
+    if value.__class__ is int:
+        return cls(value)
+    if not isinstance(value, (_Typed, bool)) and _is_integer(value) \
+            and not isinstance(value, (float, complex)):
+        return cls(operator.index(value))
+    return expect(value, cls, what)
+
+
 def int_value(x):
     """The plain int inside a typed value (Fiasco's cxx::int_value); same as `x.value`."""
     if isinstance(x, _Typed):
@@ -310,4 +353,5 @@ def int_value(x):
     raise TypeError(f"int_value: expected a pyl4re typed value, got {_describe(x)}")
 
 
-__all__ = ["VirtAddr", "PhysAddr", "PageNumber", "CpuNumber", "CapIndex", "expect", "int_value"]
+__all__ = ["VirtAddr", "PhysAddr", "PageNumber", "CpuNumber", "CapIndex", "accept", "expect",
+           "int_value"]

@@ -74,3 +74,54 @@ def test_bench_scaling_prints_the_sweeps_and_draws_them(tmp_path, capsys):
         assert "no plot: matplotlib is not installed" in out and not png.exists()
     else:
         assert f"plot: {png}" in out and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def fake_results(native_ns, uapp_ns, simpy_ns, instructions, alive):
+    """A results document as run() makes one, with chosen figures (nothing measured)."""
+    from pyl4re.bench import instructions as instr, report, scaling
+    fig = lambda ns: {"min_ns": ns, "median_ns": ns, "max_ns": ns, "virtual_ns": 700}
+    cases = {c.key: dict(fig(1000.0), path=c.path, ops=1) for c in CASES}
+    cases.update(c_floor=fig(10.0), native_round_trip=fig(native_ns),
+                 uapp_round_trip=fig(uapp_ns), uapp_to_native_round_trip=fig(700.0))
+    results = {"machine": {"description": "a test"}, "quick": False,
+               "references": {"asyncio_queue_round_trip": fig(7000.0),
+                              "simpy_store_round_trip": fig(simpy_ns)},
+               "arches": {"x86_64": cases},
+               "instructions": {"x86_64": {"instructions_per_round_trip": instructions,
+                                           "valgrind": "valgrind-3"}}}
+    sweep = {"x86_64": {"tasks": [dict(fig(40.0), tasks_alive=10),
+                                  dict(fig(40.0 * alive), tasks_alive=100_000)]}}
+    results["targets"] = (report.targets(results) + instr.targets(results["instructions"])
+                          + scaling.targets(sweep))
+    return results
+
+
+def test_every_target_says_where_it_comes_from_and_what_bounds_it():
+    from pyl4re.bench.report import print_report
+    for holds, figures in ((False, (200.0, 3000.0, 7000.0, 748, 1.5)),
+                           (True, (38.0, 500.0, 7000.0, 400, 1.0))):
+        results = fake_results(*figures)
+        out = io.StringIO()
+        print_report(results, CASES, out)
+        text = out.getvalue()
+        assert len(results["targets"]) == 4
+        for t in results["targets"]:
+            assert t["holds"] is holds
+            assert t["source"] and "issue" not in t["source"] and "issue" not in t["bound"]
+            line = f"  {t['name']}: {t['value']} -> {'holds' if holds else 'does not hold'}"
+            after = text.split(line + "\n")[1].splitlines()
+            assert after[0] == f"      from: {t['source']}"
+            assert (after[1:2] == [f"      bounded by: {t['bound']}"]) is not holds
+        assert "issue" not in text
+    simpy = fake_results(200.0, 3000.0, 7000.0, 748, 1.5)["targets"][1]
+    assert "calls to a native server (no switch) reach 10.0x" in simpy["bound"]
+
+
+def test_benchmarks_doc_names_sources_a_reader_can_check():
+    import pathlib
+    doc = (pathlib.Path(__file__).parent.parent / "docs" / "benchmarks.md").read_text()
+    assert "benchmark issue" not in doc and "the issue" not in doc.lower()
+    targets = doc.split("### Targets")[1].split("\n## ")[0]
+    for n in ("1.", "2.", "3.", "4."):
+        item = targets.split(f"\n{n} ")[1].split("\n\n")[0]
+        assert "Where it comes from" in item and "When it does not hold" in item, item

@@ -6,10 +6,13 @@ import pyl4re
 from pyl4re import Kernel
 from pyl4re.l4sys import (
     L4_IPC_NEVER, L4_IPC_SEND_TIMEOUT_0, L4_MSGTAG_TRANSFER_FPU, L4_PROTO_EXCEPTION,
-    l4_ipc_reply_and_wait, l4_ipc_wait, l4_msgtag, l4_msgtag_flags, l4_msgtag_label,
-    l4_msgtag_words, l4_utcb,
+    l4_ipc_reply_and_wait, l4_ipc_sleep, l4_ipc_wait, l4_msgtag, l4_msgtag_flags,
+    l4_msgtag_label, l4_msgtag_words, l4_thread_ex_regs, l4_timeout, l4_timeout_from_us,
+    l4_utcb,
 )
+from pyl4re.mem import PageFaultError
 from pyl4re.runloop import MicroAppError
+from pyl4re.types import VirtAddr
 
 # word indices of l4_exc_regs_t (§10.3): (words, ip, sp, trap word, trap shift)
 LAYOUT = {"x86_64": (26, 18, 21, 16, 0), "arm64": (40, 36, 35, 33, 26),
@@ -134,10 +137,16 @@ def test_trap_refusals(arch):
 
 
 def test_a_handler_that_replies_garbage(arch):
-    """A full register block whose ip names no code: the thread ends, and says why."""
+    """A full register block whose ip names no code: the thread goes there and faults as a
+    CPU would (an instruction fetch the pager cannot resolve), and that page-fault
+    exception reaches the handler too (§10.1); answered with the same ip, the fetch is
+    tried again and faults again, as on hardware; a handler that stops answering leaves
+    the thread waiting for it."""
     k = Kernel(arch=arch, memory=16 << 20)
     gate = k.create_gate(0x50)
     words, ip_i = LAYOUT[arch][0], LAYOUT[arch][1]
+    pfa_i = PF[arch][2]
+    seen = []
 
     async def handler(env):
         u = l4_utcb()
@@ -145,7 +154,10 @@ def test_a_handler_that_replies_garbage(arch):
         for i in range(words):
             u.mr[i] = 0xDEAD000 + i
         u.mr[ip_i] = 0xDEAD000
-        await l4_ipc_reply_and_wait(u, l4_msgtag(0, words, 0, 0), L4_IPC_SEND_TIMEOUT_0)
+        for _ in range(2):                         # the fetch faults, again and again
+            await l4_ipc_reply_and_wait(u, l4_msgtag(0, words, 0, 0), L4_IPC_NEVER)
+            seen.append((int(u.mr[ip_i]), int(u.mr[pfa_i])))
+            u.mr[ip_i] = 0xDEAD000
 
     async def faulty(env):
         await pyl4re.trap(1)
@@ -157,7 +169,26 @@ def test_a_handler_that_replies_garbage(arch):
         "flags": k._lib.L4_THREAD_CONTROL_SET_EXC_HANDLER, "exc_handler": 0x16000})
     assert k._lib.thread_control(k._k, [f.thread_id], ctl) == 0
     res = k.run(raise_errors=False)
-    assert "no code at ip 0xdead000" in str(res.failed["faulty"])
+    assert seen == [(0xDEAD000, 0xDEAD000)] * 2
+    assert res.blocked["faulty"] == "receive from handler"
+    k.check_invariants()
+
+
+def test_no_code_at_ip_is_a_fetch_then_an_illegal_instruction(arch):
+    """ex_regs to a mapped address with no code: the fetch faults the page in through
+    the pager, then the CPU finds nothing to execute (an illegal instruction)."""
+    k = Kernel(arch=arch, memory=16 << 20)
+
+    async def main(env):
+        await l4_thread_ex_regs(env.thread, 0x800000, 0, 0)
+        await l4_ipc_sleep(l4_timeout(0, l4_timeout_from_us(10)))
+        return "not reached"
+    t = k.start_task(main, name="main")
+    res = k.run(raise_errors=False)
+    err = res.failed["main"]
+    assert isinstance(err, pyl4re.code.IllegalInstruction) and "0x800000" in str(err)
+    assert t.translate(VirtAddr(0x800000)) is not None       # the fetch faulted it in
+    assert any(r.kind == "page_fault" for r in k.trace)
     k.check_invariants()
 
 

@@ -86,13 +86,22 @@ def test_bad_frees_are_refused_and_change_nothing(small, bad):
     assert small.frames.stats()["kernel_free_frames"] == free_before
 
 
-def test_typed_arguments_are_required(small):
-    with pytest.raises(TypeError):
-        small.frames.free(4096)
+def test_ints_or_the_right_kind(small):
+    """The harness surface takes a plain int or the matching typed value, never another
+    kind (README: typed values)."""
+    block = small.frames.alloc(0)
+    small.frames.free(block.value)                 # an int is that PhysAddr
+    assert small.frames.alloc(0) == block
+    small.frames.free(block)
+    assert small.frames.owner(block.pfn().value) == small.frames.owner(block.pfn())
     with pytest.raises(TypeError):
         small.frames.free(VirtAddr(4096))
     with pytest.raises(TypeError):
         small.frames.owner(PhysAddr(4096))
+    with pytest.raises(TypeError):
+        small.frames.owner(1.0)
+    with pytest.raises(TypeError):
+        small.frames.free(True)
     with pytest.raises(ValueError):
         small.frames.alloc(99)
     with pytest.raises(ValueError):

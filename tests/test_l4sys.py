@@ -134,6 +134,9 @@ SPEC = {
     "L4_IPC_GATE_BIND_OP": 0x10, "L4_RCV_EP_BIND_OP": 0x10, "L4_IPC_GATE_GET_INFO_OP": 0x11,
     "L4_IRQ_OP_TRIGGER": 2, "L4_IRQ_OP_EOI": 4, "L4_IRQ_SENDER_OP_ATTACH": 0,
     "L4_IRQ_SENDER_OP_DETACH": 1, "L4_IRQ_SENDER_OP_BIND_VCPU": 2, "L4_SEMAPHORE_OP_DOWN": 0,
+    # §11.2 vCPU flags
+    "L4_VCPU_F_IRQ": 0x01, "L4_VCPU_F_PAGE_FAULTS": 0x02, "L4_VCPU_F_EXCEPTIONS": 0x04,
+    "L4_VCPU_F_USER_MODE": 0x20, "L4_VCPU_F_FPU_ENABLED": 0x80, "L4_VCPU_SF_IRQ_PENDING": 0x01,
     "L4_ICU_OP_BIND": 0, "L4_ICU_OP_UNBIND": 1, "L4_ICU_OP_INFO": 2, "L4_ICU_OP_MSI_INFO": 3,
     "L4_ICU_OP_UNMASK": 4, "L4_ICU_OP_MASK": 5, "L4_ICU_OP_SET_MODE": 6, "L4_ICU_CTL_UNMASK": 0,
     "L4_ICU_CTL_MASK": 1, "L4_ICU_FLAG_MSI": 0x80000000, "L4_IRQ_F_NONE": 0x0,
@@ -647,7 +650,8 @@ def test_cap_helpers():
     assert l4.L4_INVALID_CAP >> l4.L4_CAP_SHIFT == (1 << 52) - 1
 
 
-def test_cap_helpers_refuse_typed_values():
-    from pyl4re.types import CapIndex
+def test_cap_helpers_take_capindex_and_refuse_other_typed_values():
+    from pyl4re.types import CapIndex, VirtAddr
+    assert l4.l4_is_valid_cap(CapIndex(3))          # a slot's selector: CapIndex.selector
     with pytest.raises(TypeError):
-        l4.l4_is_valid_cap(CapIndex(3))
+        l4.l4_is_valid_cap(VirtAddr(0x3000))

@@ -446,8 +446,7 @@ def test_python_layer_wants_typed_addresses(kernel):
         vspace.map_page(kernel, t, VirtAddr(0x400000), VirtAddr(0), ps, R)
     with pytest.raises(TypeError):
         vspace.map_page(kernel, t, VirtAddr(0x400000), PhysAddr(0), True, R)
-    with pytest.raises(TypeError):
-        t.translate(0x400000)
+    assert t.translate(0x400000) is None                 # the harness surface takes an int
     with pytest.raises(TypeError):
         t.translate(PhysAddr(0x400000))
     assert vspace.map_page(kernel, t, VirtAddr(0x400000), PhysAddr(0), -1, R) == -L4_EINVAL

@@ -29,3 +29,12 @@ def test_the_log_shutdown_trace_example_runs():
     assert (res.reason, res.shutdown) == ("shutdown", "poweroff")
     assert k.log_lines == ["Hello World!"] and k.log_records[0].task == "hello"
     assert k.trace[-1].kind == "switch"
+
+
+def test_the_user_level_example_runs():
+    scope = {}
+    block, = [b for b in python_blocks() if "system = " in b]
+    exec(compile(textwrap.dedent(block), "README.md", "exec"), scope)
+    system = scope["system"]
+    assert system.log_lines == ["\x1b[32mapp     | paged in by the region map\x1b[0m"]
+    assert system.exits == {"app": 0}

@@ -11,7 +11,7 @@ from pyl4re.l4sys import (
     L4_BASE_DEBUGGER_CAP, L4_BASE_FACTORY_CAP, L4_BASE_ICU_CAP, L4_BASE_LOG_CAP,
     L4_BASE_SCHEDULER_CAP, L4_BASE_TASK_CAP, L4_BASE_THREAD_CAP, L4_IPC_NEVER,
     L4_IPC_ENOT_EXISTENT, l4_fpage_memaddr, l4_fpage_size, l4_ipc_call,
-    l4_ipc_error, l4_ipc_send, l4_msgtag, l4_utcb,
+    l4_ipc_error, l4_ipc_send, l4_ipc_wait, l4_msgtag, l4_rcv_ep_bind_thread, l4_utcb,
 )
 from pyl4re.runloop import MicroAppError
 
@@ -222,3 +222,58 @@ def test_deleting_a_running_thread(arch):
     k.root_task.delete_obj(CapIndex(h.thread_slot))
     res = k.run()
     assert res.deleted == ["m"] and not res.exited and not res.blocked
+
+
+# ---- a run that ends with threads blocked says where to look (RunResult.hint)
+
+def test_a_gate_nobody_bound_is_named(arch):
+    async def server(env):                   # forgets l4_rcv_ep_bind_thread
+        await l4_ipc_wait(l4_utcb(), L4_IPC_NEVER)
+
+    async def client(env):
+        await l4_ipc_call(env.caps["svc"], l4_utcb(), l4_msgtag(0, 0, 0, 0), L4_IPC_NEVER)
+
+    k = Kernel(arch=arch, memory=16 << 20)
+    gate = k.create_gate()
+    k.start_task(server, name="srv", caps={"svc": gate.svr()})
+    k.start_task(client, name="client", caps={"svc": gate})
+    res = k.run()
+    assert res.blocked == {"srv": "receive (open wait)",
+                           "client": "send through an unbound gate"}
+    assert res.hint.startswith("'client' sends through a gate no thread is bound to")
+    assert "l4_rcv_ep_bind_thread" in res.hint
+
+
+def test_a_failure_during_the_run_is_explained(arch):
+    """The server's call fails (an empty slot) and it never replies: the client stays
+    blocked, and the result carries k.explain_last_error()'s text."""
+    async def server(env):
+        u = l4_utcb()
+        await l4_rcv_ep_bind_thread(env.caps["svc"], env.thread, 0x10)
+        await l4_ipc_wait(u, L4_IPC_NEVER)
+        await l4_ipc_call(0x7F000, u, l4_msgtag(0, 0, 0, 0), L4_IPC_NEVER)
+        await l4_ipc_wait(u, L4_IPC_NEVER)
+
+    async def client(env):
+        await l4_ipc_call(env.caps["svc"], l4_utcb(), l4_msgtag(0, 0, 0, 0), L4_IPC_NEVER)
+
+    k = Kernel(arch=arch, memory=16 << 20)
+    gate = k.create_gate()
+    k.start_task(server, name="srv", caps={"svc": gate.svr()}, prio=2)
+    k.start_task(client, name="client", caps={"svc": gate})
+    res = k.run()
+    assert res.blocked == {"srv": "receive (open wait)", "client": "receive from srv"}
+    assert res.hint == ("a kernel operation failed during this run; "
+                        "k.explain_last_error():\n" + k.explain_last_error())
+    assert "invoked selector 0x7f000" in res.hint
+    # A later run in which nothing fails has no hint about the old failure.
+    assert k.run().hint is None
+
+
+def test_no_hint_when_nothing_is_wrong(arch):
+    async def main(env):
+        return 1
+
+    k = Kernel(arch=arch, memory=16 << 20)
+    k.start_task(main, name="m")
+    assert k.run().hint is None

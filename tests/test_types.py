@@ -132,12 +132,26 @@ def test_cpu_numbers_have_no_arithmetic():
 
 def test_equality_only_within_a_kind():
     assert VirtAddr(0x1000) == VirtAddr(0x1000) and VirtAddr(1) != VirtAddr(2)
-    assert VirtAddr(0x1000) != PhysAddr(0x1000)
-    assert not VirtAddr(0x1000) == PhysAddr(0x1000)
-    assert VirtAddr(0x1000) != 0x1000 and not PageNumber(1) == 1
+    assert VirtAddr(0x1000) != None and not PhysAddr(1) == "1"   # noqa: E711 - other objects
     assert len({VirtAddr(1), VirtAddr(1), PhysAddr(1), PageNumber(1), CapIndex(1)}) == 4
     assert sorted([PhysAddr(3), PhysAddr(1)]) == [PhysAddr(1), PhysAddr(3)]
     assert {VirtAddr(7): "x"}[VirtAddr(7)] == "x"
+
+
+@pytest.mark.parametrize("cls", ALL_TYPES)
+@pytest.mark.parametrize("other", [0x1000, True, np.uint64(0x1000), 4096.0, "VirtAddr",
+                                   PhysAddr(0x1000), VirtAddr(0x1000)])
+def test_comparing_with_a_number_or_another_kind_raises(cls, other):
+    """`VirtAddr(0x1000) == 0x1000` must not be silently False: an assertion comparing
+    them would pass or fail by accident. Numbers and other kinds raise, both ways round."""
+    x = cls(0x1000)
+    if other.__class__ is cls or isinstance(other, str):
+        assert (x == other) == (other.__class__ is cls)
+        return
+    for compare in (lambda: x == other, lambda: other == x, lambda: x != other,
+                    lambda: other != x):
+        with pytest.raises(TypeError, match="compares only with"):
+            compare()
 
 
 @pytest.mark.parametrize("cls", ALL_TYPES)

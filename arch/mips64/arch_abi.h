@@ -37,6 +37,8 @@ enum arch_cost {
     COST_SWITCH_NS = 150,       /* a context switch */
     COST_IPI_NS = 2000,         /* an inter-processor interrupt reaching another CPU */
     COST_KOBJ_NS = 400,         /* a kernel-object operation on the slow path */
+    COST_VCPU_UPCALL_NS = 300,  /* a vCPU event entering the entry point (§11.3) */
+    COST_VCPU_RESUME_NS = 220,  /* vcpu_resume switching to the resumed state (§11.3) */
 };
 
 #endif

@@ -4,8 +4,9 @@ For each built architecture: IPC round trips on the C path (native threads) and 
 path (µApps), with more words, capability items, page faults, map/unmap and two CPUs; the
 C floor (kernel_c/floor.c), asyncio.Queue and SimPy's Store (the `bench` extra) measured
 in the same run and shown as ratios; instructions per C round trip under callgrind (when
-valgrind is installed); with --scaling, the sweeps of scaling.py and their plot; the
-targets of the benchmark issue with verdicts.
+valgrind is installed); the tasks-alive sweep of target 3 (10 and 100 000 tasks; 10 000
+with --quick), or with --scaling all sweeps of scaling.py and their plot; the targets with
+their verdicts, where each comes from and, when one does not hold, what bounds it.
 Every figure is the median of repeated runs after a warm-up, in host ns per operation,
 with its spread and the virtual time the model charged. Nothing here is a pass/fail test.
 """
@@ -98,9 +99,8 @@ def run(quick=False, out=None, arches=None, scaling=False, plot_path=None, count
     return results
 
 
-def main(argv):
-    import argparse
-    p = argparse.ArgumentParser(prog="pyl4re bench", description=__doc__.splitlines()[0])
+def add_arguments(p):
+    """The options of `pyl4re bench` (the command line is in pyl4re/__main__.py)."""
     p.add_argument("--quick", action="store_true", help="fewer rounds (under 30 s)")
     p.add_argument("--json", metavar="FILE", help="write every figure as JSON")
     p.add_argument("--arch", action="append", choices=_core.available_arches(),
@@ -112,7 +112,10 @@ def main(argv):
                    help="where --scaling draws its PNG (default: %(default)s)")
     p.add_argument("--no-count", action="store_true",
                    help="skip the instruction counts under callgrind")
-    args = p.parse_args(argv)
+
+
+def run_args(args):
+    """Runs the report for parsed command-line arguments; the exit status."""
     results = run(quick=args.quick, arches=args.arch, scaling=args.scaling,
                   plot_path=args.plot, count=not args.no_count)
     if args.json:

@@ -21,6 +21,12 @@ import tempfile
 
 ROUNDS = (1_000, 2_000)
 FIASCO_ONE_WAY_IPC = 540       # instructions, x86-64 (l4re.org performance page)
+SOURCE = ("Fiasco's published figure: 543 instructions retired for one IPC between two "
+          "threads of one task on an Intel Xeon Platinum 8352S, L4Re's ipcbench "
+          "(https://l4re.org/perf/; docs/benchmarks.md, [F1])")
+BOUND = ("the model's bookkeeping per round trip, counted with callgrind: two fast-path "
+         "IPCs, the scheduler loop's two steps, two kernel entries, the native programs "
+         "and two switches (docs/benchmarks.md, 'What bounds the C path')")
 
 # The child: argv = arches (comma-separated), round counts (comma-separated).
 _CHILD = """
@@ -107,13 +113,14 @@ def instruction_counts(arches, rounds=ROUNDS):
 
 
 def targets(counts):
-    """The instruction-count target of the benchmark issue, per architecture: a whole C
-    IPC round trip in fewer instructions than one real one-way IPC in Fiasco on x86-64.
-    A list of {"name", "value", "holds"}; empty when nothing was counted."""
+    """The instruction-count target per architecture: a whole C IPC round trip in fewer
+    instructions than one real one-way IPC in Fiasco on x86-64. A list of {"name",
+    "value", "holds", "source", "bound"}; empty when nothing was counted."""
     out = []
     for arch, c in (counts or {}).items():
         n = c["instructions_per_round_trip"]
         out.append({"name": f"{arch}: C IPC round trip < {FIASCO_ONE_WAY_IPC} instructions "
                             f"(a Fiasco one-way IPC on x86-64)",
-                    "value": f"{n:,.0f} instructions", "holds": n < FIASCO_ONE_WAY_IPC})
+                    "value": f"{n:,.0f} instructions", "holds": n < FIASCO_ONE_WAY_IPC,
+                    "source": SOURCE, "bound": BOUND})
     return out

@@ -1,10 +1,30 @@
 """The printed report of `pyl4re bench`: the machine, the references, one table per
-architecture with ratios against the references, and the targets with their verdicts."""
+architecture with ratios against the references, and the targets with their verdicts.
+
+Every target says where it comes from (`source`, in words a reader can check without
+this project's history) and, when it does not hold, what bounds it (`bound`);
+docs/benchmarks.md explains both at length.
+"""
+
+FLOOR_SOURCE = ("pyl4re's own goal: the C path costs at most ten times the least work any "
+                "IPC must do, the C floor measured in this run (docs/benchmarks.md, "
+                "'The references')")
+FLOOR_BOUND = ("the C path's own work per round trip: two IPCs through the fast path, two "
+               "scheduler steps, two kernel entries and the model's virtual-time charges "
+               "(docs/benchmarks.md, 'What bounds the C path')")
+SIMPY_SOURCE = ("pyl4re's own goal: a system of µApps in pyl4re should run an order of "
+                "magnitude faster than the same exchange in a plain discrete-event "
+                "simulator, SimPy's Store, measured in this run")
+SIMPY_BOUND = ("the Python interpreter: a µApp<->µApp round trip is two cffi calls and two "
+               "coroutine switches, about as much Python as SimPy's own round trip; µApp "
+               "calls to a native server (no switch) reach {native}x (docs/benchmarks.md, "
+               "'What bounds the Python path')")
 
 
 def targets(results):
-    """Each target of the benchmark issue, with the value measured in this run:
-    a list of {"name", "value", "holds"} (holds is None where it could not be measured)."""
+    """The IPC targets, with the value measured in this run: a list of {"name", "value",
+    "holds", "source", "bound"} (holds is None where it could not be measured; bound only
+    matters where it does not hold)."""
     out = []
     refs = results["references"]
     simpy = refs.get("simpy_store_round_trip", {}).get("median_ns")
@@ -12,11 +32,15 @@ def targets(results):
         floor = cases["c_floor"]["median_ns"]
         native = cases["native_round_trip"]["median_ns"]
         out.append({"name": f"{arch}: C IPC round trip <= 10x the C floor",
-                    "value": f"{native / floor:.1f}x", "holds": native <= 10 * floor})
+                    "value": f"{native / floor:.1f}x", "holds": native <= 10 * floor,
+                    "source": FLOOR_SOURCE, "bound": FLOOR_BOUND})
         uapp = cases["uapp_round_trip"]["median_ns"]
+        to_native = cases.get("uapp_to_native_round_trip", {}).get("median_ns")
         out.append({"name": f"{arch}: µApp<->µApp round trip >= 10x faster than SimPy Store",
                     "value": f"{simpy / uapp:.2f}x" if simpy else "SimPy not installed",
-                    "holds": simpy / uapp >= 10 if simpy else None})
+                    "holds": simpy / uapp >= 10 if simpy else None, "source": SIMPY_SOURCE,
+                    "bound": SIMPY_BOUND.format(
+                        native=f"{simpy / to_native:.1f}" if simpy and to_native else "?")})
     return out
 
 
@@ -64,7 +88,11 @@ def print_report(results, cases, out, more=None):
               file=out)
     if more:
         more(out)
-    print("\ntargets", file=out)
+    print("\ntargets (each with where it comes from; one that does not hold says what "
+          "bounds it)", file=out)
     for t in results["targets"]:
         verdict = {True: "holds", False: "does not hold", None: "not measured"}[t["holds"]]
         print(f"  {t['name']}: {t['value']} -> {verdict}", file=out)
+        print(f"      from: {t['source']}", file=out)
+        if t["holds"] is False:
+            print(f"      bounded by: {t['bound']}", file=out)

@@ -3,14 +3,16 @@ phase; everything else on a thread capability is IPC and never arrives here).
 
 Opcode = MR0 & L4_THREAD_OPCODE_MASK, per-operation flags above it. Implemented: control
 (pager, exception handler, bind), ex_regs (with triggered exceptions), switch,
-stats_time, register_del_irq, modify_senders and the arch operations that have a meaning
-here (amd64 FS/GS base, arm64 TPIDRURO; C decides per architecture). What answers
--L4_ENOSYS and why is listed in docs/unmodelled.md. Each handler decodes and checks first
+stats_time, vcpu_control and vcpu_resume (§11; the kernel side is kernel_c/vcpu.c),
+register_del_irq, modify_senders and the arch operations that have a meaning here (amd64
+FS/GS base, arm64 TPIDRURO; C decides per architecture). What answers -L4_ENOSYS and why
+is listed in docs/unmodelled.md. Each handler decodes and checks first
 (may fail, changes nothing), then performs through C. What it must not do: keep thread
 state of its own.
 """
 from .. import _core
-from .dispatch import item_object, refuse, reply
+from .dispatch import ipc_error, item_object, refuse, reply
+from .task import _memory_fpage
 
 _lib = _core.abi()
 
@@ -39,6 +41,12 @@ def invoke(inv):
         return _switch(inv)
     if op == _lib.L4_THREAD_STATS_OP:
         return _stats_time(inv)
+    if op == _lib.L4_THREAD_VCPU_CONTROL_OP:
+        if inv.mr(0) & ~_lib.L4_THREAD_OPCODE_MASK & _lib.L4_THREAD_VCPU_CONTROL_EXT_OP:
+            return reply(-_lib.L4_ENOSYS)  # the extended vCPU needs hardware VMs (not yet)
+        return _vcpu_control(inv)
+    if op == _lib.L4_THREAD_VCPU_RESUME_OP:
+        return _vcpu_resume(inv)
     if op == _lib.L4_THREAD_REGISTER_DELETE_IRQ_OP:
         return _register_del_irq(inv)
     if op == _lib.L4_THREAD_MODIFY_SENDER_OP:
@@ -132,6 +140,60 @@ def _stats_time(inv):
     info = _info(inv.kernel, inv.obj)
     inv.utcb.mr[0] = info.consumed_ns // 1000
     return reply(0, 1)
+
+
+def _vcpu_control(inv):
+    """MR1 = the state area's address in the thread's task's ku-mem (8-byte aligned, the
+    whole Vcpu_state inside it). Fiasco checks no right here, and a second call moves the
+    area; vCPU mode itself cannot be switched off."""
+    if inv.words < 2:
+        return reply(-_lib.L4_EINVAL)       # no address: Fiasco's "disable" is refused
+    k = inv.kernel
+    rc = k._lib.vcpu_control(k._k, [inv.obj], [inv.mr(1)])
+    if rc == 0:
+        rec = k._loop.threads.get(inv.obj)
+        if rec is not None:
+            rec.vcpu = None                 # the view follows the area (pyl4re.vcpu)
+    return reply(rc)
+
+
+def _vcpu_resume(inv):
+    """Only the calling vCPU on itself (§11.3): the user_task field, the send items mapped
+    into the user task (window: all of it), then the pending-IRQ check or the resume. A
+    resume that goes through never returns to the caller's code."""
+    k = inv.kernel
+    lib = k._lib
+    task = k._ffi.new("kobj_id_t *")
+    rc = lib.vcpu_resume_user_task(k._k, [inv.obj], task)
+    if rc < 0:
+        return reply(rc)
+    if task.raw:
+        mapped = k._ffi.new("uint32_t *")
+        for n in range(inv.items):
+            pos = inv.words + 2 * n
+            if pos + 1 >= 63:
+                return ipc_error(lib.L4_IPC_SEMSGCUT)
+            ctl, fp = inv.mr(pos), inv.mr(pos + 1)
+            if not ctl & lib.L4_ITEM_MAP:
+                break                          # Fiasco stops at the first non-item
+            kind = (fp >> 4) & 3
+            if kind == lib.L4_FPAGE_MEMORY:
+                fp = _memory_fpage(fp)
+                if fp is None:
+                    continue                    # below a page: maps nothing (§5.1)
+                rc = lib.task_map_mem(k._k, task[0], [inv.task], fp, ctl, mapped)
+            elif kind == lib.L4_FPAGE_OBJ:
+                rc = lib.task_map_obj(k._k, task[0], [inv.task], fp, ctl, 0xF, mapped)
+            elif kind == lib.L4_FPAGE_IO:
+                rc = lib.task_map_io(k._k, task[0], [inv.task], fp, mapped)
+            else:
+                continue                       # an invalid fpage maps nothing
+            if rc == -lib.L4_ENOMEM:
+                return ipc_error(lib.L4_IPC_SEMAPFAILED)
+            if rc < 0:
+                return reply(rc)
+    rc = lib.vcpu_resume_commit(k._k, [inv.obj])
+    return reply(min(rc, 0))
 
 
 def _register_del_irq(inv):

@@ -1,5 +1,5 @@
 """Plumbing shared by the µApp-side kernel-object calls (factory, task, thread, ipc_gate,
-scheduler): argument checks and the one kind of kernel entry they all make, a call with
+scheduler, irq, ...): argument checks (every capability argument through `cap`) and the one kind of kernel entry they all make, a call with
 no timeout on the object's capability (l4sys: `l4_ipc_call(obj, u, tag, L4_IPC_NEVER)`).
 
 The message goes into the running thread's UTCB (`l4_utcb()`), exactly as l4sys builds
@@ -21,6 +21,16 @@ def word(value, fn, what):
     if value.__class__ is int and 0 <= value <= U64:
         return value
     return _check.in_range(value, 0, U64, f"{fn}: {what}", hex_=True)
+
+
+_STRAY = _check.BELOW_INDEX & ~_check.SPECIAL
+
+
+def cap(value, fn, what):
+    """A capability-selector argument: a selector or a CapIndex (_check.selector)."""
+    if value.__class__ is int and 0 <= value <= U64 and not value & _STRAY:
+        return value
+    return _check.selector(value, f"{fn}: {what}")
 
 
 def sword(value, fn, what):

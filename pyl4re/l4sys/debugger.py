@@ -61,7 +61,7 @@ def _words(nbytes):
 async def l4_invoke_debugger(obj, tag):
     """Send the message in the UTCB (tag: words, flags) to the debugger, with MR0 in the
     object group and `obj` as a send item. An invalid obj: -L4_EINVAL without a call."""
-    obj = _kobj.word(obj, "l4_invoke_debugger", "obj")
+    obj = _kobj.cap(obj, "l4_invoke_debugger", "obj")
     if l4_is_invalid_cap(obj):
         return _kobj.tag(l4_msgtag(-L4_EINVAL, 0, 0, 0).raw)
     words = l4_msgtag_words(tag)
@@ -77,6 +77,7 @@ async def l4_invoke_debugger(obj, tag):
 
 async def l4_debugger_set_object_name(cap, name):
     """Name the object behind `cap` for the debugger (the kernel keeps 16 bytes)."""
+    cap = _kobj.cap(cap, "l4_debugger_set_object_name", "cap")
     name = _bytes(name, "l4_debugger_set_object_name")
     u = l4_utcb()
     u.mr[0] = L4_DEBUGGER_NAME_SET_OP
@@ -86,6 +87,7 @@ async def l4_debugger_set_object_name(cap, name):
 
 async def l4_debugger_global_id(cap):
     """The global id of the object behind `cap`; ~0 if the call failed."""
+    cap = _kobj.cap(cap, "l4_debugger_global_id", "cap")
     u = l4_utcb()
     u.mr[0] = L4_DEBUGGER_GLOBAL_ID_OP
     if l4_error_u(await l4_invoke_debugger(cap, l4_msgtag(0, 1, 0, 0)), u):
@@ -96,6 +98,7 @@ async def l4_debugger_global_id(cap):
 async def l4_debugger_kobj_to_id(cap, kobjp):
     """The global id of the object with the kernel "pointer" kobjp (in the model: its
     object id); ~0 if unknown or the call failed."""
+    cap = _kobj.cap(cap, "l4_debugger_kobj_to_id", "cap")
     kobjp = _kobj.word(kobjp, "l4_debugger_kobj_to_id", "kobjp")
     u = l4_utcb()
     u.mr[0] = L4_DEBUGGER_KOBJ_TO_ID_OP
@@ -109,6 +112,7 @@ async def l4_debugger_get_object_name(cap, id, size=_lib.KOBJ_NAME_MAX + 1):  # 
     """(tag, name): the name of the object with global id `id` (at most size - 1 bytes,
     as l4sys copies it; "" when the call failed)."""
     fn = "l4_debugger_get_object_name"
+    cap = _kobj.cap(cap, fn, "cap")
     id = _kobj.word(id, fn, "id")  # noqa: A001 - l4sys' name
     u = l4_utcb()
     u.mr[0] = L4_DEBUGGER_NAME_GET_OP

@@ -23,7 +23,7 @@ _PROTO_MIN, _PROTO_MAX = -(1 << 47), (1 << 47) - 1
 
 def _start(obj, target_cap, fn):
     """l4_factory_create_start_u: MR0, BDR and BR0 of a create; returns the UTCB."""
-    target_cap = _kobj.word(target_cap, fn, "target_cap")
+    target_cap = _kobj.cap(target_cap, fn, "target_cap")
     u = l4_utcb()
     u.mr[0] = obj & _kobj.U64
     u.bdr = 0
@@ -33,7 +33,7 @@ def _start(obj, target_cap, fn):
 
 async def l4_factory_create(factory, obj, target_cap):
     """Create an object of protocol `obj` (L4_PROTO_THREAD, ...) with no arguments."""
-    factory = _kobj.word(factory, "l4_factory_create", "factory")
+    factory = _kobj.cap(factory, "l4_factory_create", "factory")
     obj = _check.in_range(obj, _PROTO_MIN, _PROTO_MAX, "l4_factory_create: obj")
     _start(obj, target_cap, "l4_factory_create")
     return await _kobj.call(factory, l4_msgtag(L4_PROTO_FACTORY, 1, 0, 0).raw)
@@ -43,7 +43,7 @@ async def l4_factory_create_task(factory, target_cap, utcb_area):
     """A task; `utcb_area` (l4_fpage_t, memory; l4_fpage_invalid() for none) becomes its
     first ku-mem. The reply's MR0 echoes the UTCB-area fpage."""
     fn = "l4_factory_create_task"
-    factory = _kobj.word(factory, fn, "factory")
+    factory = _kobj.cap(factory, fn, "factory")
     area = _kobj.fpage(utcb_area, fn, "utcb_area")
     u = _start(L4_PROTO_TASK, target_cap, fn)
     u.mr[1] = L4_VARG_TYPE_FPAGE | (_WORD_BYTES << 16)
@@ -53,7 +53,7 @@ async def l4_factory_create_task(factory, target_cap, utcb_area):
 
 async def l4_factory_create_thread(factory, target_cap):
     """A thread: unbound, dead until ex_regs, on no CPU until run_thread (§8.2)."""
-    factory = _kobj.word(factory, "l4_factory_create_thread", "factory")
+    factory = _kobj.cap(factory, "l4_factory_create_thread", "factory")
     _start(L4_PROTO_THREAD, target_cap, "l4_factory_create_thread")
     return await _kobj.call(factory, l4_msgtag(L4_PROTO_FACTORY, 1, 0, 0).raw)
 
@@ -61,7 +61,7 @@ async def l4_factory_create_thread(factory, target_cap):
 async def l4_factory_create_factory(factory, target_cap, limit):
     """A child factory with its own quota of `limit` bytes, charged to `factory`."""
     fn = "l4_factory_create_factory"
-    factory = _kobj.word(factory, fn, "factory")
+    factory = _kobj.cap(factory, fn, "factory")
     limit = _kobj.word(limit, fn, "limit")
     u = _start(L4_PROTO_FACTORY, target_cap, fn)
     u.mr[1] = L4_VARG_TYPE_UMWORD | (_WORD_BYTES << 16)
@@ -73,8 +73,8 @@ async def l4_factory_create_gate(factory, target_cap, thread_cap, label):
     """An IPC gate with `label`, bound to `thread_cap` unless that has the invalid bit
     (then it is created unbound: bind it later with l4_rcv_ep_bind_thread)."""
     fn = "l4_factory_create_gate"
-    factory = _kobj.word(factory, fn, "factory")
-    thread_cap = _kobj.word(thread_cap, fn, "thread_cap")
+    factory = _kobj.cap(factory, fn, "factory")
+    thread_cap = _kobj.cap(thread_cap, fn, "thread_cap")
     label = _kobj.word(label, fn, "label")
     items = 0
     if not thread_cap & L4_INVALID_CAP_BIT:
@@ -91,14 +91,14 @@ async def l4_factory_create_gate(factory, target_cap, thread_cap, label):
 
 async def l4_factory_create_irq(factory, target_cap):
     """An IRQ object (Irq_sender)."""
-    factory = _kobj.word(factory, "l4_factory_create_irq", "factory")
+    factory = _kobj.cap(factory, "l4_factory_create_irq", "factory")
     _start(L4_PROTO_IRQ_SENDER, target_cap, "l4_factory_create_irq")
     return await _kobj.call(factory, l4_msgtag(L4_PROTO_FACTORY, 1, 0, 0).raw)
 
 
 async def l4_factory_create_semaphore(factory, target_cap):
     """A semaphore."""
-    factory = _kobj.word(factory, "l4_factory_create_semaphore", "factory")
+    factory = _kobj.cap(factory, "l4_factory_create_semaphore", "factory")
     _start(L4_PROTO_SEMAPHORE, target_cap, "l4_factory_create_semaphore")
     return await _kobj.call(factory, l4_msgtag(L4_PROTO_FACTORY, 1, 0, 0).raw)
 

@@ -128,14 +128,10 @@ def l4_iofpage(port, order):
 
 
 def l4_obj_fpage(obj, order, rights):
-    """An object flexpage of 2^order capability slots from selector `obj` (index << 12;
-    flag and special bits are refused: they would not be encoded)."""
+    """An object flexpage of 2^order capability slots from selector `obj` (index << 12, or
+    a CapIndex; flag and special bits are refused: they would not be encoded)."""
     if not (obj.__class__ is int and 0 <= obj <= _MWORD_MASK and obj & _SELECTOR_LOW == 0):
-        obj = _check.in_range(obj, 0, _MWORD_MASK, "l4_obj_fpage: obj", hex_=True)
-        if obj & _SELECTOR_LOW:
-            raise ValueError(f"l4_obj_fpage: {obj:#x} is not a plain capability selector "
-                             f"(index << {L4_CAP_SHIFT}); bits {obj & _SELECTOR_LOW:#x} "
-                             "are flags, the reply or the invalid bit")
+        obj = _check.selector(obj, "l4_obj_fpage: obj", allowed=0)
     order = _order(order, _ORDER_MAX, "l4_obj_fpage: order")
     rights = _rights(rights, "l4_obj_fpage: rights")
     return _make(obj | (order << L4_FPAGE_SIZE_SHIFT) | (L4_FPAGE_OBJ << L4_FPAGE_TYPE_SHIFT)

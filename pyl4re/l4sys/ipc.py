@@ -20,6 +20,7 @@ from .utcb import set_utcb_provider
 
 _U64 = (1 << 64) - 1
 _SEL_FLAGS = 0xF
+_STRAY = _check.BELOW_INDEX & ~_check.SPECIAL   # the operation goes in `flags`, not dest
 
 
 _tag = _tag_of_raw
@@ -33,9 +34,9 @@ def _tag_and_label(raw, label):
     return _tag_of_raw(raw), label
 
 
-def _check_args(dest, utcb, tag, timeout, fn):
-    if not (dest.__class__ is int and 0 <= dest <= _U64):
-        dest = _check.in_range(dest, 0, _U64, f"{fn}: dest", hex_=True)
+def _check_args(dest, utcb, tag, timeout, fn, what="dest"):
+    if not (dest.__class__ is int and 0 <= dest <= _U64 and not dest & _STRAY):
+        dest = _check.selector(dest, f"{fn}: {what}")
     if tag.__class__ is not l4_msgtag_t:
         raise TypeError(f"{fn}: tag must be an l4_msgtag_t (build one with l4_msgtag()), "
                         f"not {type(tag).__name__}")
@@ -43,7 +44,7 @@ def _check_args(dest, utcb, tag, timeout, fn):
         timeout = _check.in_range(timeout, 0, 0xFFFFFFFF, f"{fn}: timeout", hex_=True)
     if utcb is not None and utcb is not (traps._running or traps.running()).utcb:
         raise ValueError(f"{fn}: utcb is not the calling thread's UTCB (use l4_utcb())")
-    return dest & ~_SEL_FLAGS
+    return dest
 
 
 def _running_utcb():
@@ -77,7 +78,7 @@ def l4_ipc_send(dest, utcb, tag, timeout):
 
 def l4_ipc_receive(obj, utcb, timeout):
     """Closed wait: a message from obj only (a thread, or an IRQ)."""
-    sel = _check_args(obj, utcb, _tag(0), timeout, "l4_ipc_receive")
+    sel = _check_args(obj, utcb, _tag(0), timeout, "l4_ipc_receive", "obj")
     return traps.enter(sel | L4_SYSF_RECV, 0, 0, timeout, _tag_only)
 
 

@@ -20,8 +20,8 @@ async def l4_rcv_ep_bind_thread(ep, thread, label):
     """Bind the receive endpoint (gate) `ep` to `thread` with `label` (bits 0 and 1 must
     be clear). Needs S on both capabilities."""
     fn = "l4_rcv_ep_bind_thread"
-    ep = _kobj.word(ep, fn, "ep")
-    item = l4_obj_fpage(_kobj.word(thread, fn, "thread"), 0, L4_CAP_FPAGE_RWS).raw
+    ep = _kobj.cap(ep, fn, "ep")
+    item = l4_obj_fpage(_kobj.cap(thread, fn, "thread"), 0, L4_CAP_FPAGE_RWS).raw
     label = _kobj.word(label, fn, "label")
     u = l4_utcb()
     u.mr[0] = L4_RCV_EP_BIND_OP
@@ -33,13 +33,15 @@ async def l4_rcv_ep_bind_thread(ep, thread, label):
 
 async def l4_ipc_gate_bind_thread(gate, thread, label):
     """The older name of l4_rcv_ep_bind_thread (deprecated in l4sys)."""
-    return await l4_rcv_ep_bind_thread(gate, thread, label)
+    fn = "l4_ipc_gate_bind_thread"
+    return await l4_rcv_ep_bind_thread(_kobj.cap(gate, fn, "gate"),
+                                       _kobj.cap(thread, fn, "thread"), label)
 
 
 async def l4_ipc_gate_get_infos(gate):
     """(tag, label): the gate's label, or None if the call failed (l4sys leaves its
     out-parameter untouched then)."""
-    gate = _kobj.word(gate, "l4_ipc_gate_get_infos", "gate")
+    gate = _kobj.cap(gate, "l4_ipc_gate_get_infos", "gate")
     u = l4_utcb()
     u.mr[0] = L4_IPC_GATE_GET_INFO_OP
     tag = await _kobj.call(gate, l4_msgtag(L4_PROTO_KOBJECT, 1, 0, 0).raw)
@@ -52,7 +54,7 @@ async def l4_kobject_dec_refcnt(obj, diff):
     """Lower the object's counted capability references by `diff` (signed); the new count
     is in MR0 of the reply. Only IPC gates (through a server capability) offer it."""
     fn = "l4_kobject_dec_refcnt"
-    obj = _kobj.word(obj, fn, "obj")
+    obj = _kobj.cap(obj, fn, "obj")
     diff = _kobj.sword(diff, fn, "diff")
     u = l4_utcb()
     u.mr[0] = L4_KOBJECT_OP_DEC_REFCNT

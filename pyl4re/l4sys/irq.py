@@ -31,7 +31,7 @@ def _timeout(to, fn):
 
 async def l4_irq_trigger(irq):
     """Raise the (software) IRQ, or up a semaphore: a send, no reply."""
-    irq = _kobj.word(irq, "l4_irq_trigger", "irq")
+    irq = _kobj.cap(irq, "l4_irq_trigger", "irq")
     raw, _ = await _enter(irq, L4_SYSF_SEND, l4_msgtag(L4_PROTO_IRQ, 0, 0, 0).raw,
                           L4_IPC_BOTH_TIMEOUT_0)
     return _kobj.tag(raw)
@@ -39,7 +39,7 @@ async def l4_irq_trigger(irq):
 
 async def l4_irq_unmask(irq):
     """Unmask (EOI) the IRQ's line: a send, no reply."""
-    irq = _kobj.word(irq, "l4_irq_unmask", "irq")
+    irq = _kobj.cap(irq, "l4_irq_unmask", "irq")
     l4_utcb().mr[0] = L4_IRQ_OP_EOI
     raw, _ = await _enter(irq, L4_SYSF_SEND, l4_msgtag(L4_PROTO_IRQ, 1, 0, 0).raw,
                           L4_IPC_SEND_TIMEOUT_0)
@@ -48,7 +48,7 @@ async def l4_irq_unmask(irq):
 
 async def l4_irq_receive(irq, to=L4_IPC_NEVER):
     """Unmask, then wait for this IRQ's message only (closed wait)."""
-    irq = _kobj.word(irq, "l4_irq_receive", "irq")
+    irq = _kobj.cap(irq, "l4_irq_receive", "irq")
     l4_utcb().mr[0] = L4_IRQ_OP_EOI
     raw, _ = await _enter(irq, L4_SYSF_CALL, l4_msgtag(L4_PROTO_IRQ, 1, 0, 0).raw,
                           _timeout(to, "l4_irq_receive"))
@@ -57,7 +57,7 @@ async def l4_irq_receive(irq, to=L4_IPC_NEVER):
 
 async def l4_irq_wait(irq, to=L4_IPC_NEVER):
     """Unmask, then wait for any message. Returns (tag, label)."""
-    irq = _kobj.word(irq, "l4_irq_wait", "irq")
+    irq = _kobj.cap(irq, "l4_irq_wait", "irq")
     l4_utcb().mr[0] = L4_IRQ_OP_EOI
     raw, label = await _enter(irq, L4_SYSF_SEND_AND_WAIT, l4_msgtag(L4_PROTO_IRQ, 1, 0, 0).raw,
                               _timeout(to, "l4_irq_wait"))
@@ -66,14 +66,14 @@ async def l4_irq_wait(irq, to=L4_IPC_NEVER):
 
 async def l4_irq_detach(irq):
     """Detach the IRQ from its thread (needs S)."""
-    irq = _kobj.word(irq, "l4_irq_detach", "irq")
+    irq = _kobj.cap(irq, "l4_irq_detach", "irq")
     l4_utcb().mr[0] = L4_IRQ_SENDER_OP_DETACH
     return await _kobj.call(irq, l4_msgtag(L4_PROTO_IRQ_SENDER, 1, 0, 0).raw)
 
 
 async def _icu_with_irq(icu, op, irqnum, irq, fn):
-    icu, irqnum = _kobj.word(icu, fn, "icu"), _kobj.word(irqnum, fn, "irqnum")
-    item = l4_obj_fpage(_kobj.word(irq, fn, "irq"), 0, L4_CAP_FPAGE_RWS).raw
+    icu, irqnum = _kobj.cap(icu, fn, "icu"), _kobj.word(irqnum, fn, "irqnum")
+    item = l4_obj_fpage(_kobj.cap(irq, fn, "irq"), 0, L4_CAP_FPAGE_RWS).raw
     u = l4_utcb()
     u.mr[0], u.mr[1], u.mr[2], u.mr[3] = op, irqnum, l4_map_obj_control(0, 0), item
     return await _kobj.call(icu, l4_msgtag(L4_PROTO_IRQ, 2, 1, 0).raw)
@@ -90,7 +90,7 @@ async def l4_icu_unbind(icu, irqnum, irq):
 
 async def l4_icu_info(icu):
     """(tag, features, nr_irqs, nr_msis)."""
-    icu = _kobj.word(icu, "l4_icu_info", "icu")
+    icu = _kobj.cap(icu, "l4_icu_info", "icu")
     u = l4_utcb()
     u.mr[0] = L4_ICU_OP_INFO
     t = await _kobj.call(icu, l4_msgtag(L4_PROTO_IRQ, 1, 0, 0).raw)
@@ -100,7 +100,7 @@ async def l4_icu_info(icu):
 async def l4_icu_msi_info(icu, irqnum, source):
     """(tag, msi address, msi data)."""
     fn = "l4_icu_msi_info"
-    icu = _kobj.word(icu, fn, "icu")
+    icu = _kobj.cap(icu, fn, "icu")
     u = l4_utcb()
     u.mr[0], u.mr[1], u.mr[2] = L4_ICU_OP_MSI_INFO, _kobj.word(irqnum, fn, "irqnum"), \
         _kobj.word(source, fn, "source")
@@ -109,7 +109,7 @@ async def l4_icu_msi_info(icu, irqnum, source):
 
 
 async def _icu_line_op(icu, op, irqnum, fn):
-    icu, irqnum = _kobj.word(icu, fn, "icu"), _kobj.word(irqnum, fn, "irqnum")
+    icu, irqnum = _kobj.cap(icu, fn, "icu"), _kobj.word(irqnum, fn, "irqnum")
     u = l4_utcb()
     u.mr[0], u.mr[1] = op, irqnum
     raw, _ = await _enter(icu, L4_SYSF_SEND, l4_msgtag(L4_PROTO_IRQ, 2, 0, 0).raw,
@@ -130,7 +130,7 @@ async def l4_icu_unmask(icu, irqnum):
 async def l4_icu_set_mode(icu, irqnum, mode):
     """Set the line's trigger mode (L4_IRQ_F_*; L4_IRQ_F_SET_MODE must be set)."""
     fn = "l4_icu_set_mode"
-    icu = _kobj.word(icu, fn, "icu")
+    icu = _kobj.cap(icu, fn, "icu")
     u = l4_utcb()
     u.mr[0], u.mr[1], u.mr[2] = L4_ICU_OP_SET_MODE, _kobj.word(irqnum, fn, "irqnum"), \
         _kobj.word(mode, fn, "mode")
@@ -139,12 +139,12 @@ async def l4_icu_set_mode(icu, irqnum, mode):
 
 async def l4_semaphore_up(sem):
     """Count up, or wake the first waiter."""
-    return await l4_irq_trigger(sem)
+    return await l4_irq_trigger(_kobj.cap(sem, "l4_semaphore_up", "sem"))
 
 
 async def l4_semaphore_down(sem, timeout=L4_IPC_NEVER):
     """Count down, waiting (with the receive timeout) while the count is 0."""
-    sem = _kobj.word(sem, "l4_semaphore_down", "sem")
+    sem = _kobj.cap(sem, "l4_semaphore_down", "sem")
     l4_utcb().mr[0] = L4_SEMAPHORE_OP_DOWN
     raw, _ = await _enter(sem, L4_SYSF_CALL, l4_msgtag(L4_PROTO_SEMAPHORE, 1, 0, 0).raw,
                           _timeout(timeout, "l4_semaphore_down"))

@@ -17,7 +17,7 @@ from .utcb import l4_utcb
 
 
 async def _call(pfc, fn, *words):
-    pfc = _kobj.word(pfc, fn, "pfc")
+    pfc = _kobj.cap(pfc, fn, "pfc")
     u = l4_utcb()
     for i, w in enumerate(words):
         u.mr[i] = w

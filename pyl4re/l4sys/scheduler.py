@@ -92,8 +92,8 @@ async def l4_scheduler_run_thread(scheduler, thread, sp):
     """Move `thread` to a CPU of sp.affinity and give it sp.prio and sp.quantum: the
     thread's current CPU if in the set, else the caller's, else the set's first."""
     fn = "l4_scheduler_run_thread"
-    scheduler = _kobj.word(scheduler, fn, "scheduler")
-    item = l4_obj_fpage(_kobj.word(thread, fn, "thread"), 0, L4_CAP_FPAGE_RWS).raw
+    scheduler = _kobj.cap(scheduler, fn, "scheduler")
+    item = l4_obj_fpage(_kobj.cap(thread, fn, "thread"), 0, L4_CAP_FPAGE_RWS).raw
     if not isinstance(sp, (l4_sched_param_t, l4_sched_param_wfq_t)):
         raise TypeError(f"{fn}: sp must be an l4_sched_param_t (l4_sched_param()) or "
                         f"l4_sched_param_wfq_t, not {type(sp).__name__}")
@@ -119,7 +119,7 @@ async def l4_scheduler_run_thread(scheduler, thread, sp):
 
 
 async def _info(scheduler, cpus, fn):
-    scheduler = _kobj.word(scheduler, fn, "scheduler")
+    scheduler = _kobj.cap(scheduler, fn, "scheduler")
     if cpus is None:
         cpus = l4_sched_cpu_set_t()
     gran_offset, _ = _cpu_set(cpus, fn)
@@ -152,7 +152,7 @@ async def l4_scheduler_idle_time(scheduler, cpus):
     """(tag, us): idle time in µs of the first online CPU in `cpus`; None on an IPC
     error."""
     fn = "l4_scheduler_idle_time"
-    scheduler = _kobj.word(scheduler, fn, "scheduler")
+    scheduler = _kobj.cap(scheduler, fn, "scheduler")
     gran_offset, cpu_map = _cpu_set(cpus, fn)
     u = l4_utcb()
     u.mr[0] = L4_SCHEDULER_IDLE_TIME_OP

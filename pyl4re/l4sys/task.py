@@ -24,8 +24,8 @@ async def l4_task_map(dst_task, src_task, snd_fpage, snd_base):
     `snd_base` is the control word: destination (hot spot) | attributes | grant, as
     l4_map_obj_control() builds it. S survives only if both task capabilities have S."""
     fn = "l4_task_map"
-    dst_task = _kobj.word(dst_task, fn, "dst_task")
-    src_item = l4_obj_fpage(_kobj.word(src_task, fn, "src_task"), 0, L4_CAP_FPAGE_RWS).raw
+    dst_task = _kobj.cap(dst_task, fn, "dst_task")
+    src_item = l4_obj_fpage(_kobj.cap(src_task, fn, "src_task"), 0, L4_CAP_FPAGE_RWS).raw
     snd_fpage = _kobj.fpage(snd_fpage, fn, "snd_fpage")
     snd_base = _kobj.word(snd_base, fn, "snd_base")
     u = l4_utcb()
@@ -57,7 +57,7 @@ async def l4_task_unmap_batch(task, fpages, num_fpages, map_mask):
 
 
 async def _unmap(task, raws, map_mask, fn):
-    task = _kobj.word(task, fn, "task")
+    task = _kobj.cap(task, fn, "task")
     map_mask = _kobj.word(map_mask, fn, "map_mask")
     u = l4_utcb()
     u.mr[0] = L4_TASK_UNMAP_OP
@@ -70,7 +70,8 @@ async def _unmap(task, raws, map_mask, fn):
 async def l4_task_delete_obj(task, obj):
     """Delete the object `obj` names in `task` if that capability has D (every capability
     to it dies); without D only the capability goes."""
-    obj = _kobj.word(obj, "l4_task_delete_obj", "obj")
+    task = _kobj.cap(task, "l4_task_delete_obj", "task")
+    obj = _kobj.cap(obj, "l4_task_delete_obj", "obj")
     return await l4_task_unmap(task, l4_obj_fpage(obj, 0, L4_CAP_FPAGE_RWSD),
                                L4_FP_DELETE_OBJ)
 
@@ -78,7 +79,8 @@ async def l4_task_delete_obj(task, obj):
 async def l4_task_release_cap(task, cap):
     """Remove the capability `cap` from `task` (the object dies with its last counted
     reference)."""
-    cap = _kobj.word(cap, "l4_task_release_cap", "cap")
+    task = _kobj.cap(task, "l4_task_release_cap", "task")
+    cap = _kobj.cap(cap, "l4_task_release_cap", "cap")
     return await l4_task_unmap(task, l4_obj_fpage(cap, 0, L4_CAP_FPAGE_RWSD),
                                L4_FP_ALL_SPACES)
 
@@ -87,8 +89,8 @@ async def l4_task_cap_valid(task, cap):
     """Label 1 if slot `cap` of `task` holds a capability, 0 if not (or if `cap` is a
     special selector)."""
     fn = "l4_task_cap_valid"
-    task = _kobj.word(task, fn, "task")
-    cap = _kobj.word(cap, fn, "cap")
+    task = _kobj.cap(task, fn, "task")
+    cap = _kobj.cap(cap, fn, "cap")
     u = l4_utcb()
     u.mr[0] = L4_TASK_CAP_INFO_OP
     u.mr[1] = cap & ~1               # bit 0 would ask for the reference count instead
@@ -99,9 +101,9 @@ async def l4_task_cap_equal(task, cap_a, cap_b):
     """Label 1 if slots `cap_a` and `cap_b` of `task` name the same object with the same
     rights, 0 if not."""
     fn = "l4_task_cap_equal"
-    task = _kobj.word(task, fn, "task")
-    cap_a = _kobj.word(cap_a, fn, "cap_a")
-    cap_b = _kobj.word(cap_b, fn, "cap_b")
+    task = _kobj.cap(task, fn, "task")
+    cap_a = _kobj.cap(cap_a, fn, "cap_a")
+    cap_b = _kobj.cap(cap_b, fn, "cap_b")
     u = l4_utcb()
     u.mr[0] = L4_TASK_CAP_INFO_OP
     u.mr[1] = cap_a
@@ -112,7 +114,7 @@ async def l4_task_cap_equal(task, cap_a, cap_b):
 async def l4_task_add_ku_mem(task, ku_mem):
     """Add kernel-user memory (UTCB areas) at the memory flexpage `ku_mem` to `task`."""
     fn = "l4_task_add_ku_mem"
-    task = _kobj.word(task, fn, "task")
+    task = _kobj.cap(task, fn, "task")
     ku_mem = _kobj.fpage(ku_mem, fn, "ku_mem")
     u = l4_utcb()
     u.mr[0] = L4_TASK_ADD_KU_MEM_OP

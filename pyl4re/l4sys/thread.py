@@ -1,5 +1,6 @@
-"""Thread calls for µApps, with l4sys names and argument order (§8.2): thread control
-(pager, exception handler, bind), ex_regs, switch and stats_time.
+"""Thread calls for µApps, with l4sys names and argument order (§8.2, §11): thread control
+(pager, exception handler, bind), ex_regs, switch, stats_time, and the vCPU calls
+(vcpu_control, vcpu_resume_start / _commit).
 
 As in l4sys the thread-control message is built in the running thread's UTCB across
 calls: l4_thread_control_start() writes MR0, the setters add flags and values, and
@@ -15,7 +16,8 @@ from .consts import (
     L4_THREAD_CONTROL_MR_IDX_FLAG_VALS, L4_THREAD_CONTROL_MR_IDX_FLAGS,
     L4_THREAD_CONTROL_MR_IDX_PAGER, L4_THREAD_CONTROL_OP, L4_THREAD_CONTROL_SET_EXC_HANDLER,
     L4_THREAD_CONTROL_SET_PAGER, L4_THREAD_EX_REGS_OP, L4_THREAD_STATS_OP,
-    L4_THREAD_SWITCH_OP, L4_THREAD_REGISTER_DELETE_IRQ_OP, L4_THREAD_MODIFY_SENDER_OP,
+    L4_THREAD_SWITCH_OP, L4_THREAD_VCPU_CONTROL_EXT_OP, L4_THREAD_VCPU_CONTROL_OP,
+    L4_THREAD_VCPU_RESUME_OP, L4_THREAD_REGISTER_DELETE_IRQ_OP, L4_THREAD_MODIFY_SENDER_OP,
     L4_THREAD_ARM_TPIDRURO_OP, L4_THREAD_AMD64_SET_SEGMENT_BASE_OP,
 )
 from .errors import l4_error_u
@@ -33,7 +35,7 @@ def l4_thread_control_start():
 
 def l4_thread_control_pager(pager):
     """Set the pager: a selector, looked up in the thread's own task at fault time."""
-    pager = _kobj.word(pager, "l4_thread_control_pager", "pager")
+    pager = _kobj.cap(pager, "l4_thread_control_pager", "pager")
     mr = l4_utcb().mr
     mr[_FLAGS] = int(mr[_FLAGS]) | L4_THREAD_CONTROL_SET_PAGER
     mr[L4_THREAD_CONTROL_MR_IDX_PAGER] = pager
@@ -41,7 +43,7 @@ def l4_thread_control_pager(pager):
 
 def l4_thread_control_exc_handler(exc_handler):
     """Set the exception handler: a selector in the thread's own task."""
-    exc_handler = _kobj.word(exc_handler, "l4_thread_control_exc_handler", "exc_handler")
+    exc_handler = _kobj.cap(exc_handler, "l4_thread_control_exc_handler", "exc_handler")
     mr = l4_utcb().mr
     mr[_FLAGS] = int(mr[_FLAGS]) | L4_THREAD_CONTROL_SET_EXC_HANDLER
     mr[L4_THREAD_CONTROL_MR_IDX_EXC_HANDLER] = exc_handler
@@ -52,7 +54,7 @@ def l4_thread_control_bind(thread_utcb, task):
     ku-mem). Needs S on the task capability; a thread is bound at most once."""
     fn = "l4_thread_control_bind"
     thread_utcb = _kobj.word(thread_utcb, fn, "thread_utcb")
-    item = l4_obj_fpage(_kobj.word(task, fn, "task"), 0, L4_CAP_FPAGE_RWS).raw
+    item = l4_obj_fpage(_kobj.cap(task, fn, "task"), 0, L4_CAP_FPAGE_RWS).raw
     mr = l4_utcb().mr
     mr[_FLAGS] = int(mr[_FLAGS]) | L4_THREAD_CONTROL_BIND_TASK
     mr[L4_THREAD_CONTROL_MR_IDX_BIND_UTCB] = thread_utcb
@@ -71,13 +73,13 @@ def l4_thread_control_alien(on):
 async def l4_thread_control_commit(thread):
     """Send the thread-control message to `thread` (needs S). On success MR1 and MR2
     hold the old pager and exception-handler selectors."""
-    thread = _kobj.word(thread, "l4_thread_control_commit", "thread")
+    thread = _kobj.cap(thread, "l4_thread_control_commit", "thread")
     items = 1 if int(l4_utcb().mr[_FLAGS]) & L4_THREAD_CONTROL_BIND_TASK else 0
     return await _kobj.call(thread, l4_msgtag(L4_PROTO_THREAD, 6, items, 0).raw)
 
 
 def _ex_regs_args(thread, ip, sp, flags, fn):
-    return (_kobj.word(thread, fn, "thread"), _kobj.word(ip, fn, "ip"),
+    return (_kobj.cap(thread, fn, "thread"), _kobj.word(ip, fn, "ip"),
             _kobj.word(sp, fn, "sp"), _kobj.word(flags, fn, "flags"))
 
 
@@ -112,7 +114,7 @@ async def l4_thread_ex_regs_ret(thread, ip, sp, flags):
 async def l4_thread_switch(to_thread):
     """Give the rest of the time slice to `to_thread` if it is ready on this CPU, else
     just schedule."""
-    to_thread = _kobj.word(to_thread, "l4_thread_switch", "to_thread")
+    to_thread = _kobj.cap(to_thread, "l4_thread_switch", "to_thread")
     l4_utcb().mr[0] = L4_THREAD_SWITCH_OP
     return await _kobj.call(to_thread, l4_msgtag(L4_PROTO_THREAD, 1, 0, 0).raw)
 
@@ -120,7 +122,7 @@ async def l4_thread_switch(to_thread):
 async def l4_thread_stats_time(thread):
     """(tag, us): the CPU time the thread has consumed in µs; None on an IPC error (as
     l4sys, a negative label still reads MR0)."""
-    thread = _kobj.word(thread, "l4_thread_stats_time", "thread")
+    thread = _kobj.cap(thread, "l4_thread_stats_time", "thread")
     u = l4_utcb()
     u.mr[0] = L4_THREAD_STATS_OP
     tag = await _kobj.call(thread, l4_msgtag(L4_PROTO_THREAD, 1, 0, 0).raw)
@@ -129,10 +131,56 @@ async def l4_thread_stats_time(thread):
     return tag, int(u.mr[0])
 
 
+async def l4_thread_vcpu_control(thread, vcpu_state):
+    """Make `thread` a vCPU with its state area at address `vcpu_state` (in its task's
+    ku-mem, 8-byte aligned; l4sys reserves L4_VCPU_STATE_SIZE). One-way. The kernel
+    writes the area's version; pyl4re.vcpu.state() views it."""
+    fn = "l4_thread_vcpu_control"
+    thread = _kobj.cap(thread, fn, "thread")
+    vcpu_state = _kobj.word(vcpu_state, fn, "vcpu_state")
+    u = l4_utcb()
+    u.mr[0] = L4_THREAD_VCPU_CONTROL_OP
+    u.mr[1] = vcpu_state
+    return await _kobj.call(thread, l4_msgtag(L4_PROTO_THREAD, 2, 0, 0).raw)
+
+
+async def l4_thread_vcpu_control_ext(thread, ext_vcpu_state):
+    """The extended (hardware-virtualization) vCPU: -L4_ENOSYS until VMs exist."""
+    fn = "l4_thread_vcpu_control_ext"
+    thread = _kobj.cap(thread, fn, "thread")
+    ext_vcpu_state = _kobj.word(ext_vcpu_state, fn, "ext_vcpu_state")
+    u = l4_utcb()
+    u.mr[0] = L4_THREAD_VCPU_CONTROL_EXT_OP
+    u.mr[1] = ext_vcpu_state
+    return await _kobj.call(thread, l4_msgtag(L4_PROTO_THREAD, 2, 0, 0).raw)
+
+
+def l4_thread_vcpu_resume_start():
+    """Begin a resume in the current UTCB: MR0 = the opcode. Returns the tag; send items
+    appended after MR0 (and counted in the tag) are mapped into the vCPU's user task."""
+    l4_utcb().mr[0] = L4_THREAD_VCPU_RESUME_OP
+    return l4_msgtag(L4_PROTO_THREAD, 1, 0, 0)
+
+
+async def l4_thread_vcpu_resume_commit(thread, tag):
+    """Resume the calling vCPU (`thread` = its own capability) into the state its area
+    holds (§11.3). On success this never returns: the code at r.ip runs (in the user task
+    with L4_VCPU_F_USER_MODE), or, with an IRQ pending, the entry point. A refusal
+    returns the tag with -L4_EINVAL, -L4_ENOENT or -L4_EPERM."""
+    fn = "l4_thread_vcpu_resume_commit"
+    thread = _kobj.cap(thread, fn, "thread")
+    raw = getattr(tag, "raw", tag)
+    raw = _kobj.word(raw, fn, "tag")
+    return await _kobj.call(thread, raw)
+
+
 __all__ = ["l4_thread_control_start", "l4_thread_control_pager",
            "l4_thread_control_exc_handler", "l4_thread_control_bind", "l4_thread_control_alien",
            "l4_thread_control_commit", "l4_thread_ex_regs", "l4_thread_ex_regs_ret",
-           "l4_thread_switch", "l4_thread_stats_time"]
+           "l4_thread_switch", "l4_thread_stats_time", "l4_thread_vcpu_control",
+           "l4_thread_vcpu_control_ext", "l4_thread_vcpu_resume_start",
+           "l4_thread_vcpu_resume_commit"]
+
 
 
 # ---- deletion IRQ, modify_senders, arch registers (kernkonzept/l4re-core

@@ -69,7 +69,7 @@ async def l4_vcon_send(vcon, buf, size=None):
     """Send `buf` (its first `size` bytes; at most L4_VCON_WRITE_SIZE) to the console:
     a send-only IPC; check the tag with l4_ipc_error, not l4_error."""
     fn = "l4_vcon_send"
-    vcon = _kobj.word(vcon, fn, "vcon")
+    vcon = _kobj.cap(vcon, fn, "vcon")
     data = _data(buf, size, fn)
     if len(data) > L4_VCON_WRITE_SIZE:
         raise ValueError(f"{fn}: {len(data)} bytes do not fit one message "
@@ -80,7 +80,7 @@ async def l4_vcon_send(vcon, buf, size=None):
 async def l4_vcon_write(vcon, buf, size=None):
     """Write up to L4_VCON_WRITE_SIZE bytes of `buf`: the number sent, or an error (< 0)."""
     fn = "l4_vcon_write"
-    vcon = _kobj.word(vcon, fn, "vcon")
+    vcon = _kobj.cap(vcon, fn, "vcon")
     data = _data(buf, size, fn)[:L4_VCON_WRITE_SIZE]
     tag = await _send(vcon, data)
     if l4_msgtag_has_error(tag):
@@ -92,7 +92,7 @@ async def l4_vcon_read_with_flags(vcon, size):
     """(ret, data): ret < 0 an error; ret > size: more input waits, `data` holds `size`
     bytes; else ret bytes were read. Flag bits (L4_VCON_READ_STAT_BREAK) are ORed in."""
     fn = "l4_vcon_read_with_flags"
-    vcon = _kobj.word(vcon, fn, "vcon")
+    vcon = _kobj.cap(vcon, fn, "vcon")
     size = _check.in_range(size, 0, L4_VCON_READ_SIZE, f"{fn}: size")
     u = l4_utcb()
     u.mr[0] = (size << 16) | L4_VCON_READ_OP
@@ -112,7 +112,7 @@ async def l4_vcon_read_with_flags(vcon, size):
 
 async def l4_vcon_read(vcon, size):
     """(ret, data) as l4_vcon_read_with_flags, without the flag bits."""
-    ret, data = await l4_vcon_read_with_flags(vcon, size)
+    ret, data = await l4_vcon_read_with_flags(_kobj.cap(vcon, "l4_vcon_read", "vcon"), size)
     return (ret if ret < 0 else ret & L4_VCON_READ_SIZE_MASK), data
 
 
@@ -125,7 +125,7 @@ def _attr(attr, fn):
 async def l4_vcon_set_attr(vcon, attr):
     """Set the console attributes (the kernel's Log always adds L4_VCON_ONLCR)."""
     fn = "l4_vcon_set_attr"
-    vcon = _kobj.word(vcon, fn, "vcon")
+    vcon = _kobj.cap(vcon, fn, "vcon")
     flags = _attr(attr, fn)
     u = l4_utcb()
     u.mr[0] = L4_VCON_SET_ATTR_OP
@@ -135,7 +135,7 @@ async def l4_vcon_set_attr(vcon, attr):
 
 async def l4_vcon_get_attr(vcon):
     """(tag, attr): the console attributes, attr None if the call failed."""
-    vcon = _kobj.word(vcon, "l4_vcon_get_attr", "vcon")
+    vcon = _kobj.cap(vcon, "l4_vcon_get_attr", "vcon")
     u = l4_utcb()
     u.mr[0] = L4_VCON_GET_ATTR_OP
     tag = await _kobj.call(vcon, l4_msgtag(L4_PROTO_LOG, 1, 0, 0).raw)

@@ -1,0 +1,120 @@
+"""`pyl4re fuzz`: runs cases seed after seed for a time budget, in one or more processes,
+and turns each finding into a shrunk, runnable reproducer.
+
+Seeds are dealt round-robin (worker w of n takes seeds N+w, N+w+n, ...), so a campaign
+with the same `--seed` and `--workers` draws the same cases; findings are merged and
+reported per kind with their reproducer files.
+"""
+import argparse
+import multiprocessing
+import os
+import sys
+import time
+
+from .. import _core
+from . import case as fuzz_case
+from . import shrink
+
+
+def campaign(arch, seconds, first_seed=0, step=1, out_dir=None, max_cases=None):
+    """Cases of `arch` from `first_seed` on, every `step`th, for `seconds` (or
+    `max_cases`). Returns a summary dict (cases, invocations, refused, findings)."""
+    stats = {"invocations": 0, "refused": 0}
+    findings, cases = [], 0
+    deadline = time.monotonic() + seconds
+    seed = first_seed
+    while time.monotonic() < deadline and (max_cases is None or cases < max_cases):
+        c = fuzz_case.draw(arch, seed)
+        try:
+            fuzz_case.run(c, stats)
+        except fuzz_case.Finding as f:
+            small = shrink.shrink(c, f.kind)
+            try:
+                fuzz_case.run(small)
+                small, detail = c, f            # did not shrink to the same finding
+            except fuzz_case.Finding as again:
+                detail = again
+            path = None
+            if out_dir:
+                os.makedirs(out_dir, exist_ok=True)
+                path = os.path.join(out_dir, f"fuzz_{arch}_{seed}_{f.kind}.py")
+                with open(path, "w") as fh:
+                    fh.write(shrink.reproducer(small, detail))
+            findings.append({"arch": arch, "seed": seed, "kind": f.kind,
+                             "detail": detail.detail, "reproducer": path})
+        cases += 1
+        seed += step
+    return {"arch": arch, "cases": cases, "findings": findings, **stats}
+
+
+def _worker(args):
+    return campaign(*args)
+
+
+def add_arguments(p):
+    p.add_argument("--arch", action="append", choices=_core.ARCHES,
+                   help="architecture to fuzz (repeatable; default: every built one)")
+    p.add_argument("--seconds", type=float, default=60, help="time per architecture")
+    p.add_argument("--seed", type=int, default=0, help="first seed")
+    p.add_argument("--workers", type=int, default=1, help="processes per architecture")
+    p.add_argument("--out", default="fuzz-findings", help="where reproducers go")
+    p.add_argument("--sanitized", action="store_true",
+                   help="run under the ASan+UBSan build (needs a source checkout)")
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="pyl4re fuzz", description=DESCRIPTION)
+    add_arguments(p)
+    return run_args(p.parse_args(argv), p.error)
+
+
+DESCRIPTION = ("Random kernel invocations from several µApps and a native server at once, "
+               "with harness events and wrong values, checked by the oracles (invariants, "
+               "mapping database, rights, leaks). Findings are shrunk and written as "
+               "runnable reproducers.")
+
+
+def run_args(a, error=None):
+    if a.workers < 1 or a.seconds <= 0:
+        msg = "--workers must be >= 1 and --seconds > 0"
+        if error:
+            error(msg)
+        raise SystemExit(f"pyl4re fuzz: {msg}")
+    if a.sanitized:
+        argv = ["--seconds", str(a.seconds), "--seed", str(a.seed), "--workers",
+                str(a.workers), "--out", a.out]
+        for arch in a.arch or ():
+            argv += ["--arch", arch]
+        return _rerun_sanitized(argv)
+    arches = a.arch or list(_core.available_arches())
+    total = 0
+    for arch in arches:
+        jobs = [(arch, a.seconds, a.seed + w, a.workers, a.out) for w in range(a.workers)]
+        if a.workers == 1:
+            results = [_worker(jobs[0])]
+        else:
+            with multiprocessing.get_context("spawn").Pool(a.workers) as pool:
+                results = pool.map(_worker, jobs)
+        cases = sum(r["cases"] for r in results)
+        inv = sum(r["invocations"] for r in results)
+        refused = sum(r["refused"] for r in results)
+        found = [f for r in results for f in r["findings"]]
+        total += len(found)
+        print(f"{arch}: {cases} cases, {inv} invocations ({refused} refused before the "
+              f"kernel) in {a.seconds:g} s x {a.workers} worker(s): {len(found)} finding(s)")
+        for f in found:
+            print(f"  seed {f['seed']} {f['kind']}: {f['detail']}"[:300])
+            if f["reproducer"]:
+                print(f"    reproducer: {f['reproducer']}")
+    return 1 if total else 0
+
+
+def _rerun_sanitized(argv):
+    """Re-executes this command under tools/sanitize (the ASan+UBSan build)."""
+    here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    tool = os.path.join(here, "tools", "sanitize")
+    if not os.path.exists(tool):
+        print("--sanitized needs a source checkout (tools/sanitize builds the ASan build)",
+              file=sys.stderr)
+        return 2
+    os.execv("/bin/bash", ["bash", tool, "--run", "-m", "pyl4re", "fuzz", *argv])

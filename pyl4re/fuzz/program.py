@@ -1,0 +1,236 @@
+"""Fuzz programs: random sequences of kernel invocations, and the µApp that runs one.
+
+A program is plain data, a list of ops `(name, *ints)`, so a failing case can be shrunk
+op by op and written out as a script. The µApp runs its ops in order through the l4sys
+API like any other µApp: it holds capabilities and its UTCB, nothing else. What it
+counts as a *refusal* is an argument the l4sys layer rejects before the kernel
+(TypeError/ValueError), a page fault nobody resolves (PageFaultError) or a trap without
+an exception handler (UnhandledTrap); everything else
+that escapes is a finding the run records as the thread's failure.
+"""
+import pyl4re
+from pyl4re.l4sys import (
+    L4_BASE_FACTORY_CAP, L4_BASE_ICU_CAP, L4_BASE_LOG_CAP,
+    L4_BASE_SCHEDULER_CAP, L4_BASE_TASK_CAP, L4_BASE_THREAD_CAP, L4_PROTO_FACTORY,
+    L4_PROTO_TASK, L4_RCV_ITEM_SINGLE_CAP, L4_VARG_TYPE_FPAGE, L4_VARG_TYPE_UMWORD,
+    l4_debugger_set_object_name, l4_factory_create_factory, l4_factory_create_gate,
+    l4_factory_create_irq, l4_factory_create_semaphore, l4_factory_create_task,
+    l4_factory_create_thread, l4_fpage, l4_fpage_t, l4_icu_bind, l4_icu_unbind,
+    l4_icu_unmask, l4_ipc, l4_ipc_gate_get_infos, l4_ipc_sleep, l4_irq_detach,
+    l4_irq_receive, l4_irq_trigger, l4_irq_unmask, l4_kobject_dec_refcnt,
+    l4_map_obj_control, l4_msgtag, l4_obj_fpage, l4_rcv_ep_bind_thread, l4_sched_param,
+    l4_scheduler_info, l4_scheduler_run_thread, l4_semaphore_down, l4_semaphore_up,
+    l4_task_add_ku_mem, l4_task_cap_equal, l4_task_cap_valid, l4_task_delete_obj,
+    l4_task_map, l4_task_release_cap, l4_task_unmap, l4_thread_control_bind,
+    l4_thread_control_commit, l4_thread_control_exc_handler, l4_thread_control_pager,
+    l4_thread_control_start, l4_thread_ex_regs, l4_thread_stats_time, l4_thread_switch,
+    l4_timeout, l4_timeout_from_us, l4_utcb, l4_vcon_write,
+)
+from pyl4re.mem import PageFaultError
+from pyl4re.traps import UnhandledTrap
+
+from . import words
+
+OPS = ("ipc", "ipc", "ipc", "invoke", "invoke", "map", "unmap", "create", "delete",
+       "mem", "mem", "sleep", "compute", "trap", "api", "api", "api", "api")
+
+# Factory create opcodes as the factory protocol has them (§8.3): task, thread, gate,
+# factory, irq, semaphore, and a few that are not.
+CREATE_PROTOCOLS = (-11, -12, 0, -15, -18, -20, -16, -17, -25, 7)
+
+
+def draw(rnd, length):
+    """A random program of `length` ops."""
+    ops = []
+    for _ in range(length):
+        op = rnd.choice(OPS)
+        if op == "ipc":
+            flags = rnd.choice((1, 2, 3, 6, 7, 15, 8, 4, 0, rnd.randrange(16)))
+            ops.append((op, words.selector(rnd), flags, words.word(rnd), words.label(rnd),
+                        rnd.choice((0, 0, 1, 2, 3, 8, 63, 64)), rnd.choice((0, 0, 0, 1, 2)),
+                        rnd.getrandbits(32), words.timeout(rnd)))
+        elif op == "invoke":
+            ops.append((op, words.selector(rnd), words.label(rnd), rnd.randrange(0, 6),
+                        rnd.getrandbits(32)))
+        elif op == "map":
+            ops.append((op, words.selector(rnd), words.selector(rnd), words.fpage(rnd),
+                        rnd.choice((0, words.word(rnd), words.fpage(rnd) & ~0xFFF | 1))))
+        elif op == "unmap":
+            ops.append((op, words.selector(rnd), words.fpage(rnd),
+                        rnd.choice((0, 0x80000000, words.word(rnd)))))
+        elif op == "create":
+            ops.append((op, words.selector(rnd), rnd.choice(CREATE_PROTOCOLS),
+                        words.selector(rnd), rnd.choice((0, 1, 4096, 1 << 20, words.word(rnd)))))
+        elif op == "delete":
+            ops.append((op, rnd.choice(("delete_obj", "release")), words.selector(rnd)))
+        elif op == "mem":
+            base = rnd.choice(words.MEMORY_BASES + (0, 0xBFF00000, 1 << 47, words.word(rnd)))
+            ops.append((op, rnd.choice(("read", "write", "fetch")),
+                        (base + rnd.randrange(0, 0x20000)) & words.U64, rnd.randrange(1, 9)))
+        elif op == "api":
+            ops.append((op, rnd.randrange(len(API)), words.selector(rnd), words.selector(rnd),
+                        words.word(rnd), words.timeout(rnd)))
+        elif op in ("sleep", "compute"):
+            ops.append((op, rnd.randrange(0, 300)))
+        else:
+            ops.append((op, rnd.choice((0, 3, 6, 13, 14, 0x101, words.word(rnd) & 0xFFFFFFFF))))
+    return ops
+
+
+def _fill(u, n, seed):
+    """Message registers 0..n-1 from a seed, cheaply: a 64-bit LCG."""
+    x = seed | 1
+    for i in range(n):
+        x = (x * 6364136223846793005 + 1442695040888963407) & words.U64
+        u.mr[i] = x if x & 0x300 else x & 0xFFFF  # a quarter of them small
+    return x
+
+
+async def child():
+    """What threads a fuzz µApp starts with ex_regs run: a few waits and sends."""
+    u = l4_utcb()
+    for i in range(4):
+        await l4_ipc(L4_BASE_THREAD_CAP if i % 2 else 0x16 << 12, u, 7, 0,
+                     l4_msgtag(0, i, 0, 0), 0x04000400 if i else 0)
+    return "child done"
+
+
+def _ip(word):
+    """An instruction pointer: the child's code, or wherever the word points."""
+    return pyl4re.entry(child) if word & 1 else word
+
+
+def _thread_control(th, utcb, task, pager):
+    l4_thread_control_start()
+    if pager & 1:
+        l4_thread_control_pager(pager & ~0xFFF)
+    if pager & 2:
+        l4_thread_control_exc_handler(pager & ~0xFFF)
+    l4_thread_control_bind(utcb & ~7 if utcb & 8 else utcb, task)
+    return l4_thread_control_commit(th)
+
+
+def _utcb_of(a, area):
+    """A UTCB address in the task's UTCB area `area` (mostly), for binds and ku-mem."""
+    return area + (a & 0xF) * 0x400 if a & 0x10 else a
+
+
+# One adapter per l4sys call with a plausible argument list drawn from four numbers.
+API = (
+    lambda a, b, c, t, area: l4_factory_create_thread(L4_BASE_FACTORY_CAP, a),
+    lambda a, b, c, t, area: l4_factory_create_task(L4_BASE_FACTORY_CAP, a,
+                                              l4_fpage(c & ~0xFFF, 12 + c % 4, 7)),
+    lambda a, b, c, t, area: l4_factory_create_gate(L4_BASE_FACTORY_CAP, a, b, c & ~3),
+    lambda a, b, c, t, area: l4_factory_create_irq(L4_BASE_FACTORY_CAP, a),
+    lambda a, b, c, t, area: l4_factory_create_semaphore(L4_BASE_FACTORY_CAP, a),
+    lambda a, b, c, t, area: l4_factory_create_factory(L4_BASE_FACTORY_CAP, a, c % (1 << 20)),
+    lambda a, b, c, t, area: _thread_control(a, _utcb_of(c, area), b, t),
+    lambda a, b, c, t, area: l4_thread_ex_regs(a, _ip(c), c, t & 0x30000),
+    lambda a, b, c, t, area: l4_scheduler_run_thread(L4_BASE_SCHEDULER_CAP, a,
+                                               l4_sched_param(1 + c % 255, t % 5000)),
+    lambda a, b, c, t, area: l4_thread_switch(a),
+    lambda a, b, c, t, area: l4_rcv_ep_bind_thread(a, b, c & ~3),
+    lambda a, b, c, t, area: l4_ipc_gate_get_infos(a),
+    lambda a, b, c, t, area: l4_irq_trigger(a),
+    lambda a, b, c, t, area: l4_irq_receive(a, t),
+    lambda a, b, c, t, area: l4_irq_unmask(a),
+    lambda a, b, c, t, area: l4_irq_detach(a),
+    lambda a, b, c, t, area: l4_icu_bind(L4_BASE_ICU_CAP, c % 40, a),
+    lambda a, b, c, t, area: l4_icu_unbind(L4_BASE_ICU_CAP, c % 40, a),
+    lambda a, b, c, t, area: l4_icu_unmask(L4_BASE_ICU_CAP, c % 40),
+    lambda a, b, c, t, area: l4_semaphore_up(a),
+    lambda a, b, c, t, area: l4_semaphore_down(a, t),
+    lambda a, b, c, t, area: l4_task_add_ku_mem(a, l4_fpage(_utcb_of(c, area) & ~0xFFF, 12, 6)),
+    lambda a, b, c, t, area: l4_task_cap_valid(L4_BASE_TASK_CAP, a),
+    lambda a, b, c, t, area: l4_task_cap_equal(L4_BASE_TASK_CAP, a, b),
+    lambda a, b, c, t, area: l4_debugger_set_object_name(a, "x" * (c % 20)),
+    lambda a, b, c, t, area: l4_vcon_write(L4_BASE_LOG_CAP, b"fuzz\n"[: c % 6]),
+    lambda a, b, c, t, area: l4_scheduler_info(L4_BASE_SCHEDULER_CAP),
+    lambda a, b, c, t, area: l4_kobject_dec_refcnt(a, c % 3),
+    lambda a, b, c, t, area: l4_thread_stats_time(a),
+    lambda a, b, c, t, area: l4_task_map(a, L4_BASE_TASK_CAP, l4_obj_fpage(b, 0, 15),
+                                   l4_map_obj_control(c & ~0xFFF, 0)),
+)
+
+
+def _signed(label16):
+    """A 16-bit label as l4_msgtag() takes it (protocol labels are negative)."""
+    return label16 - (1 << 16) if label16 & 0x8000 else label16
+
+
+async def run_op(u, op, area):
+    """One op; the number of kernel invocations it made."""
+    name = op[0]
+    if name == "ipc":
+        _, dest, flags, slabel, label, nwords, items, seed, timeout = op
+        _fill(u, min(nwords + 2 * items, 63), seed)
+        await l4_ipc(dest, u, flags, slabel, l4_msgtag(_signed(label), nwords, items, 0),
+                     timeout)
+        return 1
+    if name == "invoke":
+        _, dest, label, nwords, seed = op
+        _fill(u, nwords, seed)
+        await l4_ipc(dest, u, 3, 0, l4_msgtag(_signed(label), nwords, 0, 0), 0x04000400)
+        return 1
+    if name == "map":
+        _, dst, src, fpage, base = op
+        await l4_task_map(dst, src, l4_fpage_t(fpage), base)
+        return 1
+    if name == "unmap":
+        _, task, fpage, mask = op
+        await l4_task_unmap(task, l4_fpage_t(fpage), mask)
+        return 1
+    if name == "create":
+        _, factory, proto, target, arg = op
+        u.mr[0] = proto & words.U64                # as l4_factory_create_* builds it
+        u.mr[1] = (L4_VARG_TYPE_FPAGE if proto == L4_PROTO_TASK else L4_VARG_TYPE_UMWORD) \
+            | 8 << 16
+        u.mr[2] = arg
+        u.bdr = 0
+        u.br[0] = target | L4_RCV_ITEM_SINGLE_CAP  # where the new capability goes
+        await l4_ipc(factory, u, 3, 0, l4_msgtag(L4_PROTO_FACTORY, 3 if arg else 1, 0, 0), 0)
+        return 1
+    if name == "delete":
+        _, how, sel = op
+        fn = l4_task_delete_obj if how == "delete_obj" else l4_task_release_cap
+        await fn(L4_BASE_TASK_CAP, sel)
+        return 1
+    if name == "mem":
+        _, how, va, size = op
+        if how == "read":
+            await pyl4re.mem.read(va, size)
+        elif how == "write":
+            await pyl4re.mem.write(va, bytes(range(size)))
+        else:
+            await pyl4re.mem.fetch(va)
+        return 1
+    if name == "api":
+        _, which, a, b, c, t = op
+        await API[which](a, b, c, t, area)
+        return 1
+    if name == "sleep":
+        await l4_ipc_sleep(l4_timeout(0, l4_timeout_from_us(op[1] + 1)))
+        return 1
+    if name == "compute":
+        await pyl4re.compute(op[1] * 100)
+        return 1
+    if name == "trap":
+        await pyl4re.trap(op[1])
+        return 1
+    raise ValueError(f"unknown fuzz op {name!r}")
+
+
+def program(ops, stats):
+    """The µApp that runs `ops`; `stats` (a dict shared by the case) counts invocations
+    and refusals."""
+    async def fuzz_main(env):
+        u = l4_utcb()
+        area = env.utcb_area.raw & ~0xFFF
+        for op in ops:
+            try:
+                stats["invocations"] += await run_op(u, op, area)
+            except (TypeError, ValueError, PageFaultError, UnhandledTrap):
+                stats["refused"] += 1
+        return len(ops)
+    return fuzz_main
+
