@@ -17,9 +17,9 @@ L4_IOMMU_BIND_OP, L4_IOMMU_UNBIND_OP = 0, 1
 
 
 async def _op(op, iommu, src_id, dma_space, fn):
-    iommu = _kobj.word(iommu, fn, "iommu")
+    iommu = _kobj.cap(iommu, fn, "iommu")
     src_id = _kobj.word(src_id, fn, "src_id")
-    dma_space = _kobj.word(dma_space, fn, "dma_space")
+    dma_space = _kobj.cap(dma_space, fn, "dma_space")
     u = l4_utcb()
     u.mr[0] = op
     u.mr[1] = src_id

@@ -190,8 +190,8 @@ async def l4_thread_register_del_irq(thread, irq):
     """Let `irq` (an Irq or semaphore capability, needs W) fire whenever an IPC gate bound
     to `thread` is deleted; -L4_EBUSY if one is registered already."""
     fn = "l4_thread_register_del_irq"
-    thread = _kobj.word(thread, fn, "thread")
-    irq = _kobj.word(irq, fn, "irq")
+    thread = _kobj.cap(thread, fn, "thread")
+    irq = _kobj.cap(irq, fn, "irq")
     u = l4_utcb()
     u.mr[0] = L4_THREAD_REGISTER_DELETE_IRQ_OP
     u.mr[1] = L4_ITEM_MAP
@@ -222,14 +222,14 @@ def l4_thread_modify_sender_add(match_mask, match, del_bits, add_bits, tag):
 
 async def l4_thread_modify_sender_commit(thread, tag):
     """Send the rules to `thread`: only the thread itself may relabel its senders."""
-    thread = _kobj.word(thread, "l4_thread_modify_sender_commit", "thread")
+    thread = _kobj.cap(thread, "l4_thread_modify_sender_commit", "thread")
     return await _kobj.call(thread, tag.raw)
 
 
 async def l4_thread_arm_set_tpidruro(thread, tpidruro):
     """arm64: the value the thread reads from TPIDRURO (its TLS pointer)."""
     fn = "l4_thread_arm_set_tpidruro"
-    thread = _kobj.word(thread, fn, "thread")
+    thread = _kobj.cap(thread, fn, "thread")
     u = l4_utcb()
     u.mr[0] = L4_THREAD_ARM_TPIDRURO_OP
     u.mr[1] = _kobj.word(tpidruro, fn, "tpidruro")
@@ -243,7 +243,7 @@ async def fiasco_amd64_set_segment_base(thread, segr, base):
     """amd64: the FS (L4_AMD64_SEGMENT_FS) or GS base of the thread; returns l4_error
     of the reply (0, -L4_EINVAL for another segment or a non-canonical base)."""
     fn = "fiasco_amd64_set_segment_base"
-    thread = _kobj.word(thread, fn, "thread")
+    thread = _kobj.cap(thread, fn, "thread")
     segr = _kobj.word(segr, fn, "segr")
     if segr >= 1 << 48:
         raise ValueError(f"{fn}: segr {segr} does not fit the opcode word")
@@ -254,6 +254,8 @@ async def fiasco_amd64_set_segment_base(thread, segr, base):
 
 
 async def fiasco_amd64_set_fs(thread, base):
+    """fiasco_amd64_set_segment_base(thread, L4_AMD64_SEGMENT_FS, base)."""
+    thread = _kobj.cap(thread, "fiasco_amd64_set_fs", "thread")
     return await fiasco_amd64_set_segment_base(thread, L4_AMD64_SEGMENT_FS, base)
 
 
