@@ -15,11 +15,22 @@ struct exc_layout {
     unsigned trapno;           /* EXC_NO_WORD: the trap is encoded in err instead */
     unsigned trapno_shift;     /* ... at this bit */
     unsigned illegal_trapno;   /* what an illegal instruction raises here */
+    unsigned trigger_trapno, trigger_err;   /* ex_regs' artificial exception (§8.2) */
+    unsigned tls[2];           /* words of the arch thread registers, or EXC_NO_WORD */
 };
+
+/* An arch thread operation (MR0 opcode 0x10 and up, §8.2): which thread register (0, 1) it
+ * sets to *value; -L4_ENOSYS, -L4_EINVAL or -L4_EMSGTOOSHORT as the kernel answers. */
+int arch_thread_op(uint64_t mr0, uint64_t mr1, uint32_t words, unsigned *reg, uint64_t *value);
 const struct exc_layout *arch_exc_layout(void);
 
 /* The page-fault message word MR0 for an access to va (§10.1, per architecture). */
 uint64_t arch_pf_msgword(uint64_t va, int present, int write, int exec);
+/* The CPU exception an unresolved page fault becomes (§10.1, §10.3): the trap (amd64 trap
+ * number; arm64 ESR.EC; MIPS cause exception code) and the error word beside it. */
+void arch_pf_exception(int present, int write, int exec, uint64_t *trapno, uint64_t *err);
+/* The CPU exception an I/O access without the port raises (x86: #GP; §10.1). */
+void arch_io_exception(uint64_t *trapno, uint64_t *err);
 
 /* The vCPU state area's layout and the upcall register frame (§11; arch/<arch>/vcpu.c):
  * the pseudo exception an IPC or IRQ upcall writes into r, a page fault's trap and

@@ -1,11 +1,17 @@
 """cffi builder: one extension per architecture, `pyl4re._core_<arch>`.
 
-Each extension is the same `kernel_c/` sources plus `arch/<arch>/`. The cdef is read from
-the boundary header `kernel_c/pyl4re.h` (local `#include "..."` lines are followed, other
-preprocessor lines dropped), so the C code and cffi share one set of declarations.
+Each extension is the same `kernel_c/` sources plus `arch/<arch>/` and one scheduling
+policy folder, `kernel_c/sched_fp/` (fixed priority, `pyl4re._core_<arch>`) or
+`kernel_c/sched_wfq/` (weighted fair queueing, `pyl4re._core_<arch>_wfq`): Fiasco selects
+its scheduler at compile time, so does pyl4re. The cdef is read from the boundary header
+`kernel_c/pyl4re.h` (local `#include "..."` lines are followed, other preprocessor lines
+dropped), so the C code and cffi share one set of declarations.
 
 Environment:
   PYL4RE_ARCHES    comma-separated subset of x86_64,arm64,mips64 to build (default: all)
+  PYL4RE_SCHED     comma-separated subset of fp,wfq: the schedulers to build (default:
+                   both; fp is the `pyl4re._core_<arch>` every Kernel uses unless
+                   Kernel(sched="wfq") asks for the WFQ build)
   PYL4RE_SANITIZE  1 = build with AddressSanitizer + UndefinedBehaviorSanitizer
   PYL4RE_MIPS_PAGE_SIZE  16K (default, as Fiasco) or 4K for the MIPS64 build
 """
@@ -16,6 +22,7 @@ from cffi import FFI
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ARCHES = ("x86_64", "arm64", "mips64")
+SCHEDS = ("fp", "wfq")
 
 # Listed explicitly: adding a file is a conscious act.
 KERNEL_SOURCES = [
@@ -46,6 +53,10 @@ KERNEL_SOURCES = [
     "kernel_c/trace.c",
     "kernel_c/pfc.c",
     "kernel_c/vcpu.c",
+    "kernel_c/iommu.c",
+    "kernel_c/thread_ops.c",
+    "kernel_c/msi.c",
+    "kernel_c/iospace.c",
 ]
 ARCH_SOURCES = ["arch.c", "paging.c", "mmu.c", "vcpu.c"]
 
@@ -69,13 +80,30 @@ def selected_arches():
     return [a for a in ARCHES if a in names]
 
 
-def include_dirs(arch):
-    return [os.path.join(ROOT, "kernel_c"), os.path.join(ROOT, "arch", arch)]
+def selected_scheds():
+    wanted = os.environ.get("PYL4RE_SCHED", "").strip()
+    if not wanted:
+        return list(SCHEDS)
+    names = [s.strip() for s in wanted.split(",") if s.strip()]
+    unknown = sorted(set(names) - set(SCHEDS))
+    if unknown or not names:
+        raise SystemExit(f"PYL4RE_SCHED: unknown scheduler(s) {unknown}; "
+                         f"choose from {', '.join(SCHEDS)}")
+    return [s for s in SCHEDS if s in names]
 
 
-def cdef_text(arch, header="pyl4re.h"):
+def module_name(arch, sched="fp"):
+    return f"pyl4re._core_{arch}" + ("" if sched == "fp" else f"_{sched}")
+
+
+def include_dirs(arch, sched="fp"):
+    return [os.path.join(ROOT, "kernel_c"), os.path.join(ROOT, "arch", arch),
+            os.path.join(ROOT, "kernel_c", f"sched_{sched}")]
+
+
+def cdef_text(arch, header="pyl4re.h", sched="fp"):
     """The boundary header as cffi sees it: includes inlined, other directives dropped."""
-    for d in include_dirs(arch):
+    for d in include_dirs(arch, sched):
         path = os.path.join(d, header)
         if os.path.exists(path):
             break
@@ -86,7 +114,7 @@ def cdef_text(arch, header="pyl4re.h"):
         for line in f:
             m = _INCLUDE.match(line)
             if m:
-                out.append(cdef_text(arch, m.group(1)))
+                out.append(cdef_text(arch, m.group(1), sched))
             elif line.lstrip().startswith("#") and not _INT_DEFINE.match(line):
                 continue
             else:
@@ -120,14 +148,14 @@ KEEP_GIL = """
 """
 
 
-def make_ffi(arch):
+def make_ffi(arch, sched="fp"):
     ffi = FFI()
-    ffi.cdef(cdef_text(arch))
+    ffi.cdef(cdef_text(arch, sched=sched))
     sources = [os.path.relpath(os.path.join(ROOT, s)) for s in KERNEL_SOURCES]
     sources += [os.path.relpath(os.path.join(ROOT, "arch", arch, s)) for s in ARCH_SOURCES]
     link = ["-fsanitize=address,undefined"] if os.environ.get("PYL4RE_SANITIZE") == "1" else []
-    ffi.set_source(f"pyl4re._core_{arch}", KEEP_GIL + '#include "pyl4re.h"\n',
-                   sources=sources, include_dirs=include_dirs(arch),
+    ffi.set_source(module_name(arch, sched), KEEP_GIL + '#include "pyl4re.h"\n',
+                   sources=sources, include_dirs=include_dirs(arch, sched),
                    extra_compile_args=compile_flags(arch), extra_link_args=link)
     return ffi
 
@@ -135,3 +163,6 @@ def make_ffi(arch):
 ffi_x86_64 = make_ffi("x86_64")
 ffi_arm64 = make_ffi("arm64")
 ffi_mips64 = make_ffi("mips64")
+ffi_x86_64_wfq = make_ffi("x86_64", "wfq")
+ffi_arm64_wfq = make_ffi("arm64", "wfq")
+ffi_mips64_wfq = make_ffi("mips64", "wfq")

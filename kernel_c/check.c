@@ -12,6 +12,7 @@
 #include "kernel.h"
 #include "heap.h"
 #include "thread.h"
+#include "ready_queue.h"
 
 struct seen {
     uint8_t *in_rq, *in_wq, *in_to;
@@ -52,21 +53,10 @@ int kernel_check(const kernel_t *k, struct check_out *out)
 
     for (uint32_t c = 0; !rc && c < k->cpus; c++) {
         const struct cpu *cpu = &k->cpu[c];
-        for (int p = 0; !rc && p < PRIO_LEVELS; p++) {
-            const struct thread *prev = NULL;
-            for (const struct thread *t = cpu->rq_head[p]; !rc && t; prev = t, t = t->rq_next) {
-                if (!thread_get(k, thread_id(t)) || t->cpu != c || (int)t->prio != p
-                    || !(t->state & TS_QUEUED) || !(t->state & TS_READY) || t->rq_prev != prev
-                    || s.in_rq[t->hdr.slot]++)
-                    rc = fail(out, t, "ready queue holds a wrong thread");
-            }
-            int bit = (cpu->rq_bits[p / 64] >> (p % 64)) & 1;
-            if (!rc && bit != (cpu->rq_head[p] != NULL))
-                rc = fail(out, NULL, "ready-queue bitmap disagrees with the queues");
-        }
-        for (int w = 0; !rc && w < PRIO_LEVELS / 64; w++)
-            if (((cpu->rq_words >> w) & 1) != (cpu->rq_bits[w] != 0))
-                rc = fail(out, NULL, "ready-queue summary disagrees with the bitmap");
+        const struct thread *bad = NULL;
+        const char *why = rq_check(k, cpu, c, s.in_rq, &bad);
+        if (why)
+            rc = fail(out, bad, why);
         const struct thread *prev = NULL;
         for (const struct thread *t = cpu->timeouts; !rc && t; prev = t, t = t->to_next) {
             if (!thread_get(k, thread_id(t)) || !t->deadline_ns || t->cpu != c

@@ -32,6 +32,9 @@ int thread_exception(kernel_t *k, kobj_id_t thread, uint64_t trapno, uint64_t er
     t->utcb[l->sp] = t->sp;
     t->utcb[l->flags] = t->flags;
     t->utcb[l->pfa] = pfa;
+    for (unsigned i = 0; i < 2; i++)
+        if (l->tls[i] != EXC_NO_WORD)
+            t->utcb[l->tls[i]] = t->tls[i];
     if (l->trapno == EXC_NO_WORD)
         t->utcb[l->err] = (trapno << l->trapno_shift) | err;
     else {
@@ -44,6 +47,26 @@ int thread_exception(kernel_t *k, kobj_id_t thread, uint64_t trapno, uint64_t er
     struct sys_result r;
     int status = sys_exit(k, thread, SYS_DONE, &r);
     return status == SYS_GONE ? SYS_GONE : SYS_SUSPEND;
+}
+
+int thread_page_fault_exception(kernel_t *k, kobj_id_t thread, virt_addr_t va,
+                                uint32_t access)
+{
+    struct thread *t = sys_running(k, thread);
+    if (!t || (access & ~(uint32_t)L4_FPAGE_RWX))
+        return -L4_EINVAL;
+    struct vspace_page page;
+    int present = vspace_translate(k, kobj_id_of(&t->task->hdr), va, &page) == 0;
+    uint64_t trapno, err;
+    arch_pf_exception(present, !!(access & L4_FPAGE_W), !!(access & L4_FPAGE_X), &trapno, &err);
+    return thread_exception(k, thread, trapno, err, va.raw);
+}
+
+int thread_io_exception(kernel_t *k, kobj_id_t thread)
+{
+    uint64_t trapno, err;
+    arch_io_exception(&trapno, &err);
+    return thread_exception(k, thread, trapno, err, 0);
 }
 
 int thread_exception_done(kernel_t *k, kobj_id_t thread, struct exc_result *out)

@@ -21,6 +21,7 @@ static const struct kind kinds[KOBJ_TYPE_COUNT] = {
     [KOBJ_FACTORY] = { KOBJ_SIZE_FACTORY, sizeof(struct factory) },
     [KOBJ_IRQ] = { KOBJ_SIZE_IRQ, sizeof(struct irq) },
     [KOBJ_SEMAPHORE] = { KOBJ_SIZE_SEMAPHORE, sizeof(struct semaphore) },
+    [KOBJ_DMA_SPACE] = { KOBJ_SIZE_DMA_SPACE, sizeof(struct task) },
 };
 
 /* Factory limits must be non-zero and below 2^63 - 1 (§8.3). */
@@ -55,6 +56,9 @@ static int kind_init(kernel_t *k, struct kobj *o, uint64_t arg)
         /* The UTCB area (a memory fpage) becomes the task's first ku-mem (§8.3). */
         return arg ? task_kumem_add(k, (struct task *)o, arg & ~(uint64_t)0xFFF,
                                     (unsigned)((arg >> 6) & 0x3F)) : 0;
+    case KOBJ_DMA_SPACE:
+        ((struct task *)o)->pt_kind = VSPACE_KIND_DMA;   /* its table is the IOMMU's */
+        return 0;
     default:
         return 0;
     }

@@ -16,6 +16,7 @@
 #include "fpage.h"
 #include "mapdb.h"
 #include "thread.h"
+#include "iospace.h"
 #include "trace.h"
 
 enum { TO_NEVER = IPC_TO_NEVER, TO_ZERO = IPC_TO_ZERO, TO_AT = IPC_TO_AT };
@@ -239,10 +240,8 @@ static uint32_t transfer_items(kernel_t *k, struct thread *s, struct thread *r, 
         if (!buf_get(r, &it[type], &buf, &window, &len))
             return L4_IPC_SEMSGCUT;
         if (type != FPAGE_OBJ) {
-            if (type != FPAGE_MEMORY || (buf & 2)) {   /* small buffers hold objects only */
-                k->err.what = "I/O map items are not modelled (x86 I/O ports)";
+            if (buf & 2)                           /* small buffers hold objects only */
                 return L4_IPC_SEMSGCUT;
-            }
             r->utcb[pos] = (ctl & ~(uint64_t)0x0FF6) | (fp & 0x0FF0);
             if (r->pf.active && !r->pf.item_seen) {  /* a pager's answer: kept to say why */
                 r->pf.item_seen = 1;
@@ -251,7 +250,8 @@ static uint32_t transfer_items(kernel_t *k, struct thread *s, struct thread *r, 
                 r->pf.item_from = kobj_id_of(&s->task->hdr);
             }
             uint32_t mapped = 0;
-            int rc = mem_map(k, s->task, fp, r->task, window, ctl, &mapped);
+            int rc = type == FPAGE_IO ? io_map(k, s->task, fp, r->task, window, &mapped)
+                                      : mem_map(k, s->task, fp, r->task, window, ctl, &mapped);
             charge_entry(k, (uint64_t)mapped * COST_ITEM_NS);
             if (!mapped)
                 r->utcb[pos] |= 2;                  /* Rcv_map_nothing */

@@ -15,7 +15,7 @@
 
 int irq_init(kernel_t *k)
 {
-    k->icu_lines = heap_alloc_array(ICU_LINES, sizeof(struct icu_line));
+    k->icu_lines = heap_alloc_array(ICU_ALL_LINES, sizeof(struct icu_line));
     return k->icu_lines ? 0 : -L4_ENOMEM;
 }
 
@@ -212,7 +212,7 @@ void irq_thread_dies(struct thread *t)
 int icu_bind(kernel_t *k, uint32_t line, kobj_id_t irq)
 {
     struct irq *q = irq_get(k, irq);
-    if (!q || line >= ICU_LINES)
+    if (!q || line >= ICU_ALL_LINES)
         return -L4_EINVAL;
     if (q->line != ICU_NO_LINE)                   /* detached from its previous source */
         k->icu_lines[q->line].irq.raw = 0;
@@ -228,7 +228,7 @@ int icu_bind(kernel_t *k, uint32_t line, kobj_id_t irq)
 int icu_unbind(kernel_t *k, uint32_t line, kobj_id_t irq)
 {
     struct irq *q = irq_get(k, irq);
-    if (!q || line >= ICU_LINES || k->icu_lines[line].irq.raw != irq.raw)
+    if (!q || line >= ICU_ALL_LINES || k->icu_lines[line].irq.raw != irq.raw)
         return -L4_EINVAL;
     k->icu_lines[line].irq.raw = 0;
     q->line = ICU_NO_LINE;
@@ -237,16 +237,20 @@ int icu_unbind(kernel_t *k, uint32_t line, kobj_id_t irq)
 
 int icu_set_mode(kernel_t *k, uint32_t line, uint32_t mode)
 {
-    if (line >= ICU_LINES || (mode & ~(uint32_t)L4_IRQ_F_MASK & ~0x30u))
+    if (line >= ICU_ALL_LINES || (mode & ~(uint32_t)L4_IRQ_F_MASK & ~0x30u))
         return -L4_EINVAL;
     if (mode & L4_IRQ_F_SET_MODE)
         k->icu_lines[line].mode = mode & L4_IRQ_F_MASK;
+    if (mode & L4_IRQ_F_SET_WAKEUP)
+        k->icu_lines[line].wakeup = 1;
+    else if (mode & L4_IRQ_F_CLEAR_WAKEUP)
+        k->icu_lines[line].wakeup = 0;
     return 0;
 }
 
 int icu_mask(kernel_t *k, uint32_t line)
 {
-    if (line >= ICU_LINES)
+    if (line >= ICU_ALL_LINES)
         return -L4_EINVAL;
     k->icu_lines[line].masked = 1;
     return 0;
@@ -254,7 +258,7 @@ int icu_mask(kernel_t *k, uint32_t line)
 
 int icu_unmask(kernel_t *k, uint32_t line)
 {
-    if (line >= ICU_LINES)
+    if (line >= ICU_ALL_LINES)
         return -L4_EINVAL;
     struct icu_line *l = &k->icu_lines[line];
     l->masked = 0;
@@ -269,12 +273,28 @@ int icu_unmask(kernel_t *k, uint32_t line)
 }
 
 /* The harness's wire: level 1/0 for a level line, a pulse (an edge) for an edge line. */
+static int line_set(kernel_t *k, uint32_t line, uint32_t level);
+
 int hw_irq_set(kernel_t *k, uint32_t line, uint32_t level)
 {
     if (line >= ICU_LINES || level > 1)
-        return -L4_EINVAL;
+        return -L4_EINVAL;                        /* MSIs are messages, not wires */
+    return line_set(k, line, level);
+}
+
+/* An MSI arrived (msi.c): an edge on its line. */
+void icu_msi_edge(kernel_t *k, uint32_t line)
+{
+    line_set(k, line, 1);
+    k->icu_lines[line].asserted = 0;
+}
+
+static int line_set(kernel_t *k, uint32_t line, uint32_t level)
+{
     struct icu_line *l = &k->icu_lines[line];
     int rising = level && !l->asserted;
+    if (rising && l->wakeup)
+        platform_wake(k);                         /* a wakeup source ends a suspend */
     l->asserted = level;
     struct irq *q = irq_get(k, l->irq);
     if (!q || !rising)
@@ -302,7 +322,7 @@ int hw_irq_pulse(kernel_t *k, uint32_t line)
 
 int icu_line_info(const kernel_t *k, uint32_t line, struct icu_line_info *out)
 {
-    if (line >= ICU_LINES)
+    if (line >= ICU_ALL_LINES)
         return -L4_EINVAL;
     const struct icu_line *l = &k->icu_lines[line];
     out->irq = l->irq;

@@ -7,6 +7,7 @@
  */
 
 #include "kernel.h"
+#include "iommu.h"
 #include "heap.h"
 #include "cspace.h"
 #include "quota.h"
@@ -54,6 +55,7 @@ static int boot_objects(kernel_t *k)
         { KOBJ_ICU, L4_BASE_ICU_CAP_INDEX },
         { KOBJ_SCHEDULER, L4_BASE_SCHEDULER_CAP_INDEX },
         { KOBJ_DEBUGGER, L4_BASE_DEBUGGER_CAP_INDEX },
+        { KOBJ_IOMMU, L4_BASE_IOMMU_CAP_INDEX },
     };
     if (!(k->root_quota = quota_new(k, NULL, 0, 0)))
         return -L4_ENOMEM;
@@ -125,6 +127,7 @@ void kernel_destroy(kernel_t *k)
         return;
     objtab_fini(k);
     mapdb_fini(k);
+    iommu_fini(k);
     vspace_fini(k);
     sched_fini(k);
     trace_fini(k);

@@ -32,6 +32,8 @@ struct icu_line {
     kobj_id_t irq;
     uint32_t mode;             /* L4_IRQ_F_LEVEL, _NEG, _BOTH as set_mode left them */
     uint32_t masked, asserted;
+    uint32_t msi_source;       /* MSI lines: 1 + the device allowed to raise it; 0 none */
+    uint32_t wakeup;           /* L4_IRQ_F_SET_WAKEUP: an edge here ends a suspend (pfc.c) */
 };
 
 /* What the last failed kernel operation was about, for explain_last_error(). */
@@ -68,8 +70,10 @@ struct kernel {
     phys_addr_t kip_pa;        /* the kernel info page (kip.c) */
     struct icu_line *icu_lines;   /* ICU_LINES entries */
     void *mapdb;               /* mapdb.c's state */
+    void *iommu;               /* iommu.c's device table; NULL until a device is bound */
     struct trace_ring trace;
     uint32_t shutdown;         /* enum kernel_shutdown_how: set, sched_next runs nothing */
+    uint32_t suspended;        /* platform suspend: no CPU runs until a wakeup line fires */
     /* The bounds of the current run (sched_limits, sched_set_event): NEVER for none. */
     uint64_t sched_until_ns, sched_event_ns, sched_steps_left;
     uint32_t sched_in_entry;   /* a waiting sys_invoke may schedule at once */
@@ -101,6 +105,8 @@ uint64_t seed_below(kernel_t *k, uint64_t n);
 uint64_t seed_quantum(kernel_t *k, uint64_t quantum_ns);
 
 int irq_init(kernel_t *k);
+/* A wakeup source fired: a suspended system goes on (pfc.c). */
+void platform_wake(kernel_t *k);
 void irq_fini(kernel_t *k);
 int kip_init(kernel_t *k);
 enum { KIP_CLOCK = 0x20 };     /* the KIP's clock word (µs); kip_tick() is in thread.h */

@@ -13,6 +13,8 @@
 #include "quota.h"
 #include "ptab.h"
 #include "mapdb.h"
+#include "iommu.h"
+#include "iospace.h"
 #include "native.h"
 #include "thread.h"
 
@@ -138,8 +140,14 @@ static void kobj_release(kernel_t *k, struct kobj *o)
 {
     switch (o->type) {
     case KOBJ_TASK:
+        io_task_release(k, (struct task *)o);
         task_release(k, (struct task *)o);
         cspace_flush(k, (struct task *)o);
+        mapdb_task_release(k, (struct task *)o);
+        vspace_release(k, (struct task *)o);
+        break;
+    case KOBJ_DMA_SPACE:
+        iommu_space_release(k, (struct task *)o);     /* devices bound to it lose it */
         mapdb_task_release(k, (struct task *)o);
         vspace_release(k, (struct task *)o);
         break;
@@ -183,8 +191,10 @@ void objtab_fini(kernel_t *k)
         struct kobj *o = t->ents[i].obj;
         if (!o)
             continue;
-        if (o->type == KOBJ_TASK)
+        if (o->type == KOBJ_TASK) {
             cspace_free_tables((struct task *)o);
+            heap_free(((struct task *)o)->io_parent);
+        }
         if (o->type == KOBJ_THREAD)
             sigma0_fini((struct thread *)o);      /* the only native state there is */
         heap_free(o);
@@ -192,8 +202,10 @@ void objtab_fini(kernel_t *k)
     while (t->reap) {            /* normally empty: every API entry reaps on its way out */
         struct kobj *o = t->reap;
         t->reap = o->reap_next;
-        if (o->type == KOBJ_TASK)
+        if (o->type == KOBJ_TASK) {
             cspace_free_tables((struct task *)o);
+            heap_free(((struct task *)o)->io_parent);
+        }
         heap_free(o);
     }
     heap_free(t->ents);

@@ -55,6 +55,8 @@ struct task {
     struct kumem kumem[KUMEM_MAX];
     uint32_t nkumem;
     struct thread *threads;    /* threads bound to this task */
+    uint64_t *io_parent;       /* per I/O port: the task it was mapped from (an id), 0 none;
+                                * NULL until the first port arrives (iospace.c) */
 };
 
 struct factory {
@@ -92,6 +94,13 @@ struct objtab {
     uint64_t next_dbg_id;
     struct kobj *reap;         /* dead objects whose memory is still to be released */
 };
+
+/* Objects laid out as struct task: tasks, and DMA spaces (Fiasco's Dmar_space is a Task
+ * with only a memory space). The mapping database and page tables serve both. */
+static inline int kobj_is_space(const struct kobj *o)
+{
+    return o->type == KOBJ_TASK || o->type == KOBJ_DMA_SPACE;
+}
 
 static inline kobj_id_t kobj_id_of(const struct kobj *o)
 {

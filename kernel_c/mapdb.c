@@ -66,13 +66,14 @@ static kobj_id_t task_id(const struct task *t) { return kobj_id_of(&t->hdr); }
 static struct task *task_get(const kernel_t *k, kobj_id_t id)
 {
     struct kobj *o = kobj_get(k, id);
-    return o && o->type == KOBJ_TASK ? (struct task *)o : NULL;
+    return o && kobj_is_space(o) ? (struct task *)o : NULL;
 }
 
-/* The kind of table a task has, or gets with its first mapping. */
+/* The kind of table a task has, or gets with its first mapping (a DMA space's kind is
+ * set when it is created). */
 static uint32_t space_kind(const struct task *t)
 {
-    return t->pt_root.raw ? t->pt_kind : VSPACE_KIND_USER;
+    return t->pt_root.raw || t->hdr.type == KOBJ_DMA_SPACE ? t->pt_kind : VSPACE_KIND_USER;
 }
 
 static const struct pt_format *space_format(const struct task *t)
@@ -926,7 +927,7 @@ int mapdb_check(const kernel_t *k, struct mapdb_problem *out)
         return problem(out, NULL, 0, "node count is off");
     for (uint32_t i = 0; i < k->objs.cap; i++) {
         const struct kobj *o = k->objs.ents[i].obj;
-        if (o && o->type == KOBJ_TASK) {
+        if (o && kobj_is_space(o)) {
             int rc = space_check(k, db, (const struct task *)o, out);
             if (rc < 0)
                 return rc;

@@ -1,6 +1,6 @@
 /*
  * pfc.c: what platform control (§8.8) does to the machine: shutdown, and CPUs going
- * offline and online again (docs/platform.md).
+ * offline and online again, suspend and wake-up (docs/platform.md).
  *
  * The control plane (pyl4re/control/pfc.py) decodes the requests; here only the effect on
  * the scheduler's state. Shutdown is a flag sched_next answers with SCHED_SHUTDOWN before
@@ -53,4 +53,31 @@ int cpu_set_online(kernel_t *k, cpu_number_t cpu, uint32_t online)
     c->online = 1;
     c->need_resched = 1;
     return 0;
+}
+
+/* Suspend-to-RAM: every CPU stops (their clocks stand still, timeouts wait) until an edge
+ * on an ICU line marked L4_IRQ_F_SET_WAKEUP; then the clocks move up to that moment and the
+ * system goes on, the caller with result 0. Without a wakeup source the system could never
+ * come back: -L4_EBUSY. */
+int platform_suspend(kernel_t *k)
+{
+    int any = 0;
+    for (uint32_t i = 0; i < ICU_ALL_LINES && !any; i++)
+        any = k->icu_lines[i].wakeup;
+    if (!any)
+        return -L4_EBUSY;
+    k->suspended = 1;
+    for (uint32_t i = 0; i < k->cpus; i++)
+        k->cpu[i].need_resched = 1;              /* the caller stops after its entry */
+    return 0;
+}
+
+void platform_wake(kernel_t *k)
+{
+    k->suspended = 0;
+}
+
+uint32_t kernel_suspended(const kernel_t *k)
+{
+    return k->suspended;
 }

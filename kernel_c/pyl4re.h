@@ -105,13 +105,16 @@ enum kobj_type {
     KOBJ_LOG = 8,
     KOBJ_SCHEDULER = 9,
     KOBJ_DEBUGGER = 10,
-    KOBJ_TYPE_COUNT = 11,
+    KOBJ_DMA_SPACE = 11,           /* a task with only a memory space, in the IOMMU's format */
+    KOBJ_IOMMU = 12,
+    KOBJ_TYPE_COUNT = 13,
 };
 
 /* Bytes each kind of object charges to its factory's quota (§13; docs/quotas.md).
  * Fiasco's exact sizes depend on its build configuration; these are the model's. */
 enum kobj_size {
     KOBJ_SIZE_TASK = 512,
+    KOBJ_SIZE_DMA_SPACE = 512,     /* a Task without capability table and threads */
     KOBJ_SIZE_THREAD = 8192,       /* THREAD_BLOCK_SIZE on 64-bit: TCB + kernel stack */
     KOBJ_SIZE_GATE = 64,
     KOBJ_SIZE_FACTORY = 64,
@@ -200,8 +203,25 @@ int task_map_obj(kernel_t *k, kobj_id_t dst_task, kobj_id_t src_task, uint64_t f
  * removes the capabilities, otherwise W/S are revoked; L4_FP_DELETE_OBJ with D deletes. */
 int task_unmap_obj(kernel_t *k, kobj_id_t task, uint64_t fpage, uint64_t mask);
 
+/* ---- x86 I/O ports (iospace.c, §5.1, §5.5); none where ARCH_IO_PORTS is 0 */
+/* l4_task_map of an I/O fpage from src to dst (the whole destination I/O space as the
+ * window; ports keep their numbers). *mapped = ports mapped. */
+int task_map_io(kernel_t *k, kobj_id_t dst, kobj_id_t src, uint64_t fpage, uint32_t *mapped);
+/* l4_task_unmap of an I/O fpage (or l4_fpage_all()): every task that got those ports
+ * from task loses them, recursively; with L4_FP_ALL_SPACES task itself too. */
+int task_unmap_io(kernel_t *k, kobj_id_t task, uint64_t fpage, uint64_t mask);
+/* May task use ports [port, port + size) (size 1, 2, 4)? 0, -L4_EPERM, -L4_EINVAL, or
+ * -L4_ENOSYS where the architecture has no I/O ports. */
+int io_port_access(const kernel_t *k, kobj_id_t task, uint32_t port, uint32_t size);
+/* The task port was mapped to task from (0 for sigma0, which owns them); -L4_ENOENT if
+ * the task does not have it. */
+int io_ports_of(const kernel_t *k, kobj_id_t task, uint32_t port, kobj_id_t *from);
+
 /* ---- page tables (vspace.c, ptab.c, arch/<arch>/paging.c) */
 #include "vspace_api.h"
+
+/* ---- the IOMMU, DMA spaces and device DMA (iommu.c) */
+#include "iommu_api.h"
 
 
 /* ---- threads, IPC, scheduling and virtual time (thread.c, ipc.c, sched.c, syscall.c) */
@@ -307,6 +327,7 @@ enum sched_resume {
     RESUME_REPEAT = 1,     /* make the last kernel entry again (a gate got bound) */
     RESUME_START = 2,      /* ex_regs set a new ip: start the code there */
     RESUME_UPCALL = 3,     /* a vCPU upcall: park the code, run the entry point (vcpu.c) */
+    RESUME_EXCEPTION = 4,  /* ex_regs triggered an exception: raise it (thread_raise_triggered) */
 };
 struct sched_out {
     int32_t status;        /* enum sched_status (also for a SYS_SWITCH entry) */
@@ -347,6 +368,9 @@ enum kernel_shutdown_how {
 /* Ends the system: no thread runs again; sched_next answers SCHED_SHUTDOWN. */
 int kernel_shutdown(kernel_t *k, uint32_t how);
 uint32_t kernel_shutdown_state(const kernel_t *k);
+/* Platform suspend (§8.8 op 0; pfc.c): 0, or -L4_EBUSY without a wakeup line. */
+int platform_suspend(kernel_t *k);
+uint32_t kernel_suspended(const kernel_t *k);
 /* Takes a CPU offline (0) or online (1). An offline CPU runs nothing and its clock stands
  * still; its threads, timeouts and incoming wake-ups wait. Online again, its clock moves up
  * to the clock of the CPU doing it (outside a kernel entry: the furthest clock).
@@ -384,6 +408,16 @@ int thread_ex_regs(kernel_t *k, kobj_id_t thread, uint64_t ip, uint64_t sp, uint
                    struct thread_regs *old);
 int thread_run(kernel_t *k, kobj_id_t thread, cpu_number_t cpu, uint32_t prio,
                uint64_t quantum_ns);
+/* The scheduling class this build offers: SCHED_BUILD_CLASSES (sched_policy.h of the
+ * build's kernel_c/sched_<policy>/). */
+#include "sched_policy.h"
+/* run_thread with WFQ parameters (§8.7 class -2; WFQ build only, else -L4_ERANGE):
+ * weight 1..2^32-1 and a quantum > 0 (else -L4_EINVAL; Fiasco keeps the weight in 32 bits).
+ * The thread's deadline starts at 0 again, as Fiasco's Sched_context::set. */
+int thread_run_wfq(kernel_t *k, kobj_id_t thread, cpu_number_t cpu, uint64_t quantum_ns,
+                   uint64_t weight);
+struct wfq_info { uint64_t dl, qdw; uint32_t weight; };
+int thread_wfq_info(const kernel_t *k, kobj_id_t thread, struct wfq_info *out);
 int thread_switch_to(kernel_t *k, kobj_id_t self, kobj_id_t target);
 /* A Python thread's code returned or raised: it ends (its capabilities stay). */
 int thread_exit(kernel_t *k, kobj_id_t thread);
@@ -392,6 +426,34 @@ int task_kumem(kernel_t *k, kobj_id_t task, virt_addr_t va, uint32_t order);
  * areas (as Fiasco's Space::find_ku_mem); -L4_EINVAL if it is not. */
 int task_kumem_find(const kernel_t *k, kobj_id_t task, virt_addr_t va, uint64_t size,
                     phys_addr_t *out);
+
+/* Thread operations beyond control and ex_regs (thread_ops.c, §8.2). */
+/* modify_senders: words = the tag's words (MR0 = opcode, then groups of 4: match mask,
+ * match, bits to delete, bits to add, read from rules[0..]). Every sender queued at thread
+ * (and every Irq message waiting there) gets the first group whose (label & mask) == match
+ * applied. Only the thread itself may (-L4_EINVAL otherwise); fewer than 5 words do
+ * nothing; a trailing incomplete group is ignored. */
+int thread_modify_senders(kernel_t *k, kobj_id_t thread, kobj_id_t caller,
+                          const uint64_t *rules, uint32_t words);
+/* register_del_irq: irq (an Irq or a semaphore) fires whenever a gate bound to thread is
+ * deleted. -L4_EBUSY while another one is registered, -L4_EINVAL for another object. */
+int thread_register_del_irq(kernel_t *k, kobj_id_t thread, kobj_id_t irq);
+kobj_id_t thread_del_irq(const kernel_t *k, kobj_id_t thread);   /* 0: none */
+/* ex_regs' L4_THREAD_EX_REGS_TRIGGER_EXCEPTION: the thread raises the architecture's
+ * artificial exception when it next runs (after the kernel entry it may be in). A thread
+ * telling an exception already is left alone unless cancel (Fiasco's ex_regs). 1 if
+ * triggered, 0 if not. */
+int thread_trigger_exception(kernel_t *k, kobj_id_t thread, uint32_t cancel);
+/* The run loop, for a thread resumed with RESUME_EXCEPTION: it calls its exception handler
+ * now (SYS_SUSPEND; thread_exception_done ends it). Without a handler it waits for ever in
+ * a call to itself, as in Fiasco (SYS_SUSPEND as well). */
+int thread_raise_triggered(kernel_t *k, kobj_id_t thread);
+/* The arch thread operations (opcode 0x10 and up): MR0, MR1 and the tag's words. Sets the
+ * thread registers they name (amd64 FS/GS base, arm64 TPIDRURO); -L4_ENOSYS for what this
+ * architecture does not have or the model does not give a meaning. */
+int thread_arch_op(kernel_t *k, kobj_id_t thread, uint64_t mr0, uint64_t mr1, uint32_t words);
+/* The thread registers the arch ops set (2 words, 0 where the architecture has none). */
+int thread_tls(const kernel_t *k, kobj_id_t thread, uint64_t *out);
 
 struct gate_info { uint64_t label; kobj_id_t thread; };
 int gate_bind(kernel_t *k, kobj_id_t gate, kobj_id_t thread, uint64_t label);
@@ -534,6 +596,8 @@ int mapdb_check(const kernel_t *k, struct mapdb_problem *out);
 /* ---- interrupts (irq.c) and the ICU's lines (§8.5, §8.6) */
 enum icu_limits {
     ICU_LINES = 64,             /* hardware interrupt lines of the system ICU */
+    ICU_MSIS = 32,              /* message-signalled interrupts (msi.c) */
+    ICU_ALL_LINES = 96,         /* C's line numbers: MSI n is line ICU_LINES + n */
 };
 #define ICU_NO_LINE 0xffffffff
 int irq_bind(kernel_t *k, kobj_id_t irq, kobj_id_t thread, uint64_t label);
@@ -552,6 +616,15 @@ int hw_irq_set(kernel_t *k, uint32_t line, uint32_t level);
 int hw_irq_pulse(kernel_t *k, uint32_t line);
 struct icu_line_info { kobj_id_t irq; uint32_t mode, masked, asserted; };
 int icu_line_info(const kernel_t *k, uint32_t line, struct icu_line_info *out);
+/* MSIs (msi.c, §8.6): the address and data a device writes to raise MSI n (< ICU_MSIS),
+ * in the architecture's format (x86-64: a VT-d interrupt-remapping entry; arm64: a GICv3
+ * ITS event; mips64: the model's doorbell), and the device (source id as the IOMMU reads
+ * it) allowed to raise it. -L4_EINVAL for a bad MSI or source id. */
+int icu_msi_info(kernel_t *k, uint32_t msi, uint64_t src_id, uint64_t *addr, uint32_t *data);
+/* A device's MSI write: the interrupt remapper (or ITS) checks it came from the device
+ * msi_info named and raises that MSI's line as an edge. Anything else is recorded as an
+ * IOMMU fault (reason DMA_FAULT_MSI) and answers -L4_EFAULT with *fault filled. */
+int hw_msi(kernel_t *k, uint32_t device, uint64_t addr, uint32_t data, struct dma_fault *fault);
 
 
 /* ---- exceptions (exception.c, §10.2, §10.3) */
@@ -564,6 +637,14 @@ struct exc_result {
 };
 int thread_exception(kernel_t *k, kobj_id_t thread, uint64_t trapno, uint64_t err,
                      uint64_t pfa);
+/* A page fault its pager did not resolve (or outside user space) becomes the CPU's
+ * page-fault exception (§10.1): the thread calls its exception handler with pfa = va and
+ * the architecture's trap and error words. Same statuses as thread_exception. */
+int thread_page_fault_exception(kernel_t *k, kobj_id_t thread, virt_addr_t va,
+                                uint32_t access);
+/* An I/O port access the thread's task may not make: the CPU's exception for it (x86
+ * #GP). Same statuses as thread_exception. */
+int thread_io_exception(kernel_t *k, kobj_id_t thread);
 int thread_exception_done(kernel_t *k, kobj_id_t thread, struct exc_result *out);
 /* The trap number an illegal instruction raises on this architecture (an escaping
  * Python exception is one). */

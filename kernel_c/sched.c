@@ -1,7 +1,8 @@
 /*
- * sched.c: per-CPU fixed-priority round-robin scheduling in virtual time (§12).
+ * sched.c: per-CPU scheduling in virtual time (§12).
  *
- * Every CPU has a virtual clock, a ready queue of 256 levels with a bitmap, and a sorted
+ * Every CPU has a virtual clock, a ready queue (fixed-priority round robin over 256 levels
+ * by default, WFQ in the PYL4RE_SCHED=wfq build: ready_queue.h), and a sorted
  * list of timed events (IPC timeouts and wake-ups arriving from other CPUs). sched_next()
  * is the loop's only question to C: it always advances the CPU whose next event is
  * earliest (ties: the lowest CPU), fires what is due, runs native threads and compute
@@ -18,6 +19,7 @@
 #include "thread.h"
 #include "native.h"
 #include "trace.h"
+#include "ready_queue.h"
 
 #define NEVER UINT64_MAX
 
@@ -38,61 +40,7 @@ void sched_fini(kernel_t *k)
     k->cpu = NULL;
 }
 
-/* ---- ready queues */
-
-static void rq_push(struct cpu *c, struct thread *t, int front)
-{
-    uint32_t p = t->prio;
-    if (front) {
-        t->rq_prev = NULL;
-        t->rq_next = c->rq_head[p];
-        if (c->rq_head[p])
-            c->rq_head[p]->rq_prev = t;
-        else
-            c->rq_tail[p] = t;
-        c->rq_head[p] = t;
-    } else {
-        t->rq_next = NULL;
-        t->rq_prev = c->rq_tail[p];
-        if (c->rq_tail[p])
-            c->rq_tail[p]->rq_next = t;
-        else
-            c->rq_head[p] = t;
-        c->rq_tail[p] = t;
-    }
-    c->rq_bits[p / 64] |= (uint64_t)1 << (p % 64);
-    c->rq_words |= 1u << (p / 64);
-    t->state |= TS_QUEUED;
-}
-
-static void rq_remove(struct cpu *c, struct thread *t)
-{
-    uint32_t p = t->prio;
-    if (t->rq_prev)
-        t->rq_prev->rq_next = t->rq_next;
-    else
-        c->rq_head[p] = t->rq_next;
-    if (t->rq_next)
-        t->rq_next->rq_prev = t->rq_prev;
-    else
-        c->rq_tail[p] = t->rq_prev;
-    if (!c->rq_head[p]) {
-        c->rq_bits[p / 64] &= ~((uint64_t)1 << (p % 64));
-        if (!c->rq_bits[p / 64])
-            c->rq_words &= ~(1u << (p / 64));
-    }
-    t->rq_next = t->rq_prev = NULL;
-    t->state &= ~TS_QUEUED;
-}
-
-/* Asked on every scheduling step, mostly of an empty queue: one test then. */
-static int rq_top_prio(const struct cpu *c)
-{
-    if (!c->rq_words)
-        return -1;
-    int w = 31 - __builtin_clz(c->rq_words);
-    return w * 64 + 63 - __builtin_clzll(c->rq_bits[w]);
-}
+/* ---- ready queues: the build's policy (kernel_c/sched_fp/ or sched_wfq/ready_queue.h) */
 
 /* ---- timed events */
 
@@ -149,8 +97,9 @@ static void make_ready_now(kernel_t *k, struct thread *t)
     struct cpu *c = &k->cpu[t->cpu];
     if (c->current == t || (t->state & TS_QUEUED))
         return;
+    rq_wakeup(c, t);
     rq_push(c, t, 0);
-    if (!c->current || t->prio > c->current->prio)
+    if (rq_dominates(t, c->current))
         c->need_resched = 1;
 }
 
@@ -255,9 +204,9 @@ void sched_migrate(kernel_t *k, struct thread *t, uint32_t cpu)
 __attribute__((always_inline))
 static inline uint64_t next_event(const kernel_t *k, const struct cpu *c)
 {
-    if (!c->online)
-        return NEVER;                  /* an offline CPU runs nothing (pfc.c) */
-    int runnable = c->current || rq_top_prio(c) >= 0;
+    if (!c->online || k->suspended)
+        return NEVER;                  /* an offline CPU, or a suspended system (pfc.c) */
+    int runnable = c->current || !rq_empty(c);
     uint64_t timer = c->timeouts ? c->timeouts->deadline_ns : NEVER;
     if (runnable)
         return c->clock_ns;
@@ -301,23 +250,22 @@ static void fire_due(kernel_t *k, struct cpu *c)
 static struct thread *cpu_pick(kernel_t *k, struct cpu *c)
 {
     struct thread *cur = c->current;
-    int top = rq_top_prio(c);
-    if (cur && !c->need_resched && cur->left_ns && (top < 0 || (uint32_t)top <= cur->prio))
+    if (cur && !c->need_resched && cur->left_ns && !rq_preempts(c, cur))
         return cur;
     if (cur) {
         if (!cur->left_ns) {
-            cur->left_ns = k->seeded ? seed_quantum(k, cur->quantum_ns)   /* seed.c */
-                                     : cur->quantum_ns;  /* round robin: refill, to the tail */
+            rq_replenish(cur);                   /* refill; to the tail of its turn */
+            if (k->seeded)                       /* a seeded quantum within its bound */
+                cur->left_ns = seed_quantum(k, cur->quantum_ns);
             rq_push(c, cur, 0);
         } else
             rq_push(c, cur, 1);                  /* preempted: keeps its place */
         c->current = NULL;
-        top = rq_top_prio(c);
     }
     c->need_resched = 0;
-    if (top < 0)
+    struct thread *next = rq_first(c);
+    if (!next)
         return NULL;
-    struct thread *next = c->rq_head[top];
     rq_remove(c, next);
     c->current = next;
     if (k->trace.size) trace_switch(k, (uint32_t)(c - k->cpu), next);
@@ -421,12 +369,14 @@ int sched_next(kernel_t *k, struct sched_out *out)
         out->label = t->ret_label;
         if (t->start_pending)                    /* a fault the old code began since */
             thread_abandon_kcalls(t);
-        out->resume = t->vcpu.upcall ? RESUME_UPCALL : t->start_pending ? RESUME_START
+        int exc = !t->vcpu.upcall && thread_exception_due(t);   /* told first */
+        out->resume = t->vcpu.upcall ? RESUME_UPCALL : exc ? RESUME_EXCEPTION
+                      : t->start_pending ? RESUME_START
                       : t->ret_restart ? RESUME_REPEAT : RESUME_RESULT;
         out->ip = t->ip;
         out->cpu = t->cpu;
-        t->ret_restart = 0;
-        t->start_pending = 0;
+        if (!exc)
+            t->ret_restart = t->start_pending = 0;
         t->vcpu.upcall = 0;
         status = SCHED_RUN;
         break;
@@ -450,7 +400,7 @@ void kernel_advance_idle(kernel_t *k, uint64_t t)
 {
     for (uint32_t i = 0; i < k->cpus; i++) {
         struct cpu *c = &k->cpu[i];
-        if (!c->current && rq_top_prio(c) < 0 && c->clock_ns < t) {
+        if (((!c->current && rq_empty(c)) || k->suspended) && c->clock_ns < t) {
             if (k->trace.size) trace_switch(k, i, NULL);
             c->idle_ns += t - c->clock_ns;
             c->clock_ns = t;

@@ -4,7 +4,8 @@
  * sigma0 owns every frame outside the kernel pool at boot and hands frames out first come,
  * first served: a page fault at X maps frame X at X (one page) if X is free or already
  * the faulting owner's; the sigma0 protocol (label -6) maps RAM at a given physical address
- * or any free RAM of a given size. Owners are told apart by the label of the gate a request
+ * or any free RAM of a given size; an I/O page-fault message (label -8, x86) maps I/O
+ * ports, first come, first served, as frames. Owners are told apart by the label of the gate a request
  * came through (owner = label >> 4). It replies with reply_and_wait and send timeout 0,
  * keeps its own bookkeeping, and reaches kernel state only through its UTCB and IPC; the
  * mapping itself is done by the kernel when the reply's map item arrives.
@@ -26,6 +27,7 @@ enum {
 struct sigma0 {
     uint64_t first_pfn, end_pfn;   /* the frames it owns: [first, end) */
     uint16_t *owner;               /* per 4 KiB frame: 0 = free, else owner id */
+    uint16_t *io_owner;            /* per I/O port (ARCH_IO_PORTS), the same */
 };
 
 int sigma0_init(kernel_t *k, struct thread *t)
@@ -34,12 +36,15 @@ int sigma0_init(kernel_t *k, struct thread *t)
     frames_stats(k, &s);
     struct sigma0 *st = heap_alloc(sizeof(*st));
     uint16_t *owner = heap_alloc_array(s.sigma0_frames ? s.sigma0_frames : 1, sizeof(uint16_t));
-    if (!st || !owner) {
+    uint16_t *io_owner = heap_alloc_array(ARCH_IO_PORTS ? ARCH_IO_PORTS : 1, sizeof(uint16_t));
+    if (!st || !owner || !io_owner) {
         heap_free(st);
         heap_free(owner);
+        heap_free(io_owner);
         return -L4_ENOMEM;
     }
-    *st = (struct sigma0){ s.sigma0_first_pfn, s.sigma0_first_pfn + s.sigma0_frames, owner };
+    *st = (struct sigma0){ s.sigma0_first_pfn, s.sigma0_first_pfn + s.sigma0_frames, owner,
+                           io_owner };
     uint64_t kip = phys_to_pfn(k->kip_pa).raw;
     for (uint64_t i = 0; i < ((uint64_t)1 << (ARCH_PAGE_SHIFT - FRAME_SHIFT)); i++)
         owner[kip - st->first_pfn + i] = KERNEL;
@@ -50,8 +55,10 @@ int sigma0_init(kernel_t *k, struct thread *t)
 void sigma0_fini(struct thread *t)
 {
     struct sigma0 *st = t->native_state;
-    if (st)
+    if (st) {
         heap_free(st->owner);
+        heap_free(st->io_owner);
+    }
     heap_free(st);
     t->native_state = NULL;
 }
@@ -96,6 +103,28 @@ static uint64_t map_reply(struct thread *t, uint64_t pa, unsigned order)
     return tag_make(0, 0, 1, 0);
 }
 
+/* MR0 = the I/O fpage asked for (bit 1, W, as a fault sets it): every port of it must be
+ * free or the owner's; the reply maps them (ports keep their numbers). */
+static uint64_t io_answer(struct thread *t, struct sigma0 *st, uint64_t fp, uint16_t owner)
+{
+    unsigned order = fpage_order(fp);
+    uint64_t port = fp >> 12;
+    if (!ARCH_IO_PORTS)
+        return tag_make(-L4_ENOSYS, 0, 0, 0);
+    if (fpage_type(fp) != FPAGE_IO || order > 16 || (port & (((uint64_t)1 << order) - 1))
+        || port + ((uint64_t)1 << order) > ARCH_IO_PORTS)
+        return tag_make(-L4_EINVAL, 0, 0, 0);
+    uint64_t n = (uint64_t)1 << order;
+    for (uint64_t i = 0; i < n; i++)
+        if (st->io_owner[port + i] != FREE && st->io_owner[port + i] != owner)
+            return tag_make(-L4_ENOMEM, 0, 0, 0);
+    for (uint64_t i = 0; i < n; i++)
+        st->io_owner[port + i] = owner;
+    t->utcb[0] = (port << 12) | L4_ITEM_MAP;
+    t->utcb[1] = (port << 12) | ((uint64_t)order << 6) | (FPAGE_IO << 4) | L4_FPAGE_RW;
+    return tag_make(0, 0, 1, 0);
+}
+
 static uint64_t answer(struct thread *t, uint64_t tag, uint64_t label)
 {
     struct sigma0 *st = t->native_state;
@@ -109,6 +138,8 @@ static uint64_t answer(struct thread *t, uint64_t tag, uint64_t label)
             return tag_make(-L4_ENOMEM, 0, 0, 0);
         return map_reply(t, page, ARCH_PAGE_SHIFT);
     }
+    if (proto == L4_PROTO_IO_PAGE_FAULT)
+        return io_answer(t, st, mr0, owner);
     if (proto != L4_PROTO_SIGMA0)
         return tag_make(-L4_EBADPROTO, 0, 0, 0);
     if ((mr0 & ~(uint64_t)0xFF) != SIGMA0_MAGIC)

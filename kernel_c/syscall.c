@@ -210,7 +210,8 @@ int sys_exit(kernel_t *k, kobj_id_t tid, int status, struct sys_result *out)
     if (!t)
         status = SYS_GONE;                       /* it deleted itself */
     else if (status != SYS_SLOWPATH) {
-        status = sched_may_continue(k, t) ? SYS_DONE : SYS_SUSPEND;
+        /* A triggered exception (ex_regs) is told before the thread goes on. */
+        status = sched_may_continue(k, t) && !t->exc_triggered ? SYS_DONE : SYS_SUSPEND;
         out->tag = t->ret_tag;
         out->label = t->ret_label;
     } else {

@@ -24,6 +24,8 @@ void thread_init(struct thread *t)
     t->cpu = CPU_NONE;
     t->prio = DEFAULT_PRIO;
     t->quantum_ns = t->left_ns = DEFAULT_QUANTUM_NS;
+    t->wfq_weight = 1;                            /* Fiasco's default WFQ context */
+    t->wfq_qdw = DEFAULT_QUANTUM_NS;
     t->pager = t->exc_handler = L4_INVALID_CAP;
     t->senders.owner = t;          /* its queue of senders drives the vCPU sticky flag */
 }
@@ -244,6 +246,7 @@ int thread_run(kernel_t *k, kobj_id_t thread, cpu_number_t cpu, uint32_t prio,
         waitq_enqueue(q, t);
     }
     t->quantum_ns = t->left_ns = quantum_ns ? quantum_ns : DEFAULT_QUANTUM_NS;
+    t->wfq_qdw = t->quantum_ns / t->wfq_weight;
     sched_migrate(k, t, cpu.raw);
     return 0;
 }
@@ -340,6 +343,8 @@ void gate_release(kernel_t *k, struct gate *g)
     ipc_release_waiters(k, &g->waiters, 0);       /* deleted: ENOT_EXISTENT */
     struct thread *t = thread_get(k, g->thread);
     g->thread.raw = 0;
+    if (t)
+        thread_gate_deleted(k, t);
     if (t)
         kobj_put(k, &t->hdr);
 }

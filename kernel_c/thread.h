@@ -74,6 +74,9 @@ struct thread {
     struct thread *rq_next, *rq_prev;
     uint64_t consumed_ns;
     uint64_t compute_left_ns;  /* pyl4re.compute() still to burn */
+    uint64_t wfq_dl;           /* WFQ build: virtual deadline (ready_queue.h) */
+    uint64_t wfq_qdw;          /* ... how far it moves per quantum: quantum / weight */
+    uint32_t wfq_weight;       /* ... share of the CPU, 1 by default */
 
     /* timed events: an IPC timeout, or a wake-up still travelling from another CPU */
     uint64_t deadline_ns;      /* 0 = nothing armed */
@@ -121,6 +124,11 @@ struct thread {
         uint32_t active;
         struct borrowed borrowed;
     } exc;
+
+    /* thread operations beyond control and ex_regs (thread_ops.c) */
+    kobj_id_t del_irq;         /* Irq or semaphore hit when a gate bound to us is deleted */
+    uint32_t exc_triggered;    /* ex_regs raised an exception: told when it next runs */
+    uint64_t tls[2];           /* arch thread registers (amd64 FS/GS base, arm64 TPIDRURO) */
 
     /* registers (ex_regs) and exception/pager selectors */
     uint64_t ip, sp, flags;
@@ -242,6 +250,16 @@ void thread_unbind(kernel_t *k, struct thread *t);
 void task_release(kernel_t *k, struct task *t);
 int task_kumem_add(kernel_t *k, struct task *t, uint64_t va, unsigned order);
 void gate_release(kernel_t *k, struct gate *g);
+
+/* Thread operations (thread_ops.c) */
+/* A gate bound to t is being deleted: t's deletion IRQ fires (§8.4). */
+void thread_gate_deleted(kernel_t *k, struct thread *t);
+/* Whether the scheduler resumes t with its triggered exception first: not while a page
+ * fault or another exception of it is still being told. Inline: every resume asks. */
+static inline int thread_exception_due(const struct thread *t)
+{
+    return t->exc_triggered && !t->pf.active && !t->exc.active;
+}
 
 /* The kernel entry (syscall.c): SYS_DONE, or SYS_SLOWPATH for the control plane. */
 int kernel_entry(kernel_t *k, struct thread *t, const struct sys_call *c);

@@ -13,7 +13,7 @@
 static struct task *task_of(const kernel_t *k, kobj_id_t id)
 {
     struct kobj *o = kobj_get(k, id);
-    return o && o->type == KOBJ_TASK ? (struct task *)o : NULL;
+    return o && kobj_is_space(o) ? (struct task *)o : NULL;
 }
 
 /* The format for kind: -L4_EINVAL if the kind is unknown, -L4_ENOSYS if not offered here. */
@@ -77,7 +77,7 @@ int vspace_map_page(kernel_t *k, kobj_id_t task, uint32_t kind, virt_addr_t va,
     int rc = format_of(kind, &f);
     if (rc < 0)
         return rc;
-    if (t->pt_root.raw && t->pt_kind != kind)
+    if ((t->pt_root.raw || t->hdr.type == KOBJ_DMA_SPACE) && t->pt_kind != kind)
         return -L4_EINVAL;                         /* one table, one kind */
     int level = page_shift < 64 ? ptab_leaf_level(f, page_shift) : -1;
     if (level < 0 || !range_ok(va.raw, page_shift, f->va_max)

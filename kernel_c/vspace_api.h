@@ -14,7 +14,8 @@
 enum vspace_kind {
     VSPACE_KIND_USER = 0,     /* a user task: the CPU's stage-1 format */
     VSPACE_KIND_VM = 1,       /* a VM: guest-physical to host-physical (ARM64 stage 2) */
-    VSPACE_KINDS = 2,
+    VSPACE_KIND_DMA = 2,      /* a DMA space: I/O virtual to physical, the IOMMU's format */
+    VSPACE_KINDS = 3,
 };
 
 /* Rights are arch-neutral L4 memory rights: L4_FPAGE_RO (4) | L4_FPAGE_W (2) | L4_FPAGE_X (1).

@@ -1,30 +1,56 @@
-"""The only module that imports the compiled extensions (`pyl4re._core_<arch>`).
+"""The only module that imports the compiled extensions (`pyl4re._core_<arch>`, and
+`pyl4re._core_<arch>_wfq` for the WFQ scheduler build).
 
 Everything else reaches C through here: `load(arch)` gives the (ffi, lib) pair of one
-architecture's build, `abi()` the lib whose ABI constants the arch-neutral modules read at
-import time (the generic ABI header is the same in every build; tests check they agree).
+architecture's build (`load(arch, "wfq")` its WFQ build), `abi()` the lib whose ABI
+constants the arch-neutral modules read at import time (the generic ABI header is the same
+in every build; tests check they agree).
 """
 import importlib
 
 ARCHES = ("x86_64", "arm64", "mips64")
+SCHEDS = ("fp", "wfq")           # fixed priority (the default), weighted fair queueing
 
 _loaded = {}
 
 
-def load(arch):
-    """(ffi, lib) of the build for `arch`; ValueError if it is unknown or was not built."""
+def _module(arch, sched):
+    return f"pyl4re._core_{arch}" + ("" if sched == "fp" else f"_{sched}")
+
+
+def load(arch, sched="fp"):
+    """(ffi, lib) of the build for `arch` with scheduler `sched`; ValueError if either is
+    unknown or that build was not made."""
     if arch not in ARCHES:
         raise ValueError(f"unknown architecture {arch!r}; pyl4re knows {', '.join(ARCHES)}")
-    if arch not in _loaded:
+    if sched not in SCHEDS:
+        raise ValueError(f"unknown scheduler {sched!r}; pyl4re builds {', '.join(SCHEDS)}")
+    key = arch if sched == "fp" else (arch, sched)
+    if key not in _loaded:
         try:
-            mod = importlib.import_module(f"pyl4re._core_{arch}")
+            mod = importlib.import_module(_module(arch, sched))
         except ImportError as e:
+            if sched != "fp":
+                raise ValueError(f"the {sched} scheduler build of {arch!r} was not made; "
+                                 f"rebuild with PYL4RE_SCHED including {sched}") from e
             built = ", ".join(available_arches()) or "none"
             raise ValueError(
                 f"architecture {arch!r} was not built (built: {built}); rebuild with "
                 f"PYL4RE_ARCHES including {arch}") from e
-        _loaded[arch] = (mod.ffi, mod.lib)
-    return _loaded[arch]
+        _loaded[key] = (mod.ffi, mod.lib)
+    return _loaded[key]
+
+
+def available_builds(sched):
+    """The architectures whose `sched` build is importable, in canonical order."""
+    found = []
+    for arch in ARCHES:
+        try:
+            load(arch, sched)
+        except ValueError:
+            continue
+        found.append(arch)
+    return tuple(found)
 
 
 def available_arches():

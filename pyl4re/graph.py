@@ -22,13 +22,13 @@ import networkx as nx
 from . import _core
 from .control import mem as mem_ctl
 from .errors import L4NotFoundError, check
+from .objects import _KIND_NAMES
 from .trace import name_of
 from .types import CapIndex, PhysAddr
 
 _lib = _core.abi()
 
-KINDS = ("none", "task", "thread", "gate", "factory", "irq", "semaphore",
-         "icu", "log", "scheduler", "debugger")
+KINDS = _KIND_NAMES                  # one table of kind names: objects.py
 _WALK_BATCH = 256
 
 

@@ -221,7 +221,8 @@ class Harness:
                      (_lib.L4_BASE_THREAD_CAP_INDEX, thread_slot)]
         base_caps += [(i, i) for i in (_lib.L4_BASE_LOG_CAP_INDEX, _lib.L4_BASE_ICU_CAP_INDEX,
                                        _lib.L4_BASE_SCHEDULER_CAP_INDEX,
-                                       _lib.L4_BASE_DEBUGGER_CAP_INDEX)]
+                                       _lib.L4_BASE_DEBUGGER_CAP_INDEX,
+                                       _lib.L4_BASE_IOMMU_CAP_INDEX)]
         for dst, src in base_caps:
             self._give(task_id, dst, src, rws)
         self._give(task_id, _lib.L4_BASE_PAGER_CAP_INDEX, pager.index, pager.rights, pager.attrs)

@@ -34,6 +34,9 @@ _TYPES = {
     "irq": ("\033[37mIRQ ipc\033[m", 5), "semaphore": ("\033[37mIRQ sem\033[m", 6),
     "icu": ("Icu/Pfc", 11), "log": ("Vlog", 10), "scheduler": ("\033[34mSched\033[m", 9),
     "debugger": ("Jdb", 8),
+    # Fiasco names a Dmar_space "DMA"; its IOMMU object is Iommu (13) on x86 and Smmu (14)
+    # on ARM: the model has one IOMMU kind and reports it as Iommu.
+    "dma_space": ("DMA", 12), "iommu": ("Iommu", 13),
 }
 TYPE_MAPPING = 0
 RECORD_SIZE = 64

@@ -52,13 +52,15 @@ class Kernel:
     `kernel_memory` (bytes, default 1/8 of `memory`) is the pool the kernel allocates its
     own frames from; every other frame belongs to sigma0 from boot on. `log_stream` is the
     text stream the kernel log prints to (default: sys.stdout); `trace_size` the number of
-    entries of the trace ring (0: no tracing).
+    entries of the trace ring (0: no tracing). `sched` picks the scheduler build:
+    "fp" (fixed-priority round robin, the default) or "wfq" (weighted fair queueing; Fiasco,
+    too, selects its scheduler at compile time: `docs/sched.md`).
     """
 
     def __init__(self, arch="x86_64", cpus=1, memory=64 << 20, seed=None, *,
                  kernel_memory=None, log_schedule=False, log_stream=None, trace_size=None,
-                 quantum_jitter=DEFAULT_QUANTUM_JITTER):
-        ffi, lib = _core.load(arch)
+                 quantum_jitter=DEFAULT_QUANTUM_JITTER, sched="fp"):
+        ffi, lib = _core.load(arch, sched)
         _int_arg(cpus, "cpus")
         _int_arg(memory, "memory")
         if seed is not None:
@@ -90,6 +92,7 @@ class Kernel:
             raise TypeError("log_stream must be a text stream (an object with .write)")
         self._ffi, self._lib = ffi, lib
         self.arch, self.cpus, self.memory, self.seed = arch, cpus, memory, seed
+        self.sched = sched
         self.kernel_memory = kernel_memory
         self.quantum_jitter = quantum_jitter
         self.trace_size = trace_size

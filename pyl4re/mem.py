@@ -5,9 +5,12 @@ Each access is translated by the kernel through the task's page table (a softwar
 CPU makes repeated hits cheap) and then done directly in physical memory. An access the
 page table cannot satisfy is a page fault: the kernel sends the page-fault IPC to the
 thread's pager and the thread waits; when the pager has answered, the access is retried.
-A fault nobody can resolve raises `PageFaultError` in the µApp, saying why: what the
-pager's reply did (docs/pager.md). Addresses are ints or `VirtAddr`; a physical address
-is refused. Values are little-endian.
+A fault the pager refuses (or an access outside user space) becomes the CPU's page-fault
+exception, as in Fiasco (§10.1): the thread calls its exception handler, and goes on at
+the ip the reply sets, or tries the access again. Without an exception handler, or
+without a pager at all (Fiasco kills such a thread), it raises `PageFaultError`, saying
+why: what the pager's reply did (docs/pager.md). Addresses are ints or `VirtAddr`; a
+physical address is refused. Values are little-endian.
 """
 from . import _core, traps
 from .types import PhysAddr, PageNumber, VirtAddr
@@ -123,10 +126,34 @@ async def _page(cur, va, access, status):
             status = _access(cur, va, access)
             continue
         if status == lib.SYS_FAULT:
+            if res.reason != lib.FAULT_NO_PAGER and await _fault_exception(cur, va, access):
+                status = _access(cur, va, access)         # the handler answered: again
+                continue
             raise _fault_error(k, res)
         if status == lib.SYS_GONE:
             raise traps.ThreadGone()
         raise RuntimeError(f"memory access refused by the kernel ({status})")
+
+
+async def _fault_exception(cur, va, access):
+    """The unresolved fault at va as the CPU's page-fault exception to the thread's
+    handler. False if it has none, the exception IPC failed or the handler refused it (a
+    negative reply label); if the reply moves the thread, its code ends here."""
+    k = cur.kernel
+    lib = k._lib
+    status = lib.thread_page_fault_exception(k._k, cur.ref, [va], access)
+    if status == lib.SYS_GONE:
+        raise traps.ThreadGone()
+    if status != lib.SYS_SUSPEND:
+        return False
+    await traps._suspend()
+    refused = cur.next.tag >> 63       # a negative reply label: the handler refuses it
+    out = k._exc_result
+    lib.thread_exception_done(k._k, cur.ref, out)
+    if out.ip_changed:
+        raise traps.JumpTo(out.ip)
+    # An exception IPC that failed (nobody heard it) or was refused: the fault stands.
+    return bool(out.handled) and not refused
 
 
 async def _span(cur, va, n, access, status):

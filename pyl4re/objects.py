@@ -17,7 +17,7 @@ from .types import CapIndex, VirtAddr, accept, expect
 _lib = _core.abi()
 
 _KIND_NAMES = ("none", "task", "thread", "gate", "factory", "irq", "semaphore",
-               "icu", "log", "scheduler", "debugger")
+               "icu", "log", "scheduler", "debugger", "dma_space", "iommu")
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,8 @@ class ThreadRecord:
     """Python's side of one thread: its name, coroutine and UTCB view; while it runs, also
     the context its kernel entries use (traps.running())."""
     __slots__ = ("id", "thread", "ref", "_ref_owner", "name", "coro", "env", "main_ip", "utcb",
-                 "task", "ended", "value", "error", "failing", "vcpu", "compute_left",
+                 "task", "ended", "value", "error", "failing", "triggered", "vcpu",
+                 "compute_left",
                  "kernel", "kk", "sys_invoke", "result", "next", "mem_access", "mem_result")
 
     def __init__(self, kernel, tid, name, env=None, main_ip=None):
@@ -68,6 +69,7 @@ class ThreadRecord:
         self.value = None
         self.error = None
         self.failing = None        # an exception its handler is being told about
+        self.triggered = None      # (tag, label) kept while a triggered exception is told
         self.vcpu = None           # its VcpuState view, once it is a vCPU
         self.compute_left = 0      # a parked compute(): what is left to burn
         # What traps.enter() and pyl4re.mem need, one attribute away (every kernel entry).
@@ -153,6 +155,7 @@ class RunLoop:
         errors_before = k._harness.errors_noted()
         SCHED_RUN, SCHED_EVENT, RESUME_START = lib.SCHED_RUN, lib.SCHED_EVENT, lib.RESUME_START
         RESUME_UPCALL = lib.RESUME_UPCALL
+        RESUME_EXCEPTION = lib.RESUME_EXCEPTION
         SUSPEND, SWITCHED = traps.SUSPEND, traps.SWITCHED
         # A waiting kernel entry may make the next scheduling decision itself (SWITCHED),
         # except when this loop must see and log every decision.
@@ -191,8 +194,14 @@ class RunLoop:
                 if not self._upcall(rec, out.ip, raise_errors):
                     continue
                 resume = None
-            elif resume == RESUME_START or rec.coro is None:
-                start_ip = out.ip
+            elif resume == RESUME_EXCEPTION:
+                self._raise_triggered(rec, out)    # its handler hears of it first
+                continue
+            else:
+                if rec.triggered is not None:
+                    start_ip = self._after_triggered(rec, out)
+                if start_ip is None and (resume == RESUME_START or rec.coro is None):
+                    start_ip = out.ip
             if start_ip is not None:
                 resume = self._start(rec, start_ip, raise_errors)
                 if resume is False:
@@ -273,6 +282,27 @@ class RunLoop:
             return True
         self._end(rec, error=exc)
         return False
+
+    def _raise_triggered(self, rec, out):
+        """ex_regs triggered an exception in the thread (§8.2): before it goes on, it calls
+        its exception handler (without one it waits for ever, as in Fiasco); what its kernel
+        entry returned waits in rec.triggered."""
+        k = self.k
+        rec.triggered = (out.tag, out.label)
+        if k._lib.thread_raise_triggered(k._k, rec.ref) != k._lib.SYS_SUSPEND:
+            rec.triggered = None
+
+    def _after_triggered(self, rec, out):
+        """The handler answered a triggered exception: a new ip starts new code there (the
+        ip, else None); otherwise the thread goes on with its kernel entry's result."""
+        k = self.k
+        exc = k._exc_result
+        k._lib.thread_exception_done(k._k, rec.ref, exc)
+        saved, rec.triggered = rec.triggered, None
+        if exc.ip_changed:
+            return exc.ip
+        out.tag, out.label = saved
+        return None
 
     def _start(self, rec, ip, raise_errors):
         """The code at ip: a parked vCPU continuation goes on (returns what to send it),

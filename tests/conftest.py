@@ -31,6 +31,15 @@ def lib(arch):
     return _core.load(arch)[1]
 
 
+WFQ_ARCHES = _core.available_builds("wfq")
+
+
+@pytest.fixture(params=WFQ_ARCHES)
+def wfq_arch(request):
+    """An architecture whose WFQ scheduler build (pyl4re._core_<arch>_wfq) was made."""
+    return request.param
+
+
 @pytest.fixture
 def kernel(arch):
     from pyl4re import Kernel
@@ -45,7 +54,8 @@ def fake_utcb():
                                  tcr=np.zeros(5, dtype=np.uint64))
 
 
-_LIBS = [_core.load(a)[1] for a in BUILT_ARCHES]
+_LIBS = [_core.load(a, sched)[1] for sched in _core.SCHEDS
+         for a in _core.available_builds(sched)]
 
 
 def _heap_blocks():

@@ -19,12 +19,13 @@ needs_gcc = pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc not inst
 
 
 @needs_gcc
+@pytest.mark.parametrize("sched", build_cffi.SCHEDS)
 @pytest.mark.parametrize("arch", build_cffi.ARCHES)
-def test_sources_are_warning_free(arch):
+def test_sources_are_warning_free(arch, sched):
+    includes = [a for d in build_cffi.include_dirs(arch, sched) for a in ("-I", d)]
     for src in build_cffi.KERNEL_SOURCES + [f"arch/{arch}/{s}" for s in build_cffi.ARCH_SOURCES]:
         cmd = ["gcc", "-std=c11", "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-fsyntax-only",
-               "-I", os.path.join(ROOT, "kernel_c"), "-I", os.path.join(ROOT, "arch", arch),
-               os.path.join(ROOT, src)]
+               *includes, os.path.join(ROOT, src)]
         r = subprocess.run(cmd, capture_output=True, text=True, env=CLEAN_ENV)
         assert r.returncode == 0, f"{src}:\n{r.stderr}"
 
@@ -48,9 +49,23 @@ def test_arch_names_are_checked(monkeypatch):
     assert build_cffi.selected_arches() == list(build_cffi.ARCHES)
 
 
+def test_scheduler_names_are_checked(monkeypatch):
+    monkeypatch.setenv("PYL4RE_SCHED", "fp,lottery")
+    with pytest.raises(SystemExit, match="lottery"):
+        build_cffi.selected_scheds()
+    monkeypatch.setenv("PYL4RE_SCHED", " wfq ")
+    assert build_cffi.selected_scheds() == ["wfq"]
+    monkeypatch.delenv("PYL4RE_SCHED")
+    assert build_cffi.selected_scheds() == ["fp", "wfq"]      # CI builds and tests both
+    assert build_cffi.module_name("arm64", "wfq") == "pyl4re._core_arm64_wfq"
+    assert build_cffi.module_name("arm64") == "pyl4re._core_arm64"
+    assert "SCHED_BUILD_CLASSES = 0x4" in build_cffi.cdef_text("arm64", sched="wfq")
+    assert "SCHED_BUILD_CLASSES = 0x2" in build_cffi.cdef_text("arm64")
+
+
 @needs_gcc
 def test_restricting_the_build_to_one_architecture(tmp_path):
-    env = dict(CLEAN_ENV, PYL4RE_ARCHES="arm64")
+    env = dict(CLEAN_ENV, PYL4RE_ARCHES="arm64", PYL4RE_SCHED="fp")
     r = subprocess.run([sys.executable, "setup.py", "-q", "build_ext",
                         "--build-lib", str(tmp_path / "lib"), "--build-temp", str(tmp_path / "tmp")],
                        cwd=ROOT, env=env, capture_output=True, text=True)

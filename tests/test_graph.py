@@ -38,7 +38,7 @@ def test_capabilities_lists_every_slot(arch):
 
     h = k.start_task(main, name="app", caps={"svc": gate, "srv": gate.svr()})
     slots = h.task.capabilities()
-    assert [s.index.value for s in slots] == [1, 2, 3, 4, 5, 6, 7, 10, 0x16, 0x17]
+    assert [s.index.value for s in slots] == [1, 2, 3, 4, 5, 6, 7, 8, 10, 0x16, 0x17]
     kinds = {s.index.value: s.kind for s in slots}
     assert kinds[1] == "task" and kinds[3] == "thread" and kinds[4] == kinds[0x16] == "gate"
     for s in slots:                      # each agrees with a single lookup

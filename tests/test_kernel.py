@@ -76,12 +76,13 @@ def test_unbuilt_architecture_names_the_fix(monkeypatch):
 
 def test_root_task_holds_the_base_capabilities(kernel):
     root = kernel.root_task
-    expected = {1: "task", 2: "factory", 5: "log", 6: "icu", 7: "scheduler", 10: "debugger"}
+    expected = {1: "task", 2: "factory", 5: "log", 6: "icu", 7: "scheduler", 8: "iommu",
+                10: "debugger"}
     for index, kind in expected.items():
         cap = root.cap(CapIndex(index))
         assert cap is not None and cap.type == kind, index
         assert cap.rights == 0xF
-    for empty in (0, 3, 4, 8, 9, 11, 12):
+    for empty in (0, 3, 4, 9, 11, 12):
         assert root.cap(CapIndex(empty)) is None
     assert root.cap(CapIndex(1)).object_id == root.id
     assert kernel.root_factory.quota.limit == 0      # unlimited

@@ -17,7 +17,8 @@ from pyl4re.l4sys import (
 # Every parameter that names a capability; the exceptions are not selectors.
 CAP_PARAMS = {"dest", "obj", "factory", "target_cap", "thread_cap", "dst_task", "src_task",
               "task", "cap", "cap_a", "cap_b", "pager", "exc_handler", "thread", "to_thread",
-              "ep", "gate", "scheduler", "irq", "icu", "sem", "vcon", "pfc"}
+              "ep", "gate", "scheduler", "irq", "icu", "sem", "vcon", "pfc", "iommu",
+              "dma_space"}
 NOT_CAPS = {("l4_factory_create", "obj"),          # the protocol of the new object
             ("outchar", "c")}                      # a character
 # Bit helpers whose argument is a selector with any low bits (they test or ignore them):
@@ -37,6 +38,8 @@ VALID = {
     "extras": 0, "is_reboot": 0, "phys_id": 0, "enable": 0, "name": b"n", "id": 0,
     "kobjp": 0, "on": 0, "order": 0, "rights": 4, "vcpu_state": 0, "ext_vcpu_state": 0,
     "ku_mem_addr": 0, "ku_mem_size": 4096, "skip": 0,
+    "src_id": 1 << 18, "tpidruro": 0, "segr": 0, "base": 0, "match_mask": 0, "match": 0,
+    "del_bits": 0, "add_bits": 0,
 }
 SPECIAL_VALID = {("l4_factory_create", "obj"): L4_PROTO_IRQ_SENDER,
                  ("l4_scheduler_run_thread", "sp"): l4_sched_param(1)}

@@ -31,11 +31,41 @@ def err(tag):
 
 # ---- suspend and shutdown
 
-def test_suspend_is_busy_as_in_fiasco_without_platform_suspend(arch):
+def test_suspend_without_a_wakeup_source_is_busy(arch):
     async def main(env):
         return err(await l4_platform_ctl_system_suspend(env.icu, 0))
 
     assert value(arch, main) == -L4_EBUSY
+
+
+def test_suspend_stops_every_cpu_until_a_wakeup_irq(arch):
+    from pyl4re.l4sys import (L4_IRQ_F_POS_EDGE, L4_IRQ_F_SET_WAKEUP, l4_factory_create_irq,
+                              l4_icu_bind, l4_icu_set_mode, l4_rcv_ep_bind_thread)
+    wake_ns = 5_000_000
+    k = Kernel(arch=arch, cpus=2, memory=16 << 20)
+    seen = {}
+
+    async def sleeper(env):
+        await sleep_us(1000)                       # its timeout falls into the suspend
+        seen["sleeper"] = k.now_ns
+
+    async def main(env):
+        ok(await l4_factory_create_irq(env.factory, sel(0)))
+        ok(await l4_rcv_ep_bind_thread(sel(0), env.thread, 0x30))
+        ok(await l4_icu_bind(env.icu, 3, sel(0)))
+        ok(await l4_icu_set_mode(env.icu, 3, L4_IRQ_F_POS_EDGE | L4_IRQ_F_SET_WAKEUP))
+        before = k.now_ns
+        rc = err(await l4_platform_ctl_system_suspend(env.icu, 0))
+        return rc, before, k.now_ns
+
+    k.start_task(sleeper, name="sleeper", cpu=1)
+    k.start_task(main, name="main")
+    k.hw.at(wake_ns, k.hw.irq_line(3).pulse)
+    res = k.run()
+    rc, before, after = res.exited["main"]
+    assert rc == 0 and before < 1_000_000 and after >= wake_ns
+    assert seen["sleeper"] >= wake_ns             # nothing ran while suspended
+    assert not k._lib.kernel_suspended(k._k)
 
 
 @pytest.mark.parametrize("is_reboot, how", [(0, "poweroff"), (1, "reboot")])

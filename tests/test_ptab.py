@@ -22,15 +22,15 @@ from pyl4re.control import vspace
 
 R, W, X = 4, 2, 1
 RWX = R | W | X
-USER, VM = vspace.KIND_USER, vspace.KIND_VM
+USER, VM, DMA = vspace.KIND_USER, vspace.KIND_VM, vspace.KIND_DMA
 NORMAL = vspace.CACHE_NORMAL
 BUILT = _core.available_arches()
 L4_EINVAL, L4_ENOMEM, L4_ENOENT, L4_EEXIST, L4_ENOSYS, L4_EFAULT = 22, 12, 2, 17, 38, 14
 
 LEVEL_SHIFTS = {"x86_64": (39, 30, 21, 12), "arm64": (39, 30, 21, 12)}
-PAGE_SIZES = {"x86_64": {USER: (12, 21, 30), VM: ()},
-              "arm64": {USER: (12, 21, 30), VM: (12, 21, 30)},
-              "mips64": {USER: None, VM: ()}}          # None: the build's page size only
+PAGE_SIZES = {"x86_64": {USER: (12, 21, 30), VM: (), DMA: (12,)},   # VT-d: 4 KiB (Fiasco)
+              "arm64": {USER: (12, 21, 30), VM: (12, 21, 30), DMA: (12, 21, 30)},
+              "mips64": {USER: None, VM: (), DMA: None}}  # None: the build's page size only
 USER_MAX = {"x86_64": 0x00007FFFFFFFFFFF, "arm64": 0x0000FF7FFFFFFFFF, "mips64": 0xFFFFFFFF}
 
 
@@ -123,10 +123,10 @@ class Model:
 # ---- basics
 
 def test_page_sizes_offered(kernel):
-    for kind in (USER, VM):
+    for kind in (USER, VM, DMA):
         assert vspace.page_shifts(kernel, kind) == tuple(offered(kernel, kind))
     fmt = kernel._ffi.new("struct vspace_format *")
-    assert kernel._lib.vspace_describe(2, fmt) == -L4_EINVAL
+    assert kernel._lib.vspace_describe(3, fmt) == -L4_EINVAL
     assert kernel._lib.vspace_describe(USER, fmt) == 0
     assert fmt.levels == 4 and tuple(fmt.shift) == level_shifts(kernel)
     assert fmt.va_max == USER_MAX[kernel.arch] == kernel.arch_info["user_max"]
@@ -686,7 +686,7 @@ def test_mips_4k_page_build_passes_the_mips_page_table_tests(tmp_path):
     # inherit a sanitizer run's preloaded runtimes; run with this run's pyl4re package.
     build_env = {k: v for k, v in os.environ.items()
                  if k not in ("LD_PRELOAD", "ASAN_OPTIONS", "UBSAN_OPTIONS")}
-    build_env.update(PYL4RE_ARCHES="mips64", PYL4RE_MIPS_PAGE_SIZE="4K")
+    build_env.update(PYL4RE_ARCHES="mips64", PYL4RE_MIPS_PAGE_SIZE="4K", PYL4RE_SCHED="fp")
     run_env = dict(os.environ,
                    PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(pyl4re.__file__))))
     r = subprocess.run([sys.executable, "setup.py", "-q", "build_ext", "--build-lib",

@@ -310,6 +310,7 @@ def _gcc(tmp_path, name, source):
     return subprocess.run(
         ["gcc", "-std=c11", "-fsyntax-only", "-Wall", "-Wextra",
          "-I", os.path.join(ROOT, "kernel_c"), "-I", os.path.join(ROOT, "arch", "x86_64"),
+         "-I", os.path.join(ROOT, "kernel_c", "sched_fp"),
          str(path)], capture_output=True, text=True)
 
 

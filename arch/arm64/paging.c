@@ -14,6 +14,9 @@
  * UXN | PXN when X is absent.
  * Stage 2 (VMs, IPA -> PA, 48-bit IPA): MemAttr 0xF normal WB, 0x5 normal NC, 0x0 device;
  * S2AP bit 6 read, bit 7 write; XN (bit 54) when X is absent.
+ * DMA spaces (the SMMU's stage-2 translation of device streams) use the stage-2 format
+ * with 4 KiB, 2 MiB and 1 GiB pages, as Fiasco's ARM Dmar_space does. The SMMU's TLB is
+ * not modelled: every device access walks the table.
  * Neither reports access flags on unmap.
  */
 #include "ptab.h"
@@ -171,6 +174,16 @@ static uint64_t s2_revoke(uint64_t e, uint32_t rights)
     return e;
 }
 
+static void iotlb_flush_page(kernel_t *k, phys_addr_t root, virt_addr_t va, unsigned shift)
+{
+    (void)k, (void)root, (void)va, (void)shift;
+}
+
+static void iotlb_forget_space(kernel_t *k, phys_addr_t root)
+{
+    (void)k, (void)root;
+}
+
 /* ---- the formats this architecture offers */
 
 static const struct pt_format arm_user = {
@@ -205,6 +218,22 @@ static const struct pt_format arm_vm = {
     .tlb_forget_space = arch_mmu_forget_space,
 };
 
+static const struct pt_format arm_dma = {
+    .name = "SMMU stage 2 (VMSAv8-64 stage-2 descriptors), 4 KiB granule",
+    .levels = 4,
+    .level = { { 39, 9, 0 }, { 30, 9, 1 }, { 21, 9, 1 }, { 12, 9, 1 } },
+    .va_max = ARM_S2_VA_MAX,
+    .type = s1_type,
+    .make_table = s1_make_table,
+    .table_addr = s1_table_addr,
+    .make_leaf = s2_make_leaf,
+    .read_leaf = s2_read_leaf,
+    .revoke = s2_revoke,
+    .clear_flags = s1_clear_flags,
+    .tlb_flush_page = iotlb_flush_page,
+    .tlb_forget_space = iotlb_forget_space,
+};
+
 const struct pt_format *arch_pt_format(uint32_t kind)
 {
     switch (kind) {
@@ -212,6 +241,8 @@ const struct pt_format *arch_pt_format(uint32_t kind)
         return &arm_user;
     case VSPACE_KIND_VM:
         return &arm_vm;
+    case VSPACE_KIND_DMA:
+        return &arm_dma;
     default:
         return NULL;
     }

@@ -11,6 +11,7 @@ enum arch_abi {
     ARCH_MWORD_BITS = 64,
     ARCH_EXC_REGS_WORDS = 41,   /* l4_exc_regs_t words (§2, §10.3) */
     ARCH_UTCB_SIZE = 1024,      /* L4_UTCB_OFFSET (§2) */
+    ARCH_IO_PORTS = 0,   /* I/O ports (§5.1): none here */
     ARCH_EX_REGS_ARCH_FLAGS = 0,   /* ex_regs arch bits accepted (§8.2) */
 };
 #define ARCH_UTCB_AREA_DEFAULT 0x73000000   /* where L4Re puts a task's UTCB area (user-level §3.2) */

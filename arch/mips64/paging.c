@@ -10,7 +10,10 @@
  * pa | C << 9 | D (W) | V | RI (no R) | XI (no X) | leaf marker; G never for user pages.
  * Cached = Config0.K0 (3 here); uncached = 2; buffered falls back to uncached, so it reads
  * back as uncached. No hardware access flags. The TLB is refilled from this table in
- * software (mmu.c). Only one kind: MIPS VZ guests are not modelled.
+ * software (mmu.c). MIPS VZ guests are not modelled.
+ * DMA spaces: Fiasco has no MIPS IOMMU driver, so the model gives DMA spaces this same
+ * table format (its own choice, documented in docs/iommu.md), walked by the simulated
+ * IOMMU directly (no TLB).
  */
 #include "ptab.h"
 #include "pte.h"
@@ -83,6 +86,16 @@ static uint64_t s1_clear_flags(uint64_t e)
     return e;                                      /* no hardware access flags */
 }
 
+static void iotlb_flush_page(kernel_t *k, phys_addr_t root, virt_addr_t va, unsigned shift)
+{
+    (void)k, (void)root, (void)va, (void)shift;
+}
+
+static void iotlb_forget_space(kernel_t *k, phys_addr_t root)
+{
+    (void)k, (void)root;
+}
+
 /* ---- the formats this architecture offers */
 
 static const struct pt_format mips_user = {
@@ -102,7 +115,31 @@ static const struct pt_format mips_user = {
     .tlb_forget_space = arch_mmu_forget_space,
 };
 
+static const struct pt_format mips_dma = {
+    .name = "MIPS64 Fiasco software table (the model's DMA format)",
+    .levels = 4,
+    .level = { { 39, 9, 0 }, { 30, 9, 0 }, { 21, 9, 0 },
+               { ARCH_PAGE_SHIFT, 21 - ARCH_PAGE_SHIFT, 1 } },
+    .va_max = ARCH_USER_MAX,
+    .type = s1_type,
+    .make_table = s1_make_table,
+    .table_addr = s1_table_addr,
+    .make_leaf = s1_make_leaf,
+    .read_leaf = s1_read_leaf,
+    .revoke = s1_revoke,
+    .clear_flags = s1_clear_flags,
+    .tlb_flush_page = iotlb_flush_page,
+    .tlb_forget_space = iotlb_forget_space,
+};
+
 const struct pt_format *arch_pt_format(uint32_t kind)
 {
-    return kind == VSPACE_KIND_USER ? &mips_user : NULL;
+    switch (kind) {
+    case VSPACE_KIND_USER:
+        return &mips_user;
+    case VSPACE_KIND_DMA:
+        return &mips_dma;
+    default:
+        return NULL;
+    }
 }

@@ -11,6 +11,7 @@ enum arch_abi {
     ARCH_MWORD_BITS = 64,
     ARCH_EXC_REGS_WORDS = 26,   /* l4_exc_regs_t words (§2, §10.3) */
     ARCH_UTCB_SIZE = 1024,      /* L4_UTCB_OFFSET (§2) */
+    ARCH_IO_PORTS = 0x10000,   /* I/O ports (§5.1): x86 has 65536 */
     ARCH_EX_REGS_ARCH_FLAGS = 0,   /* ex_regs arch bits accepted (§8.2) */
     ARCH_PAGE_SHIFT = 12,       /* smallest user page (§14) */
 };

@@ -8,7 +8,11 @@
  * phys | P | (W) | U | (PS above level 3) | cache bits | (XD unless X). Caching through the
  * PAT Fiasco programs (0x0007040600010406): normal = WB (index 0), buffered = PCD (index 2,
  * WC), uncached = PCD | PWT (index 3, UC). The CPU sets A/D; they read back as
- * Referenced/Dirty. Only one kind: VMs (EPT/NPT) are not modelled here yet.
+ * Referenced/Dirty.
+ * DMA spaces use VT-d's second-level format (EPT-like): entries are phys | R | W, tables
+ * phys | R | W; Fiasco's Dmar_space offers 4 KiB pages only and never sets X, so a DMA
+ * page is R or RW, always cached (snoop control is the IOMMU's), without access flags.
+ * The IOTLB is not modelled: every device access walks the table.
  */
 #include "ptab.h"
 #include "pte.h"
@@ -94,6 +98,56 @@ static uint64_t s1_clear_flags(uint64_t e)
     return e & ~(uint64_t)(X86_A | X86_D);
 }
 
+/* ---- VT-d second level (DMA spaces) */
+
+static enum pt_entry_type sl_type(unsigned level, uint64_t e)
+{
+    if (!(e & (VTD_R | VTD_W)))
+        return PTE_NONE;
+    return level == X86_LAST_LEVEL || (e & VTD_SP) ? PTE_LEAF : PTE_TABLE;
+}
+
+static uint64_t sl_make_table(phys_addr_t next)
+{
+    return next.raw | VTD_R | VTD_W;
+}
+
+static uint64_t sl_make_leaf(unsigned level, phys_addr_t pa, uint32_t rights, uint32_t cache)
+{
+    (void)cache;
+    uint64_t sp = level < X86_LAST_LEVEL ? VTD_SP : 0;
+    return pa.raw | VTD_R | ((rights & L4_FPAGE_W) ? VTD_W : 0) | sp;
+}
+
+static void sl_read_leaf(unsigned level, uint64_t e, struct pt_leaf *out)
+{
+    out->pa = phys_addr(e & X86_ADDR & ~(((uint64_t)1 << x86_shift[level]) - 1));
+    out->rights = VSPACE_RIGHT_U | ((e & VTD_R) ? L4_FPAGE_RO : 0)
+                  | ((e & VTD_W) ? L4_FPAGE_W : 0);
+    out->cache = VSPACE_CACHE_NORMAL;
+    out->flags = 0;
+}
+
+static uint64_t sl_revoke(uint64_t e, uint32_t rights)
+{
+    return (rights & L4_FPAGE_W) ? e & ~(uint64_t)VTD_W : e;   /* no X to take */
+}
+
+static uint64_t sl_clear_flags(uint64_t e)
+{
+    return e;
+}
+
+static void iotlb_flush_page(kernel_t *k, phys_addr_t root, virt_addr_t va, unsigned shift)
+{
+    (void)k, (void)root, (void)va, (void)shift;
+}
+
+static void iotlb_forget_space(kernel_t *k, phys_addr_t root)
+{
+    (void)k, (void)root;
+}
+
 /* ---- the formats this architecture offers */
 
 static const struct pt_format x86_user = {
@@ -112,7 +166,30 @@ static const struct pt_format x86_user = {
     .tlb_forget_space = arch_mmu_forget_space,
 };
 
+static const struct pt_format x86_dma = {
+    .name = "VT-d second level, 4 KiB pages",
+    .levels = 4,
+    .level = { { 39, 9, 0 }, { 30, 9, 0 }, { 21, 9, 0 }, { 12, 9, 1 } },
+    .va_max = VTD_VA_MAX,
+    .type = sl_type,
+    .make_table = sl_make_table,
+    .table_addr = s1_table_addr,
+    .make_leaf = sl_make_leaf,
+    .read_leaf = sl_read_leaf,
+    .revoke = sl_revoke,
+    .clear_flags = sl_clear_flags,
+    .tlb_flush_page = iotlb_flush_page,
+    .tlb_forget_space = iotlb_forget_space,
+};
+
 const struct pt_format *arch_pt_format(uint32_t kind)
 {
-    return kind == VSPACE_KIND_USER ? &x86_user : NULL;
+    switch (kind) {
+    case VSPACE_KIND_USER:
+        return &x86_user;
+    case VSPACE_KIND_DMA:
+        return &x86_dma;
+    default:
+        return NULL;
+    }
 }

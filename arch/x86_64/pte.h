@@ -13,4 +13,11 @@ enum x86_pte {
 #define X86_XD 0x8000000000000000
 #define X86_ADDR 0x000ffffffffff000       /* bits 51:12 */
 
+/* VT-d second-level paging entries (Intel VT-d spec ch. 9.8; kernkonzept/fiasco
+ * src/kern/ia32/dmar_space.cpp): R, W, and the super-page bit above the last level. */
+enum vtd_pte {
+    VTD_R = 0x001, VTD_W = 0x002, VTD_SP = 0x080,
+};
+#define VTD_VA_MAX 0x0000ffffffffffff     /* 48-bit (4-level) address width */
+
 #endif

@@ -7,7 +7,7 @@ reply; `invoke()` then finishes the entry in C (sys_complete) so time, schedulin
 caller's result go the one way every other entry goes.
 """
 from .. import _core
-from . import debugger, factory, gate, icu, irq, log, scheduler, task, thread
+from . import debugger, factory, gate, icu, iommu, irq, log, scheduler, task, thread
 from .invocation import Invocation, reply
 
 _lib = _core.abi()
@@ -21,6 +21,8 @@ class ControlPlane:
         self.handlers = {
             _lib.KOBJ_FACTORY: factory.invoke,
             _lib.KOBJ_TASK: task.invoke,
+            _lib.KOBJ_DMA_SPACE: task.invoke,     # a DMA space speaks the Task protocol
+            _lib.KOBJ_IOMMU: iommu.invoke,
             _lib.KOBJ_THREAD: thread.invoke,
             _lib.KOBJ_GATE: gate.invoke,
             _lib.KOBJ_SCHEDULER: scheduler.invoke,

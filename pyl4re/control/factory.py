@@ -20,6 +20,7 @@ KIND_BY_PROTO = {
     _lib.L4_PROTO_FACTORY: _lib.KOBJ_FACTORY,
     _lib.L4_PROTO_IRQ_SENDER: _lib.KOBJ_IRQ,
     _lib.L4_PROTO_SEMAPHORE: _lib.KOBJ_SEMAPHORE,
+    _lib.L4_PROTO_DMA_SPACE: _lib.KOBJ_DMA_SPACE,
 }
 
 # Largest factory limit the kernel accepts: non-zero and below 2^63 - 1.

@@ -3,7 +3,8 @@ on the ICU capability (control/icu.py routes it here).
 
 The opcode is the whole MR0. Answers as a Fiasco without platform power management would,
 except where the model gives the operation a meaning (docs/platform.md):
-  suspend (0)             -L4_EBUSY: Fiasco's generic Platform_control::system_suspend
+  suspend (0)             every CPU stops until an edge on an ICU line set to wake the
+                          system (L4_IRQ_F_SET_WAKEUP); then 0. No wakeup line: -L4_EBUSY
   shutdown (1)            exactly 2 words (else -L4_EINVAL); MR1 1 = reboot, 0 = power
                           off: the run ends (RunResult.reason "shutdown"); other values
                           -L4_ENOSYS, as Fiasco with no generic power-off
@@ -47,7 +48,8 @@ def state(k):
 
 
 def _suspend(inv):
-    return reply(-_lib.L4_EBUSY)          # MR1 (extras) would go to the platform
+    k = inv.kernel                        # MR1 (extras: platform-specific) means nothing here
+    return reply(k._lib.platform_suspend(k._k))
 
 
 def _shutdown(inv):

@@ -3,10 +3,12 @@ capability (label L4_PROTO_SCHEDULER).
 
 CPU sets are decoded as Fiasco's L4_cpu_set does (granularity clamped to 24, offset
 rounded down to a multiple of 2^granularity); scheduling parameters in the legacy
-l4_sched_param_t layout or in the class form (fixed priority only: that is the one
-scheduling class the model's C scheduler has). Each handler decodes and checks first (may
-fail, changes nothing), then performs through C. What it must not do: keep queues or
-clocks of its own.
+l4_sched_param_t layout or in the class form. A build offers one class, as a Fiasco
+configuration does (`SCHED_BUILD_CLASSES`): fixed priority (legacy form or class -1) in
+the default build, WFQ (class -2: quantum, weight) in the PYL4RE_SCHED=wfq build; the
+other class answers -L4_ERANGE (Fiasco's check_param). Each handler decodes and checks
+first (may fail, changes nothing), then performs through C. What it must not do: keep
+queues or clocks of its own.
 """
 from .. import _core
 from .invocation import item_object, reply, signed
@@ -14,12 +16,12 @@ from .invocation import item_object, reply, signed
 _lib = _core.abi()
 
 MAX_CPUS = _lib.KERNEL_MAX_CPUS                  # Fiasco's Config::Max_num_cpus
-SCHED_CLASSES = _lib.L4_SCHEDULER_CLASS_FIXED_PRIO
 _WORD = 8
 _LEGACY_WORDS = 5                                # opcode + l4_sched_param_t (4 words)
 # The class form's fixed-priority structure: cpus (2 words), sched_class, length, quantum,
-# prio (a 16-bit field padded to a word): 6 words.
+# prio (a 16-bit field padded to a word): 6 words. WFQ's: ..., quantum, weight: 6 words.
 _FIXED_PRIO_SIZE = 6 * _WORD
+_WFQ_SIZE = 6 * _WORD
 _NO_CPU = 0xFFFFFFFF
 
 
@@ -104,28 +106,38 @@ def _info(inv):
             cpu_map |= 1 << (i >> s.granularity)
     inv.utcb.mr[0] = cpu_map
     inv.utcb.mr[1] = MAX_CPUS
-    inv.utcb.mr[2] = SCHED_CLASSES
+    inv.utcb.mr[2] = k._lib.SCHED_BUILD_CLASSES
     return reply(0, 3)
 
 
 def _sched_param(inv):
-    """(prio, quantum_us) from MR1.. in either layout, or an error reply."""
+    """("fp", prio, quantum_us) or ("wfq", weight, quantum_us) from MR1.., in the form
+    the build's class takes, or an error reply."""
     size = (inv.words - 1) * _WORD                 # bytes of parameters sent
     sched_class = signed(inv.mr(3))
+    wfq_build = inv.kernel._lib.SCHED_BUILD_CLASSES & _lib.L4_SCHEDULER_CLASS_WFQ
+    if sched_class >= 0 or sched_class == _lib.L4_SCHED_CLASS_FIXED_PRIO:
+        if wfq_build:
+            return None, reply(-_lib.L4_ERANGE)    # a fixed priority means nothing to WFQ
     if sched_class >= 0:                           # legacy: the word is the priority
         prio, quantum = sched_class, inv.mr(4)
     else:
         length = inv.mr(4)
         if length > size:
             return None, reply(-_lib.L4_EINVAL)
+        if sched_class == _lib.L4_SCHED_CLASS_WFQ and wfq_build:
+            quantum, weight = inv.mr(5), inv.mr(6)
+            if length < _WFQ_SIZE or quantum == 0 or weight == 0:
+                return None, reply(-_lib.L4_EINVAL)
+            return ("wfq", weight, quantum), None
         if sched_class != _lib.L4_SCHED_CLASS_FIXED_PRIO:
-            return None, reply(-_lib.L4_ERANGE)    # WFQ or unknown: not offered
+            return None, reply(-_lib.L4_ERANGE)    # another class, or unknown
         if length < _FIXED_PRIO_SIZE:
             return None, reply(-_lib.L4_EINVAL)
         quantum, prio = inv.mr(5), inv.mr(6) & 0xFFFF
     if prio <= 0:
         return None, reply(-_lib.L4_EINVAL)        # 0 is the kernel's (idle) priority
-    return (min(prio, _lib.L4_SCHED_MAX_PRIO), quantum), None
+    return ("fp", min(prio, _lib.L4_SCHED_MAX_PRIO), quantum), None
 
 
 def _run_thread(inv):
@@ -140,7 +152,7 @@ def _run_thread(inv):
     param, err = _sched_param(inv)
     if err is not None:
         return err
-    prio, quantum_us = param
+    kind, prio_or_weight, quantum_us = param
     k = inv.kernel
     s = CpuSet(inv.mr(1), inv.mr(2))
     info = k._ffi.new("struct thread_info *")
@@ -163,7 +175,9 @@ def _run_thread(inv):
     quantum_ns = min(quantum_us * 1000, (1 << 64) - 1)
 
     def run():
-        return k._lib.thread_run(k._k, [thread], [cpu], prio, quantum_ns)
+        if kind == "wfq":
+            return k._lib.thread_run_wfq(k._k, [thread], [cpu], quantum_ns, prio_or_weight)
+        return k._lib.thread_run(k._k, [thread], [cpu], prio_or_weight, quantum_ns)
 
     rc = run()
     return reply(rc if rc < 0 else 0)

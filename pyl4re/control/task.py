@@ -4,7 +4,12 @@ task capability (label L4_PROTO_TASK; the opcode is the whole MR0).
 Each operation first decodes and checks the message (may fail, changes nothing), then
 performs it through C. What it must not do: keep capability, mapping or ku-mem state of
 its own (the C tables and the mapping database are the only truth). I/O flexpages (x86
-ports) are not modelled and answer -L4_ENOSYS.
+ports, kernel_c/iospace.c) map and unmap like the others; where the architecture has no
+ports they name nothing.
+
+A DMA space (KOBJ_DMA_SPACE) speaks this protocol too, as Fiasco's Dmar_space is a Task
+with only a memory space (Caps::mem()): memory maps and unmaps as in a task, object
+fpages map nothing, it has no capability slots to test and no ku-mem (-L4_ENOSYS).
 """
 from .. import _core
 from .invocation import ipc_error, item_object, refuse, reply
@@ -74,12 +79,17 @@ def _map(inv):
     src_task, _, src_rights = found
     ctl, fp = inv.mr(1), inv.mr(2)
     kind = _fpage_type(fp)
-    if kind == _lib.L4_FPAGE_IO:
-        return reply(-_lib.L4_ENOSYS)  # I/O ports are not modelled
-    if kind not in (_lib.L4_FPAGE_OBJ, _lib.L4_FPAGE_MEMORY):
-        return reply(0)                # an invalid or other special fpage maps nothing
     k = inv.kernel
     mapped = k._ffi.new("uint32_t *")
+    if kind == _lib.L4_FPAGE_IO:
+        if inv.type != _lib.KOBJ_TASK:
+            return reply(0)            # a DMA space has no I/O space
+        rc = k._lib.task_map_io(k._k, [inv.obj], [src_task], fp, mapped)
+        return ipc_error(_lib.L4_IPC_SEMAPFAILED) if rc == -_lib.L4_ENOMEM else reply(0)
+    if kind not in (_lib.L4_FPAGE_OBJ, _lib.L4_FPAGE_MEMORY):
+        return reply(0)                # an invalid or other special fpage maps nothing
+    if kind == _lib.L4_FPAGE_OBJ and inv.type == _lib.KOBJ_DMA_SPACE:
+        return reply(0)                # no object space to receive capabilities
     if kind == _lib.L4_FPAGE_MEMORY:
         fp = _memory_fpage(fp)
         if fp is None:
@@ -102,8 +112,6 @@ def _unmap(inv):
     words = inv.words
     mask = inv.mr(1) if words > 1 else 0
     fpages = [inv.mr(i) for i in range(2, words)]
-    if any(_fpage_type(fp) == _lib.L4_FPAGE_IO for fp in fpages):
-        return reply(-_lib.L4_ENOSYS)  # I/O ports are not modelled
     k = inv.kernel
     flags = k._ffi.new("uint32_t *")
     # No unmap rights are checked: a task capability suffices (Fiasco sys_unmap).
@@ -113,7 +121,11 @@ def _unmap(inv):
         if (_fpage_type(fp) == _lib.L4_FPAGE_MEMORY or _is_all(fp)) and mem_fp is not None:
             if k._lib.task_unmap_mem(k._k, [inv.obj], mem_fp, mask, flags) == 0:
                 access = flags[0]
-        if _fpage_type(fp) == _lib.L4_FPAGE_OBJ or _is_all(fp):
+        if (_fpage_type(fp) == _lib.L4_FPAGE_IO or _is_all(fp)) \
+                and inv.type == _lib.KOBJ_TASK:
+            k._lib.task_unmap_io(k._k, [inv.obj], fp, mask)
+        if (_fpage_type(fp) == _lib.L4_FPAGE_OBJ or _is_all(fp)) \
+                and inv.type == _lib.KOBJ_TASK:
             k._lib.task_unmap_obj(k._k, [inv.obj], _as_objects(fp) if _is_all(fp) else fp, mask)
         inv.utcb.mr[i] = (fp & ~0xF) | access
     return reply(0, words)
@@ -167,6 +179,8 @@ def _cap_info(inv):
 def _add_ku_mem(inv):
     """MR1..: memory fpages of kernel-user memory for the task (UTCBs, vCPU state)."""
     k = inv.kernel
+    if inv.type != _lib.KOBJ_TASK:
+        return reply(-_lib.L4_ENOSYS)  # a DMA space has no ku-mem
     page_shift = k.arch_info["page_shift"]
     fpages = [inv.mr(i) for i in range(1, inv.words)]
     areas = []

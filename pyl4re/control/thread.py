@@ -2,10 +2,11 @@
 phase; everything else on a thread capability is IPC and never arrives here).
 
 Opcode = MR0 & L4_THREAD_OPCODE_MASK, per-operation flags above it. Implemented: control
-(pager, exception handler, bind), ex_regs, switch, stats_time, vcpu_control and
-vcpu_resume (§11; the kernel side is kernel_c/vcpu.c); the extended (hardware VM) vCPU,
-deletion and doorbell IRQs, modify_senders, the page-fault trampoline and the arch
-operations answer -L4_ENOSYS until the features behind them exist. Each handler decodes and checks first
+(pager, exception handler, bind), ex_regs (with triggered exceptions), switch,
+stats_time, vcpu_control and vcpu_resume (§11; the kernel side is kernel_c/vcpu.c),
+register_del_irq, modify_senders and the arch operations that have a meaning here (amd64
+FS/GS base, arm64 TPIDRURO; C decides per architecture). What answers -L4_ENOSYS and why
+is listed in docs/unmodelled.md. Each handler decodes and checks first
 (may fail, changes nothing), then performs through C. What it must not do: keep thread
 state of its own.
 """
@@ -17,6 +18,7 @@ _lib = _core.abi()
 
 S = _lib.L4_CAP_FPAGE_S
 _CONTROL_WORDS = 6                     # MR0..MR5; the bind item follows (MR6, MR7)
+_ARCH_OPS = 0x10                       # opcodes from here on are the architecture's
 _EX_REGS_FLAGS = (_lib.L4_THREAD_EX_REGS_CANCEL | _lib.L4_THREAD_EX_REGS_TRIGGER_EXCEPTION
                   | _lib.L4_THREAD_EX_REGS_ARCH_MASK)
 
@@ -45,6 +47,13 @@ def invoke(inv):
         return _vcpu_control(inv)
     if op == _lib.L4_THREAD_VCPU_RESUME_OP:
         return _vcpu_resume(inv)
+    if op == _lib.L4_THREAD_REGISTER_DELETE_IRQ_OP:
+        return _register_del_irq(inv)
+    if op == _lib.L4_THREAD_MODIFY_SENDER_OP:
+        return _modify_senders(inv)
+    if op >= _ARCH_OPS:
+        k = inv.kernel
+        return reply(k._lib.thread_arch_op(k._k, [inv.obj], inv.mr(0), inv.mr(1), inv.words))
     return reply(-_lib.L4_ENOSYS)
 
 
@@ -97,12 +106,14 @@ def _ex_regs(inv):
     info = _info(k, inv.obj)
     if not info.task.raw:
         return reply(-_lib.L4_EINVAL)     # not bound to a task: no registers to set
-    if flags & _lib.L4_THREAD_EX_REGS_TRIGGER_EXCEPTION:
-        return reply(-_lib.L4_ENOSYS)     # ex_regs-triggered exceptions are not modelled
     old = k._ffi.new("struct thread_regs *")
     rc = k._lib.thread_ex_regs(k._k, [inv.obj], inv.mr(1), inv.mr(2), flags, old)
     if rc < 0:
         return reply(rc)                  # e.g. arch bits this architecture rejects
+    if flags & _lib.L4_THREAD_EX_REGS_TRIGGER_EXCEPTION:
+        # Raised when the thread next runs, after any kernel entry it is in (§8.2).
+        k._lib.thread_trigger_exception(k._k, [inv.obj],
+                                        flags & _lib.L4_THREAD_EX_REGS_CANCEL)
     inv.utcb.mr[0] = old.flags
     inv.utcb.mr[1] = old.ip
     inv.utcb.mr[2] = old.sp
@@ -174,7 +185,7 @@ def _vcpu_resume(inv):
             elif kind == lib.L4_FPAGE_OBJ:
                 rc = lib.task_map_obj(k._k, task[0], [inv.task], fp, ctl, 0xF, mapped)
             elif kind == lib.L4_FPAGE_IO:
-                return reply(-lib.L4_ENOSYS)   # I/O ports are not modelled
+                rc = lib.task_map_io(k._k, task[0], [inv.task], fp, mapped)
             else:
                 continue                       # an invalid fpage maps nothing
             if rc == -lib.L4_ENOMEM:
@@ -183,3 +194,25 @@ def _vcpu_resume(inv):
                 return reply(rc)
     rc = lib.vcpu_resume_commit(k._k, [inv.obj])
     return reply(min(rc, 0))
+
+
+def _register_del_irq(inv):
+    """Item = an Irq (or semaphore) capability with W: it fires whenever an IPC gate bound
+    to this thread is deleted. -L4_EBUSY if one is registered already."""
+    found, err = item_object(inv, 0)
+    if err is not None:
+        return err
+    irq, kind, rights = found
+    if not rights & _lib.L4_CAP_FPAGE_W:
+        return refuse(inv, _lib.L4_CAP_FPAGE_W)
+    k = inv.kernel
+    return reply(k._lib.thread_register_del_irq(k._k, [inv.obj], [irq]))
+
+
+def _modify_senders(inv):
+    """MR1.. groups of (match mask, match, delete bits, add bits) relabel every sender
+    queued at the thread; only the thread itself may (Fiasco: -L4_EINVAL otherwise)."""
+    k = inv.kernel
+    words = min(inv.words, 63)
+    rules = [inv.mr(i) for i in range(1, words)] or [0]
+    return reply(k._lib.thread_modify_senders(k._k, [inv.obj], [inv.thread], rules, words))

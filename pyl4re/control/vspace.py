@@ -18,6 +18,7 @@ _lib = _core.abi()
 
 KIND_USER = _lib.VSPACE_KIND_USER            # a task: the CPU's stage-1 format
 KIND_VM = _lib.VSPACE_KIND_VM                # a VM: guest-physical -> host-physical (stage 2)
+KIND_DMA = _lib.VSPACE_KIND_DMA              # a DMA space: I/O virtual -> physical (IOMMU)
 CACHE_NORMAL = _lib.VSPACE_CACHE_NORMAL      # = L4_FPAGE_CACHEABLE
 CACHE_BUFFERED = _lib.VSPACE_CACHE_BUFFERED  # = L4_FPAGE_BUFFERABLE
 CACHE_UNCACHED = _lib.VSPACE_CACHE_UNCACHED  # = L4_FPAGE_UNCACHEABLE

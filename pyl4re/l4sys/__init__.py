@@ -5,7 +5,8 @@ the functions keep l4sys's names and meanings: message tags (msgtag), error resu
 (errors), timeouts (timeout), flexpages and map items (fpage), capability selectors (cap),
 UTCB access (utcb), and the µApp calls that enter the kernel: IPC (ipc) and the kernel
 objects' protocols (factory, task, thread, ipc_gate, scheduler, irq, vcon,
-platform_control, debugger), and the vCPU state area (vcpu), which are async and work inside µApps run by `Kernel.run()`.
+platform_control, debugger, iommu), and the vCPU state area (vcpu), which are async and
+work inside µApps run by `Kernel.run()`.
 """
 from .consts import *  # noqa: F401,F403
 from .msgtag import *  # noqa: F401,F403
@@ -24,11 +25,12 @@ from .irq import *  # noqa: F401,F403
 from .vcon import *  # noqa: F401,F403
 from .platform_control import *  # noqa: F401,F403
 from .debugger import *  # noqa: F401,F403
+from .iommu import *  # noqa: F401,F403
 from .vcpu import *  # noqa: F401,F403
-from . import (cap, consts, debugger, errors, factory, fpage, ipc, ipc_gate, irq, msgtag,
+from . import (cap, consts, debugger, errors, factory, fpage, iommu, ipc, ipc_gate, irq, msgtag,
                platform_control, scheduler, task, thread, timeout, utcb, vcon, vcpu)
 
 __all__ = (consts.__all__ + msgtag.__all__ + utcb.__all__ + errors.__all__ + timeout.__all__
            + fpage.__all__ + cap.__all__ + ipc.__all__ + factory.__all__ + task.__all__
            + thread.__all__ + ipc_gate.__all__ + scheduler.__all__ + irq.__all__ + vcon.__all__
-           + platform_control.__all__ + debugger.__all__ + vcpu.__all__)
+           + platform_control.__all__ + debugger.__all__ + iommu.__all__ + vcpu.__all__)

@@ -2,7 +2,8 @@
 run a thread with scheduling parameters, read idle time.
 
 `l4_sched_cpu_set_t` and `l4_sched_param_t` are plain mutable objects with the C structs'
-fields; `l4_sched_cpu_set()` and `l4_sched_param()` build them as l4sys does. Each call
+fields; `l4_sched_cpu_set()` and `l4_sched_param()` build them as l4sys does;
+`l4_sched_param_wfq()` gives the WFQ class's parameters (for a WFQ build). Each call
 returns the reply's l4_msgtag_t, plus what l4sys returns through pointers (per call).
 """
 from dataclasses import dataclass, field
@@ -10,7 +11,7 @@ from dataclasses import dataclass, field
 from . import _check, _kobj
 from .consts import (
     L4_CAP_FPAGE_RWS, L4_PROTO_SCHEDULER, L4_SCHEDULER_IDLE_TIME_OP, L4_SCHEDULER_INFO_OP,
-    L4_SCHEDULER_RUN_THREAD_OP,
+    L4_SCHEDULER_RUN_THREAD_OP, L4_SCHED_CLASS_WFQ,
 )
 from .fpage import l4_map_obj_control, l4_obj_fpage
 from .msgtag import l4_msgtag, l4_msgtag_has_error, l4_msgtag_label
@@ -58,6 +59,27 @@ def l4_sched_param(prio, quantum=0):
     return l4_sched_param_t(l4_sched_cpu_set(0, 0xFF, 1), prio, quantum)
 
 
+@dataclass
+class l4_sched_param_wfq_t:
+    """Scheduling parameters of the WFQ class (§8.7, class L4_SCHED_CLASS_WFQ = -2): the
+    kernel's L4_sched_param_wfq (kernkonzept/fiasco src/kern/ready_queue_wfq.cpp): affinity,
+    time slice `quantum` (µs) and `weight`, the thread's share of its CPU. Only a WFQ build
+    (Kernel(sched="wfq")) takes it; l4sys has no C helper for it."""
+    affinity: l4_sched_cpu_set_t = field(default_factory=l4_sched_cpu_set_t)
+    weight: int = 1
+    quantum: int = 10000
+
+
+def l4_sched_param_wfq(weight, quantum=10000):
+    """WFQ parameters: `weight` (1..2^32-1) and `quantum` µs (> 0), on any CPU."""
+    weight = _kobj.word(weight, "l4_sched_param_wfq", "weight")
+    quantum = _kobj.word(quantum, "l4_sched_param_wfq", "quantum")
+    return l4_sched_param_wfq_t(l4_sched_cpu_set(0, 0xFF, 1), weight, quantum)
+
+
+_WFQ_PARAM_BYTES = 6 * 8          # cpus (2 words), sched_class, length, quantum, weight
+
+
 def _cpu_set(cpus, fn):
     if not isinstance(cpus, l4_sched_cpu_set_t):
         raise TypeError(f"{fn}: cpus must be an l4_sched_cpu_set_t (l4_sched_cpu_set()), "
@@ -72,21 +94,28 @@ async def l4_scheduler_run_thread(scheduler, thread, sp):
     fn = "l4_scheduler_run_thread"
     scheduler = _kobj.cap(scheduler, fn, "scheduler")
     item = l4_obj_fpage(_kobj.cap(thread, fn, "thread"), 0, L4_CAP_FPAGE_RWS).raw
-    if not isinstance(sp, l4_sched_param_t):
-        raise TypeError(f"{fn}: sp must be an l4_sched_param_t (l4_sched_param()), "
-                        f"not {type(sp).__name__}")
+    if not isinstance(sp, (l4_sched_param_t, l4_sched_param_wfq_t)):
+        raise TypeError(f"{fn}: sp must be an l4_sched_param_t (l4_sched_param()) or "
+                        f"l4_sched_param_wfq_t, not {type(sp).__name__}")
     gran_offset, cpu_map = _cpu_set(sp.affinity, fn)
-    prio = _kobj.word(sp.prio, fn, "sp.prio")
     quantum = _kobj.word(sp.quantum, fn, "sp.quantum")
     u = l4_utcb()
     u.mr[0] = L4_SCHEDULER_RUN_THREAD_OP
     u.mr[1] = gran_offset
     u.mr[2] = cpu_map
-    u.mr[3] = prio
-    u.mr[4] = quantum
-    u.mr[5] = l4_map_obj_control(0, 0)
-    u.mr[6] = item
-    return await _kobj.call(scheduler, l4_msgtag(L4_PROTO_SCHEDULER, 5, 1, 0).raw)
+    if isinstance(sp, l4_sched_param_wfq_t):          # the class form (§8.7)
+        u.mr[3] = L4_SCHED_CLASS_WFQ & _kobj.U64
+        u.mr[4] = _WFQ_PARAM_BYTES
+        u.mr[5] = quantum
+        u.mr[6] = _kobj.word(sp.weight, fn, "sp.weight")
+        words = 7
+    else:
+        u.mr[3] = _kobj.word(sp.prio, fn, "sp.prio")
+        u.mr[4] = quantum
+        words = 5
+    u.mr[words] = l4_map_obj_control(0, 0)
+    u.mr[words + 1] = item
+    return await _kobj.call(scheduler, l4_msgtag(L4_PROTO_SCHEDULER, words, 1, 0).raw)
 
 
 async def _info(scheduler, cpus, fn):
@@ -146,5 +175,6 @@ async def l4_scheduler_is_online(scheduler, cpu):
 
 
 __all__ = ["l4_sched_cpu_set_t", "l4_sched_cpu_set", "l4_sched_param_t", "l4_sched_param",
-           "l4_scheduler_run_thread", "l4_scheduler_info", "l4_scheduler_info_with_classes",
+           "l4_sched_param_wfq_t", "l4_sched_param_wfq", "l4_scheduler_run_thread",
+           "l4_scheduler_info", "l4_scheduler_info_with_classes",
            "l4_scheduler_idle_time", "l4_scheduler_is_online"]

@@ -17,7 +17,8 @@ from .consts import (
     L4_THREAD_CONTROL_MR_IDX_PAGER, L4_THREAD_CONTROL_OP, L4_THREAD_CONTROL_SET_EXC_HANDLER,
     L4_THREAD_CONTROL_SET_PAGER, L4_THREAD_EX_REGS_OP, L4_THREAD_STATS_OP,
     L4_THREAD_SWITCH_OP, L4_THREAD_VCPU_CONTROL_EXT_OP, L4_THREAD_VCPU_CONTROL_OP,
-    L4_THREAD_VCPU_RESUME_OP,
+    L4_THREAD_VCPU_RESUME_OP, L4_THREAD_REGISTER_DELETE_IRQ_OP, L4_THREAD_MODIFY_SENDER_OP,
+    L4_THREAD_ARM_TPIDRURO_OP, L4_THREAD_AMD64_SET_SEGMENT_BASE_OP,
 )
 from .errors import l4_error_u
 from .fpage import l4_obj_fpage
@@ -179,3 +180,86 @@ __all__ = ["l4_thread_control_start", "l4_thread_control_pager",
            "l4_thread_switch", "l4_thread_stats_time", "l4_thread_vcpu_control",
            "l4_thread_vcpu_control_ext", "l4_thread_vcpu_resume_start",
            "l4_thread_vcpu_resume_commit"]
+
+
+
+# ---- deletion IRQ, modify_senders, arch registers (kernkonzept/l4re-core
+# l4sys/include/thread.h, ARCH-arm64/thread.h, ARCH-amd64/segment.h)
+
+async def l4_thread_register_del_irq(thread, irq):
+    """Let `irq` (an Irq or semaphore capability, needs W) fire whenever an IPC gate bound
+    to `thread` is deleted; -L4_EBUSY if one is registered already."""
+    fn = "l4_thread_register_del_irq"
+    thread = _kobj.cap(thread, fn, "thread")
+    irq = _kobj.cap(irq, fn, "irq")
+    u = l4_utcb()
+    u.mr[0] = L4_THREAD_REGISTER_DELETE_IRQ_OP
+    u.mr[1] = L4_ITEM_MAP
+    u.mr[2] = l4_obj_fpage(irq, 0, L4_CAP_FPAGE_RWS).raw
+    return await _kobj.call(thread, l4_msgtag(L4_PROTO_THREAD, 1, 1, 0).raw)
+
+
+def l4_thread_modify_sender_start():
+    """Begin a modify_senders message in the current UTCB."""
+    l4_utcb().mr[0] = L4_THREAD_MODIFY_SENDER_OP
+    return l4_msgtag(L4_PROTO_THREAD, 1, 0, 0)
+
+
+def l4_thread_modify_sender_add(match_mask, match, del_bits, add_bits, tag):
+    """Add a rule: a queued sender whose (label & match_mask) == match gets
+    (label & ~del_bits) | add_bits (the first matching rule only). Returns the new tag."""
+    fn = "l4_thread_modify_sender_add"
+    words = [_kobj.word(v, fn, what) for v, what in ((match_mask, "match_mask"),
+             (match, "match"), (del_bits, "del_bits"), (add_bits, "add_bits"))]
+    n = tag.words
+    if n + 4 > 63:
+        raise ValueError(f"{fn}: the message holds at most 15 rules")
+    u = l4_utcb()
+    for i, v in enumerate(words):
+        u.mr[n + i] = v
+    return l4_msgtag(L4_PROTO_THREAD, n + 4, 0, 0)
+
+
+async def l4_thread_modify_sender_commit(thread, tag):
+    """Send the rules to `thread`: only the thread itself may relabel its senders."""
+    thread = _kobj.cap(thread, "l4_thread_modify_sender_commit", "thread")
+    return await _kobj.call(thread, tag.raw)
+
+
+async def l4_thread_arm_set_tpidruro(thread, tpidruro):
+    """arm64: the value the thread reads from TPIDRURO (its TLS pointer)."""
+    fn = "l4_thread_arm_set_tpidruro"
+    thread = _kobj.cap(thread, fn, "thread")
+    u = l4_utcb()
+    u.mr[0] = L4_THREAD_ARM_TPIDRURO_OP
+    u.mr[1] = _kobj.word(tpidruro, fn, "tpidruro")
+    return await _kobj.call(thread, l4_msgtag(L4_PROTO_THREAD, 2, 0, 0).raw)
+
+
+L4_AMD64_SEGMENT_FS, L4_AMD64_SEGMENT_GS = 0, 1
+
+
+async def fiasco_amd64_set_segment_base(thread, segr, base):
+    """amd64: the FS (L4_AMD64_SEGMENT_FS) or GS base of the thread; returns l4_error
+    of the reply (0, -L4_EINVAL for another segment or a non-canonical base)."""
+    fn = "fiasco_amd64_set_segment_base"
+    thread = _kobj.cap(thread, fn, "thread")
+    segr = _kobj.word(segr, fn, "segr")
+    if segr >= 1 << 48:
+        raise ValueError(f"{fn}: segr {segr} does not fit the opcode word")
+    u = l4_utcb()
+    u.mr[0] = L4_THREAD_AMD64_SET_SEGMENT_BASE_OP | (segr << 16)
+    u.mr[1] = _kobj.word(base, fn, "base")
+    return l4_error_u(await _kobj.call(thread, l4_msgtag(L4_PROTO_THREAD, 2, 0, 0).raw), u)
+
+
+async def fiasco_amd64_set_fs(thread, base):
+    """fiasco_amd64_set_segment_base(thread, L4_AMD64_SEGMENT_FS, base)."""
+    thread = _kobj.cap(thread, "fiasco_amd64_set_fs", "thread")
+    return await fiasco_amd64_set_segment_base(thread, L4_AMD64_SEGMENT_FS, base)
+
+
+__all__ += ["l4_thread_register_del_irq", "l4_thread_modify_sender_start",
+            "l4_thread_modify_sender_add", "l4_thread_modify_sender_commit",
+            "l4_thread_arm_set_tpidruro", "fiasco_amd64_set_segment_base",
+            "fiasco_amd64_set_fs", "L4_AMD64_SEGMENT_FS", "L4_AMD64_SEGMENT_GS"]

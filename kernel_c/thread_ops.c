@@ -1,0 +1,172 @@
+/*
+ * thread_ops.c: the thread operations beyond control, ex_regs, switch and stats (§8.2):
+ * modify_senders, the gate-deletion IRQ, ex_regs' triggered exceptions and the arch
+ * thread registers.
+ *
+ * Each checks everything first and changes nothing on a refusal. What it must not do:
+ * queue or dequeue senders (ipc.c owns the queues; modify_senders only relabels), or tell
+ * an exception itself (exception.c does; the run loop asks for it at the next resume).
+ */
+#include "kernel.h"
+#include "arch_ops.h"
+#include "thread.h"
+
+/* ---- modify_senders (kernkonzept/fiasco src/kern/thread_object.cpp sys_modify_senders,
+ * Sender::modify_label): the first matching group rewrites a label. */
+
+static uint64_t relabel(uint64_t label, const uint64_t *rules, uint32_t groups)
+{
+    for (uint32_t i = 0; i < groups; i++) {
+        const uint64_t *g = rules + 4 * i;       /* match mask, match, delete, add */
+        if ((label & g[0]) == g[1])
+            return (label & ~g[2]) | g[3];
+    }
+    return label;
+}
+
+int thread_modify_senders(kernel_t *k, kobj_id_t thread, kobj_id_t caller,
+                          const uint64_t *rules, uint32_t words)
+{
+    struct thread *t = thread_get(k, thread);
+    if (!t || caller.raw != thread.raw)
+        return -L4_EINVAL;                       /* only the thread walks its sender list */
+    if (words < 5 || words > UTCB_MRS)
+        return 0;
+    if (!rules)
+        return -L4_EINVAL;
+    uint32_t groups = (words - 1) / 4;
+    for (struct thread *s = t->senders.head; s; s = s->wq_next)
+        s->snd.label = relabel(s->snd.label, rules, groups);
+    for (struct irq *q = t->irq_head; q; q = q->next)
+        q->label = relabel(q->label, rules, groups);   /* an Irq is a sender too */
+    return 0;
+}
+
+/* ---- the gate-deletion IRQ (sys_register_delete_irq, Thread::ipc_gate_deleted) */
+
+static struct kobj *del_irq_of(const kernel_t *k, const struct thread *t)
+{
+    return t->del_irq.raw ? kobj_get(k, t->del_irq) : NULL;
+}
+
+int thread_register_del_irq(kernel_t *k, kobj_id_t thread, kobj_id_t irq)
+{
+    struct thread *t = thread_get(k, thread);
+    struct kobj *o = kobj_get(k, irq);
+    if (!t || !o || (o->type != KOBJ_IRQ && o->type != KOBJ_SEMAPHORE))
+        return -L4_EINVAL;
+    if (del_irq_of(k, t))
+        return -L4_EBUSY;
+    t->del_irq = irq;                            /* no reference: a dead Irq frees the slot */
+    return 0;
+}
+
+kobj_id_t thread_del_irq(const kernel_t *k, kobj_id_t thread)
+{
+    struct thread *t = thread_get(k, thread);
+    struct kobj *o = t ? del_irq_of(k, t) : NULL;
+    return o ? t->del_irq : (kobj_id_t){ 0 };
+}
+
+void thread_gate_deleted(kernel_t *k, struct thread *t)
+{
+    struct kobj *o = del_irq_of(k, t);
+    if (!o)
+        return;
+    if (o->type == KOBJ_IRQ)
+        irq_raise(k, (struct irq *)o);
+    else
+        semaphore_up(k, (struct semaphore *)o);
+}
+
+/* ---- triggered exceptions (Thread_object::ex_regs, Exr_trigger_exception) */
+
+int thread_trigger_exception(kernel_t *k, kobj_id_t thread, uint32_t cancel)
+{
+    struct thread *t = thread_get(k, thread);
+    if (!t || !t->task)
+        return -L4_EINVAL;
+    if (t->exc.active && !cancel)
+        return 0;                                /* in an exception: registers only read */
+    t->exc_triggered = 1;
+    return 1;
+}
+
+int thread_raise_triggered(kernel_t *k, kobj_id_t thread)
+{
+    struct thread *t = thread_get(k, thread);
+    if (!t || !thread_exception_due(t))
+        return -L4_EINVAL;
+    t->exc_triggered = 0;
+    if (t->exc_handler == L4_INVALID_CAP) {
+        /* Nobody to tell: as in Fiasco the thread calls itself, and waits for ever. */
+        sched_block(k, t);
+        t->state |= TS_RECV;
+        t->partner = thread;
+        k->running_cpu = CPU_NONE;
+        return SYS_SUSPEND;
+    }
+    const struct exc_layout *l = arch_exc_layout();
+    return thread_exception(k, thread, l->trigger_trapno, l->trigger_err, 0);
+}
+
+/* ---- arch thread registers */
+
+int thread_arch_op(kernel_t *k, kobj_id_t thread, uint64_t mr0, uint64_t mr1, uint32_t words)
+{
+    struct thread *t = thread_get(k, thread);
+    if (!t)
+        return -L4_EINVAL;
+    unsigned reg;
+    uint64_t value;
+    int rc = arch_thread_op(mr0, mr1, words, &reg, &value);
+    if (rc < 0)
+        return rc;
+    t->tls[reg & 1] = value;
+    return 0;
+}
+
+int thread_tls(const kernel_t *k, kobj_id_t thread, uint64_t *out)
+{
+    struct thread *t = thread_get(k, thread);
+    if (!t || !out)
+        return -L4_EINVAL;
+    out[0] = t->tls[0];
+    out[1] = t->tls[1];
+    return 0;
+}
+
+/* ---- WFQ parameters (kernkonzept/fiasco src/kern/sched_context-wfq.cpp check_param, set) */
+
+int thread_run_wfq(kernel_t *k, kobj_id_t thread, cpu_number_t cpu, uint64_t quantum_ns,
+                   uint64_t weight)
+{
+    if (!(SCHED_BUILD_CLASSES & L4_SCHEDULER_CLASS_WFQ))
+        return -L4_ERANGE;                       /* the class this build does not offer */
+    struct thread *t = thread_get(k, thread);
+    if (!t || cpu.raw >= k->cpus || !k->cpu[cpu.raw].online || !quantum_ns || !weight
+        || weight > UINT32_MAX)
+        return -L4_EINVAL;
+    int requeue = t->cpu != CPU_NONE && (t->state & TS_QUEUED);
+    if (requeue)
+        sched_block(k, t);                       /* out of the sorted queue first */
+    t->wfq_weight = (uint32_t)weight;
+    t->wfq_qdw = quantum_ns / weight;
+    t->wfq_dl = 0;
+    t->quantum_ns = t->left_ns = quantum_ns;
+    if (requeue)
+        t->state |= TS_READY;
+    sched_migrate(k, t, cpu.raw);
+    return 0;
+}
+
+int thread_wfq_info(const kernel_t *k, kobj_id_t thread, struct wfq_info *out)
+{
+    struct thread *t = thread_get(k, thread);
+    if (!t || !out)
+        return -L4_EINVAL;
+    out->dl = t->wfq_dl;
+    out->qdw = t->wfq_qdw;
+    out->weight = t->wfq_weight;
+    return 0;
+}
