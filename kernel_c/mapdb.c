@@ -69,10 +69,10 @@ static struct task *task_get(const kernel_t *k, kobj_id_t id)
     return o && o->type == KOBJ_TASK ? (struct task *)o : NULL;
 }
 
-/* The kind of table a task has, or gets with its first mapping. */
+/* The kind of table a task has, or gets with its first mapping (a VM's is made with it). */
 static uint32_t space_kind(const struct task *t)
 {
-    return t->pt_root.raw ? t->pt_kind : VSPACE_KIND_USER;
+    return t->pt_kind;
 }
 
 static const struct pt_format *space_format(const struct task *t)
