@@ -108,6 +108,7 @@ def run(arch="x86_64", steps=EXITS + 100):
         irq, vm = IRQ_CAP << L4_CAP_SHIFT, VM_CAP << L4_CAP_SHIFT
         err, ram = await sigma0_request(SIGMA0_REQ_ANY, l4_fpage(0, RAM_ORDER, 0).raw)
         assert err == 0, "no 16 MiB of RAM from sigma0"
+        stats["ram"] = ram
         err, pool = await sigma0_request(SIGMA0_REQ_ANY, l4_fpage(0, 16, 0).raw)
         assert err == 0
         pool_pages = (1 << 16) // page

@@ -684,7 +684,8 @@ int task_is_vm(const kernel_t *k, kobj_id_t task);
  * extended size in one ku-mem piece); writes the version and the architecture's infos. */
 int vcpu_control_ext(kernel_t *k, kobj_id_t thread, virt_addr_t va);
 /* The guest program's next memory access (size in bytes, the value a store writes): what
- * a stage-2 exit reports as the access's syndrome. Size 0: no syndrome (a bulk copy). */
+ * a stage-2 exit reports as the access's syndrome. Size 0: no syndrome (a bulk copy).
+ * -L4_EINVAL unless thread runs a guest in a VM. */
 int vm_guest_operand(kernel_t *k, kobj_id_t thread, uint32_t size, uint64_t value);
 /* A hypercall or halt of the guest program: the exit (SYS_UPCALL), or -L4_EINVAL when t
  * runs in no VM. */

@@ -28,7 +28,8 @@ int task_is_vm(const kernel_t *k, kobj_id_t task)
 int vm_guest_operand(kernel_t *k, kobj_id_t thread, uint32_t size, uint64_t value)
 {
     struct thread *t = thread_get(k, thread);
-    if (!t || (size != 0 && size != 1 && size != 2 && size != 4 && size != 8))
+    if (!t || !t->vcpu.user_mode || !t->vcpu.in_vm
+        || (size != 0 && size != 1 && size != 2 && size != 4 && size != 8))
         return -L4_EINVAL;
     t->vcpu.op_size = size;
     t->vcpu.op_value = value;

@@ -90,7 +90,8 @@ async def _access(gpa, access, size, value):
     cur, k = _cur()
     lib = k._lib
     while True:
-        lib.vm_guest_operand(k._k, cur.ref, size, value)
+        if lib.vm_guest_operand(k._k, cur.ref, size, value) < 0:
+            raise RuntimeError("guest memory access: the thread runs no guest in a VM")
         status = cur.mem_access(cur.kk, cur.ref, [gpa], access, cur.mem_result, cur.next)
         if status == lib.SYS_DONE:
             res = cur.mem_result
@@ -172,6 +173,8 @@ async def hypercall(number, *args, imm=0):
         raise ValueError(f"imm must be an int 0..1023, not {imm!r}")
     cur, k = _cur()
     lib, regs = k._lib, _layout(k).hc_regs
+    if lib.vm_guest_operand(k._k, cur.ref, 0, 0) < 0:
+        raise RuntimeError("hypercall(): the thread runs no guest in a VM")
     v = state()
     for i, val in enumerate((number, *args)):
         v.r[regs[i]] = val
