@@ -1,4 +1,5 @@
-"""Guest programs: Python code that runs inside a hardware VM (docs/vm.md).
+"""What runs inside a VM: guest programs (here; docs/vm.md) and the guest side of devices
+(virtio.py; docs/vmm.md).
 
 A guest program is an async function started at a guest entry point (`pyl4re.entry(fn)`,
 written to the guest ip by its VMM) on an extended vCPU whose user task is a VM. It
