@@ -21,12 +21,13 @@ enum {
     E_GUEST_HCR = 0x08, E_SCTLR = 0x10, E_GIC_VTR = 0x44, E_GIC_ELSR = 0x54, E_GIC_LR = 0x58,
     NUM_LR = 4, GIC_VERSION = 3,
     HCR_VM = 1u << 0, HCR_SWIO = 1u << 1, HCR_FMO = 1u << 3, HCR_IMO = 1u << 4,
-    HCR_AMO = 1u << 5, HCR_TWI = 1u << 13, HCR_RW = 1u << 31,
-    HCR_KERNEL = HCR_VM | HCR_SWIO | HCR_FMO | HCR_IMO | HCR_AMO | HCR_TWI | HCR_RW,
+    HCR_AMO = 1u << 5, HCR_TWI = 1u << 13,
     ESR_EC_SHIFT = 26, ESR_IL = 1u << 25, ESR_ISV = 1u << 24, ESR_WNR = 1u << 6,
     PSTATE_I = 1u << 7, PSTATE_M_MASK = 0x1f,
     R_DATA = 1, R_ERR = 33, R_PFA = 34, R_IP = 36, R_FLAGS = 37,
 };
+#define HCR_RW 0x80000000u
+#define HCR_KERNEL (HCR_VM | HCR_SWIO | HCR_FMO | HCR_IMO | HCR_AMO | HCR_TWI | HCR_RW)
 #define LR_STATE_SHIFT 62
 #define LR_PENDING ((uint64_t)1 << LR_STATE_SHIFT)
 #define LR_STATE_MASK ((uint64_t)3 << LR_STATE_SHIFT)

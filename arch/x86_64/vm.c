@@ -36,14 +36,18 @@ enum vmx_field {
     VMX_GUEST_CR0 = 0x6800, VMX_GUEST_CR3 = 0x6802, VMX_GUEST_CR4 = 0x6804,
     VMX_GUEST_RSP = 0x681C, VMX_GUEST_RIP = 0x681E, VMX_GUEST_RFLAGS = 0x6820,
 };
+#define CR0_PG 0x80000000u
+#define RFLAGS_RESERVED ((1u << 3) | (1u << 5) | (1u << 15) | 0xFFC00000u)
+#define EXIT_ENTRY_FAILED_GUEST 0x80000021u     /* entry failure | invalid guest state */
+#define INTR_INFO_VALID 0x80000000u
 enum {
-    CR0_PE = 1u << 0, CR0_NE = 1u << 5, CR0_PG = 1u << 31, CR4_PAE = 1u << 5,
+    CR0_PE = 1u << 0, CR0_NE = 1u << 5, CR4_PAE = 1u << 5,
     CR4_VMXE = 1u << 13, CR4_PCIDE = 1u << 17, EFER_LME = 1u << 8, EFER_LMA = 1u << 10,
-    ENTRY_IA32E = 1u << 9, RFLAGS_FIXED1 = 1u << 1, RFLAGS_IF = 1u << 9,
-    RFLAGS_RESERVED = (1u << 3) | (1u << 5) | (1u << 15) | 0xFFC00000u,
-    EXIT_ENTRY_FAILED_GUEST = 0x80000021u, EXIT_EXT_INTR = 1, EXIT_TRIPLE_FAULT = 2, EXIT_HLT = 12,
-    EXIT_VMCALL = 18, EXIT_EPT_VIOLATION = 48, INTR_INFO_VALID = 1u << 31,
-    R_RAX = 15, R_RBX = 12, R_RCX = 14, R_RDX = 13, R_TRAPNO = 16, R_ERR = 17, R_IP = 18, R_FLAGS = 20, R_SP = 21,
+    ENTRY_IA32E = 1u << 9, RFLAGS_FIXED1 = 1u << 1,
+    EXIT_EXT_INTR = 1, EXIT_TRIPLE_FAULT = 2, EXIT_HLT = 12,
+    EXIT_VMCALL = 18, EXIT_EPT_VIOLATION = 48,
+    R_RAX = 15, R_RBX = 12, R_RCX = 14, R_RDX = 13, R_TRAPNO = 16, R_ERR = 17, R_IP = 18,
+    R_FLAGS = 20, R_SP = 21,
 };
 /* VMX capability MSR values the infos offer (IA32_VMX_*; l4_vm_vmx_vcpu_infos_t.caps). */
 enum { CAP_CR0_FIXED0 = 6, CAP_CR0_FIXED1 = 7, CAP_CR4_FIXED0 = 8, CAP_CR4_FIXED1 = 9,
