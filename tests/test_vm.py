@@ -143,11 +143,9 @@ def test_vm_quota_is_a_task_plus_its_root_and_comes_back(arch):
     k = Kernel(arch=arch, memory=16 << 20)
     f = k.root_factory
     used = f.quota.used
-    from pyl4re.control import factory as factory_ctl
-    assert factory_ctl.create(k, f.id, k._lib.L4_PROTO_VM, k.root_task.id, 40) == 0
+    vm = f.create_vm(k.root_task, CapIndex(40))
     assert f.quota.used == used + k._lib.KOBJ_SIZE_TASK + 4096
-    vm = k.root_task.object_at(CapIndex(40))
-    assert pyl4re.vm.is_vm(k, vm.id)
+    assert pyl4re.vm.is_vm(k, vm.id) and vm.mappings() == []
     k.root_task.delete(CapIndex(40))
     assert f.quota.used == used
 
