@@ -9,13 +9,12 @@ import pyl4re
 from pyl4re import CapIndex, Kernel, guest
 from pyl4re.l4re.moe.memory import SIGMA0_REQ_ANY, sigma0_request
 from pyl4re.l4sys import (
-    L4_CAP_SHIFT, L4_EINVAL, L4_ENOENT, L4_FPAGE_RO, L4_FPAGE_RW,
-    L4_FP_OTHER_SPACES, L4_FPAGE_RWX, L4_INVALID_CAP, L4_PROTO_THREAD, L4_VCPU_F_FPU_ENABLED, L4_VCPU_F_IRQ,
-    L4_VCPU_F_USER_MODE, l4_error, l4_factory_create_irq,
-    l4_factory_create_vm, l4_fpage, l4_icu_bind, l4_irq_unmask,
-    l4_map_control, l4_map_obj_control, l4_msgtag, l4_obj_fpage, l4_rcv_ep_bind_thread,
-    l4_task_add_ku_mem, l4_task_delete_obj,
-    l4_task_map, l4_task_unmap, l4_thread_vcpu_control, l4_thread_vcpu_control_ext,
+    L4_CAP_SHIFT, L4_EINVAL, L4_ENOENT, L4_FP_OTHER_SPACES, L4_FPAGE_RO, L4_FPAGE_RW,
+    L4_FPAGE_RWX, L4_INVALID_CAP, L4_PROTO_THREAD, L4_VCPU_F_FPU_ENABLED, L4_VCPU_F_IRQ,
+    L4_VCPU_F_USER_MODE, l4_error, l4_factory_create_irq, l4_factory_create_vm, l4_fpage,
+    l4_icu_bind, l4_irq_unmask, l4_map_control, l4_map_obj_control, l4_msgtag, l4_obj_fpage,
+    l4_rcv_ep_bind_thread, l4_task_add_ku_mem, l4_task_delete_obj, l4_task_map,
+    l4_task_unmap, l4_thread_vcpu_control, l4_thread_vcpu_control_ext,
     l4_thread_vcpu_resume_commit, l4_thread_vcpu_resume_start, l4_utcb,
 )
 from pyl4re.control import vspace
