@@ -90,11 +90,10 @@ static int enable(kernel_t *k, kobj_id_t thread, virt_addr_t va, uint64_t align,
             t->vcpu.area = k->mem + m->pa.raw + (va.raw - m->va);
             t->vcpu.va = va.raw;
             wr64(t, 0, l->version);          /* the user checks it (l4_vcpu_check_version) */
-            if (ext) {
-                t->vcpu.ext = 1;
-                t->vcpu.inject = -1;
+            t->vcpu.ext = ext;               /* a plain area has no room for the VM state */
+            t->vcpu.inject = -1;
+            if (ext)
                 arch_vm_init(t->vcpu.area);
-            }
             vcpu_sticky_update(t);
             return 0;
         }

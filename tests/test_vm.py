@@ -700,3 +700,20 @@ def test_a_vm_capability_mapped_into_the_vm_itself(arch):
     k.start_task(main, name="main")
     assert k.run().exited["main"] == (0, 0)
     k.check_invariants()
+
+
+def test_a_plain_area_after_an_extended_one_is_no_extended_vcpu(arch):
+    # The new area has no room for the VM state: the vCPU is plain again, and a VM
+    # refuses it.
+    k = Kernel(arch=arch, memory=32 << 20)
+    page = 1 << k.arch_info["page_shift"]
+
+    async def vmm(env):
+        m = await setup(env, arch, page, _never)
+        area = (env.utcb_area.raw & ~0xFFF) + 0x1000
+        assert l4_error(await l4_thread_vcpu_control(env.thread, area)) == 0
+        m.v = pyl4re.vcpu.state()
+        return await m.resume(), bool(pyl4re.vcpu.info(k, env_thread(k)).ext)
+
+    k.start_task(vmm, name="vmm")
+    assert k.run().exited["vmm"] == (-L4_EINVAL, False)
