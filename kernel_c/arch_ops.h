@@ -40,4 +40,32 @@ void arch_vcpu_ipc_upcall(uint64_t *r);
 void arch_vcpu_page_fault(uint64_t *r, uint64_t va, int present, int write, int exec);
 void arch_vcpu_syscall(uint64_t *r);
 
+/* Hardware VMs (arch/<arch>/vm.c): the extended state area's architecture part.
+ * area = the whole vCPU state area (infos and state at the layout's ext offsets), r = its
+ * l4_vcpu_regs_t, which holds the guest's general registers while it is in the VM. */
+struct vm_access {             /* what a stage-2 exit reports */
+    uint64_t gpa;
+    uint32_t access;           /* L4_FPAGE_RO / W / X: what the guest tried */
+    uint32_t present;          /* something was mapped there ... */
+    uint32_t rights;           /* ... with these rights */
+    uint32_t size;             /* 1, 2, 4, 8: a single load or store; 0: none known */
+    uint64_t value;            /* what a store writes */
+};
+void arch_vm_init(uint8_t *area);                     /* at vcpu_control_ext */
+/* Before entering the guest: the entry checks (0, or -L4_EINVAL with the reason in the
+ * area as the architecture reports a failed entry) and the guest ip/sp/flags into r. */
+int arch_vm_entry(uint8_t *area, uint64_t *r, const char **why);
+/* The exit: its information into the area (and r). Returns the architecture's exit code
+ * (for the trace). a: for VM_EXIT_STAGE2; imm: a hypercall's immediate; ran: the guest ran
+ * (r holds its ip), else the exit happened at the entry (a pending IRQ). */
+uint64_t arch_vm_exit(uint8_t *area, uint64_t *r, uint32_t exit, const struct vm_access *a,
+                      uint64_t imm, int ran);
+/* The virtual interrupt this entry delivers (event injection, a pending list register,
+ * guest interrupt-pending bits), consumed as the hardware does; -1 for none. */
+int64_t arch_vm_injection(uint8_t *area, const uint64_t *r);
+/* The VMM's side: decode the last exit, name a field, inject an interrupt. */
+void arch_vm_decode(uint8_t *area, const uint64_t *r, struct vm_exit_desc *out);
+uint8_t *arch_vm_field(uint8_t *area, uint32_t id, unsigned *bytes);
+int arch_vm_inject(uint8_t *area, uint32_t vector, int raise);
+
 #endif

@@ -57,8 +57,9 @@ KERNEL_SOURCES = [
     "kernel_c/thread_ops.c",
     "kernel_c/msi.c",
     "kernel_c/iospace.c",
+    "kernel_c/vm.c",
 ]
-ARCH_SOURCES = ["arch.c", "paging.c", "mmu.c", "vcpu.c"]
+ARCH_SOURCES = ["arch.c", "paging.c", "mmu.c", "vcpu.c", "vm.c"]
 
 CFLAGS = ["-std=c11", "-Wall", "-Wextra", "-O2", "-fvisibility=hidden"]
 SANITIZE_FLAGS = ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined",

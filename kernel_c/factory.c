@@ -3,10 +3,12 @@
  *
  * The control plane (Python) has decoded the request and checked rights and arguments;
  * this file charges, allocates and maps, all or nothing. Sizes come from enum kobj_size.
+ * A VM (op -16) is a task whose table is of the VM kind, its root made with it.
  */
 #include "kernel.h"
 #include "cspace.h"
 #include "quota.h"
+#include "ptab.h"
 #include "thread.h"
 
 struct kind {
@@ -39,8 +41,16 @@ int factory_quota(const kernel_t *k, kobj_id_t factory, struct quota_info *out)
     return 0;
 }
 
+/* A VM's address space is guest-physical: the architecture's nested-table kind, its root
+ * charged like the task (Fiasco allocates the EPT / stage-2 root with the Vm). */
+static int vm_init(kernel_t *k, struct task *t)
+{
+    t->pt_kind = VSPACE_KIND_VM;
+    return ptab_new_root(k, t->hdr.quota, &t->pt_root);
+}
+
 /* What each kind needs beyond zeroed memory; arg as for factory_create. */
-static int kind_init(kernel_t *k, struct kobj *o, uint64_t arg)
+static int kind_init(kernel_t *k, struct kobj *o, uint64_t arg, int vm)
 {
     switch (o->type) {
     case KOBJ_THREAD:
@@ -53,6 +63,8 @@ static int kind_init(kernel_t *k, struct kobj *o, uint64_t arg)
         ((struct irq *)o)->line = ICU_NO_LINE;
         return 0;
     case KOBJ_TASK:
+        if (vm)
+            return vm_init(k, (struct task *)o);
         /* The UTCB area (a memory fpage) becomes the task's first ku-mem (§8.3). */
         return arg ? task_kumem_add(k, (struct task *)o, arg & ~(uint64_t)0xFFF,
                                     (unsigned)((arg >> 6) & 0x3F)) : 0;
@@ -64,8 +76,8 @@ static int kind_init(kernel_t *k, struct kobj *o, uint64_t arg)
     }
 }
 
-int factory_create(kernel_t *k, kobj_id_t factory, uint32_t type, uint64_t arg,
-                   kobj_id_t task, cap_index_t slot, kobj_id_t *out)
+static int create(kernel_t *k, kobj_id_t factory, uint32_t type, uint64_t arg, int vm,
+                  kobj_id_t task, cap_index_t slot, kobj_id_t *out)
 {
     struct kobj *fo = kobj_get(k, factory), *to = kobj_get(k, task);
     if (!fo || fo->type != KOBJ_FACTORY || !to || to->type != KOBJ_TASK
@@ -105,7 +117,7 @@ int factory_create(kernel_t *k, kobj_id_t factory, uint32_t type, uint64_t arg,
         o->charged = charge;
     }
     o->factory = factory;
-    int rc = kind_init(k, o, arg);
+    int rc = kind_init(k, o, arg, vm);
     if (rc == 0)
         rc = cspace_put(k, (struct task *)to, slot, o, L4_CAP_FPAGE_RWSD,
                         CAP_COUNTED | L4_FPAGE_C_OBJ_RIGHTS);
@@ -115,4 +127,16 @@ int factory_create(kernel_t *k, kobj_id_t factory, uint32_t type, uint64_t arg,
         *out = kobj_id_of(o);
     kobj_reap(k);
     return rc;
+}
+
+int factory_create(kernel_t *k, kobj_id_t factory, uint32_t type, uint64_t arg,
+                   kobj_id_t task, cap_index_t slot, kobj_id_t *out)
+{
+    return create(k, factory, type, arg, 0, task, slot, out);
+}
+
+int factory_create_vm(kernel_t *k, kobj_id_t factory, kobj_id_t task, cap_index_t slot,
+                      kobj_id_t *out)
+{
+    return create(k, factory, KOBJ_TASK, 0, 1, task, slot, out);
 }

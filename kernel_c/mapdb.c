@@ -69,11 +69,11 @@ static struct task *task_get(const kernel_t *k, kobj_id_t id)
     return o && kobj_is_space(o) ? (struct task *)o : NULL;
 }
 
-/* The kind of table a task has, or gets with its first mapping (a DMA space's kind is
- * set when it is created). */
+/* The kind of table a task has, or gets with its first mapping (a VM's and a DMA space's
+ * kind is set when it is created). */
 static uint32_t space_kind(const struct task *t)
 {
-    return t->pt_root.raw || t->hdr.type == KOBJ_DMA_SPACE ? t->pt_kind : VSPACE_KIND_USER;
+    return t->pt_kind;
 }
 
 static const struct pt_format *space_format(const struct task *t)

@@ -67,7 +67,7 @@ static int kip_map(kernel_t *k, struct thread *t, uint64_t va)
                   | L4_FPAGE_RX;
     uint32_t mapped;
     struct task *space = t->vcpu.user_mode ? vcpu_space(k, t) : t->task;
-    if (!space)
+    if (!space || space->pt_kind == VSPACE_KIND_VM)    /* no KIP in guest-physical space */
         return 0;
     mem_map(k, k->sigma0, fp, space, 0xFC0, KIP_VA | L4_ITEM_MAP, &mapped);
     return 1;

@@ -83,6 +83,11 @@ static void table_free(kernel_t *k, struct quota *q, phys_addr_t t)
         quota_free(k, q, PT_TABLE_BYTES);
 }
 
+int ptab_new_root(kernel_t *k, struct quota *q, phys_addr_t *root)
+{
+    return tables_alloc(k, q, 1, root);
+}
+
 int ptab_map(kernel_t *k, const struct pt_format *f, struct quota *q, phys_addr_t *root,
              virt_addr_t va, phys_addr_t pa, unsigned level, uint32_t rights, uint32_t cache)
 {

@@ -87,6 +87,8 @@ int ptab_leaf_level(const struct pt_format *f, unsigned shift);
  * leaves the tree and the quota as they were. */
 int ptab_map(kernel_t *k, const struct pt_format *f, struct quota *q, phys_addr_t *root,
              virt_addr_t va, phys_addr_t pa, unsigned level, uint32_t rights, uint32_t cache);
+/* An empty root table, charged to q (a VM's nested table exists from its creation). */
+int ptab_new_root(kernel_t *k, struct quota *q, phys_addr_t *root);
 /* 0 with the leaf, -L4_ENOENT (w->level = where it stopped), -L4_EFAULT for a corrupt table. */
 int ptab_lookup(const kernel_t *k, const struct pt_format *f, phys_addr_t root,
                 virt_addr_t va, struct pt_walk *w);

@@ -501,7 +501,10 @@ enum trace_kind {
     TRACE_KE_BIN = 10,     /* fiasco_tbuf_log_binary: a..c = 24 bytes */
     TRACE_VCPU_UPCALL = 11,  /* vCPU event: a = enum vcpu_event, b = saved_state, c = r.ip */
     TRACE_VCPU_RESUME = 12,  /* vcpu_resume: a = state, b = ip, c = the task it runs in */
-    TRACE_KIND_COUNT = 13,
+    TRACE_VM_ENTRY = 13,     /* a guest entered: a = the VM, b = guest ip, c = injected (-1) */
+    TRACE_VM_EXIT = 14,      /* a guest exited: a = enum vm_exit, b = the arch's exit code,
+                                c = guest-physical address (stage-2 exits) */
+    TRACE_KIND_COUNT = 15,
 };
 enum trace_limits {
     TRACE_DEFAULT_ENTRIES = 4096,
@@ -683,6 +686,7 @@ enum vcpu_event {
     VCPU_EVENT_EXCEPTION = 3,  /* with L4_VCPU_F_EXCEPTIONS */
     VCPU_EVENT_SYSCALL = 4,    /* a kernel entry made in vCPU user mode */
     VCPU_EVENT_RESUME_IRQ = 5, /* vcpu_resume found an IRQ pending and upcalled instead */
+    VCPU_EVENT_VM_EXIT = 6,    /* a guest's hypercall or halt (other exits keep their kind) */
 };
 /* Continuation ips: the r.ip of interrupted code, one per upcall (never code addresses). */
 #define VCPU_CONT_BASE 0x40000000
@@ -692,7 +696,8 @@ struct vcpu_info {
     virt_addr_t state_va;
     kobj_id_t user_task;       /* the cached user task (0: none) */
     uint32_t user_mode;        /* running in the user task's address space */
-    uint32_t ext;
+    uint32_t ext;              /* an extended (hardware-virtualization) vCPU */
+    uint32_t in_vm;            /* running a guest in a VM */
 };
 struct vcpu_upcall {
     uint32_t park;             /* enum vcpu_park */
@@ -717,6 +722,67 @@ int vcpu_resume_commit(kernel_t *k, kobj_id_t thread);
 /* The µApp code running in vCPU user mode ended (returned or raised): as an illegal
  * instruction, an exception upcall. SYS_UPCALL, or -L4_EINVAL if not in user mode. */
 int vcpu_user_exit(kernel_t *k, kobj_id_t thread);
+
+/* ---- hardware VMs (vm.c, arch/<arch>/vm.c; docs/vm.md) */
+/* Why a guest left the VM (the architecture encodes it in its own exit format). */
+enum vm_exit {
+    VM_EXIT_STAGE2 = 1,        /* a stage-2 / EPT miss or permission fault (also MMIO) */
+    VM_EXIT_HYPERCALL = 2,     /* VMCALL / HVC / HYPCALL */
+    VM_EXIT_HALT = 3,          /* HLT / WFI / WAIT */
+    VM_EXIT_IRQ = 4,           /* an IRQ or IPC arrived for the VMM while the guest ran */
+    VM_EXIT_FAULT = 5,         /* the guest program raised, returned or trapped: it cannot
+                                  go on (x86 triple fault, ARM EC 0, MIPS RI) */
+};
+/* Per-architecture facts a guest program and its VMM need (arch/<arch>/vm.c). */
+struct vm_layout {
+    uint32_t data_reg;            /* r word an MMIO access's value goes through */
+    uint32_t hc_regs[4];          /* r words of a hypercall: number/result, 3 arguments */
+    uint32_t len_access, len_hypercall, len_halt;   /* instruction lengths: ip advance */
+    uint32_t hypercall_ip_after;  /* 1: the exit's ip is already past the instruction */
+    uint32_t ip_field;            /* the extended field holding the guest ip (0: r's ip) */
+};
+/* A VM exit as the VMM reads it from the extended area (uvmm's decode_mmio and exit
+ * dispatch, per architecture). */
+struct vm_exit_desc {
+    uint32_t exit;                /* enum vm_exit; 0: the area shows no exit it knows */
+    uint64_t code;                /* the architecture's exit reason / syndrome / cause */
+    uint64_t gpa;                 /* stage-2 exits: the guest-physical address */
+    uint32_t size;                /* 1, 2, 4, 8: a decoded single access; 0: none */
+    uint32_t write, exec;         /* the access's direction, an instruction fetch */
+    uint32_t reg;                 /* the r word holding the data (a load's destination) */
+    uint64_t value;               /* a store's value */
+    uint64_t imm;                 /* a hypercall's immediate */
+    uint32_t advance;             /* bytes to add to the guest ip to go past the instruction */
+};
+const struct vm_layout *arch_vm_layout(void);
+/* Factory op -16 (l4_factory_create_vm): a task whose address space is guest-physical,
+ * with its nested-table root made (and charged) at once. Errors as factory_create. */
+int factory_create_vm(kernel_t *k, kobj_id_t factory, kobj_id_t task, cap_index_t slot,
+                      kobj_id_t *out);
+/* Whether task is a VM (1), a plain task (0), or no task (-L4_EINVAL). */
+int task_is_vm(const kernel_t *k, kobj_id_t task);
+/* Thread op 7 | 0x10000: an extended vCPU state area at va (4 KiB aligned, the whole
+ * extended size in one ku-mem piece); writes the version and the architecture's infos. */
+int vcpu_control_ext(kernel_t *k, kobj_id_t thread, virt_addr_t va);
+/* The guest program's next memory access (size in bytes, the value a store writes): what
+ * a stage-2 exit reports as the access's syndrome. Size 0: no syndrome (a bulk copy).
+ * -L4_EINVAL unless thread runs a guest in a VM. */
+int vm_guest_operand(kernel_t *k, kobj_id_t thread, uint32_t size, uint64_t value);
+/* A hypercall or halt of the guest program: the exit (SYS_UPCALL), or -L4_EINVAL when t
+ * runs in no VM. */
+int vm_guest_exit(kernel_t *k, kobj_id_t thread, uint32_t why, uint64_t imm);
+/* The virtual interrupt the last entry delivered (consumed: -1 afterwards, and if none). */
+int64_t vm_take_injection(kernel_t *k, kobj_id_t thread);
+/* For the VMM: the last exit of vCPU thread's guest, decoded (-L4_EINVAL: no ext vCPU). */
+int vm_exit_decode(kernel_t *k, kobj_id_t thread, struct vm_exit_desc *out);
+/* Reads (write 0) or writes one field of the extended area by the architecture's id (the
+ * VMCS encoding, an L4_VCPU_E_* id, a byte offset into l4_vm_state_t); -L4_EINVAL for an
+ * id the area does not hold. */
+int vm_field(kernel_t *k, kobj_id_t thread, uint32_t id, int write, uint64_t *value);
+/* As a VMM injects: raise (1) or withdraw (0) virtual interrupt `vector` in the extended
+ * area (VM-entry interruption information, a GIC list register, GuestCtl2.VIP). -L4_EBUSY
+ * when no slot is free, -L4_EINVAL for a vector the architecture has not. */
+int vm_inject(kernel_t *k, kobj_id_t thread, uint32_t vector, int raise);
 
 
 /* ---- the benchmarks' C floor (floor.c): iterations of a call, two lookups and the

@@ -11,6 +11,11 @@
  * run loop parks the interrupted coroutine under it (docs/vcpu.md); vcpu_resume to that ip
  * lets it go on. Resume (thread op 4) follows Fiasco's sys_vcpu_resume. Every layout fact
  * is the architecture's (arch/<arch>/vcpu.c); nothing here asks which one it is.
+ *
+ * An extended vCPU (op 7 | 0x10000) whose user task is a VM runs a guest there: its r holds
+ * the guest's registers (an exit keeps them), an entry passes the architecture's checks
+ * (arch/<arch>/vm.c) and may deliver a virtual interrupt, and every event that ends guest
+ * mode is a VM exit with the architecture's exit information in the extended area.
  */
 #include <string.h>
 
@@ -67,28 +72,44 @@ struct task *vcpu_space(const kernel_t *k, const struct thread *t)
 
 /* ---- enabling (thread op 7) */
 
-int vcpu_control(kernel_t *k, kobj_id_t thread, virt_addr_t va)
+/* Fiasco's find_ku_mem: aligned, the whole area (size bytes) inside one ku-mem piece. */
+static int enable(kernel_t *k, kobj_id_t thread, virt_addr_t va, uint64_t align,
+                  uint32_t size, uint32_t ext)
 {
     const struct vcpu_layout *l = arch_vcpu_layout();
     struct thread *t = thread_get(k, thread);
     if (!t || !t->task)
         return -L4_EINVAL;
-    /* Fiasco's find_ku_mem: 8-byte aligned, the whole Vcpu_state inside one piece. */
-    if (va.raw & 7 || va.raw + l->struct_size - 1 < va.raw)
+    if (va.raw & (align - 1) || va.raw + size - 1 < va.raw)
         return -L4_EINVAL;
     const struct task *task = t->task;
     for (uint32_t i = 0; i < task->nkumem; i++) {
         const struct kumem *m = &task->kumem[i];
-        if (va.raw >= m->va && va.raw + l->struct_size - 1 <= m->va + m->size - 1) {
+        if (va.raw >= m->va && va.raw + size - 1 <= m->va + m->size - 1) {
             /* A second call moves the area; the kernel's side (user task, mode) stays. */
             t->vcpu.area = k->mem + m->pa.raw + (va.raw - m->va);
             t->vcpu.va = va.raw;
             wr64(t, 0, l->version);          /* the user checks it (l4_vcpu_check_version) */
+            t->vcpu.ext = ext;               /* a plain area has no room for the VM state */
+            t->vcpu.inject = -1;
+            if (ext)
+                arch_vm_init(t->vcpu.area);
             vcpu_sticky_update(t);
             return 0;
         }
     }
     return -L4_EINVAL;
+}
+
+int vcpu_control(kernel_t *k, kobj_id_t thread, virt_addr_t va)
+{
+    return enable(k, thread, va, 8, arch_vcpu_layout()->struct_size, 0);
+}
+
+/* The extended area is one page (l4sys: L4_VCPU_STATE_EXT_SIZE), 4 KiB aligned. */
+int vcpu_control_ext(kernel_t *k, kobj_id_t thread, virt_addr_t va)
+{
+    return enable(k, thread, va, 0x1000, arch_vcpu_layout()->ext_size, 1);
 }
 
 int vcpu_info(const kernel_t *k, kobj_id_t thread, struct vcpu_info *out)
@@ -100,7 +121,8 @@ int vcpu_info(const kernel_t *k, kobj_id_t thread, struct vcpu_info *out)
     out->state_va = virt_addr(t->vcpu.va);
     out->user_task = task_alive(k, t->vcpu.user_task) ? t->vcpu.user_task : (kobj_id_t){ 0 };
     out->user_mode = t->vcpu.user_mode;
-    out->ext = 0;
+    out->ext = t->vcpu.ext;
+    out->in_vm = t->vcpu.user_mode && t->vcpu.in_vm;
     return 0;
 }
 
@@ -140,6 +162,8 @@ static void charge_upcall(kernel_t *k, struct thread *t)
 static uint64_t *enter_kernel(kernel_t *k, struct thread *t, uint32_t event, uint32_t park)
 {
     const struct vcpu_layout *l = arch_vcpu_layout();
+    t->vcpu.from_vm = t->vcpu.user_mode && t->vcpu.in_vm;
+    t->vcpu.in_vm = 0;
     uint16_t st = rd16(t, l->state);
     wr16(t, l->saved_state, st);
     wr16(t, l->state, st & (uint16_t)~(F_TRAPS | L4_VCPU_F_USER_MODE));
@@ -161,7 +185,8 @@ static uint64_t *enter_kernel(kernel_t *k, struct thread *t, uint32_t event, uin
     t->compute_left_ns = 0;
     t->ret_restart = 0;
     uint64_t *r = regs(t);
-    memset(r, 0, l->r_words * sizeof(uint64_t));
+    if (!t->vcpu.from_vm)                          /* a guest's registers stay in r */
+        memset(r, 0, l->r_words * sizeof(uint64_t));
     r[l->r_ip] = ip;
     r[l->r_sp] = t->sp;
     r[l->r_flags] = t->flags;
@@ -178,6 +203,33 @@ static uint64_t *enter_kernel(kernel_t *k, struct thread *t, uint32_t event, uin
     if (k->trace.size)
         trace_event(k, TRACE_VCPU_UPCALL, trace_cpu(k, t), thread_id(t).raw, event, st, ip);
     return r;
+}
+
+/* The exit information of a VM exit into the extended area (arch/<arch>/vm.c). */
+static void vm_exit_info(kernel_t *k, struct thread *t, uint64_t *r, uint32_t exit,
+                         const struct vm_access *a, uint64_t imm, int ran)
+{
+    uint64_t code = arch_vm_exit(t->vcpu.area, r, exit, a, imm, ran);
+    if (k->trace.size)
+        trace_event(k, TRACE_VM_EXIT, trace_cpu(k, t), thread_id(t).raw, exit, code,
+                    a ? a->gpa : 0);
+}
+
+/* An IPC or IRQ upcall; out of a guest, also the IRQ exit. */
+static void ipc_upcall(kernel_t *k, struct thread *t, uint64_t *r)
+{
+    arch_vcpu_ipc_upcall(r);
+    if (t->vcpu.from_vm)
+        vm_exit_info(k, t, r, VM_EXIT_IRQ, NULL, 0, 1);
+}
+
+void vcpu_vm_exit(kernel_t *k, struct thread *t, uint32_t exit, const struct vm_access *a,
+                  uint64_t imm)
+{
+    uint32_t event = exit == VM_EXIT_STAGE2 ? VCPU_EVENT_PAGE_FAULT
+                     : exit == VM_EXIT_FAULT ? VCPU_EVENT_EXCEPTION : VCPU_EVENT_VM_EXIT;
+    uint64_t *r = enter_kernel(k, t, event, VCPU_PARK_REPEAT);
+    vm_exit_info(k, t, r, exit, a, imm, 1);
 }
 
 int vcpu_async_ready(const kernel_t *k, const struct thread *t)
@@ -204,7 +256,7 @@ static void message_to_i(struct thread *t, const uint64_t saved[2])
 void vcpu_async_delivered(kernel_t *k, struct thread *t, const uint64_t saved[2])
 {
     message_to_i(t, saved);
-    arch_vcpu_ipc_upcall(enter_kernel(k, t, VCPU_EVENT_IPC, VCPU_PARK_RESULT));
+    ipc_upcall(k, t, enter_kernel(k, t, VCPU_EVENT_IPC, VCPU_PARK_RESULT));
 }
 
 int vcpu_at_entry(kernel_t *k, struct thread *t, int syscall)
@@ -226,7 +278,7 @@ int vcpu_at_entry(kernel_t *k, struct thread *t, int syscall)
     uint64_t saved[2] = { t->ret_tag, t->ret_label };
     ipc_take_pending(k, t);
     message_to_i(t, saved);
-    arch_vcpu_ipc_upcall(enter_kernel(k, t, VCPU_EVENT_IPC, VCPU_PARK_REPEAT));
+    ipc_upcall(k, t, enter_kernel(k, t, VCPU_EVENT_IPC, VCPU_PARK_REPEAT));
     return SYS_UPCALL;
 }
 
@@ -235,6 +287,15 @@ int vcpu_page_fault(kernel_t *k, struct thread *t, uint64_t va, uint32_t access,
     if (!t->vcpu.area || !(rd16(t, arch_vcpu_layout()->state) & L4_VCPU_F_PAGE_FAULTS))
         return 0;
     if (k->trace.size) trace_fault(k, t, va, access);
+    if (t->vcpu.user_mode && t->vcpu.in_vm) {      /* a stage-2 exit */
+        struct vm_access a = { .gpa = va, .access = access, .present = (uint32_t)present,
+                               .size = t->vcpu.op_size, .value = t->vcpu.op_value };
+        struct vspace_page page;
+        if (present && vspace_translate(k, t->vcpu.user_task, virt_addr(va), &page) == 0)
+            a.rights = page.rights;
+        vcpu_vm_exit(k, t, VM_EXIT_STAGE2, &a, 0);
+        return 1;
+    }
     arch_vcpu_page_fault(enter_kernel(k, t, VCPU_EVENT_PAGE_FAULT, VCPU_PARK_REPEAT), va,
                          present, (access & L4_FPAGE_W) != 0, (access & L4_FPAGE_X) != 0);
     return 1;
@@ -246,6 +307,10 @@ int vcpu_exception(kernel_t *k, struct thread *t, uint64_t trapno, uint64_t err,
     if (!t->vcpu.area || !(rd16(t, l->state) & L4_VCPU_F_EXCEPTIONS))
         return 0;
     t->ret_tag = t->ret_label = 0;
+    if (t->vcpu.user_mode && t->vcpu.in_vm) {      /* a guest that cannot go on */
+        vcpu_vm_exit(k, t, VM_EXIT_FAULT, NULL, trapno);
+        return 1;
+    }
     uint64_t *r = enter_kernel(k, t, VCPU_EVENT_EXCEPTION, VCPU_PARK_RESULT);
     r[l->r_pfa] = pfa;
     if (l->r_trapno == 0xff)
@@ -351,6 +416,9 @@ int vcpu_resume_commit(kernel_t *k, kobj_id_t thread)
         }
         message_to_i(t, none);
         arch_vcpu_ipc_upcall(r);
+        struct task *to = task_alive(k, t->vcpu.user_task);
+        if (t->vcpu.ext && (saved & L4_VCPU_F_USER_MODE) && to && to->pt_kind == VSPACE_KIND_VM)
+            vm_exit_info(k, t, r, VM_EXIT_IRQ, NULL, 0, 0);   /* Fiasco: Exit_irq */
         t->sp = (saved & L4_VCPU_F_USER_MODE) ? rd64(t, l->entry_sp) : r[l->r_sp];
         t->ip = rd64(t, l->entry_ip);
         t->vcpu.user_mode = 0;
@@ -368,6 +436,15 @@ int vcpu_resume_commit(kernel_t *k, kobj_id_t thread)
     struct task *space = user ? task_alive(k, t->vcpu.user_task) : t->task;
     if (!space)
         return refuse(k, -L4_ENOENT, "vcpu_resume: L4_VCPU_F_USER_MODE without a user task");
+    int guest = user && space->pt_kind == VSPACE_KIND_VM;
+    if (guest) {
+        if (!t->vcpu.ext)
+            return refuse(k, -L4_EINVAL, "vcpu_resume: a VM needs an extended vCPU");
+        const char *why = NULL;
+        int rc = arch_vm_entry(t->vcpu.area, r, &why);
+        if (rc < 0)
+            return refuse(k, rc, why);
+    }
     uint16_t st = saved;
     if (user) {
         st |= F_TRAPS;                      /* user mode always takes every event */
@@ -375,6 +452,12 @@ int vcpu_resume_commit(kernel_t *k, kobj_id_t thread)
     }
     wr16(t, l->state, st);
     t->vcpu.user_mode = (uint32_t)user;
+    t->vcpu.in_vm = (uint32_t)guest;
+    if (guest) {           /* one the guest has not taken yet stays (an entry cut short) */
+        int64_t inject = arch_vm_injection(t->vcpu.area, r);
+        if (inject >= 0)
+            t->vcpu.inject = inject;
+    }
     t->ip = r[l->r_ip];
     t->sp = r[l->r_sp];
     t->flags = r[l->r_flags];
@@ -382,8 +465,12 @@ int vcpu_resume_commit(kernel_t *k, kobj_id_t thread)
     t->start_pending = 1;                  /* the run loop starts (or continues) it at r.ip */
     k->cpu[t->cpu].need_resched = 1;
     charge_entry(k, COST_VCPU_RESUME_NS);
-    if (k->trace.size)
+    if (k->trace.size) {
         trace_event(k, TRACE_VCPU_RESUME, t->cpu, thread_id(t).raw, st, t->ip,
                     kobj_id_of(&space->hdr).raw);
+        if (guest)
+            trace_event(k, TRACE_VM_ENTRY, t->cpu, thread_id(t).raw,
+                        kobj_id_of(&space->hdr).raw, t->ip, (uint64_t)t->vcpu.inject);
+    }
     return 0;
 }

@@ -20,11 +20,18 @@ struct vcpu_ctx {
     uint32_t upcall;           /* entered the entry point: start there when it runs */
     uint32_t park;             /* enum vcpu_park: what the interrupted code was doing */
     uint64_t park_ip, park_compute_ns;
+    uint32_t ext;              /* an extended vCPU (hardware virtualization, vm.c) */
+    uint32_t in_vm;            /* its user mode runs a guest in a VM */
+    uint32_t from_vm;          /* the last upcall ended guest mode: a VM exit */
+    int64_t inject;            /* the virtual interrupt the last entry delivered, or -1 */
+    uint32_t op_size;          /* the guest's pending access: its size (0: unknown) ... */
+    uint64_t op_value;         /* ... and the value a store writes */
 };
 
 struct thread;
 struct task;
 struct irq;
+struct vm_access;
 
 /* The address space t's memory accesses go through: the user task's in vCPU user mode
  * (NULL if that task died), else its own task's. */
@@ -44,6 +51,10 @@ int vcpu_at_entry(kernel_t *k, struct thread *t, int syscall);
 int vcpu_page_fault(kernel_t *k, struct thread *t, uint64_t va, uint32_t access, int present);
 int vcpu_exception(kernel_t *k, struct thread *t, uint64_t trapno, uint64_t err, uint64_t pfa);
 void vcpu_thread_dies(struct thread *t);
+/* A guest exit (enum vm_exit) of t, running in a VM: the upcall with the architecture's
+ * exit information; a for stage-2 exits, imm a hypercall's immediate. */
+void vcpu_vm_exit(kernel_t *k, struct thread *t, uint32_t exit, const struct vm_access *a,
+                  uint64_t imm);
 /* Ends the entry that became an upcall: SYS_UPCALL (or SYS_GONE). */
 int vcpu_upcall_exit(kernel_t *k, kobj_id_t thread);
 

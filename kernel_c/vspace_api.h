@@ -13,7 +13,7 @@
 /* What a page table is for. A task's table gets its kind with its first mapping. */
 enum vspace_kind {
     VSPACE_KIND_USER = 0,     /* a user task: the CPU's stage-1 format */
-    VSPACE_KIND_VM = 1,       /* a VM: guest-physical to host-physical (ARM64 stage 2) */
+    VSPACE_KIND_VM = 1,       /* a VM: guest-physical to host-physical (EPT, stage 2, MIPS VZ) */
     VSPACE_KIND_DMA = 2,      /* a DMA space: I/O virtual to physical, the IOMMU's format */
     VSPACE_KINDS = 3,
 };

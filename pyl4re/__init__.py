@@ -6,7 +6,7 @@ sigma0 -> moe -> init, `pyl4re.l4re`); the l4sys ABI (constants, message tags, t
 flexpages) is `pyl4re.l4sys`; typed addresses are in `pyl4re.types`.
 """
 from ._core import ARCHES, available_arches
-from . import io, mem, vcpu
+from . import guest, io, mem, vcpu, vm
 from .code import entry
 from .traps import compute, trap
 from .errors import (L4Error, L4InvalidArgumentError, L4NoMemoryError, L4NotFoundError,
@@ -31,7 +31,7 @@ async def log(text):
 
 __all__ = [
     "ARCHES", "available_arches", "Kernel", "boot", "entry", "compute", "trap", "mem", "io",
-    "vcpu", "log",
+    "vcpu", "vm", "guest", "log",
     "L4Error", "L4InvalidArgumentError", "L4NoMemoryError", "L4NotFoundError",
     "L4PermissionError",
     "CapIndex", "CpuNumber", "PageNumber", "PhysAddr", "VirtAddr",

@@ -220,6 +220,10 @@ class Factory(KernelObject):
     def create_thread(self, task, index):
         return self.create(_lib.L4_PROTO_THREAD, task, index)
 
+    def create_vm(self, task, index):
+        """A VM: a task whose address space is guest-physical (docs/vm.md)."""
+        return self.create(_lib.L4_PROTO_VM, task, index)
+
     def create_gate(self, task, index):
         return self.create(_lib.L4_PROTO_KOBJECT, task, index)
 

@@ -88,8 +88,13 @@ class Parked:
         self.coro, self.park = coro, park
         self.tag, self.label, self.compute_ns = tag, label, compute_ns
 
-    def resume_value(self, k, rec):
+    def resume_value(self, k, rec, past=False):
+        """What the parked code is sent: its result, or RESUME_REPEAT to make its entry
+        again. `past`: resumed past the instruction that stopped it (a VMM that emulated
+        a guest's access or hypercall advanced the guest's ip): RESUME_RESULT."""
         lib = k._lib
+        if past:
+            return lib.RESUME_RESULT
         if self.park == lib.VCPU_PARK_RESULT:
             k._next.tag, k._next.label = self.tag, self.label
             return lib.RESUME_RESULT
@@ -309,13 +314,18 @@ class RunLoop:
         else a fresh coroutine starts (None; where there is no code, `no_code` faults as a
         CPU would); a thread whose code cannot be started ends as failed (False)."""
         parked = self.parked.pop((rec.id, ip), None)
+        past = False
+        stride = self.k._lib.VCPU_CONT_STRIDE
+        if parked is None and ip >= self.k._lib.VCPU_CONT_BASE and ip % stride:
+            parked = self.parked.pop((rec.id, ip - ip % stride), None)   # ip advanced
+            past = parked is not None
         if rec.coro is not None:
             rec.coro.close()
             rec.coro = None
         if parked is not None:
             self._bind(rec)
             rec.coro, rec.ended = parked.coro, False
-            return parked.resume_value(self.k, rec)
+            return parked.resume_value(self.k, rec, past)
         fn = code_at(ip, self.k._code)
         self._bind(rec)
         try:

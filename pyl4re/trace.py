@@ -22,14 +22,18 @@ KINDS = {
     _lib.TRACE_IRQ: "irq", _lib.TRACE_SWITCH: "switch", _lib.TRACE_KE: "ke",
     _lib.TRACE_KE_REG: "ke_reg", _lib.TRACE_KE_BIN: "ke_bin",
     _lib.TRACE_VCPU_UPCALL: "vcpu_upcall", _lib.TRACE_VCPU_RESUME: "vcpu_resume",
+    _lib.TRACE_VM_ENTRY: "vm_entry", _lib.TRACE_VM_EXIT: "vm_exit",
 }
+_VM_EXITS = {_lib.VM_EXIT_STAGE2: "stage2", _lib.VM_EXIT_HYPERCALL: "hypercall",
+             _lib.VM_EXIT_HALT: "halt", _lib.VM_EXIT_IRQ: "irq",
+         _lib.VM_EXIT_FAULT: "fault"}
 _VCPU_EVENTS = {_lib.VCPU_EVENT_IPC: "ipc", _lib.VCPU_EVENT_PAGE_FAULT: "page_fault",
                 _lib.VCPU_EVENT_EXCEPTION: "exception", _lib.VCPU_EVENT_SYSCALL: "syscall",
-                _lib.VCPU_EVENT_RESUME_IRQ: "resume_irq"}
+                _lib.VCPU_EVENT_RESUME_IRQ: "resume_irq", _lib.VCPU_EVENT_VM_EXIT: "vm_exit"}
 # Which of (a, b, c) hold object ids, per kind (the debugger hands µApps global ids).
 ID_FIELDS = {_lib.TRACE_IPC: (0,), _lib.TRACE_IPC_ERROR: (1,), _lib.TRACE_MAP: (0,),
              _lib.TRACE_UNMAP: (0,), _lib.TRACE_SWITCH: (0,), _lib.TRACE_IRQ: (1,),
-             _lib.TRACE_VCPU_RESUME: (2,)}
+             _lib.TRACE_VCPU_RESUME: (2,), _lib.TRACE_VM_ENTRY: (0,)}
 _NO_CPU = 0xFFFFFFFF
 
 
@@ -93,6 +97,11 @@ def _fields(k, kind, a, b, c):
         return {"event": _VCPU_EVENTS.get(a, a), "saved_state": b, "ip": c}
     if kind == _lib.TRACE_VCPU_RESUME:
         return {"state": a, "ip": b, "task": c, "task_name": name_of(k, c)}
+    if kind == _lib.TRACE_VM_ENTRY:
+        return {"vm": a, "vm_name": name_of(k, a), "ip": b,
+                "injected": None if c == (1 << 64) - 1 else c}
+    if kind == _lib.TRACE_VM_EXIT:
+        return {"reason": _VM_EXITS.get(a, a), "code": b, "gpa": c}
     return {}
 
 

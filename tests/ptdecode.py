@@ -2,7 +2,8 @@
 
 They read `kernel.physmem` from a root table address and never call the C walk, so a test
 can check the C walk against them: Intel SDM vol. 3A sections 4.5 (4-level paging) and
-11.12 (PAT); Arm ARM D8 (VMSAv8-64 stage 1 and stage 2 descriptors, 4 KiB granule); MIPS64 PRA
+11.12 (PAT), vol. 3C section 29.3 (EPT); Arm ARM D8 (VMSAv8-64 stage 1 and stage 2
+descriptors, 4 KiB granule); MIPS64 PRA
 (EntryLo) plus Fiasco's software PTE (EntryLo << 6, XI/RI at bits 4/5; spec §14.3).
 
 Each walker returns a `Leaf` (or None when the address does not translate) with the rights
@@ -61,6 +62,29 @@ def walk_x86(mem, root, va):
             rights = (R | (W if w else 0) | (0 if xd else X)) if u else 0
             return Leaf(base | (va & ((1 << shift) - 1)), 1 << shift, rights, cache, level, e,
                         path, bool(e & 0x20), bool(e & 0x40))
+        table = e & X86_ADDR
+    return None
+
+
+# ---- amd64 EPT: SDM vol. 3C 29.3.2, tables 29-1 .. 29-6 (4-level, guest-physical)
+_EPT_TYPES = {6: NORMAL, 1: BUFFERED, 0: UNCACHED}
+
+
+def walk_ept(mem, root, gpa):
+    """EPT: an entry is present if any of R/W/X (bits 0..2); the access rights are the AND
+    over the levels; bit 7 maps a 1 GiB / 2 MiB page; memory type in bits 5:3."""
+    table, path, rights = root, [], R | W | X
+    for level, index in enumerate(_indices(gpa, X86_LEVELS)):
+        e = entry_at(mem, table, index)
+        path.append((level, index, e))
+        if not e & 0x7:
+            return None
+        rights &= (R if e & 1 else 0) | (W if e & 2 else 0) | (X if e & 4 else 0)
+        shift = X86_LEVELS[level][0]
+        if level == 3 or (level in (1, 2) and e & 0x80):
+            base = e & X86_ADDR & ~((1 << shift) - 1)
+            return Leaf(base | (gpa & ((1 << shift) - 1)), 1 << shift, rights,
+                        _EPT_TYPES.get((e >> 3) & 7, UNCACHED), level, e, path)
         table = e & X86_ADDR
     return None
 
@@ -186,5 +210,5 @@ def walk(kernel, root, va, kind="user"):
     if kernel.arch == "mips64":
         return walk_mips64(mem, root, va, kernel.arch_info["page_shift"])
     if kind == "vm":
-        return walk_arm64_s2(mem, root, va)
+        return (walk_ept if kernel.arch == "x86_64" else walk_arm64_s2)(mem, root, va)
     return WALKERS[kernel.arch](mem, root, va)

@@ -238,3 +238,14 @@ def test_a_mapper_marks_where_timing_starts(arch):
     s = mem_cases.map_unmap_system(arch, 4, False)
     timed_run(s)
     assert s.start is not None and s.start[0] == 1 and s.done() == 4
+
+
+# ---- hardware VMs
+
+def test_vm_exit_round_trips_are_hypercall_exits_answered_by_the_vmm(arch):
+    from pyl4re.bench import vm_cases
+    s = vm_cases.vm_exit_system(arch, 50)
+    res = s.k.run()
+    assert res.exited == {"vmm": "done"} and not res.failed
+    assert s.done() == 51                       # 50 answered, the last one ends the VMM
+    s.k.check_invariants()

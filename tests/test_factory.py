@@ -116,7 +116,7 @@ def test_a_dead_factory_creates_nothing(kernel):
 
 
 @pytest.mark.parametrize("proto, kwargs, err", [
-    (-16, {}, "L4_ENODEV"),          # VM: not creatable here
+    (-16, {"limit": 5}, "L4_EINVAL"),  # a VM takes no arguments
     (-1, {}, "L4_ENODEV"),
     (7, {}, "L4_ENODEV"),
     (-15, {}, "L4_EMSGTOOSHORT"),    # factory without a limit

@@ -361,8 +361,8 @@ def test_stats_time_is_the_consumed_time_in_us(arch):
     assert 0 < mine < 1000
 
 
-# 5, 6 and the arch operations: tests/test_thread_ops.py.
-@pytest.mark.parametrize("op", [8, 9, 0x13, 0x55, 0x10007])
+# 5, 6 and the arch operations: tests/test_thread_ops.py; 7 | ext: tests/test_vm.py.
+@pytest.mark.parametrize("op", [8, 9, 0x13, 0x55])
 def test_other_thread_ops_are_enosys(arch, op):
     async def main(env):
         return await invoke(env.thread, L4_PROTO_THREAD, [op, 0])

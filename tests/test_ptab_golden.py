@@ -72,7 +72,9 @@ def test_golden_vector(arch, i):
 
     # Walk physical memory by hand: table entries are address | table bits, one entry used
     # per table, tables are kernel frames; the leaf is exactly the golden value.
-    mask, table_bits = int(golden["address_mask"], 16), bits_value(golden, golden["table_entry"])
+    table_entry = golden.get("vm_table_entry", golden["table_entry"]) if kind == vspace.KIND_VM \
+        else golden["table_entry"]
+    mask, table_bits = int(golden["address_mask"], 16), bits_value(golden, table_entry)
     table = task.pt_root.value
     for level in range(leaf_level + 1):
         index = case["indices"][level]

@@ -10,15 +10,19 @@
  * pa | C << 9 | D (W) | V | RI (no R) | XI (no X) | leaf marker; G never for user pages.
  * Cached = Config0.K0 (3 here); uncached = 2; buffered falls back to uncached, so it reads
  * back as uncached. No hardware access flags. The TLB is refilled from this table in
- * software (mmu.c). MIPS VZ guests are not modelled.
+ * software (mmu.c).
  * DMA spaces: Fiasco has no MIPS IOMMU driver, so the model gives DMA spaces this same
  * table format (its own choice, documented in docs/iommu.md), walked by the simulated
  * IOMMU directly (no TLB).
+ * VMs (MIPS VZ): Fiasco keeps a VM's guest-physical space in the same software table as a
+ * task's (a Vm is a Task with a Mem_space), and the root TLB is refilled from it with the
+ * VM's GuestID (GuestCtl1.RID) in each entry: there is no second hardware table format,
+ * so the VM kind is this format over guest-physical addresses.
  */
 #include "ptab.h"
 #include "pte.h"
 
-/* ---- the one format */
+/* ---- the one entry format (tasks and VMs) */
 
 static enum pt_entry_type s1_type(unsigned level, uint64_t e)
 {
@@ -132,6 +136,23 @@ static const struct pt_format mips_dma = {
     .tlb_forget_space = iotlb_forget_space,
 };
 
+static const struct pt_format mips_vm = {
+    .name = "MIPS64 Fiasco software table, guest-physical (root TLB tagged by GuestID)",
+    .levels = 4,
+    .level = { { 39, 9, 0 }, { 30, 9, 0 }, { 21, 9, 0 },
+               { ARCH_PAGE_SHIFT, 21 - ARCH_PAGE_SHIFT, 1 } },
+    .va_max = ARCH_USER_MAX,
+    .type = s1_type,
+    .make_table = s1_make_table,
+    .table_addr = s1_table_addr,
+    .make_leaf = s1_make_leaf,
+    .read_leaf = s1_read_leaf,
+    .revoke = s1_revoke,
+    .clear_flags = s1_clear_flags,
+    .tlb_flush_page = arch_mmu_flush_page,
+    .tlb_forget_space = arch_mmu_forget_space,
+};
+
 const struct pt_format *arch_pt_format(uint32_t kind)
 {
     switch (kind) {
@@ -139,6 +160,8 @@ const struct pt_format *arch_pt_format(uint32_t kind)
         return &mips_user;
     case VSPACE_KIND_DMA:
         return &mips_dma;
+    case VSPACE_KIND_VM:
+        return &mips_vm;
     default:
         return NULL;
     }

@@ -13,13 +13,19 @@
  * phys | R | W; Fiasco's Dmar_space offers 4 KiB pages only and never sets X, so a DMA
  * page is R or RW, always cached (snoop control is the IOMMU's), without access flags.
  * The IOTLB is not modelled: every device access walks the table.
+ * VMs use EPT (Intel SDM vol. 3 ch. 29.3; Fiasco's Vm_vmx_ept, src/kern/ia32/vm_vmx_ept.cpp):
+ * 4 levels over 48-bit guest-physical addresses, the same indices and leaf sizes; tables
+ * are phys | R | W | X (permissions are the AND over the levels), a leaf is phys | R | (W)
+ * | (X) | memory type (WB 6 normal, WC 1 buffered, UC 0 uncached) | (large page above the
+ * last level). R is always there (L4 rights are never write- or execute-only here). The
+ * accessed/dirty bits of EPT stay off (Fiasco does not enable them): no access flags.
  */
 #include "ptab.h"
 #include "pte.h"
 
 static const unsigned x86_shift[] = { 39, 30, 21, 12 };
 
-/* ---- stage 1 (the only format) */
+/* ---- stage 1 (user tasks) */
 
 static enum pt_entry_type s1_type(unsigned level, uint64_t e)
 {
@@ -148,6 +154,70 @@ static void iotlb_forget_space(kernel_t *k, phys_addr_t root)
     (void)k, (void)root;
 }
 
+/* ---- EPT (VMs) */
+
+static enum pt_entry_type ept_type(unsigned level, uint64_t e)
+{
+    if (!(e & EPT_RWX))
+        return PTE_NONE;
+    return level == X86_LAST_LEVEL || (e & EPT_LARGE) ? PTE_LEAF : PTE_TABLE;
+}
+
+static uint64_t ept_make_table(phys_addr_t next)
+{
+    return next.raw | EPT_RWX;
+}
+
+static uint64_t ept_make_leaf(unsigned level, phys_addr_t pa, uint32_t rights, uint32_t cache)
+{
+    uint64_t e = pa.raw | EPT_R;
+    if (rights & L4_FPAGE_W)
+        e |= EPT_W;
+    if (rights & L4_FPAGE_X)
+        e |= EPT_X;
+    if (cache == VSPACE_CACHE_NORMAL)
+        e |= EPT_MT_WB;
+    else if (cache == VSPACE_CACHE_BUFFERED)
+        e |= EPT_MT_WC;
+    else
+        e |= EPT_MT_UC;
+    return e | (level < X86_LAST_LEVEL ? EPT_LARGE : 0);
+}
+
+static void ept_read_leaf(unsigned level, uint64_t e, struct pt_leaf *out)
+{
+    out->pa = phys_addr(e & X86_ADDR & ~(((uint64_t)1 << x86_shift[level]) - 1));
+    out->rights = VSPACE_RIGHT_U                   /* a guest's memory is all "user" */
+                  | ((e & EPT_R) ? L4_FPAGE_RO : 0) | ((e & EPT_W) ? L4_FPAGE_W : 0)
+                  | ((e & EPT_X) ? L4_FPAGE_X : 0);
+    switch (e & EPT_MT_MASK) {
+    case EPT_MT_WB:
+        out->cache = VSPACE_CACHE_NORMAL;
+        break;
+    case EPT_MT_WC:
+        out->cache = VSPACE_CACHE_BUFFERED;
+        break;
+    default:
+        out->cache = VSPACE_CACHE_UNCACHED;
+        break;
+    }
+    out->flags = 0;
+}
+
+static uint64_t ept_revoke(uint64_t e, uint32_t rights)
+{
+    if (rights & L4_FPAGE_W)
+        e &= ~(uint64_t)EPT_W;
+    if (rights & L4_FPAGE_X)
+        e &= ~(uint64_t)EPT_X;
+    return e;
+}
+
+static uint64_t ept_clear_flags(uint64_t e)
+{
+    return e;                                      /* EPT A/D bits are not enabled */
+}
+
 /* ---- the formats this architecture offers */
 
 static const struct pt_format x86_user = {
@@ -182,6 +252,22 @@ static const struct pt_format x86_dma = {
     .tlb_forget_space = iotlb_forget_space,
 };
 
+static const struct pt_format x86_vm = {
+    .name = "EPT 4-level, 48-bit guest-physical",
+    .levels = 4,
+    .level = { { 39, 9, 0 }, { 30, 9, 1 }, { 21, 9, 1 }, { 12, 9, 1 } },
+    .va_max = EPT_VA_MAX,
+    .type = ept_type,
+    .make_table = ept_make_table,
+    .table_addr = s1_table_addr,
+    .make_leaf = ept_make_leaf,
+    .read_leaf = ept_read_leaf,
+    .revoke = ept_revoke,
+    .clear_flags = ept_clear_flags,
+    .tlb_flush_page = arch_mmu_flush_page,
+    .tlb_forget_space = arch_mmu_forget_space,
+};
+
 const struct pt_format *arch_pt_format(uint32_t kind)
 {
     switch (kind) {
@@ -189,6 +275,8 @@ const struct pt_format *arch_pt_format(uint32_t kind)
         return &x86_user;
     case VSPACE_KIND_DMA:
         return &x86_dma;
+    case VSPACE_KIND_VM:
+        return &x86_vm;
     default:
         return NULL;
     }

@@ -19,5 +19,15 @@ enum vtd_pte {
     VTD_R = 0x001, VTD_W = 0x002, VTD_SP = 0x080,
 };
 #define VTD_VA_MAX 0x0000ffffffffffff     /* 48-bit (4-level) address width */
+/* EPT entries (Intel SDM vol. 3 ch. 29.3.2; the same low bits as VT-d second-level
+ * tables): R, W, X (supervisor execute), the EPT memory type in bits 5:3 (0 UC, 1 WC,
+ * 6 WB), ignore-PAT, and the large-page bit above the last level. An entry with none of
+ * R/W/X is not present. */
+enum ept_pte {
+    EPT_R = 0x001, EPT_W = 0x002, EPT_X = 0x004, EPT_RWX = 0x007,
+    EPT_MT_MASK = 0x038, EPT_MT_UC = 0 << 3, EPT_MT_WC = 1 << 3, EPT_MT_WB = 6 << 3,
+    EPT_IPAT = 0x040, EPT_LARGE = 0x080,
+};
+#define EPT_VA_MAX 0x0000ffffffffffff     /* 4-level EPT: 48-bit guest-physical addresses */
 
 #endif

@@ -1,6 +1,7 @@
 """The cases of `pyl4re bench`, and the IPC systems they measure: round trips of 2, 8 and
 63 words and with a capability item, one-way sends, and round trips across two CPUs. The
-memory cases (page faults, map and unmap) are built in mem_cases.py.
+memory cases (page faults, map and unmap) are built in mem_cases.py, the VM exit round
+trip in vm_cases.py.
 
 A case is a `Case`: its key in the JSON, its label in the table (saying what one
 operation is), which path it measures ("c": only C runs while it is measured; "python":
@@ -19,6 +20,7 @@ from ..l4sys import (
 )
 from .mem_cases import map_unmap_system, page_fault_system
 from .system import System, counter, native_count, timed_run
+from .vm_cases import vm_exit_system
 
 GATE_LABEL = 0x10
 NAMED = 0x16000               # the first named capability's selector (harness.FIRST_NAMED_CAP)
@@ -161,4 +163,6 @@ CASES = [
     Case("uapp_cross_cpu_round_trip", "2 CPUs: µApp <-> µApp", "python",
          partial(round_trip_system, server_native=False, client_native=False, cpus=2),
          peer=True),
+    Case("vm_exit_round_trip", "VM exit: guest hypercall -> VMM -> guest", "python",
+         vm_exit_system, MAP_OPS),
 ]

@@ -32,6 +32,12 @@ def create(kernel, factory_id, proto, task_id, slot, *, limit=None, label=0, utc
     capability slot `slot` (an int index). Returns 0 or -L4_Exxx. `limit` is the child
     quota of a factory, `label` an IPC gate's label, `utcb_area` a task's UTCB-area fpage
     (raw word; 0 for none)."""
+    ffi, lib = kernel._ffi, kernel._lib
+    out = ffi.new("kobj_id_t *")
+    if proto == _lib.L4_PROTO_VM:                 # a task with a guest-physical space
+        if limit is not None or utcb_area:
+            return -_lib.L4_EINVAL
+        return lib.factory_create_vm(kernel._k, [factory_id], [task_id], [slot], out)
     kind = KIND_BY_PROTO.get(proto)
     if kind is None:
         return -_lib.L4_ENODEV
@@ -52,8 +58,6 @@ def create(kernel, factory_id, proto, task_id, slot, *, limit=None, label=0, utc
         if not _valid_utcb_area(kernel, utcb_area):
             return -_lib.L4_EINVAL
         arg = utcb_area
-    ffi, lib = kernel._ffi, kernel._lib
-    out = ffi.new("kobj_id_t *")
     return lib.factory_create(kernel._k, [factory_id], kind, arg, [task_id], [slot], out)
 
 

@@ -42,9 +42,8 @@ def invoke(inv):
     if op == _lib.L4_THREAD_STATS_OP:
         return _stats_time(inv)
     if op == _lib.L4_THREAD_VCPU_CONTROL_OP:
-        if inv.mr(0) & ~_lib.L4_THREAD_OPCODE_MASK & _lib.L4_THREAD_VCPU_CONTROL_EXT_OP:
-            return reply(-_lib.L4_ENOSYS)  # the extended vCPU needs hardware VMs (not yet)
-        return _vcpu_control(inv)
+        ext = bool(inv.mr(0) & ~_lib.L4_THREAD_OPCODE_MASK & _lib.L4_THREAD_VCPU_CONTROL_EXT_OP)
+        return _vcpu_control(inv, ext)
     if op == _lib.L4_THREAD_VCPU_RESUME_OP:
         return _vcpu_resume(inv)
     if op == _lib.L4_THREAD_REGISTER_DELETE_IRQ_OP:
@@ -142,14 +141,16 @@ def _stats_time(inv):
     return reply(0, 1)
 
 
-def _vcpu_control(inv):
+def _vcpu_control(inv, ext=False):
     """MR1 = the state area's address in the thread's task's ku-mem (8-byte aligned, the
-    whole Vcpu_state inside it). Fiasco checks no right here, and a second call moves the
-    area; vCPU mode itself cannot be switched off."""
+    whole Vcpu_state inside it; extended: 4 KiB aligned, the whole extended area). Fiasco
+    checks no right here, and a second call moves the area; vCPU mode itself cannot be
+    switched off."""
     if inv.words < 2:
         return reply(-_lib.L4_EINVAL)       # no address: Fiasco's "disable" is refused
     k = inv.kernel
-    rc = k._lib.vcpu_control(k._k, [inv.obj], [inv.mr(1)])
+    enable = k._lib.vcpu_control_ext if ext else k._lib.vcpu_control
+    rc = enable(k._k, [inv.obj], [inv.mr(1)])
     if rc == 0:
         rec = k._loop.threads.get(inv.obj)
         if rec is not None:

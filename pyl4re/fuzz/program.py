@@ -15,7 +15,7 @@ from pyl4re.l4sys import (
     L4_PROTO_TASK, L4_RCV_ITEM_SINGLE_CAP, L4_VARG_TYPE_FPAGE, L4_VARG_TYPE_UMWORD,
     l4_debugger_set_object_name, l4_factory_create_factory, l4_factory_create_gate,
     l4_factory_create_irq, l4_factory_create_semaphore, l4_factory_create_task,
-    l4_factory_create_thread, l4_fpage, l4_fpage_t, l4_icu_bind, l4_icu_unbind,
+    l4_factory_create_thread, l4_factory_create_vm, l4_fpage, l4_fpage_t, l4_icu_bind, l4_icu_unbind,
     l4_icu_unmask, l4_ipc, l4_ipc_gate_get_infos, l4_ipc_sleep, l4_irq_detach,
     l4_irq_receive, l4_irq_trigger, l4_irq_unmask, l4_kobject_dec_refcnt,
     l4_map_obj_control, l4_msgtag, l4_obj_fpage, l4_rcv_ep_bind_thread, l4_sched_param,
@@ -24,6 +24,7 @@ from pyl4re.l4sys import (
     l4_task_map, l4_task_release_cap, l4_task_unmap, l4_thread_control_bind,
     l4_thread_control_commit, l4_thread_control_exc_handler, l4_thread_control_pager,
     l4_thread_control_start, l4_thread_ex_regs, l4_thread_stats_time, l4_thread_switch,
+    l4_thread_vcpu_control_ext,
     l4_timeout, l4_timeout_from_us, l4_utcb, l4_vcon_write,
 )
 from pyl4re.mem import PageFaultError
@@ -150,6 +151,11 @@ API = (
     lambda a, b, c, t, area: l4_thread_stats_time(a),
     lambda a, b, c, t, area: l4_task_map(a, L4_BASE_TASK_CAP, l4_obj_fpage(b, 0, 15),
                                    l4_map_obj_control(c & ~0xFFF, 0)),
+    # hardware VMs (docs/vm.md): a VM, memory into it, an extended vCPU area
+    lambda a, b, c, t, area: l4_factory_create_vm(L4_BASE_FACTORY_CAP, a),
+    lambda a, b, c, t, area: l4_task_map(a, L4_BASE_TASK_CAP, l4_fpage(c & ~0xFFF, 12 + c % 9, 7),
+                                   l4_map_obj_control(b & ~0xFFF, 0)),
+    lambda a, b, c, t, area: l4_thread_vcpu_control_ext(a, _utcb_of(c, area) & ~(c & 0xFFF)),
 )
 
 

@@ -1,1 +1,211 @@
-"""What runs inside a VM: guest programs and the guest side of devices (virtio.py)."""
+"""What runs inside a VM: guest programs (here; docs/vm.md) and the guest side of devices
+(virtio.py; docs/vmm.md).
+
+A guest program is an async function started at a guest entry point (`pyl4re.entry(fn)`,
+written to the guest ip by its VMM) on an extended vCPU whose user task is a VM. It
+touches guest-physical memory with `load`, `store`, `read` and `write`: every access is
+translated by the kernel through the VM's nested page table (EPT, ARM stage 2, the MIPS VZ
+table), so a missing or read-only mapping is a real stage-2 exit to the VMM. An access the
+VMM emulates (MMIO: it advanced the guest ip past the access) returns what the VMM put in
+the data register; an access it resolved by mapping memory is made again. `hypercall`
+(VMCALL / HVC / HYPCALL) and `wait_for_interrupt` (HLT / WFI / WAIT) exit too. Virtual
+interrupts the VMM injects reach the handler set with `on_interrupt`, at the guest's next
+instruction boundary after an entry (the handler runs with interrupts masked; one more that
+arrives meanwhile runs after it).
+"""
+import weakref
+
+from .. import _core, traps
+from ..vcpu import state
+
+_lib = _core.abi()
+READ, WRITE = 4, 2
+
+
+class _Guest:
+    """A guest program's interrupt side: its handler, what waits for it, whether it runs."""
+    __slots__ = ("handler", "queue", "busy")
+
+    def __init__(self):
+        self.handler, self.queue, self.busy = None, [], False
+
+
+_guests = weakref.WeakKeyDictionary()    # kernel -> {thread id: _Guest}
+
+
+def _guest(k, tid):
+    return _guests.setdefault(k, {}).setdefault(tid, _Guest())
+
+
+def _cur():
+    cur = traps._running or traps.running()
+    return cur, cur.kernel
+
+
+def _layout(k):
+    return k._lib.arch_vm_layout()
+
+
+def on_interrupt(handler):
+    """Set the running guest's interrupt handler: `async def handler(vector)` (the x86
+    vector, the ARM vINTID, the MIPS interrupt line 2..7). None removes it."""
+    cur, k = _cur()
+    _guest(k, cur.id).handler = handler
+
+
+async def _interrupts(cur, k):
+    """Runs the handler for what the last entry delivered (and what queued meanwhile)."""
+    vector = k._lib.vm_take_injection(k._k, cur.ref)
+    if vector < 0:
+        return False
+    g = _guest(k, cur.id)
+    g.queue.append(vector)
+    if g.busy:                                   # masked while its handler runs
+        return True
+    g.busy = True
+    try:
+        while g.queue:
+            v = g.queue.pop(0)
+            if g.handler is not None:
+                await g.handler(v)
+    finally:
+        g.busy = False
+    return True
+
+
+def _check_gpa(gpa):
+    if isinstance(gpa, bool) or not isinstance(gpa, int) or not 0 <= gpa < 1 << 64:
+        raise TypeError(f"a guest-physical address (int) is needed, not {gpa!r}")
+    return gpa
+
+
+def _check_size(size):
+    if size not in (1, 2, 4, 8):
+        raise ValueError(f"size must be 1, 2, 4 or 8 bytes, not {size!r}")
+    return size
+
+
+async def _access(gpa, access, size, value):
+    """One guest access: the host-physical address, or None when the VMM emulated it
+    (then the data register holds a load's result)."""
+    cur, k = _cur()
+    lib = k._lib
+    while True:
+        if lib.vm_guest_operand(k._k, cur.ref, size, value) < 0:
+            raise RuntimeError("guest memory access: the thread runs no guest in a VM")
+        status = cur.mem_access(cur.kk, cur.ref, [gpa], access, cur.mem_result, cur.next)
+        if status == lib.SYS_DONE:
+            res = cur.mem_result
+            if res.avail < size:
+                raise ValueError(f"guest access at {gpa:#x} crosses a page")
+            return res.pa.raw, res.avail
+        if status == lib.SYS_GONE:
+            raise traps.ThreadGone()
+        if status != lib.SYS_UPCALL:
+            raise RuntimeError(f"guest memory access refused by the kernel ({status}): "
+                               f"the thread runs no guest in a VM")
+        resume = await traps._suspend()            # the exit; resumed by the VMM
+        await _interrupts(cur, k)
+        if resume == lib.RESUME_RESULT:            # past the access: emulated
+            return None, 0
+
+
+async def load(gpa, size=8):
+    """An unsigned little-endian integer of `size` bytes at guest-physical `gpa`."""
+    gpa, size = _check_gpa(gpa), _check_size(size)
+    pa, _ = await _access(gpa, READ, size, 0)
+    cur, k = _cur()
+    if pa is None:
+        return int(state().r[_layout(k).data_reg]) & ((1 << 8 * size) - 1)
+    return int.from_bytes(k._physbytes[pa:pa + size].tobytes(), "little")
+
+
+async def store(gpa, value, size=8):
+    """Write `value` as `size` little-endian bytes at guest-physical `gpa`."""
+    gpa, size = _check_gpa(gpa), _check_size(size)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 1 << 8 * size:
+        raise ValueError(f"value must be an int of {size} bytes, not {value!r}")
+    pa, _ = await _access(gpa, WRITE, size, value)
+    if pa is not None:
+        _, k = _cur()
+        k._physbytes[pa:pa + size] = value.to_bytes(size, "little")
+
+
+async def read(gpa, n):
+    """n bytes at guest-physical `gpa` (a copy, page by page; no MMIO syndrome)."""
+    gpa = _check_gpa(gpa)
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise ValueError(f"a byte count is a non-negative int, not {n!r}")
+    out = bytearray()
+    while len(out) < n:
+        pa, avail = await _access(gpa + len(out), READ, 0, 0)
+        if pa is None:
+            continue                               # nothing to emulate a copy with: again
+        _, k = _cur()
+        step = min(avail, n - len(out))
+        out += k._physbytes[pa:pa + step].tobytes()
+    return bytes(out)
+
+
+async def write(gpa, data):
+    """Write bytes at guest-physical `gpa` (page by page; no MMIO syndrome)."""
+    gpa = _check_gpa(gpa)
+    data = memoryview(bytes(data))
+    done = 0
+    while done < data.nbytes:
+        pa, avail = await _access(gpa + done, WRITE, 0, 0)
+        if pa is None:
+            continue
+        _, k = _cur()
+        step = min(avail, data.nbytes - done)
+        k._physbytes[pa:pa + step] = data[done:done + step]
+        done += step
+
+
+async def hypercall(number, *args, imm=0):
+    """VMCALL / HVC #imm / HYPCALL imm with `number` and up to three arguments in the
+    architecture's registers; returns what the VMM left in the result register."""
+    if len(args) > 3:
+        raise ValueError("a hypercall has at most 3 arguments")
+    for v in (number, *args):
+        if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < 1 << 64:
+            raise ValueError(f"hypercall registers are 64-bit ints, not {v!r}")
+    if isinstance(imm, bool) or not isinstance(imm, int) or not 0 <= imm < 1 << 10:
+        raise ValueError(f"imm must be an int 0..1023, not {imm!r}")
+    cur, k = _cur()
+    lib, regs = k._lib, _layout(k).hc_regs
+    if lib.vm_guest_operand(k._k, cur.ref, 0, 0) < 0:
+        raise RuntimeError("hypercall(): the thread runs no guest in a VM")
+    v = state()
+    for i, val in enumerate((number, *args)):
+        v.r[regs[i]] = val
+    while True:
+        status = lib.vm_guest_exit(k._k, cur.ref, lib.VM_EXIT_HYPERCALL, imm)
+        if status == lib.SYS_GONE:
+            raise traps.ThreadGone()
+        if status != lib.SYS_UPCALL:
+            raise RuntimeError("hypercall(): the thread runs no guest in a VM")
+        resume = await traps._suspend()
+        await _interrupts(cur, k)
+        if resume == lib.RESUME_RESULT:
+            return int(state().r[regs[0]])
+
+
+async def wait_for_interrupt():
+    """HLT / WFI / WAIT: exits to the VMM; returns once an interrupt was delivered or the
+    VMM resumed the guest past the instruction."""
+    cur, k = _cur()
+    lib = k._lib
+    while True:
+        status = lib.vm_guest_exit(k._k, cur.ref, lib.VM_EXIT_HALT, 0)
+        if status == lib.SYS_GONE:
+            raise traps.ThreadGone()
+        if status != lib.SYS_UPCALL:
+            raise RuntimeError("wait_for_interrupt(): the thread runs no guest in a VM")
+        resume = await traps._suspend()
+        if await _interrupts(cur, k) or resume == lib.RESUME_RESULT:
+            return
+
+
+__all__ = ["load", "store", "read", "write", "hypercall", "wait_for_interrupt",
+           "on_interrupt"]

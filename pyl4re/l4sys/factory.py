@@ -1,5 +1,5 @@
 """Factory calls for µApps, with l4sys names and argument order (§8.3): create tasks,
-threads, IPC gates, factories, IRQs and semaphores.
+threads, IPC gates, factories, IRQs, semaphores and VMs.
 
 Each builds the message as l4re-core's factory.h does: MR0 = protocol of the new object,
 then "vargs" (a header word `type | size << 16` and the value), BDR = 0 and BR0 = the
@@ -10,7 +10,7 @@ shows in the error flag): check it with `l4_error(tag, utcb)`.
 from . import _check, _kobj
 from .consts import (
     L4_CAP_FPAGE_RWS, L4_INVALID_CAP_BIT, L4_PROTO_FACTORY, L4_PROTO_IRQ_SENDER,
-    L4_PROTO_SEMAPHORE, L4_PROTO_TASK, L4_PROTO_THREAD, L4_RCV_ITEM_SINGLE_CAP,
+    L4_PROTO_SEMAPHORE, L4_PROTO_TASK, L4_PROTO_THREAD, L4_PROTO_VM, L4_RCV_ITEM_SINGLE_CAP,
     L4_VARG_TYPE_FPAGE, L4_VARG_TYPE_UMWORD,
 )
 from .fpage import l4_map_obj_control, l4_obj_fpage
@@ -49,6 +49,14 @@ async def l4_factory_create_task(factory, target_cap, utcb_area):
     u.mr[1] = L4_VARG_TYPE_FPAGE | (_WORD_BYTES << 16)
     u.mr[2] = area
     return await _kobj.call(factory, l4_msgtag(L4_PROTO_FACTORY, 3, 0, 0).raw)
+
+
+async def l4_factory_create_vm(factory, target_cap):
+    """A VM (op -16): a task whose address space is guest-physical, its nested page
+    table (EPT, ARM stage 2, MIPS VZ) made with it; memory goes in with l4_task_map."""
+    factory = _kobj.cap(factory, "l4_factory_create_vm", "factory")
+    _start(L4_PROTO_VM, target_cap, "l4_factory_create_vm")
+    return await _kobj.call(factory, l4_msgtag(L4_PROTO_FACTORY, 1, 0, 0).raw)
 
 
 async def l4_factory_create_thread(factory, target_cap):
@@ -105,4 +113,4 @@ async def l4_factory_create_semaphore(factory, target_cap):
 
 __all__ = ["l4_factory_create", "l4_factory_create_task", "l4_factory_create_thread",
            "l4_factory_create_factory", "l4_factory_create_gate", "l4_factory_create_irq",
-           "l4_factory_create_semaphore"]
+           "l4_factory_create_semaphore", "l4_factory_create_vm"]

@@ -145,7 +145,9 @@ async def l4_thread_vcpu_control(thread, vcpu_state):
 
 
 async def l4_thread_vcpu_control_ext(thread, ext_vcpu_state):
-    """The extended (hardware-virtualization) vCPU: -L4_ENOSYS until VMs exist."""
+    """The extended (hardware-virtualization) vCPU (docs/vm.md): the state area at
+    `ext_vcpu_state`, 4 KiB aligned, with the architecture's extended area after it, all
+    in the task's ku-mem."""
     fn = "l4_thread_vcpu_control_ext"
     thread = _kobj.cap(thread, fn, "thread")
     ext_vcpu_state = _kobj.word(ext_vcpu_state, fn, "ext_vcpu_state")

@@ -1,0 +1,105 @@
+/*
+ * vm.c: hardware VMs (docs/vm.md): what a VM is to the kernel (a task whose address space
+ * is guest-physical, factory.c makes it) and the guest program's side of the model: the
+ * operand of its next memory access, its hypercalls and halts, the virtual interrupt an
+ * entry delivered. The exits themselves are vCPU upcalls (vcpu.c), their information the
+ * architecture's (arch/<arch>/vm.c).
+ */
+#include <string.h>
+
+#include "kernel.h"
+#include "arch_ops.h"
+#include "thread.h"
+
+static struct task *task_of(const kernel_t *k, kobj_id_t id)
+{
+    struct kobj *o = kobj_get(k, id);
+    return o && o->type == KOBJ_TASK ? (struct task *)o : NULL;
+}
+
+int task_is_vm(const kernel_t *k, kobj_id_t task)
+{
+    const struct task *t = task_of(k, task);
+    if (!t)
+        return -L4_EINVAL;
+    return t->pt_kind == VSPACE_KIND_VM;
+}
+
+int vm_guest_operand(kernel_t *k, kobj_id_t thread, uint32_t size, uint64_t value)
+{
+    struct thread *t = thread_get(k, thread);
+    if (!t || !t->vcpu.user_mode || !t->vcpu.in_vm
+        || (size != 0 && size != 1 && size != 2 && size != 4 && size != 8))
+        return -L4_EINVAL;
+    t->vcpu.op_size = size;
+    t->vcpu.op_value = value;
+    return 0;
+}
+
+int vm_guest_exit(kernel_t *k, kobj_id_t thread, uint32_t why, uint64_t imm)
+{
+    struct thread *t = sys_running(k, thread);
+    if (!t)
+        return -L4_EINVAL;
+    if (!t->vcpu.area || !t->vcpu.user_mode || !t->vcpu.in_vm
+        || (why != VM_EXIT_HYPERCALL && why != VM_EXIT_HALT)) {
+        k->running_cpu = CPU_NONE;
+        return -L4_EINVAL;
+    }
+    if (!vcpu_at_entry(k, t, 0))                   /* else an IRQ came first: that exit */
+        vcpu_vm_exit(k, t, why, NULL, imm);
+    return vcpu_upcall_exit(k, thread);
+}
+
+int64_t vm_take_injection(kernel_t *k, kobj_id_t thread)
+{
+    struct thread *t = thread_get(k, thread);
+    if (!t || !t->vcpu.ext || !t->vcpu.in_vm)
+        return -1;
+    int64_t v = t->vcpu.inject;
+    t->vcpu.inject = -1;
+    return v;
+}
+
+static uint8_t *ext_area(kernel_t *k, kobj_id_t thread, uint64_t **r)
+{
+    struct thread *t = thread_get(k, thread);
+    if (!t || !t->vcpu.area || !t->vcpu.ext)
+        return NULL;
+    if (r)
+        *r = (uint64_t *)(void *)(t->vcpu.area + arch_vcpu_layout()->r);
+    return t->vcpu.area;
+}
+
+int vm_exit_decode(kernel_t *k, kobj_id_t thread, struct vm_exit_desc *out)
+{
+    uint64_t *r;
+    uint8_t *area = ext_area(k, thread, &r);
+    if (!area || !out)
+        return -L4_EINVAL;
+    *out = (struct vm_exit_desc){ 0 };
+    arch_vm_decode(area, r, out);
+    return 0;
+}
+
+int vm_field(kernel_t *k, kobj_id_t thread, uint32_t id, int write, uint64_t *value)
+{
+    uint8_t *area = ext_area(k, thread, NULL);
+    unsigned bytes;
+    uint8_t *p = area && value ? arch_vm_field(area, id, &bytes) : NULL;
+    if (!p)
+        return -L4_EINVAL;
+    if (write)
+        memcpy(p, value, bytes);               /* little-endian: the low bytes */
+    else {
+        *value = 0;
+        memcpy(value, p, bytes);
+    }
+    return 0;
+}
+
+int vm_inject(kernel_t *k, kobj_id_t thread, uint32_t vector, int raise)
+{
+    uint8_t *area = ext_area(k, thread, NULL);
+    return area ? arch_vm_inject(area, vector, raise != 0) : -L4_EINVAL;
+}
