@@ -112,10 +112,25 @@ def add_arguments(p):
                    help="where --scaling draws its PNG (default: %(default)s)")
     p.add_argument("--no-count", action="store_true",
                    help="skip the instruction counts under callgrind")
+    p.add_argument("--platform", nargs="?", const="all", metavar="NAME",
+                   help="instead of the report: ipcbench in the model under the platform "
+                        "profile NAME (default: every profile), its cycles next to the "
+                        "published ones and the deviation")
 
 
 def run_args(args):
     """Runs the report for parsed command-line arguments; the exit status."""
+    if args.platform:
+        from . import calibration
+        try:
+            rows = calibration.run(args.platform)
+        except ValueError as exc:
+            print(f"pyl4re bench: {exc}", file=sys.stderr)
+            return 2
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump({"machine": machine(), "calibration": rows}, f, indent=1)
+        return 0
     results = run(quick=args.quick, arches=args.arch, scaling=args.scaling,
                   plot_path=args.plot, count=not args.no_count)
     if args.json:
