@@ -661,5 +661,6 @@ int vcpu_user_exit(kernel_t *k, kobj_id_t thread);
 /* ---- the benchmarks' C floor (floor.c): iterations of a call, two lookups and the
  * words copied each way; returns a checksum so the loop cannot be optimised away. */
 uint64_t bench_floor(uint64_t iterations, uint32_t words);
+void bench_noop(void);
 
 #endif

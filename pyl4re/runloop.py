@@ -197,7 +197,7 @@ class RunLoop:
         result = RunResult("idle", 0, gather=lambda: None)
         errors_before = k._harness.errors_noted()
         SCHED_RUN, SCHED_EVENT, RESUME_START = lib.SCHED_RUN, lib.SCHED_EVENT, lib.RESUME_START
-        RESUME_UPCALL = lib.RESUME_UPCALL
+        RESUME_UPCALL, RESUME_RESULT = lib.RESUME_UPCALL, lib.RESUME_RESULT
         SUSPEND, SWITCHED = traps.SUSPEND, traps.SWITCHED
         # A waiting kernel entry may make the next scheduling decision itself (SWITCHED),
         # except when this loop must see and log every decision.
@@ -246,6 +246,15 @@ class RunLoop:
             traps._running = rec
             try:
                 yielded = rec.coro.send(resume)
+                # The partner C chose is a µApp waiting for its result (the µApp<->µApp
+                # round trip): it goes on at once, without the general path above.
+                while yielded is SWITCHED and out.status == SCHED_RUN \
+                        and out.resume == RESUME_RESULT:
+                    nxt = threads.get(out.thread.raw)
+                    if nxt is None or nxt.coro is None or nxt.failing is not None:
+                        break
+                    rec = traps._running = nxt
+                    yielded = nxt.coro.send(RESUME_RESULT)
             except StopIteration as stop:
                 if not self._user_code_ended(rec):
                     self._end(rec, value=stop.value)
