@@ -190,12 +190,14 @@ void sched_block(kernel_t *k, struct thread *t)
 /* A context switch on cpu to `to`; one into another task's address space costs more. */
 static inline void charge_switch(kernel_t *k, uint32_t cpu, const struct thread *to)
 {
-    struct cpu *c = &k->cpu[cpu];
-    uint64_t space = to->task ? (uint64_t)to->task->hdr.gen << 32 | to->task->hdr.slot : 0;
     uint64_t ns = k->cost.switch_ns;
-    if (space != c->space) {
-        c->space = space;
-        ns += k->cost.space_ns;
+    if (k->cost.space_ns) {                  /* the model table has none: nothing to track */
+        struct cpu *c = &k->cpu[cpu];
+        uint64_t space = to->task ? (uint64_t)to->task->hdr.gen << 32 | to->task->hdr.slot : 0;
+        if (space != c->space) {
+            c->space = space;
+            ns += k->cost.space_ns;
+        }
     }
     cpu_charge(k, cpu, ns);
 }
