@@ -3,6 +3,7 @@
   pyl4re [demo]   boot the demo system on each built architecture and say what it did
   pyl4re bench    the IPC benchmark report (bench/)
   pyl4re fuzz     the syscall fuzzer (fuzz/)
+  pyl4re run      boot sigma0 -> moe -> ned with a Lua configuration (run.py)
 
 Each command is one entry of COMMANDS: its one-line help, a function that adds its
 options to its subparser, and the function that runs it with the parsed arguments. A new
@@ -56,6 +57,16 @@ def _fuzz(args):
     return campaign.run_args(args)
 
 
+def _run_options(parser):
+    from . import run
+    run.add_arguments(parser)
+
+
+def _run(args):
+    from . import run
+    return run.run_args(args)
+
+
 # name -> (one line of help, adds the options, runs it)
 COMMANDS = {
     "demo": ("boot a demo system on each architecture (the default)", _no_options, demo),
@@ -63,6 +74,8 @@ COMMANDS = {
               _bench),
     "fuzz": ("random kernel invocations checked by oracles; shrunk reproducers",
              _fuzz_options, _fuzz),
+    "run": ("boot sigma0 -> moe -> ned with a Lua configuration",
+            _run_options, _run),
 }
 DEFAULT = "demo"
 
