@@ -209,7 +209,7 @@ int task_map_obj(kernel_t *k, kobj_id_t dst_task, kobj_id_t src_task, uint64_t f
     int rc = cspace_map_range(k, dt, p.dst, st, p.src, p.count,
                               fpage_rights(fpage) & rights_mask, ctl & 0xF0,
                               (ctl & L4_MAP_ITEM_GRANT) != 0, mapped);
-    charge_entry(k, (uint64_t)*mapped * COST_ITEM_NS);     /* as for a map item */
+    charge_entry(k, (uint64_t)*mapped * k->cost.item_ns);     /* as for a map item */
     kobj_reap(k);
     return rc;
 }

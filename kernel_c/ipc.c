@@ -207,7 +207,7 @@ static uint32_t transfer_obj_item(kernel_t *k, struct thread *s, struct thread *
     uint32_t mapped = 0;
     int rc = cspace_map_range(k, r->task, p.dst, s->task, p.src, p.count, mask, ctl & 0xF0,
                               (ctl & L4_MAP_ITEM_GRANT) != 0, &mapped);
-    charge_entry(k, (uint64_t)mapped * COST_ITEM_NS);
+    charge_entry(k, (uint64_t)mapped * k->cost.item_ns);
     if (!mapped)
         rcv_words[0] |= 2;                          /* Rcv_map_nothing */
     return rc < 0 ? L4_IPC_SEMAPFAILED : 0;
@@ -252,7 +252,7 @@ static uint32_t transfer_items(kernel_t *k, struct thread *s, struct thread *r, 
             uint32_t mapped = 0;
             int rc = type == FPAGE_IO ? io_map(k, s->task, fp, r->task, window, &mapped)
                                       : mem_map(k, s->task, fp, r->task, window, ctl, &mapped);
-            charge_entry(k, (uint64_t)mapped * COST_ITEM_NS);
+            charge_entry(k, (uint64_t)mapped * k->cost.item_ns);
             if (!mapped)
                 r->utcb[pos] |= 2;                  /* Rcv_map_nothing */
             if (rc < 0)
@@ -291,7 +291,7 @@ static inline void transfer_words(kernel_t *k, struct thread *s, struct thread *
 {
     unsigned words = tag_words(tag);
     copy_mrs(s, r, words);
-    charge_entry(k, COST_IPC_NS + (uint64_t)words * COST_WORD_NS);
+    charge_entry(k, k->cost.ipc_ns + (uint64_t)words * k->cost.word_ns);
     if (k->trace.size) trace_ipc(k, s, r, tag, label, 0);
     r->ret_tag = tag & ~(uint64_t)L4_MSGTAG_ERROR;
     r->ret_label = label;
@@ -307,7 +307,7 @@ static int transfer(kernel_t *k, struct thread *s, struct thread *r, uint64_t ta
     }
     unsigned words = tag_words(tag);
     copy_mrs(s, r, words);
-    charge_entry(k, COST_IPC_NS + (uint64_t)words * COST_WORD_NS);
+    charge_entry(k, k->cost.ipc_ns + (uint64_t)words * k->cost.word_ns);
     uint32_t err = transfer_items(k, s, r, tag, rights);
     if (k->trace.size) trace_ipc(k, s, r, tag, label, err);
     r->ret_tag = (tag & ~(uint64_t)L4_MSGTAG_ERROR) | (err ? L4_MSGTAG_ERROR : 0);

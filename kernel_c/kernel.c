@@ -101,6 +101,7 @@ int kernel_create(const struct kernel_config *cfg, uint8_t *physmem, uint64_t si
     seed_init(k, cfg);
     k->sched_until_ns = k->sched_event_ns = UINT64_MAX;     /* no bounds until a run sets them */
     k->sched_steps_left = UINT64_MAX;
+    kernel_cost_defaults(&k->cost);
     objtab_init(&k->objs);
     int rc = frames_init(&k->frames, size / FRAME_SIZE, cfg->kmem_bytes / FRAME_SIZE);
     if (!rc)
@@ -118,6 +119,33 @@ int kernel_create(const struct kernel_config *cfg, uint8_t *physmem, uint64_t si
         return rc;
     }
     *out = k;
+    return 0;
+}
+
+void kernel_cost_defaults(struct cost_table *out)
+{
+    *out = (struct cost_table){
+        .syscall_ns = COST_SYSCALL_NS, .ipc_ns = COST_IPC_NS, .word_ns = COST_WORD_NS,
+        .item_ns = COST_ITEM_NS, .switch_ns = COST_SWITCH_NS, .space_ns = 0,
+        .ipi_ns = COST_IPI_NS, .kobj_ns = COST_KOBJ_NS,
+        .vcpu_upcall_ns = COST_VCPU_UPCALL_NS, .vcpu_resume_ns = COST_VCPU_RESUME_NS,
+    };
+}
+
+void kernel_costs(const kernel_t *k, struct cost_table *out)
+{
+    *out = k->cost;
+}
+
+int kernel_set_costs(kernel_t *k, const struct cost_table *costs)
+{
+    if (!costs)
+        return -L4_EINVAL;
+    const uint64_t *each = &costs->syscall_ns;
+    for (size_t i = 0; i < sizeof(*costs) / sizeof(*each); i++)
+        if (each[i] > COST_MAX_NS)
+            return -L4_EINVAL;
+    k->cost = *costs;
     return 0;
 }
 

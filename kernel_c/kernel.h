@@ -82,6 +82,7 @@ struct kernel {
     /* Seeded choices among legal schedules (seed.c); canonical order when !seeded. */
     uint32_t seeded, quantum_jitter_permille;
     uint64_t rng;
+    struct cost_table cost;    /* what each operation charges (kernel_set_costs) */
 };
 
 /* The live object with this id (table slot, generation), or NULL once it died. Inline:

@@ -753,7 +753,7 @@ int task_map_mem(kernel_t *k, kobj_id_t dst_task, kobj_id_t src_task, uint64_t f
     /* l4_task_map's memory case: the receive window is the whole destination space.
      * Each page costs what it costs in a map item. */
     int rc = mem_map(k, st, fpage, dt, FPAGE_ALL_SPACES, ctl, mapped);
-    charge_entry(k, (uint64_t)*mapped * COST_ITEM_NS);
+    charge_entry(k, (uint64_t)*mapped * k->cost.item_ns);
     return rc;
 }
 

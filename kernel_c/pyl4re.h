@@ -62,6 +62,26 @@ phys_addr_t kernel_kip(const kernel_t *k);
 /* Blocks the C core holds on the C heap, over all kernels of this build (heap.c). */
 uint64_t core_heap_blocks(void);
 
+/* ---- the cost table (docs/time.md): the virtual ns each operation charges. It starts as
+ * the architecture's model table (enum arch_cost); a platform profile replaces it. */
+struct cost_table {
+    uint64_t syscall_ns;       /* every kernel entry (entry and exit) */
+    uint64_t ipc_ns;           /* each message transfer */
+    uint64_t word_ns;          /* each message word copied */
+    uint64_t item_ns;          /* each capability or page mapped */
+    uint64_t switch_ns;        /* each context switch */
+    uint64_t space_ns;         /* a switch that also changes the address space */
+    uint64_t ipi_ns;           /* a wake-up reaching another CPU */
+    uint64_t kobj_ns;          /* a slow-path kernel-object operation */
+    uint64_t vcpu_upcall_ns;   /* a vCPU event entering the entry point */
+    uint64_t vcpu_resume_ns;   /* a vcpu_resume that goes through */
+};
+enum { COST_MAX_NS = 1000000000 };     /* no single charge above 1 s */
+void kernel_cost_defaults(struct cost_table *out);
+void kernel_costs(const kernel_t *k, struct cost_table *out);
+/* -L4_EINVAL (table unchanged) if any cost exceeds COST_MAX_NS. */
+int kernel_set_costs(kernel_t *k, const struct cost_table *costs);
+
 /* ---- the architecture this build is for (constants in arch_abi.h) */
 struct arch_info {
     const char *name;
@@ -788,5 +808,6 @@ int vm_inject(kernel_t *k, kobj_id_t thread, uint32_t vector, int raise);
 /* ---- the benchmarks' C floor (floor.c): iterations of a call, two lookups and the
  * words copied each way; returns a checksum so the loop cannot be optimised away. */
 uint64_t bench_floor(uint64_t iterations, uint32_t words);
+void bench_noop(void);
 
 #endif

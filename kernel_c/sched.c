@@ -111,7 +111,7 @@ void sched_ready(kernel_t *k, struct thread *t)
     uint32_t from = k->running_cpu;
     if (from != CPU_NONE && from != t->cpu) {
         /* It hears of it only when the IPI arrives. */
-        uint64_t arrival = k->cpu[from].clock_ns + COST_IPI_NS;
+        uint64_t arrival = k->cpu[from].clock_ns + k->cost.ipi_ns;
         if (arrival > k->cpu[t->cpu].clock_ns) {
             timeout_arm(k, t, arrival);
             t->wake_pending = 1;
@@ -136,6 +136,21 @@ void sched_block(kernel_t *k, struct thread *t)
     }
 }
 
+/* A context switch on cpu to `to`; one into another task's address space costs more. */
+static inline void charge_switch(kernel_t *k, uint32_t cpu, const struct thread *to)
+{
+    uint64_t ns = k->cost.switch_ns;
+    if (k->cost.space_ns) {                  /* the model table has none: nothing to track */
+        struct cpu *c = &k->cpu[cpu];
+        uint64_t space = to->task ? (uint64_t)to->task->hdr.gen << 32 | to->task->hdr.slot : 0;
+        if (space != c->space) {
+            c->space = space;
+            ns += k->cost.space_ns;
+        }
+    }
+    cpu_charge(k, cpu, ns);
+}
+
 void sched_switch_to(kernel_t *k, struct thread *from, struct thread *to)
 {
     /* Time-slice donation (§12): the partner runs at once, whatever its priority. */
@@ -149,7 +164,7 @@ void sched_switch_to(kernel_t *k, struct thread *from, struct thread *to)
     if (k->trace.size) trace_switch(k, to->cpu, to);
     c->current = to;
     c->need_resched = 0;
-    cpu_charge(k, to->cpu, COST_SWITCH_NS);
+    charge_switch(k, to->cpu, to);
 }
 
 void sched_handoff(kernel_t *k, struct thread *from, struct thread *to)
@@ -162,7 +177,7 @@ void sched_handoff(kernel_t *k, struct thread *from, struct thread *to)
     if (k->trace.size) trace_switch(k, from->cpu, to);
     c->current = to;
     c->need_resched = 0;
-    cpu_charge(k, from->cpu, COST_SWITCH_NS);
+    charge_switch(k, from->cpu, to);
 }
 
 void sched_yield(kernel_t *k, struct thread *t)
@@ -270,7 +285,7 @@ static struct thread *cpu_pick(kernel_t *k, struct cpu *c)
     c->current = next;
     if (k->trace.size) trace_switch(k, (uint32_t)(c - k->cpu), next);
     if (next != cur)
-        cpu_charge(k, (uint32_t)(c - k->cpu), COST_SWITCH_NS);
+        charge_switch(k, (uint32_t)(c - k->cpu), next);
     return next;
 }
 
@@ -280,8 +295,8 @@ static int run_compute(kernel_t *k, struct cpu *c, struct thread *t, uint64_t un
     uint64_t horizon = until ? until : NEVER;
     for (uint32_t i = 0; i < k->cpus; i++) {
         uint64_t e = next_event(k, &k->cpu[i]);
-        if (&k->cpu[i] != c && e != NEVER && e + COST_IPI_NS < horizon)
-            horizon = e + COST_IPI_NS;
+        if (&k->cpu[i] != c && e != NEVER && e + k->cost.ipi_ns < horizon)
+            horizon = e + k->cost.ipi_ns;
     }
     if (c->timeouts && c->timeouts->deadline_ns < horizon)
         horizon = c->timeouts->deadline_ns;

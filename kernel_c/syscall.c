@@ -174,7 +174,7 @@ static int general_entry(kernel_t *k, struct thread *t, const struct sys_call *c
 int kernel_entry(kernel_t *k, struct thread *t, const struct sys_call *c)
 {
     k->events++;
-    cpu_charge(k, t->cpu, COST_SYSCALL_NS);
+    cpu_charge(k, t->cpu, k->cost.syscall_ns);
     kip_tick(k, t->cpu);
     t->slow.pending = 0;                         /* the rest is read only once it is set */
     if (ipc_fast(k, t, c))                       /* ipc.c: the partner waits already */
@@ -272,7 +272,7 @@ int sys_complete(kernel_t *k, kobj_id_t thread, uint64_t reply_tag, uint32_t ipc
         return -L4_EINVAL;
     t->slow.pending = 0;
     if (k->running_cpu != CPU_NONE)           /* the CPU that did the work pays for it */
-        cpu_charge(k, k->running_cpu, COST_KOBJ_NS);
+        cpu_charge(k, k->running_cpu, k->cost.kobj_ns);
     if (ipc_error) {
         t->utcb[UTCB_TCR_ERROR] = ipc_error;
         t->ret_tag = L4_MSGTAG_ERROR;

@@ -160,6 +160,7 @@ struct cpu {
     uint32_t rq_words;         /* bit w set: rq_bits[w] is not 0 */
     struct thread *timeouts;   /* sorted by deadline */
     uint32_t online;
+    uint64_t space;            /* id of the task whose address space is loaded (0: none) */
 };
 
 /* Virtual time (§12): inline, as every IPC charges several times. */

@@ -151,9 +151,9 @@ void vcpu_thread_dies(struct thread *t)
 static void charge_upcall(kernel_t *k, struct thread *t)
 {
     if (k->running_cpu != CPU_NONE)
-        cpu_charge(k, k->running_cpu, COST_VCPU_UPCALL_NS);
+        cpu_charge(k, k->running_cpu, k->cost.vcpu_upcall_ns);
     else if (t->cpu != CPU_NONE)
-        cpu_charge(k, t->cpu, COST_VCPU_UPCALL_NS);
+        cpu_charge(k, t->cpu, k->cost.vcpu_upcall_ns);
 }
 
 /* Fiasco's vcpu_enter_kernel_mode + vcpu_save_state_and_upcall: the code t was running
@@ -426,7 +426,7 @@ int vcpu_resume_commit(kernel_t *k, kobj_id_t thread)
         t->vcpu.park = VCPU_PARK_NONE;     /* the resuming code is done with */
         t->start_pending = 0;
         k->cpu[t->cpu].need_resched = 1;
-        charge_entry(k, COST_VCPU_UPCALL_NS);
+        charge_entry(k, k->cost.vcpu_upcall_ns);
         if (k->trace.size)
             trace_event(k, TRACE_VCPU_UPCALL, t->cpu, thread_id(t).raw, VCPU_EVENT_RESUME_IRQ,
                         saved, t->ip);
@@ -464,7 +464,7 @@ int vcpu_resume_commit(kernel_t *k, kobj_id_t thread)
     t->program = PROGRAM_PYTHON;           /* vCPU code is Python code, parked or at an entry */
     t->start_pending = 1;                  /* the run loop starts (or continues) it at r.ip */
     k->cpu[t->cpu].need_resched = 1;
-    charge_entry(k, COST_VCPU_RESUME_NS);
+    charge_entry(k, k->cost.vcpu_resume_ns);
     if (k->trace.size) {
         trace_event(k, TRACE_VCPU_RESUME, t->cpu, thread_id(t).raw, st, t->ip,
                     kobj_id_of(&space->hdr).raw);

@@ -7,7 +7,7 @@ clear Python exception and leaves the kernel untouched.
 """
 import numpy as np
 
-from . import _args, _core
+from . import _args, _core, platforms
 from . import trace as _trace
 from .console import Console
 from .control.dispatch import ControlPlane
@@ -55,12 +55,17 @@ class Kernel:
     entries of the trace ring (0: no tracing). `sched` picks the scheduler build:
     "fp" (fixed-priority round robin, the default) or "wfq" (weighted fair queueing; Fiasco,
     too, selects its scheduler at compile time: `docs/sched.md`).
+
+    `platform` names the machine whose costs virtual time is charged with: "model" (the
+    architecture's own table, docs/time.md) or a calibrated profile of that architecture
+    (`pyl4re.platforms.names(arch)`, docs/benchmarks.md); `k.profile` is its Platform.
     """
 
     def __init__(self, arch="x86_64", cpus=1, memory=64 << 20, seed=None, *,
                  kernel_memory=None, log_schedule=False, log_stream=None, trace_size=None,
-                 quantum_jitter=DEFAULT_QUANTUM_JITTER, sched="fp"):
+                 quantum_jitter=DEFAULT_QUANTUM_JITTER, sched="fp", platform=platforms.MODEL):
         ffi, lib = _core.load(arch, sched)
+        profile = platforms.lookup(platform, arch)
         _int_arg(cpus, "cpus")
         _int_arg(memory, "memory")
         if seed is not None:
@@ -107,6 +112,10 @@ class Kernel:
         out = ffi.new("kernel_t **")
         check(lib.kernel_create(cfg, self._membuf, memory, out), "kernel_create")
         self._k = ffi.gc(out[0], lib.kernel_destroy)
+        self.platform, self.profile = platform, profile
+        if profile is not None:
+            check(lib.kernel_set_costs(self._k, ffi.new("struct cost_table *", {
+                f"{name}_ns": ns for name, ns in profile.cost_ns().items()})), "platform costs")
         self.frames = Frames(self)
         self.root_task = Task(self, lib.kernel_root_task(self._k).raw)
         self.root_factory = self.root_task.object_at(CapIndex(lib.L4_BASE_FACTORY_CAP_INDEX))
@@ -214,6 +223,12 @@ class Kernel:
     def trace_json(self, path=None):
         """The trace as Chrome/Perfetto trace-event JSON (also written to `path`)."""
         return _trace.chrome_json(self, path)
+
+    def costs(self):
+        """The cost table virtual time is charged from: cost name -> ns."""
+        out = self._ffi.new("struct cost_table *")
+        self._lib.kernel_costs(self._k, out)
+        return {name: getattr(out, f"{name}_ns") for name in platforms.COSTS}
 
     def cpu_clock(self, cpu):
         """(clock_ns, idle_ns) of one CPU."""

@@ -150,6 +150,7 @@ class Task(KernelObject):
         """Remove the capability; the object dies with its last counted reference."""
         expect(index, CapIndex, "capability index")
         k = self.kernel
+        k._loop.settle_last_result()           # a held RunResult describes the state before
         check(k._lib.cspace_delete(k._k, [self.id], [index.value]),
               f"delete {self!r} slot {index!r}")
 
@@ -157,6 +158,7 @@ class Task(KernelObject):
         """Delete the object itself (needs the D right); every capability to it dies."""
         expect(index, CapIndex, "capability index")
         k = self.kernel
+        k._loop.settle_last_result()           # a held RunResult describes the state before
         check(k._lib.cspace_delete_obj(k._k, [self.id], [index.value]),
               f"delete object at {self!r} slot {index!r}")
 

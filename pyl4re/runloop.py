@@ -11,7 +11,7 @@ an ip (RESUME_START) continues the coroutine parked there, or starts the code re
 at it. Code that ends in vCPU user mode is an exception upcall, not the thread's end.
 """
 import inspect
-from dataclasses import dataclass, field
+import weakref
 
 from . import traps
 from .code import code_at, no_code
@@ -32,17 +32,58 @@ def _raised(rec, exc, message=None):
     return err
 
 
-@dataclass
 class RunResult:
-    """What `Kernel.run()` ended with."""
-    reason: str                                   # "idle", "limit", "steps", "shutdown"
-    now_ns: int
-    exited: dict = field(default_factory=dict)    # thread name -> return value
-    failed: dict = field(default_factory=dict)    # thread name -> exception
-    blocked: dict = field(default_factory=dict)   # thread name -> what it waits for
-    deleted: list = field(default_factory=list)   # threads whose object was deleted
-    shutdown: str = None                          # "poweroff" or "reboot" (platform control)
-    hint: str = None     # threads stay blocked after a failure: where to look (explain_last_error)
+    """What `Kernel.run()` ended with: reason, now_ns and shutdown at once; the thread
+    fields (exited, failed, blocked, deleted, hint) are gathered from the kernel when first
+    read (one C call per known thread), so a run whose result is dropped costs nothing at
+    its end. A result still alive when the kernel moves on (the next run()) is gathered
+    before it does, so its fields always describe the state as its run ended."""
+    _THREAD_FIELDS = ("exited", "failed", "blocked", "deleted", "hint")
+    __slots__ = ("reason", "now_ns", "shutdown", "_gather", "_fields", "__weakref__")
+
+    def __init__(self, reason, now_ns, exited=None, failed=None, blocked=None, deleted=None,
+                 shutdown=None, hint=None, gather=None):
+        self.reason, self.now_ns, self.shutdown = reason, now_ns, shutdown
+        self._gather = gather
+        self._fields = None if gather else {
+            "exited": exited or {}, "failed": failed or {}, "blocked": blocked or {},
+            "deleted": deleted or [], "hint": hint}
+
+    def _thread_fields(self):
+        if self._fields is None:
+            gather, self._gather = self._gather, None
+            self._fields = gather()
+        return self._fields
+
+    exited = property(lambda self: self._thread_fields()["exited"],
+                      doc="thread name -> return value")
+    failed = property(lambda self: self._thread_fields()["failed"],
+                      doc="thread name -> exception")
+    blocked = property(lambda self: self._thread_fields()["blocked"],
+                       doc="thread name -> what it waits for")
+    deleted = property(lambda self: self._thread_fields()["deleted"],
+                       doc="threads whose object was deleted")
+    hint = property(lambda self: self._thread_fields()["hint"],
+                    doc="threads stay blocked after a failure: where to look "
+                        "(explain_last_error)")
+
+    def _astuple(self):
+        f = self._thread_fields()
+        return (self.reason, self.now_ns, f["exited"], f["failed"], f["blocked"],
+                f["deleted"], self.shutdown, f["hint"])
+
+    def __repr__(self):
+        names = ("reason", "now_ns", "exited", "failed", "blocked", "deleted", "shutdown",
+                 "hint")
+        return "RunResult(" + ", ".join(f"{n}={v!r}" for n, v in
+                                        zip(names, self._astuple())) + ")"
+
+    def __eq__(self, other):
+        if other.__class__ is not RunResult:
+            return NotImplemented
+        return self._astuple() == other._astuple()
+
+    __hash__ = None
 
 
 class ThreadRecord:
@@ -111,9 +152,12 @@ class RunLoop:
         self.parked = {}             # (thread id, continuation ip) -> Parked: vCPU code
         self.schedule_log = [] if kernel.log_schedule else None
         self._running = False
+        self._last_result = None     # weak reference to the last RunResult, not yet gathered
 
     def record(self, tid, name=None, env=None, main_ip=None):
         rec = self.threads.get(tid)
+        if rec is None and self._last_result is not None:
+            self.settle_last_result()          # a new thread is not part of the last run
         if rec is None:
             rec = self.threads[tid] = ThreadRecord(self.k, tid, name or self._name(tid),
                                                    env, main_ip)
@@ -156,10 +200,11 @@ class RunLoop:
         out = k._next
         threads = self.threads
         log = self.schedule_log
-        result = RunResult("idle", 0)
+        self.settle_last_result()
+        result = RunResult("idle", 0, gather=lambda: None)
         errors_before = k._harness.errors_noted()
         SCHED_RUN, SCHED_EVENT, RESUME_START = lib.SCHED_RUN, lib.SCHED_EVENT, lib.RESUME_START
-        RESUME_UPCALL = lib.RESUME_UPCALL
+        RESUME_UPCALL, RESUME_RESULT = lib.RESUME_UPCALL, lib.RESUME_RESULT
         RESUME_EXCEPTION = lib.RESUME_EXCEPTION
         SUSPEND, SWITCHED = traps.SUSPEND, traps.SWITCHED
         # A waiting kernel entry may make the next scheduling decision itself (SWITCHED),
@@ -215,6 +260,16 @@ class RunLoop:
             traps._running = rec
             try:
                 yielded = rec.coro.send(resume)
+                # The partner C chose is a µApp waiting for its result (the µApp<->µApp
+                # round trip): it goes on at once, without the general path above.
+                while yielded is SWITCHED and out.status == SCHED_RUN \
+                        and out.resume == RESUME_RESULT:
+                    nxt = threads.get(out.thread.raw)
+                    if nxt is None or nxt.coro is None or nxt.failing is not None \
+                            or nxt.triggered is not None:
+                        break                  # anything special: the general path
+                    rec = traps._running = nxt
+                    yielded = nxt.coro.send(RESUME_RESULT)
             except StopIteration as stop:
                 if not self._user_code_ended(rec):
                     self._end(rec, value=stop.value)
@@ -243,21 +298,40 @@ class RunLoop:
         result.now_ns = lib.kernel_now_ns(kk)
         self._drop_parked(lambda tid: lib.thread_info(kk, threads[tid].ref, k._ffi.new(
             "struct thread_info *")) < 0 if tid in threads else True)
-        # One C call per thread the harness knows (this walk is O(threads) per run).
+        result._gather = lambda: self._gather_threads(errors_before)
+        self._last_result = weakref.ref(result)
+        return result
+
+    def _gather_threads(self, errors_before):
+        """The thread fields of a RunResult: one C call per thread the harness knows."""
+        k = self.k
+        lib, kk, threads = k._lib, k._k, self.threads
+        exited, failed, blocked, deleted, hint = {}, {}, {}, [], None
         info, describe = k._ffi.new("struct thread_info *"), k._harness.describe_info
-        for rec in self.threads.values():
+        for rec in threads.values():
             if lib.thread_info(kk, rec.ref, info) < 0:
-                result.deleted.append(rec.name)
+                deleted.append(rec.name)
             elif rec.ended:
-                (result.failed if rec.error else result.exited)[rec.name] = \
-                    rec.error if rec.error else rec.value
+                if rec.error:
+                    failed[rec.name] = rec.error
+                else:
+                    exited[rec.name] = rec.value
             else:
                 what = describe(info)
                 if what:
-                    result.blocked[rec.name] = what
-        if result.blocked:
-            result.hint = k._harness.blocked_hint(result.blocked, errors_before)
-        return result
+                    blocked[rec.name] = what
+        if blocked:
+            hint = k._harness.blocked_hint(blocked, errors_before)
+        return {"exited": exited, "failed": failed, "blocked": blocked, "deleted": deleted,
+                "hint": hint}
+
+    def settle_last_result(self):
+        """The last run's result, if still held and not yet read, is gathered now: the
+        kernel is about to change (a new run)."""
+        last = self._last_result() if self._last_result is not None else None
+        self._last_result = None
+        if last is not None:
+            last._thread_fields()
 
     def _raise_exception(self, rec, exc):
         """An exception escaped the µApp's code: as an illegal instruction would, it goes

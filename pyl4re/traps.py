@@ -3,7 +3,8 @@
 Every operation that enters the kernel calls `enter()`. It performs the kernel entry in C
 right away; when the kernel finishes at once (SYS_DONE) the µApp goes on without ever
 returning to the run loop. Only when the thread must wait does it yield to the loop
-(`_suspend()`, or `_switched()` when C has already chosen the next thread: SYS_SWITCH),
+(SUSPEND, or SWITCHED when C has already chosen the next thread: SYS_SWITCH; `enter` is
+a generator-based coroutine, so the µApp's await yields straight from it),
 and the run loop resumes it later with how to go on (enum sched_resume); the result
 itself is read from the scheduler's answer (`sched_out`), still the thread's own then.
 A vCPU's entry may become an upcall instead (SYS_UPCALL): the code yields, the loop parks
@@ -69,10 +70,12 @@ def _switched():
     return (yield SWITCHED)
 
 
-async def enter(dest, tag, label, timeout, wrap=None):
+@types.coroutine
+def enter(dest, tag, label, timeout, wrap=None):
     """One kernel entry: capability selector | L4_SYSF_* flags, the tag's raw word, the
     label register and the timeout pair. Returns (tag raw, label) once it completes, or
-    wrap(tag raw, label) when a wrap is given."""
+    wrap(tag raw, label) when a wrap is given. A generator, not an `async def`: one frame
+    less between the µApp's await and the loop on every switch."""
     cur = _running or running()
     res = cur.result
     while True:
@@ -83,9 +86,9 @@ async def enter(dest, tag, label, timeout, wrap=None):
             out_tag, out_label = res.tag, res.label
             break
         if status == SYS_SWITCH:
-            resume = await _switched()
+            resume = yield SWITCHED
         elif status == SYS_SUSPEND or status == SYS_UPCALL:
-            resume = await _suspend()
+            resume = yield SUSPEND
         elif status == SYS_GONE:
             raise ThreadGone()
         else:

@@ -18,7 +18,7 @@ def test_bench_quick_writes_every_figure(tmp_path, capsys):
         assert [f["tasks_alive"] for f in sweep["tasks"]] == [10, 10_000]
     assert set(data["arches"]) == set(_core.available_arches())
     for figures in data["arches"].values():
-        assert set(figures) == {"c_floor"} | {c.key for c in CASES}
+        assert set(figures) == {"c_floor", "python_floor"} | {c.key for c in CASES}
         for c in figures.values():
             assert 0 < c["min_ns"] <= c["median_ns"] <= c["max_ns"]
         assert figures["native_round_trip"]["virtual_ns"] > 0
@@ -76,13 +76,13 @@ def test_bench_scaling_prints_the_sweeps_and_draws_them(tmp_path, capsys):
         assert f"plot: {png}" in out and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def fake_results(native_ns, uapp_ns, simpy_ns, instructions, alive):
+def fake_results(native_ns, uapp_ns, simpy_ns, instructions, alive, to_native_ns=700.0):
     """A results document as run() makes one, with chosen figures (nothing measured)."""
     from pyl4re.bench import instructions as instr, report, scaling
     fig = lambda ns: {"min_ns": ns, "median_ns": ns, "max_ns": ns, "virtual_ns": 700}
     cases = {c.key: dict(fig(1000.0), path=c.path, ops=1) for c in CASES}
-    cases.update(c_floor=fig(10.0), native_round_trip=fig(native_ns),
-                 uapp_round_trip=fig(uapp_ns), uapp_to_native_round_trip=fig(700.0))
+    cases.update(c_floor=fig(10.0), python_floor=fig(400.0), native_round_trip=fig(native_ns),
+                 uapp_round_trip=fig(uapp_ns), uapp_to_native_round_trip=fig(to_native_ns))
     results = {"machine": {"description": "a test"}, "quick": False,
                "references": {"asyncio_queue_round_trip": fig(7000.0),
                               "simpy_store_round_trip": fig(simpy_ns)},
@@ -99,12 +99,12 @@ def fake_results(native_ns, uapp_ns, simpy_ns, instructions, alive):
 def test_every_target_says_where_it_comes_from_and_what_bounds_it():
     from pyl4re.bench.report import print_report
     for holds, figures in ((False, (200.0, 3000.0, 7000.0, 748, 1.5)),
-                           (True, (38.0, 500.0, 7000.0, 400, 1.0))):
+                           (True, (38.0, 700.0, 7000.0, 400, 1.0, 500.0))):
         results = fake_results(*figures)
         out = io.StringIO()
         print_report(results, CASES, out)
         text = out.getvalue()
-        assert len(results["targets"]) == 4
+        assert len(results["targets"]) == 6
         for t in results["targets"]:
             assert t["holds"] is holds
             assert t["source"] and "issue" not in t["source"] and "issue" not in t["bound"]
@@ -113,7 +113,7 @@ def test_every_target_says_where_it_comes_from_and_what_bounds_it():
             assert after[0] == f"      from: {t['source']}"
             assert (after[1:2] == [f"      bounded by: {t['bound']}"]) is not holds
         assert "issue" not in text
-    simpy = fake_results(200.0, 3000.0, 7000.0, 748, 1.5)["targets"][1]
+    simpy = fake_results(200.0, 3000.0, 7000.0, 748, 1.5)["targets"][2]
     assert "calls to a native server (no switch) reach 10.0x" in simpy["bound"]
 
 

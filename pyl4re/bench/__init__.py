@@ -2,7 +2,8 @@
 
 For each built architecture: IPC round trips on the C path (native threads) and the Python
 path (µApps), with more words, capability items, page faults, map/unmap and two CPUs; the
-C floor (kernel_c/floor.c), asyncio.Queue and SimPy's Store (the `bench` extra) measured
+C floor (kernel_c/floor.c), the Python floor (two coroutines, the same awaits and no-op
+cffi calls), asyncio.Queue and SimPy's Store (the `bench` extra) measured
 in the same run and shown as ratios; instructions per C round trip under callgrind (when
 valgrind is installed); the tasks-alive sweep of target 3 (10 and 100 000 tasks; 10 000
 with --quick), or with --scaling all sweeps of scaling.py and their plot; the targets with
@@ -53,7 +54,7 @@ def run(quick=False, out=None, arches=None, scaling=False, plot_path=None, count
     # Target 3 (tasks alive) needs its own sweep unless the whole scaling set runs.
     alive = scaling_mod.Sizes(tasks=(10, 10_000 if quick else 100_000),
                               rounds=20_000 if quick else 200_000, repeats=repeats)
-    progress = Progress(1 + with_simpy + len(arches) * (1 + len(CASES)) + count
+    progress = Progress(1 + with_simpy + len(arches) * (2 + len(CASES)) + count
                         + len(arches) * (scaling_mod.steps(quick) if scaling
                                          else len(alive.tasks)))
     results = {"machine": machine(), "quick": quick, "references": {}, "arches": {}}
@@ -70,6 +71,9 @@ def run(quick=False, out=None, arches=None, scaling=False, plot_path=None, count
         floor_rounds = 200_000 if quick else 2_000_000
         figures["c_floor"] = measure(lambda: references.c_floor(arch, floor_rounds), repeats)
         progress.step(f"{arch} C floor")
+        figures["python_floor"] = measure(lambda: references.python_floor(arch, py_refs),
+                                          repeats)
+        progress.step(f"{arch} Python floor")
         for case in CASES:
             ops = case.ops_per_run(quick)
             figures[case.key] = dict(measure(lambda: case.run(arch, ops), repeats),
@@ -112,10 +116,25 @@ def add_arguments(p):
                    help="where --scaling draws its PNG (default: %(default)s)")
     p.add_argument("--no-count", action="store_true",
                    help="skip the instruction counts under callgrind")
+    p.add_argument("--platform", nargs="?", const="all", metavar="NAME",
+                   help="instead of the report: ipcbench in the model under the platform "
+                        "profile NAME (default: every profile), its cycles next to the "
+                        "published ones and the deviation")
 
 
 def run_args(args):
     """Runs the report for parsed command-line arguments; the exit status."""
+    if args.platform:
+        from . import calibration
+        try:
+            rows = calibration.run(args.platform)
+        except ValueError as exc:
+            print(f"pyl4re bench: {exc}", file=sys.stderr)
+            return 2
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump({"machine": machine(), "calibration": rows}, f, indent=1)
+        return 0
     results = run(quick=args.quick, arches=args.arch, scaling=args.scaling,
                   plot_path=args.plot, count=not args.no_count)
     if args.json:

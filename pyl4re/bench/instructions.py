@@ -2,7 +2,9 @@
 machine, where host time is not.
 
 One child Python runs under `valgrind --tool=callgrind`, collecting only while C runs in
-sched_next() (kernel_c/sched.c: where native threads run, with no Python in between). For
+the cffi wrapper of sched_next() (kernel_c/sched.c: where native threads run, with no
+Python in between; the wrapper, as link-time optimisation may inline sched_next into it
+and renames it `..._sched_next.lto_priv.0`, hence the pattern). For
 each architecture it runs the native <-> native round-trip case of `pyl4re bench` twice, with
 ROUNDS[0] and ROUNDS[1] rounds, and calls getppid() after each run: callgrind dumps the
 count there. (I(N2) - I(N1)) / (N2 - N1) cancels what does not repeat per round (boot, the
@@ -83,7 +85,7 @@ def per_round_trip(arches, rounds=ROUNDS):
     env["LD_BIND_NOW"] = "1"       # no lazy symbol binding inside a run: only its first
     with tempfile.TemporaryDirectory(prefix="pyl4re-callgrind-") as outdir:
         cmd = [shutil.which("valgrind"), "--tool=callgrind", "--collect-atstart=no",
-               "--toggle-collect=sched_next", f"--dump-before={_MARKER}",
+               "--toggle-collect=_cffi_f_sched_next*", f"--dump-before={_MARKER}",
                f"--callgrind-out-file={os.path.join(outdir, 'callgrind.out')}",
                sys.executable, "-c", _CHILD, ",".join(arches), ",".join(map(str, rounds))]
         # cwd: the child's sys.path starts with it, so no other checkout's pyl4re shadows ours.
@@ -94,8 +96,8 @@ def per_round_trip(arches, rounds=ROUNDS):
         counts = _marker_dumps(outdir)
     if len(counts) != 2 * len(arches):
         raise RuntimeError(f"expected {2 * len(arches)} callgrind dumps, got {len(counts)}")
-    if not all(counts):                    # e.g. sched_next inlined away (LTO): no symbol
-        raise RuntimeError("callgrind collected nothing in sched_next")
+    if not all(counts):                    # e.g. the wrapper's symbol renamed: no match
+        raise RuntimeError("callgrind collected nothing in sched_next's wrapper")
     n1, n2 = rounds
     return [(counts[2 * i + 1] - counts[2 * i]) / (n2 - n1) for i in range(len(arches))]
 

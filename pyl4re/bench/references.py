@@ -15,6 +15,38 @@ def c_floor(arch, rounds, words=2):
     return (time.perf_counter_ns() - t0) / rounds, 0
 
 
+class _Hop:
+    """A preallocated awaitable: awaiting it suspends the coroutine once."""
+    __slots__ = ()
+
+    def __await__(self):
+        yield None
+
+
+def python_floor(arch, rounds):
+    """The least a µApp<->µApp round trip can cost in CPython: two coroutines taking
+    turns through a driver loop, each turn one await of a preallocated awaitable and one
+    cffi call into a C function that does nothing (two kernel entries, two switches)."""
+    noop = _core.load(arch)[1].bench_noop
+    hop = _Hop()
+
+    async def side():
+        while True:
+            noop()
+            await hop
+
+    a, b = side(), side()
+    a_send, b_send = a.send, b.send
+    t0 = time.perf_counter_ns()
+    for _ in range(rounds):
+        a_send(None)
+        b_send(None)
+    dt = time.perf_counter_ns() - t0
+    a.close()
+    b.close()
+    return dt / rounds, 0
+
+
 def asyncio_queue(rounds):
     async def main():
         a, b = asyncio.Queue(), asyncio.Queue()

@@ -2,9 +2,10 @@
 kernel entry through `pyl4re.traps.enter`, so it returns at once when the kernel finishes
 at once and waits (yields to the run loop) only when the thread has to.
 
-Each function checks its arguments when called and returns the entry's coroutine to
-await (one coroutine level less per switch than an `async def` wrapper: this is the µApp
-hot path); forgetting the `await` still draws Python's "never awaited" warning.
+Each function checks its arguments when called and returns the kernel entry to await
+(`traps.enter`, a generator-based coroutine: the µApp's own await drives it, with no
+coroutine level in between, as this is the µApp hot path). A forgotten `await` enters
+nothing (generator-based coroutines draw no "never awaited" warning).
 
 `utcb` arguments are accepted for l4sys compatibility and must be the running thread's
 UTCB (or None): the kernel always uses the caller's own UTCB, as the real one does.
