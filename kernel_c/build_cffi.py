@@ -46,6 +46,7 @@ KERNEL_SOURCES = [
     "kernel_c/trace.c",
     "kernel_c/pfc.c",
     "kernel_c/vcpu.c",
+    "kernel_c/cthread.c",
 ]
 ARCH_SOURCES = ["arch.c", "paging.c", "mmu.c", "vcpu.c"]
 
@@ -70,7 +71,9 @@ def selected_arches():
 
 
 def include_dirs(arch):
-    return [os.path.join(ROOT, "kernel_c"), os.path.join(ROOT, "arch", arch)]
+    # pyl4re/include: the ops table C µApps share with the kernel (cthread.c)
+    return [os.path.join(ROOT, "kernel_c"), os.path.join(ROOT, "arch", arch),
+            os.path.join(ROOT, "pyl4re", "include")]
 
 
 def cdef_text(arch, header="pyl4re.h"):
