@@ -80,16 +80,28 @@ static struct sigaction old_actions[NSIG];
 static int handlers_installed;
 static _Thread_local int alt_stack_ready;
 
-static void on_fault(int sig, siginfo_t *si, void *ucontext)
+/* Whoever handled sig before us: called in place, so our handler stays installed (each
+ * architecture's extension installs one, each knowing only its own threads). */
+static void chain(int sig, siginfo_t *si, void *ucontext)
 {
-    (void)ucontext;
-    struct cthread *c = current;
-    if (!c || c->in_kernel || c->info.status != CTHREAD_RUNNING) {
-        /* Not the program's fault: whoever handled it before us does (the access faults
-         * again, a raised signal is raised again once this handler returns). */
-        sigaction(sig, &old_actions[sig], NULL);
+    struct sigaction *old = &old_actions[sig];
+    if (old->sa_flags & SA_SIGINFO) {
+        if (old->sa_sigaction)
+            old->sa_sigaction(sig, si, ucontext);
+    } else if (old->sa_handler == SIG_DFL) {
+        signal(sig, SIG_DFL);          /* the access faults again, a raised one is raised */
         if (si->si_code <= 0)
             raise(sig);
+    } else if (old->sa_handler != SIG_IGN) {
+        old->sa_handler(sig);
+    }
+}
+
+static void on_fault(int sig, siginfo_t *si, void *ucontext)
+{
+    struct cthread *c = current;
+    if (!c || c->in_kernel || c->info.status != CTHREAD_RUNNING) {
+        chain(sig, si, ucontext);      /* not the program's fault */
         return;
     }
     uintptr_t addr = (uintptr_t)si->si_addr;

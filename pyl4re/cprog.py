@@ -207,7 +207,7 @@ class _Loaded:
         try:
             ops = _ffi.addressof(self.lib, "pyl4re_model_ops")
             self.main_ip = int(_ffi.cast("uintptr_t", _ffi.addressof(self.lib, "main")))
-        except (AttributeError, _ffi.error):
+        except (AttributeError, cffi.FFIError):
             _ffi.dlclose(self.lib)
             raise ValueError(f"{program.path!r} is no C µApp: it lacks main or pyl4re's "
                              "runtime (build it with pyl4re.cprog.build)") from None
