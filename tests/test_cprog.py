@@ -275,3 +275,46 @@ def test_cthread_boundary_refuses_garbage(kernel):
     assert lib.cthread_link(table, 48) < 0
     assert lib.cthread_code_base(0) == 0
     lib.cthread_free(ffi.NULL)
+
+
+def test_cli_cc_builds_a_program_that_runs(arch, tmp_path, capsys):
+    from pyl4re.__main__ import main
+    out = tmp_path / "client.so"
+    assert main(["cc", os.path.join(EXAMPLES, "ipc_client.c"), "-o", str(out),
+                 "-D", "ROUNDS=2"]) == 0
+    assert "C µApp client" in capsys.readouterr().out
+    k = Kernel(arch=arch, memory=16 << 20)
+    gate = k.create_gate(label=0x10)
+    k.start_cprogram(example("ipc_server"), name="srv", caps={"svc": gate.svr()})
+    k.start_cprogram(str(out), name="client", caps={"svc": gate})
+    assert k.run().exited == {"client": 0}
+    assert lines_of(k, "client") == SQUARES[:4]
+
+
+def test_cli_cc_reports_compile_errors(tmp_path, capsys):
+    from pyl4re.__main__ import main
+    src = tmp_path / "bad.c"
+    src.write_text("int main(void) { syntax error }\n")
+    assert main(["cc", str(src), "-o", str(tmp_path / "bad.so")]) == 1
+    assert "error" in capsys.readouterr().err
+    assert not (tmp_path / "bad.so").exists()
+
+
+def test_headers_and_runtime_ship_with_the_package():
+    """pyproject's package-data names every file a C µApp build reads from the package."""
+    import glob
+    import tomllib
+    with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
+        data = tomllib.load(f)["tool"]["setuptools"]["package-data"]
+    shipped = set()
+    for package, patterns in data.items():
+        base = os.path.join(ROOT, *package.split("."))
+        for pattern in patterns:
+            shipped |= {os.path.relpath(p, ROOT)
+                        for p in glob.glob(os.path.join(base, pattern), recursive=True)}
+    pkg = os.path.join(ROOT, "pyl4re")
+    needed = {os.path.relpath(p, ROOT) for p in
+              glob.glob(os.path.join(pkg, "include", "**", "*.h"), recursive=True)
+              + glob.glob(os.path.join(pkg, "crt", "*.c"))
+              + glob.glob(os.path.join(pkg, "bench", "c", "*.c"))}
+    assert len(needed) > 20 and needed <= shipped, needed - shipped
