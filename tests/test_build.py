@@ -22,9 +22,9 @@ needs_gcc = pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc not inst
 @pytest.mark.parametrize("arch", build_cffi.ARCHES)
 def test_sources_are_warning_free(arch):
     for src in build_cffi.KERNEL_SOURCES + [f"arch/{arch}/{s}" for s in build_cffi.ARCH_SOURCES]:
+        includes = [arg for d in build_cffi.include_dirs(arch) for arg in ("-I", d)]
         cmd = ["gcc", "-std=c11", "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-fsyntax-only",
-               "-I", os.path.join(ROOT, "kernel_c"), "-I", os.path.join(ROOT, "arch", arch),
-               os.path.join(ROOT, src)]
+               *includes, os.path.join(ROOT, src)]
         r = subprocess.run(cmd, capture_output=True, text=True, env=CLEAN_ENV)
         assert r.returncode == 0, f"{src}:\n{r.stderr}"
 
