@@ -1,6 +1,6 @@
 /*
  * l4_abi.h: the L4Re/Fiasco kernel ABI as constants, with l4sys names and values
- * (spec: shared/spec/l4re-abi.md, cited as §N).
+ * (stated with their sources in docs/abi.md, cited as §N).
  *
  * This header is part of the cffi boundary: the build feeds it to cffi's cdef, so it may
  * hold only what cdef parses (enums, and #define NAME <integer> for values wider than int).

@@ -1,4 +1,5 @@
-"""`Env`: what a µApp started by `Kernel.start_task` gets, like L4Re's `l4re_env_t` (§3).
+"""`Env`: what a µApp started by `Kernel.start_task` gets, like L4Re's `l4re_env_t`
+(user-level §3).
 
 Capability fields are selectors (index << 12), as in L4Re; `first_free_cap` is an index,
 `utcb_area` an fpage and `first_free_utcb` an address, as the L4Re fields are.

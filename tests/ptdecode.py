@@ -1,8 +1,8 @@
 """Independent page-table walkers for the tests, written from the architecture manuals.
 
 They read `kernel.physmem` from a root table address and never call the C walk, so a test
-can check the C walk against them: Intel SDM vol. 3A §4.5 (4-level paging) and §11.12
-(PAT); Arm ARM D8 (VMSAv8-64 stage 1 and stage 2 descriptors, 4 KiB granule); MIPS64 PRA
+can check the C walk against them: Intel SDM vol. 3A sections 4.5 (4-level paging) and
+11.12 (PAT); Arm ARM D8 (VMSAv8-64 stage 1 and stage 2 descriptors, 4 KiB granule); MIPS64 PRA
 (EntryLo) plus Fiasco's software PTE (EntryLo << 6, XI/RI at bits 4/5; spec §14.3).
 
 Each walker returns a `Leaf` (or None when the address does not translate) with the rights

@@ -1,6 +1,6 @@
 """The boot of the user level (sigma0 -> moe -> init), hello's golden output, the
-program environment (§3), priorities (§6.4), page faults through the region map, and the
-two-program example on every architecture."""
+program environment (user-level §3), priorities (user-level §6.4), page faults through
+the region map, and the two-program example on every architecture."""
 import sys
 from pathlib import Path
 

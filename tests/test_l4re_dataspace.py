@@ -1,5 +1,5 @@
 """moe's dataspaces over L4Re::Dataspace (0x4000): map, info, clear, copy_in, allocate,
-and the answers to bad requests (§4.1); moe keeps serving after each."""
+and the answers to bad requests (user-level §4.1); moe keeps serving after each."""
 import pyl4re
 from pyl4re import mem
 from pyl4re.l4re import Dataspace

@@ -1,5 +1,5 @@
-"""moe's factory / memory allocator (§4.2, §4.7): what it creates, quotas, sub-factories,
-scheduler proxies, and its answers to malformed create requests."""
+"""moe's factory / memory allocator (user-level §4.2, §4.7): what it creates, quotas,
+sub-factories, scheduler proxies, and its answers to malformed create requests."""
 import struct
 
 import pyl4re

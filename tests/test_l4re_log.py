@@ -1,4 +1,4 @@
-"""moe's log objects (§5.1): tags padded to 8, "| " and ": " continuations, colours,
+"""moe's log objects (user-level §5.1): tags padded to 8, "| " and ": " continuations, colours,
 the 1024-byte buffer, and malformed writes."""
 import struct
 

@@ -1,4 +1,4 @@
-"""moe's name spaces (§4.4): register, query (with '/' resolved part by part), unlink,
+"""moe's name spaces (user-level §4.4): register, query (with '/' resolved part by part), unlink,
 placeholders, the rights rules, and bad requests."""
 import pyl4re
 from pyl4re.l4re import Namespace

@@ -1,5 +1,5 @@
-"""Program exit through the parent (§4.6), moe as the init's parent and a program
-(Launcher) as its children's, and L4::Meta (§4.8) on moe's objects."""
+"""Program exit through the parent (user-level §4.6), moe as the init's parent and a program
+(Launcher) as its children's, and L4::Meta (user-level §4.8) on moe's objects."""
 
 from pyl4re.l4re import Launcher, Namespace, Parent
 from pyl4re.l4re.protocols import PROTO_DATASPACE, PROTO_META, PROTO_NAMESPACE, PROTO_PARENT

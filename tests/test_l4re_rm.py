@@ -1,4 +1,4 @@
-"""Region maps (§4.3): the in-task loader's (each program's env.rm and pager) and moe's
+"""Region maps (user-level §4.3): the in-task loader's (each program's env.rm and pager) and moe's
 (the loader stage's), attach/detach/find/areas, faults, and bad requests."""
 import pyl4re
 from pyl4re import mem

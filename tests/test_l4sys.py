@@ -1,4 +1,4 @@
-"""pyl4re.l4sys against the spec (shared/spec/l4re-abi.md §1–§7): every constant on every
+"""pyl4re.l4sys against the spec (docs/abi.md §1–§7): every constant on every
 built architecture, the known answers of §1 and §4, round trips, and refusals."""
 import copy
 import pickle

@@ -3,7 +3,7 @@ agree with task.translate on mapped, unmapped, read-only and no-execute addresse
 
 The emulator's physical RAM is as large as kernel.physmem and holds a private copy of the
 kernel pool (where every table lives); its MMU is pointed at task.pt_root. Each probe is a
-fresh emulator (shared/spec/verification.md: state from a fault lingers) doing one access at
+fresh emulator (state from a fault lingers) doing one access at
 user level:
   x86-64  CR4.PAE, EFER.LME|NXE|SCE, CR3 = root, CR0.PG|WP; sysretq to CPL3, then a real
           load, store, or jump. The probe code sits in a kernel-half page the harness adds

@@ -23,7 +23,7 @@ Global ids are Fiasco's debug ids: numbers in creation order from 0, never reuse
 import numpy as np
 
 from .. import _core
-from .dispatch import item_object, reply
+from .invocation import item_object, reply
 from .log import mr_bytes, writer
 
 _lib = _core.abi()

@@ -7,6 +7,7 @@ invocation path of a µApp's `l4_factory_create_*` and the harness share one dec
 What it must not do: keep quota arithmetic of its own (the C quota is the only truth).
 """
 from .. import _core
+from .invocation import ipc_error, item_object, reply
 
 _lib = _core.abi()
 
@@ -85,7 +86,6 @@ def _target_slot(inv):
 
 def invoke(inv):
     """A µApp's l4_factory_create_*(): MR0 = protocol, then vargs; BR item = target."""
-    from .dispatch import ipc_error, item_object, reply
     if inv.label != _lib.L4_PROTO_FACTORY:
         return reply(-_lib.L4_EBADPROTO)
     if not inv.rights & _lib.L4_CAP_FPAGE_S:

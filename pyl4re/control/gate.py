@@ -8,7 +8,7 @@ C. What it must not do: keep gate state of its own, or wake blocked senders itse
 gate_bind releases them).
 """
 from .. import _core
-from .dispatch import item_object, refuse, reply, signed
+from .invocation import item_object, refuse, reply, signed
 
 _lib = _core.abi()
 

@@ -6,7 +6,7 @@ Each operation decodes and checks (may fail, changes nothing), then acts through
 lines and their state live in C (irq.c). What it must not do: keep line state here.
 """
 from .. import _core
-from .dispatch import item_object, refuse, reply
+from .invocation import item_object, refuse, reply
 
 _lib = _core.abi()
 

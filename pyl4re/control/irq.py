@@ -6,7 +6,7 @@ L4_PROTO_IRQ_SENDER: detach; attach and bind_vcpu answer -L4_ENOSYS) and the rec
 endpoint bind (label L4_PROTO_KOBJECT, op L4_RCV_EP_BIND_OP), as on IPC gates.
 """
 from .. import _core
-from .dispatch import item_object, refuse, reply
+from .invocation import item_object, refuse, reply
 
 _lib = _core.abi()
 S = _lib.L4_CAP_FPAGE_S

@@ -12,7 +12,7 @@ itself (the Console does), or print anything but what a µApp wrote.
 import numpy as np
 
 from .. import _core
-from .dispatch import refuse, reply
+from .invocation import refuse, reply
 
 _lib = _core.abi()
 

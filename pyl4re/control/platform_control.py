@@ -18,7 +18,7 @@ Each handler decodes and checks first (may fail, changes nothing), then acts thr
 What it must not do: keep scheduler state (CPU online state lives in C).
 """
 from .. import _core
-from .dispatch import item_object, refuse, reply
+from .invocation import item_object, refuse, reply
 
 _lib = _core.abi()
 

@@ -9,7 +9,7 @@ fail, changes nothing), then performs through C. What it must not do: keep queue
 clocks of its own.
 """
 from .. import _core
-from .dispatch import item_object, reply, signed
+from .invocation import item_object, reply, signed
 
 _lib = _core.abi()
 

@@ -7,7 +7,7 @@ its own (the C tables and the mapping database are the only truth). I/O flexpage
 ports) are not modelled and answer -L4_ENOSYS.
 """
 from .. import _core
-from .dispatch import ipc_error, item_object, refuse, reply
+from .invocation import ipc_error, item_object, refuse, reply
 
 _lib = _core.abi()
 

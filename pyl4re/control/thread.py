@@ -10,7 +10,7 @@ operations answer -L4_ENOSYS until the features behind them exist. Each handler 
 state of its own.
 """
 from .. import _core
-from .dispatch import ipc_error, item_object, refuse, reply
+from .invocation import ipc_error, item_object, refuse, reply
 from .task import _memory_fpage
 
 _lib = _core.abi()

@@ -3,12 +3,12 @@ make the task and its first thread, give it its capabilities at the initial slot
 its `l4re_env_t` and initial stack in its memory, and start the in-task loader
 (`itas.py`, "rom/l4re") in it, which loads the program itself.
 
-Slots in the new task (user-level spec §3.2): 1 the task, 2 the kernel factory, 3 the
+Slots in the new task (user-level §3.2): 1 the task, 2 the kernel factory, 3 the
 first thread, 5 the log, 7 the scheduler, 0x10 the region map the starter made for it
 (the first thread's pager), 0x11 the memory allocator, 0x13 the parent, 0x14 the KIP
 dataspace, named capabilities from 0x16 on in the given order; `first_free_cap` is the
 slot after them. The first thread runs at priority 2; the in-task loader raises itself
-to 255 and runs the program's thread at 2 (§6.4).
+to 255 and runs the program's thread at 2 (user-level §6.4).
 
 Where memory and region maps come from differs by starter: moe makes them itself, a
 program asks its memory allocator by IPC. `AppModel` is what a starter provides;

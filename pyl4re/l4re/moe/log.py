@@ -1,5 +1,5 @@
 """moe's log objects: tagged, coloured lines on the kernel log (l4re-core
-`moe/server/src/log.cc`), byte for byte as user-level spec §5.1 describes.
+`moe/server/src/log.cc`), byte for byte as user-level §5.1 describes.
 
 Each line a log writes gets its colour escape and its tag, cut to 8 characters and padded
 to 8, then "| " — or ": " when the line continues one this log had left unfinished

@@ -2,7 +2,7 @@
 
 At boot moe asks sigma0 for any free RAM, largest chunks first (order 30 down to the page
 size, each order until sigma0 says no), with a receive window of the whole address space,
-so every chunk lands 1:1 (virtual = physical) in moe's own address space (user-level spec
+so every chunk lands 1:1 (virtual = physical) in moe's own address space (user-level
 §1.5). The allocator hands out naturally aligned blocks first fit from those chunks; moe
 reads and writes its pages at their physical address through `pyl4re.mem`.
 """

@@ -1,0 +1,1 @@
+"""What runs inside a VM: guest programs and the guest side of devices (virtio.py)."""
