@@ -248,8 +248,7 @@ def start(kernel, program, name=None, caps=None, prio=1, cpu=0, pager=None):
                 raise ValueError(f"caps: {cap_name!r} is no capability name for a C µApp "
                                  f"(a string of at most {_ENV_CAP_NAME} bytes)"[:200])
     loaded = _Loaded(kernel, program)
-    programs = kernel.__dict__.setdefault("_cprograms", {})
-    programs[loaded.base] = loaded
+    kernel._cprograms[loaded.base] = loaded
 
     async def main(env):
         loaded.set_env(env)
@@ -263,7 +262,7 @@ def start(kernel, program, name=None, caps=None, prio=1, cpu=0, pager=None):
 def code_at(kernel, ip):
     """The code a thread sent to ip runs, if ip is a function of a C µApp this kernel
     loaded (l4_thread_ex_regs from C): None otherwise."""
-    programs = kernel.__dict__.get("_cprograms")
+    programs = kernel._cprograms
     if not programs or kernel._lib.cthread_code_base(ip) not in programs:
         return None
 
@@ -302,10 +301,11 @@ async def _run_thread(kernel, ip, sp, is_main):
             elif status == lib.CTHREAD_FAULTED:
                 what = _SIGNALS.get(info.signo, f"signal {info.signo}")
                 where = (f"stack overflow (the guard page at {info.fault_addr:#x})"
-                         if info.overflow else f"at {info.fault_addr:#x}")
-                raise CProgramFault(f"C µApp thread {cur.name!r}: {signal.Signals(info.signo).name}"
-                                    f" ({what}) {where}", info.signo, info.fault_addr,
-                                    bool(info.overflow))
+                         if info.overflow else "" if info.signo == signal.SIGABRT
+                         else f"at {info.fault_addr:#x}")    # a raised signal has none
+                raise CProgramFault(f"C µApp thread {cur.name!r}: "
+                                    f"{signal.Signals(info.signo).name} ({what}) {where}".rstrip(),
+                                    info.signo, info.fault_addr, bool(info.overflow))
             else:
                 raise L4Error(-status, f"resuming the C code of thread {cur.name!r}")
     finally:

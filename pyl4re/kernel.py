@@ -115,6 +115,7 @@ class Kernel:
         self._next = ffi.new("struct sched_out *")
         self._mem_result = ffi.new("struct mem_result *")
         self._exc_result = ffi.new("struct exc_result *")
+        self._cprograms = {}                    # load address -> C µApp copy (cprog.py)
         self.log_schedule = log_schedule
         self._code = {}                  # ip -> function: the code this kernel's threads run
         self._code_ips = {}              # function -> ip, for code the harness starts
