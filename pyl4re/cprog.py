@@ -135,10 +135,14 @@ def _digest(paths, flags):
     for p in paths:
         with open(p, "rb") as f:
             h.update(p.encode() + b"\0" + f.read())
-    for root, _, files in sorted(os.walk(INCLUDE_DIR)):
-        for f in sorted(files):
-            with open(os.path.join(root, f), "rb") as fh:
-                h.update(f.encode() + fh.read())
+    trees = [INCLUDE_DIR]
+    if os.environ.get("PYL4RE_L4RE_SRC"):          # a user's headers count as sources too
+        trees.append(os.path.join(os.environ["PYL4RE_L4RE_SRC"], "l4sys", "include"))
+    for tree in trees:
+        for root, _, files in sorted(os.walk(tree)):
+            for f in sorted(files):
+                with open(os.path.join(root, f), "rb") as fh:
+                    h.update(f.encode() + fh.read())
     with open(os.path.join(_abi_dir(), "l4_abi.h"), "rb") as f:
         h.update(f.read())
     h.update(" ".join(flags).encode())

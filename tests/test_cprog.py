@@ -318,3 +318,28 @@ def test_headers_and_runtime_ship_with_the_package():
               + glob.glob(os.path.join(pkg, "crt", "*.c"))
               + glob.glob(os.path.join(pkg, "bench", "c", "*.c"))}
     assert len(needed) > 20 and needed <= shipped, needed - shipped
+
+
+def test_l4re_src_tree_layout_is_used(arch, tmp_path, monkeypatch):
+    """PYL4RE_L4RE_SRC: an l4re-core-shaped tree (l4sys/include/*.h; here our own headers
+    stand in for a user's checkout) is laid out as l4/sys/, with our arch/ipc.h first."""
+    import shutil
+    inc = tmp_path / "l4re-core" / "l4sys" / "include"
+    inc.mkdir(parents=True)
+    for h in os.listdir(os.path.join(cprog.INCLUDE_DIR, "l4", "sys")):
+        if h.endswith(".h"):
+            shutil.copy(os.path.join(cprog.INCLUDE_DIR, "l4", "sys", h), inc / h)
+    (inc / "types.h").write_text((inc / "types.h").read_text()
+                                 + "\n#define FROM_USER_TREE 1\n")
+    src = tmp_path / "probe.c"
+    src.write_text("#include <stdio.h>\n#include <l4/sys/ipc.h>\n"
+                   "#if !defined(FROM_USER_TREE) || !L4SYS_USE_UTCB_WRAP\n#error not used\n#endif\n"
+                   "int main(void) { puts(\"user tree\"); return 0; }\n")
+    monkeypatch.setenv("PYL4RE_L4RE_SRC", str(tmp_path / "l4re-core"))
+    prog = cprog.build(src)
+    k = Kernel(arch=arch, memory=16 << 20)
+    k.start_cprogram(prog, name="probe")
+    assert k.run().exited == {"probe": 0} and lines_of(k, "probe") == ["user tree"]
+    monkeypatch.setenv("PYL4RE_L4RE_SRC", str(tmp_path / "nothing"))
+    with pytest.raises(ValueError, match="l4sys/include"):
+        cprog.build(src)
