@@ -343,3 +343,18 @@ def test_l4re_src_tree_layout_is_used(arch, tmp_path, monkeypatch):
     monkeypatch.setenv("PYL4RE_L4RE_SRC", str(tmp_path / "nothing"))
     with pytest.raises(ValueError, match="l4sys/include"):
         cprog.build(src)
+
+
+def test_every_header_is_warning_free_c11(tmp_path):
+    """A program built with -std=c11 -Wpedantic -Werror may include any of the headers."""
+    import glob
+    import subprocess
+    headers = sorted(os.path.relpath(p, cprog.INCLUDE_DIR) for p in
+                     glob.glob(os.path.join(cprog.INCLUDE_DIR, "l4", "**", "*.h"), recursive=True))
+    assert "l4/sys/ipc.h" in headers and "l4/re/env.h" in headers
+    src = tmp_path / "all.c"
+    src.write_text("".join(f"#include <{h}>\n" for h in headers) + "int main(void) { return 0; }\n")
+    r = subprocess.run(["gcc", "-std=c11", "-Wall", "-Wextra", "-Wpedantic", "-Werror",
+                        "-fsyntax-only", "-I", cprog.INCLUDE_DIR, "-I", cprog._abi_dir(),
+                        str(src)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr

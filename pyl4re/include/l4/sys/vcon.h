@@ -25,7 +25,7 @@ L4_INLINE l4_msgtag_t l4_vcon_send(l4_cap_idx_t vcon, char const *buf, unsigned 
 /* Writes up to L4_VCON_WRITE_SIZE bytes; returns how many, or a negative error. */
 L4_INLINE long l4_vcon_write(l4_cap_idx_t vcon, char const *buf, unsigned size)
 {
-    unsigned n = size > L4_VCON_WRITE_SIZE ? L4_VCON_WRITE_SIZE : size;
+    unsigned n = size > (unsigned)L4_VCON_WRITE_SIZE ? (unsigned)L4_VCON_WRITE_SIZE : size;
     long err = l4_error(l4_vcon_send(vcon, buf, n));
     return err < 0 ? err : (long)n;
 }

@@ -11,6 +11,8 @@
 #ifndef PYL4RE_L4_SYS_ARCH_IPC_H
 #define PYL4RE_L4_SYS_ARCH_IPC_H
 
+#include <l4/sys/types.h>
+#include <l4/sys/utcb.h>
 #include <pyl4re/model_ops.h>
 
 L4_BEGIN_DECLS
