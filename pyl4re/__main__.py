@@ -4,6 +4,7 @@
   pyl4re bench    the IPC benchmark report (bench/)
   pyl4re fuzz     the syscall fuzzer (fuzz/)
   pyl4re cc       compile a C µApp against pyl4re's l4sys headers (cprog.py)
+  pyl4re run      boot sigma0 -> moe -> ned with a Lua configuration (run.py)
 
 Each command is one entry of COMMANDS: its one-line help, a function that adds its
 options to its subparser, and the function that runs it with the parsed arguments. A new
@@ -84,6 +85,16 @@ def _cc(args, out=None):
     return 0
 
 
+def _run_options(parser):
+    from . import run
+    run.add_arguments(parser)
+
+
+def _run(args):
+    from . import run
+    return run.run_args(args)
+
+
 # name -> (one line of help, adds the options, runs it)
 COMMANDS = {
     "demo": ("boot a demo system on each architecture (the default)", _no_options, demo),
@@ -92,6 +103,8 @@ COMMANDS = {
     "fuzz": ("random kernel invocations checked by oracles; shrunk reproducers",
              _fuzz_options, _fuzz),
     "cc": ("compile a C µApp against pyl4re's l4sys headers", _cc_options, _cc),
+    "run": ("boot sigma0 -> moe -> ned with a Lua configuration",
+            _run_options, _run),
 }
 DEFAULT = "demo"
 

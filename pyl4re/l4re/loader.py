@@ -102,8 +102,10 @@ async def launch(env, cap_alloc, model, name, args, caps, log, parent, mem_alloc
         if dst == index:
             index += 1
     for dst, cap, rights in given:
-        tag = await l4_task_map(task, L4_BASE_TASK_CAP, l4_obj_fpage(cap, 0, rights),
-                                l4_map_obj_control(sel(dst), 0))
+        # rights: the fpage rights (low nibble) and the map word's object-specific
+        # flags (high nibble, e.g. 0x20 an IPC gate's server right), as ned maps them
+        tag = await l4_task_map(task, L4_BASE_TASK_CAP, l4_obj_fpage(cap, 0, rights & 0xF),
+                                l4_map_obj_control(sel(dst), 0) | (rights & 0xF0))
         check(l4_error(tag), f"mapping slot {dst:#x}")
 
     record = EnvRecord(parent=sel(PARENT), rm=sel(RM), mem_alloc=sel(MEM_ALLOC),
@@ -201,9 +203,11 @@ class Launcher:
         self.server = Server(env, env.cap_alloc, env.main_thread)
         self.apps = []
 
-    async def start(self, binary, caps=None, log=None, name=None, args=(), scheduler=None):
+    async def start(self, binary, caps=None, log=None, name=None, args=(), scheduler=None,
+                    mem_alloc=None):
         """Start `binary` ("rom/<name>"). `caps`: name -> selector (mapped RWS) or
-        (selector, rights); `log`: a log selector (None: the starter's own)."""
+        (selector, rights); `log`: a log selector (None: the starter's own);
+        `mem_alloc`: the program's memory allocator (None: the starter's)."""
         name = name or binary.rsplit("/", 1)[-1]
         given = {}
         for cname, cap in (caps or {}).items():
@@ -215,7 +219,8 @@ class Launcher:
         parent_sel = await self.server.register(parent)
         started = await launch(self.env, self.env.cap_alloc, self.model, name, [binary, *args], given,
                                self.env.log.cap if log is None else log, parent_sel,
-                               self.env.mem_alloc.cap, scheduler)
+                               self.env.mem_alloc.cap if mem_alloc is None else mem_alloc,
+                               scheduler)
         app.task, app.thread, app.rm, app.parent = (started.task, started.thread, started.rm,
                                                     parent)
         self.apps.append(app)

@@ -20,9 +20,11 @@ import numpy as np
 from .. import traps
 from ..l4sys import (
     L4_CAP_FPAGE_RWS, L4_EBADPROTO, L4_EMSGTOOSHORT, L4_ENOSYS, L4_IPC_NEVER,
-    L4_IPC_SEND_TIMEOUT_0, L4_ITEM_MAP, L4_RCV_ITEM_LOCAL_ID, L4_RCV_ITEM_SINGLE_CAP,
-    l4_error, l4_factory_create_gate, l4_ipc_call, l4_ipc_reply_and_wait, l4_ipc_wait,
-    l4_map_obj_control, l4_msgtag, l4_msgtag_has_error, l4_obj_fpage, l4_utcb,
+    L4_IPC_RETIMEOUT, L4_IPC_SEND_TIMEOUT_0, L4_IPC_TIMEOUT_0, L4_IPC_TIMEOUT_NEVER,
+    L4_ITEM_MAP, L4_RCV_ITEM_LOCAL_ID, L4_RCV_ITEM_SINGLE_CAP,
+    l4_error, l4_factory_create_gate, l4_ipc_call, l4_ipc_error, l4_ipc_reply_and_wait,
+    l4_ipc_wait, l4_map_obj_control, l4_msgtag, l4_msgtag_has_error, l4_obj_fpage,
+    l4_timeout, l4_utcb,
 )
 from .protocols import PROTO_META, META_INTERFACE, META_NUM_INTERFACES, META_SUPPORTS
 
@@ -307,6 +309,27 @@ class Server:
             words = _write(u, rdata, ritems)
             tag, label = await l4_ipc_reply_and_wait(
                 u, l4_msgtag(rlabel, words, len(ritems), 0), L4_IPC_SEND_TIMEOUT_0)
+
+    async def next_request(self, answer=None, rcv_timeout=L4_IPC_TIMEOUT_NEVER):
+        """One step of a server loop that does more than serve: send `answer` (what
+        the last call to this returned, if any; send timeout 0), then wait for the next
+        request up to `rcv_timeout` (an l4_timeout_s) and dispatch it. Returns its answer
+        (to pass back on the next call), NO_REPLY, or None when the wait timed out."""
+        u = l4_utcb()
+        self._arm(u)
+        if answer is not None and answer is not NO_REPLY:
+            rlabel, rdata, ritems = answer
+            rdata = bytes(rdata) + b"\0" * (-len(rdata) % WORD)
+            words = _write(u, rdata, ritems)
+            tag, label = await l4_ipc_reply_and_wait(
+                u, l4_msgtag(rlabel, words, len(ritems), 0),
+                l4_timeout(L4_IPC_TIMEOUT_0, rcv_timeout))
+        else:
+            tag, label = await l4_ipc_wait(u, l4_timeout(L4_IPC_TIMEOUT_NEVER, rcv_timeout))
+        if l4_msgtag_has_error(tag):
+            return None if l4_ipc_error(tag, u) == L4_IPC_RETIMEOUT else NO_REPLY
+        data, items = _read(u, tag)
+        return await self.dispatch(Request(self, tag.label, label, data, items))
 
     async def dispatch(self, req):
         """The answer for one request: (label, data, items) or NO_REPLY."""

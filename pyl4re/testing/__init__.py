@@ -6,6 +6,8 @@ every pytest run its fixtures (`l4_kernel`, `l4_arch`, `l4_system`) and options;
 docs/testing.md.
 """
 from .explore import Exploration, SeedFailure, explore, seed_strategy
+from .golden import MatchResult, match_output, strip_colours
 from .report import kernel_report
 
-__all__ = ["explore", "seed_strategy", "Exploration", "SeedFailure", "kernel_report"]
+__all__ = ["explore", "seed_strategy", "Exploration", "SeedFailure", "kernel_report",
+           "match_output", "MatchResult", "strip_colours"]
