@@ -1,11 +1,27 @@
-"""Builds one cffi extension per architecture (see kernel_c/build_cffi.py)."""
+"""Builds one cffi extension per architecture (see kernel_c/build_cffi.py), and puts the
+kernel's l4_abi.h beside the C µApp headers of a built package (pyl4re/include/abi), so
+an installed pyl4re compiles C µApps with the very constants its kernel was built with
+(a source tree, as with `pip install -e .`, reads kernel_c/l4_abi.h itself)."""
 import os
+import shutil
 import sys
 
 from setuptools import setup
+from setuptools.command.build_py import build_py
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "kernel_c"))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "kernel_c"))
 from build_cffi import selected_arches, selected_scheds  # noqa: E402
 
+
+class BuildPyWithAbi(build_py):
+    def run(self):
+        super().run()
+        target = os.path.join(self.build_lib, "pyl4re", "include", "abi")
+        os.makedirs(target, exist_ok=True)
+        shutil.copy(os.path.join(HERE, "kernel_c", "l4_abi.h"), target)
+
+
 setup(cffi_modules=[f"kernel_c/build_cffi.py:ffi_{arch}" + ("" if sched == "fp" else f"_{sched}")
-                    for sched in selected_scheds() for arch in selected_arches()])
+                    for sched in selected_scheds() for arch in selected_arches()],
+      cmdclass={"build_py": BuildPyWithAbi})

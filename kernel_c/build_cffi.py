@@ -58,6 +58,7 @@ KERNEL_SOURCES = [
     "kernel_c/msi.c",
     "kernel_c/iospace.c",
     "kernel_c/vm.c",
+    "kernel_c/cthread.c",
 ]
 ARCH_SOURCES = ["arch.c", "paging.c", "mmu.c", "vcpu.c", "vm.c"]
 
@@ -100,8 +101,10 @@ def module_name(arch, sched="fp"):
 
 
 def include_dirs(arch, sched="fp"):
+    # pyl4re/include: the ops table C µApps share with the kernel (cthread.c)
     return [os.path.join(ROOT, "kernel_c"), os.path.join(ROOT, "arch", arch),
-            os.path.join(ROOT, "kernel_c", f"sched_{sched}")]
+            os.path.join(ROOT, "kernel_c", f"sched_{sched}"),
+            os.path.join(ROOT, "pyl4re", "include")]
 
 
 def cdef_text(arch, header="pyl4re.h", sched="fp"):

@@ -805,6 +805,36 @@ int vm_field(kernel_t *k, kobj_id_t thread, uint32_t id, int write, uint64_t *va
 int vm_inject(kernel_t *k, kobj_id_t thread, uint32_t vector, int raise);
 
 
+/* ---- C µApp threads (cthread.c; docs/c-uapps.md): C code on stacks of its own */
+struct cthread;
+enum cthread_status {
+    CTHREAD_ENTRY = 1,     /* in a kernel entry that did not finish at once: entry_status */
+    CTHREAD_EXITED = 2,    /* its function returned, or it called exit(): exit_code */
+    CTHREAD_FAULTED = 3,   /* it crashed: signo, fault_addr, overflow (hit the guard page) */
+};
+struct cthread_info {
+    int32_t status, entry_status;
+    uint64_t dest, tag, label, timeout;    /* the entry that waits (CTHREAD_ENTRY) */
+    int64_t exit_code;
+    int32_t signo, overflow;
+    uint64_t fault_addr;
+};
+/* Fills a program's ops table (struct pyl4re_model_ops, `size` bytes) with this kernel's
+ * entry points; -L4_EINVAL for a table of another version or size. */
+int cthread_link(void *ops, uint32_t size);
+/* A C thread for `thread` (bound to a task) at ip: main(argc, argv) if is_main, else a
+ * void function; on the stack below sp, or (sp 0) a stack of its own with a guard page. */
+int cthread_create(kernel_t *k, kobj_id_t thread, uint64_t ip, uint64_t sp, uint32_t is_main,
+                   struct sys_result *res, struct sched_out *next, struct cthread **out);
+/* Runs it until it waits, ends or faults (a cthread_status); the waiting entry, if any,
+ * returns (tag, label). -L4_EINVAL for an ended thread or inside a C thread. */
+int cthread_run(struct cthread *c, uint64_t tag, uint64_t label);
+int cthread_info(const struct cthread *c, struct cthread_info *out);
+void cthread_free(struct cthread *c);
+/* The load address of the shared object holding ip (0: none): whose code ip is. */
+uint64_t cthread_code_base(uint64_t ip);
+
+
 /* ---- the benchmarks' C floor (floor.c): iterations of a call, two lookups and the
  * words copied each way; returns a checksum so the loop cannot be optimised away. */
 uint64_t bench_floor(uint64_t iterations, uint32_t words);

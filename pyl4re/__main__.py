@@ -3,6 +3,7 @@
   pyl4re [demo]   boot the demo system on each built architecture and say what it did
   pyl4re bench    the IPC benchmark report (bench/)
   pyl4re fuzz     the syscall fuzzer (fuzz/)
+  pyl4re cc       compile a C µApp against pyl4re's l4sys headers (cprog.py)
   pyl4re run      boot sigma0 -> moe -> ned with a Lua configuration (run.py)
 
 Each command is one entry of COMMANDS: its one-line help, a function that adds its
@@ -10,6 +11,7 @@ options to its subparser, and the function that runs it with the parsed argument
 command (run, fuzz, ...) adds its entry here; `pyl4re --help` then lists it.
 """
 import argparse
+import os
 import sys
 
 from . import _core
@@ -57,6 +59,32 @@ def _fuzz(args):
     return campaign.run_args(args)
 
 
+def _cc_options(parser):
+    parser.add_argument("sources", nargs="+", metavar="FILE.c", help="the C sources")
+    parser.add_argument("-o", dest="output", required=True, metavar="NAME",
+                        help="where the shared object goes (start it with "
+                        "Kernel.start_cprogram(NAME))")
+    parser.add_argument("-D", dest="defines", action="append", default=[], metavar="MACRO",
+                        help="a preprocessor definition, as for the C compiler")
+
+
+def _cc(args, out=None):
+    """Build the C µApp and copy it to args.output; 1 with the compiler's message."""
+    import shutil
+    from . import cprog
+    out = out or sys.stdout
+    name = os.path.splitext(os.path.basename(args.output))[0] or "cprog"
+    try:
+        prog = cprog.build(args.sources, name=name, cflags=[f"-D{d}" for d in args.defines])
+    except (cprog.CompileError, OSError, ValueError) as exc:
+        print(f"pyl4re cc: {exc}", file=sys.stderr)
+        return 1
+    shutil.copyfile(prog.path, args.output)
+    print(f"{args.output}: C µApp {prog.name} (start it with k.start_cprogram({args.output!r}))",
+          file=out)
+    return 0
+
+
 def _run_options(parser):
     from . import run
     run.add_arguments(parser)
@@ -74,6 +102,7 @@ COMMANDS = {
               _bench),
     "fuzz": ("random kernel invocations checked by oracles; shrunk reproducers",
              _fuzz_options, _fuzz),
+    "cc": ("compile a C µApp against pyl4re's l4sys headers", _cc_options, _cc),
     "run": ("boot sigma0 -> moe -> ned with a Lua configuration",
             _run_options, _run),
 }

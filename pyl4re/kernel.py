@@ -127,6 +127,7 @@ class Kernel:
         self._next = ffi.new("struct sched_out *")
         self._mem_result = ffi.new("struct mem_result *")
         self._exc_result = ffi.new("struct exc_result *")
+        self._cprograms = {}                    # load address -> C µApp copy (cprog.py)
         self.log_schedule = log_schedule
         self._code = {}                  # ip -> function: the code this kernel's threads run
         self._code_ips = {}              # function -> ip, for code the harness starts
@@ -154,6 +155,14 @@ class Kernel:
                                  cpu=cpu, pager=pager)
         return self._harness.start_task(main, name=name, caps=caps, prio=prio, cpu=cpu,
                                         pager=pager)
+
+    def start_cprogram(self, program, name=None, caps=None, prio=1, cpu=0, pager=None):
+        """A new task whose first thread runs a C µApp's main (a CProgram from
+        pyl4re.cprog.build, or the path of one); otherwise as start_task. Its exit code
+        is the thread's result (docs/c-uapps.md)."""
+        from . import cprog                   # recorded as the start_task it makes
+        return cprog.start(self, program, name=name, caps=caps, prio=prio, cpu=cpu,
+                           pager=pager)
 
     def start_thread(self, task, fn, name, prio=1, cpu=0):
         """Another thread in `task` (a handle start_task returned), running `await fn()`.

@@ -13,7 +13,7 @@ at it. Code that ends in vCPU user mode is an exception upcall, not the thread's
 import inspect
 import weakref
 
-from . import traps
+from . import cprog, traps
 from .code import code_at, no_code
 from .utcb import Utcb
 from .vcpu import VcpuState, info as vcpu_info
@@ -400,7 +400,7 @@ class RunLoop:
             self._bind(rec)
             rec.coro, rec.ended = parked.coro, False
             return parked.resume_value(self.k, rec, past)
-        fn = code_at(ip, self.k._code)
+        fn = code_at(ip, self.k._code) or cprog.code_at(self.k, ip)
         self._bind(rec)
         try:
             if fn is None:

@@ -100,6 +100,28 @@ def enter(dest, tag, label, timeout, wrap=None):
     return wrap(out_tag, out_label) if wrap else (out_tag, out_label)
 
 
+
+async def continue_entry(status, dest, tag, label, timeout):
+    """Go on with a kernel entry C made already (a C µApp's l4_ipc, cprog.py) from the
+    status sys_invoke gave it, exactly as enter() would have; returns (tag raw, label)."""
+    cur = _running or running()
+    res = cur.result
+    if status == SYS_SLOWPATH:
+        status = cur.kernel._control.invoke(cur, res, dest, tag)
+    if status == 0:
+        return res.tag, res.label
+    if status == SYS_SWITCH:
+        resume = await _switched()
+    elif status == SYS_SUSPEND or status == SYS_UPCALL:
+        resume = await _suspend()
+    elif status == SYS_GONE:
+        raise ThreadGone()
+    else:
+        raise L4Error(-status, "kernel entry refused: the run loop's thread is not running")
+    if resume == RESUME_RESULT:
+        return cur.next.tag, cur.next.label
+    return await enter(dest, tag, label, timeout)   # a gate got bound: enter again
+
 async def trap(trapno, err=0):
     """Raise a CPU exception (§10.2): the thread calls its exception handler with its
     registers in the architecture's l4_exc_regs_t layout. If the reply moves the thread

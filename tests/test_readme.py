@@ -39,3 +39,12 @@ def test_the_user_level_example_runs():
     system = scope["system"]
     assert system.log_lines == ["\x1b[32mapp     | paged in by the region map\x1b[0m"]
     assert system.exits == {"app": 0}
+
+
+def test_the_c_uapp_example_runs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)                          # it writes its hello.c
+    scope = {}
+    block, = [b for b in python_blocks() if "start_cprogram" in b]
+    exec(compile(textwrap.dedent(block), "README.md", "exec"), scope)
+    k = scope["k"]
+    assert k.log_lines == ["6 * 7 = 42 (error 0)"] and k.log_records[0].task == "hello"

@@ -9,6 +9,7 @@ operation is), which path it measures ("c": only C runs while it is measured; "p
 system.py, that tests run and inspect too), and how many ops one run makes (full report,
 --quick). `run(arch, ops) -> (host ns per op, virtual ns per op)` builds and times it.
 """
+import os
 from dataclasses import dataclass
 from functools import partial
 from typing import Callable
@@ -20,6 +21,7 @@ from ..l4sys import (
 )
 from .mem_cases import map_unmap_system, page_fault_system
 from .system import System, counter, native_count, timed_run
+from .. import cprog
 from .vm_cases import vm_exit_system
 
 GATE_LABEL = 0x10
@@ -58,6 +60,36 @@ def _server(k, gate, native, rcv_item=0):
         srv = k.start_task(server, name="srv", caps={"svc": gate.svr()})
     gate.bind(srv, GATE_LABEL)
     return srv
+
+
+_C_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "c")
+
+
+def c_program(name):
+    """A C µApp of the benchmark (bench/c/NAME.c), built once and cached."""
+    return cprog.build(os.path.join(_C_DIR, f"{name}.c"), name=f"bench_{name}")
+
+
+def c_tcr_user(k, handle):
+    """The TCR user words of a task's first thread: the C call loop's parameters and count."""
+    info = k._thread_info(handle.thread_id)
+    return k.physmem[info.utcb.raw:info.utcb.raw + 1024].view("uint64")[125:128]
+
+
+def c_round_trip_system(arch, rounds, server, words=2):
+    """`rounds` calls from a C µApp client to an echo server: a C µApp ("c"), a native
+    program ("native") or a Python µApp ("python")."""
+    k = Kernel(arch=arch, memory=16 << 20, trace_size=0)
+    gate = k.create_gate(GATE_LABEL)
+    if server == "c":
+        srv = k.start_cprogram(c_program("echo"), name="srv", caps={"svc": gate.svr()})
+        gate.bind(srv, GATE_LABEL)
+    else:
+        srv = _server(k, gate, server == "native")
+    client = k.start_cprogram(c_program("call_loop"), name="client", caps={"svc": gate})
+    user = c_tcr_user(k, client)
+    user[1], user[2] = rounds, words
+    return System(k, lambda: int(user[0]), {"srv": srv, "client": client})
 
 
 def round_trip_system(arch, rounds, server_native, client_native, words=2, cpus=1):
@@ -136,6 +168,12 @@ CASES = [
          partial(round_trip_system, server_native=True, client_native=False), peer=True),
     Case("uapp_round_trip", "µApp <-> µApp (Python path)", "python",
          partial(round_trip_system, server_native=False, client_native=False), peer=True),
+    Case("c_uapp_round_trip", "C µApp <-> C µApp", "python",
+         partial(c_round_trip_system, server="c")),
+    Case("c_uapp_to_native_round_trip", "C µApp -> native", "c",
+         partial(c_round_trip_system, server="native")),
+    Case("c_uapp_to_uapp_round_trip", "C µApp -> µApp", "python",
+         partial(c_round_trip_system, server="python")),
     Case("native_one_way", "one-way send native -> native (C path)", "c",
          partial(one_way_system, native=True)),
     Case("uapp_one_way", "one-way send µApp -> µApp", "python",
