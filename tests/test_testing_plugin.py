@@ -13,13 +13,19 @@ from pyl4re import _core
 pytest_plugins = ["pytester"]
 
 BUILT = _core.available_arches()
-# Installed pyl4re registers the plugin through its entry point; a source tree needs -p.
-_REGISTERED = any(ep.value == "pyl4re.testing.plugin"
-                  for ep in metadata.entry_points(group="pytest11"))
-PLUGIN = () if _REGISTERED else ("-p", "pyl4re.testing.plugin")
 
 
+def _plugin_args(paths):
+    """Installed pyl4re registers the plugin through its entry point; a source tree needs
+    -p (and giving both registers it twice, which pytest refuses)."""
+    registered = any(ep.group == "pytest11" and ep.value == "pyl4re.testing.plugin"
+                     for d in metadata.distributions(path=paths) for ep in d.entry_points)
+    return () if registered else ("-p", "pyl4re.testing.plugin")
+
+
+PLUGIN = _plugin_args(sys.path)
 ROOT = Path(__file__).parents[1]
+CHILD_PLUGIN = _plugin_args([str(ROOT)] + sys.path)     # a child runs with ROOT first
 
 
 def run(pytester, *args):
@@ -31,7 +37,7 @@ def run_failing(pytester, monkeypatch):
     """Suites that fail run in a child process: an in-process run keeps the failures'
     tracebacks (and so their kernels) alive, which the C-heap check counts as a leak."""
     monkeypatch.setenv("PYTHONPATH", str(ROOT))
-    return lambda *args: pytester.runpytest_subprocess(*PLUGIN, *args)
+    return lambda *args: pytester.runpytest_subprocess(*CHILD_PLUGIN, *args)
 
 
 def test_the_entry_point_is_declared():
