@@ -1,0 +1,77 @@
+"""A guest program that boots as a small guest kernel does on a uvmm platform: it reads
+the device tree at its boot argument, finds RAM and its virtio,mmio devices there, drives
+them with pyl4re.guest.virtio (MMIO = guest loads and stores to the device windows, which
+exit to the VMM; rings and buffers in guest RAM), and shuts the VM down.
+
+`program(lines, writes)` returns the guest's `program(dtb_gpa)` for vm.Vmm: it prints
+`lines` on the console, reads block sector 0 and prints its first bytes, writes each
+(sector, bytes) of `writes` to the block device, reads them back, flushes, reports on
+the console, and powers off with hypercall HC_SHUTDOWN (0 if all went well). Device
+interrupts are taken: the handler acknowledges the device (InterruptStatus ->
+InterruptACK), and the count is part of the last line.
+"""
+from pyl4re import guest
+from pyl4re.guest import virtio as gv
+from pyl4re.vmm import virtio_mmio as R
+from pyl4re.vmm.devicetree import virtio_devices
+from pyl4re.vmm.vmm import HC_SHUTDOWN
+
+
+async def _mmio_read(gpa, width):
+    return await guest.load(gpa, width)
+
+
+async def _mmio_write(gpa, width, value):
+    await guest.store(gpa, value, width)
+
+
+async def read_device_tree(dtb_gpa):
+    """The DTB at `dtb_gpa` (its header says how long it is), parsed: (devices, ram)."""
+    header = await guest.read(dtb_gpa, 8)
+    if header[:4] != b"\xd0\x0d\xfe\xed":
+        raise RuntimeError(f"no device tree at {dtb_gpa:#x}")
+    total = int.from_bytes(header[4:8], "big")
+    return virtio_devices(await guest.read(dtb_gpa, total))
+
+
+def program(lines, writes=()):
+    def boot(dtb_gpa):
+        async def main():
+            devices, (ram_base, ram_size) = await read_device_tree(dtb_gpa)
+            area = gv.Area(ram_base + ram_size // 2, ram_size // 4)   # rings, buffers
+            windows = {kind: base for kind, base, _, _ in devices}
+            irqs = {"count": 0}
+
+            async def on_irq(vector):
+                irqs["count"] += 1
+                for base in windows.values():            # ack whoever raised it
+                    status = await guest.load(base + R.INTERRUPT_STATUS, 4)
+                    if status:
+                        await guest.store(base + R.INTERRUPT_ACK, status, 4)
+            guest.on_interrupt(on_irq)
+
+            def driver(kind):
+                return gv.Driver(windows[kind], _mmio_read, _mmio_write, guest.read,
+                                 guest.write, area)
+            con = gv.Console(driver("console"))
+            await con.start()
+            for line in lines:
+                await con.write(line + "\n")
+            ok = True
+            if "block" in windows:
+                blk = gv.BlockDevice(driver("block"))
+                await blk.start()
+                status, first = await blk.read(0)
+                await con.write(f"block: {blk.sectors} sectors, status {status}, "
+                                f"sector 0 starts {first[:16].rstrip(bytes(1)).decode()!r}\n")
+                for sector, data in writes:
+                    ok &= await blk.write(sector, data) == 0
+                    status, back = await blk.read(sector, len(data) // 512)
+                    ok &= status == 0 and back == data
+                ok &= await blk.flush() == 0
+                await con.write(f"block: {len(writes)} writes {'ok' if ok else 'FAILED'}\n")
+            await con.write(f"interrupts taken: {'yes' if irqs['count'] else 'no'}\n")
+            await con.write("powering off\n")
+            await guest.hypercall(HC_SHUTDOWN, 0 if ok else 1)
+        return main
+    return boot
