@@ -27,6 +27,9 @@ def test_console_lines_and_disk_after_the_run(arch, example):
     assert out["disk"] == example.expected_disk()
     assert vmm.exits["mmio"] > 50 and vmm.exits["ram"] >= 1 and vmm.exits["hypercall"] == 1
     assert all(not t.problems for t in vmm.transports.values())
+    assert vmm.injected > 0 and not vmm.pending          # device interrupts went in
+    lo, hi = vmm.span                                    # devices stayed in guest RAM
+    assert 0 <= lo < hi <= vmm.ram_size
 
 
 def test_the_guest_reports_a_failed_block_write(arch, example):

@@ -92,7 +92,8 @@ class Vmm:
         self.pending = []             # device vectors raised, not yet injected
         self.exits = {"ram": 0, "mmio": 0, "hypercall": 0, "halt": 0, "irq": 0}
         self.transports = {}
-        self.problems = []
+        self.injected = 0             # device interrupts injected into the guest
+        self.span = None              # lowest and highest RAM offset the devices touched
 
     # ---- the virtual interrupt controller
 
@@ -113,6 +114,7 @@ class Vmm:
             except RuntimeError:          # a slot is taken: the next entry takes it
                 break
             self.pending.remove(vector)
+            self.injected += 1
 
     # ---- the µApp
 
@@ -134,10 +136,16 @@ class Vmm:
         page_order = k.arch_info["page_shift"]
         v, self.ext = pyl4re.vcpu.state(), pyl4re.vm.ext_state()
 
-        async def read_at(off, n):
+        def touch(off, n):
+            lo, hi = self.span or (off, off + n)
+            self.span = (min(lo, off), max(hi, off + n))
+
+        async def read_at(off, n):                # GuestMemory checked the range
+            touch(off, n)
             return await mem.read(ram + off, n)
 
         async def write_at(off, data):
+            touch(off, len(data))
             await mem.write(ram + off, data)
         guest_mem = GuestMemory(cfg.ram_base, self.ram_size, read_at, write_at)
         windows = []
