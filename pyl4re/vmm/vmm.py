@@ -92,6 +92,9 @@ class Vmm:
         self.pending = []             # device vectors raised, not yet injected
         self.exits = {"ram": 0, "mmio": 0, "hypercall": 0, "halt": 0, "irq": 0}
         self.transports = {}
+        for d in config.devices:              # a console without a sink writes to our log
+            if getattr(d.device, "emit", False) is None:
+                d.device.emit = self.lines.append
         self.injected = 0             # device interrupts injected into the guest
         self.span = None              # lowest and highest RAM offset the devices touched
 
