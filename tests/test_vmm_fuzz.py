@@ -144,3 +144,19 @@ def test_a_guest_that_never_acknowledges_its_interrupts(arch):
     assert res.exited == {"vm-1": ("shutdown", R.INT_VRING)}   # still unacknowledged
     assert k.log_lines == [f"vm-1: line {i}" for i in range(5)]
     assert seen and vmm.injected >= 1
+
+
+@pytest.mark.parametrize("change, error", [
+    ({"tag": ""}, TypeError), ({"program": 3}, TypeError), ({"ram_order": 40}, ValueError),
+    ({"ram_base": 0x1234}, ValueError),
+    ({"devices": ["console"]}, TypeError),
+    ({"devices": [Device("console", Console(), 0x2000_0800, 1)]}, ValueError),
+    ({"devices": [Device("console", Console(), 0x1000, 1)]}, ValueError),      # in RAM
+    ({"devices": [Device("console", Console(), 0x2000_0000, 1),
+                  Device("block", Block(bytearray(512)), 0x2000_0000, 2)]}, ValueError),
+    ({"devices": [Device("console", Console(), 0x2000_0000, -1)]}, ValueError),
+])
+def test_a_bad_vm_configuration_is_refused_by_name(arch, change, error):
+    base = dict(tag="vm-1", program=lambda dtb: None, ram_base=0)
+    with pytest.raises(error):
+        Vmm(arch, VmConfig(**{**base, **change}))

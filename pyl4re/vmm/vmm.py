@@ -79,12 +79,43 @@ def device_vector(arch, irq):
     return VECTOR_BASE[arch] + irq
 
 
+def _check_config(arch, c):
+    """ValueError / TypeError naming what is wrong in VmConfig `c`."""
+    if not isinstance(c.tag, str) or not c.tag:
+        raise TypeError(f"tag: a VM's tag is a non-empty str, not {c.tag!r}")
+    if not callable(c.program):
+        raise TypeError(f"program: program(dtb_gpa) returning the guest's main, not {c.program!r}")
+    if isinstance(c.ram_order, bool) or not isinstance(c.ram_order, int) \
+            or not 17 <= c.ram_order <= 30:
+        raise ValueError(f"ram_order: guest RAM is 2^17..2^30 bytes, not 2^{c.ram_order!r}")
+    if isinstance(c.ram_base, bool) or not isinstance(c.ram_base, int) or c.ram_base < 0 \
+            or c.ram_base % (1 << c.ram_order) or c.ram_base + (1 << c.ram_order) > 1 << 32:
+        raise ValueError(f"ram_base: {c.ram_base!r} is no base aligned to the RAM's size "
+                         "below 4 GiB")
+    ram = range(c.ram_base, c.ram_base + (1 << c.ram_order))
+    windows = []
+    for d in c.devices:
+        if not isinstance(d, Device):
+            raise TypeError(f"devices: Device entries, not {d!r}")
+        if not isinstance(d.base, int) or d.base < 0 or d.base % WINDOW \
+                or d.base + WINDOW > 1 << 32:
+            raise ValueError(f"devices: window {d.base!r} of {d.kind!r} is no 4 KiB page "
+                             "below 4 GiB")
+        if d.base in ram or d.base in windows:
+            raise ValueError(f"devices: window {d.base:#x} of {d.kind!r} overlaps RAM or "
+                             "another device")
+        limit = 6 if LEVEL[arch] else 200
+        if isinstance(d.irq, bool) or not isinstance(d.irq, int) or not 0 <= d.irq < limit:
+            raise ValueError(f"devices: interrupt {d.irq!r} of {d.kind!r} is not a line "
+                             f"0..{limit - 1}")
+        windows.append(d.base)
+
+
 class Vmm:
     def __init__(self, arch, config):
         if arch not in VECTOR_BASE:
             raise ValueError(f"no VMM for architecture {arch!r}")
-        if config.ram_base % (1 << config.ram_order):
-            raise ValueError(f"guest RAM base {config.ram_base:#x} is not aligned to its size")
+        _check_config(arch, config)
         self.arch, self.config = arch, config
         self.ram_size = 1 << config.ram_order
         self.dtb_gpa = config.ram_base + self.ram_size - DTB_ROOM
