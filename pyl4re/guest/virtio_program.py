@@ -8,7 +8,8 @@ exit to the VMM; rings and buffers in guest RAM), and shuts the VM down.
 (sector, bytes) of `writes` to the block device, reads them back, flushes, reports on
 the console, and powers off with hypercall HC_SHUTDOWN (0 if all went well). Device
 interrupts are taken: the handler acknowledges the device (InterruptStatus ->
-InterruptACK), and the count is part of the last line.
+InterruptACK), and the count is part of the last line. With `echo=n` it then reads n
+lines of console input (halting until each comes) and prints each back as "echo: ...".
 """
 from pyl4re import guest
 from pyl4re.guest import virtio as gv
@@ -46,7 +47,26 @@ def acknowledge(windows, seen):
     return on_irq
 
 
-def program(lines, writes=()):
+class LineReader:
+    """Lines of console input: receive buffers offered at `buf`, the guest halting until
+    the device's interrupt says one came back filled."""
+
+    def __init__(self, con, buf):
+        self.con, self.buf, self.got = con, buf, b""
+
+    async def line(self):
+        d = self.con.d
+        while b"\n" not in self.got:
+            used = await d.submit(0, [(self.buf, 64, True)])
+            while used is None:
+                await guest.wait_for_interrupt()
+                used = await d.reap(0)
+            self.got += await d.mem_read(self.buf, used[1])
+        line, self.got = self.got.split(b"\n", 1)
+        return line.decode(errors="replace")
+
+
+def program(lines, writes=(), echo=0):
     def boot(dtb_gpa):
         async def main():
             devices, (ram_base, ram_size) = await read_device_tree(dtb_gpa)
@@ -75,6 +95,9 @@ def program(lines, writes=()):
                     ok &= status == 0 and back == data
                 ok &= await blk.flush() == 0
                 await con.write(f"block: {len(writes)} writes {'ok' if ok else 'FAILED'}\n")
+            reader = LineReader(con, area.take(64))
+            for _ in range(echo):
+                await con.write(f"echo: {await reader.line()}\n")
             await con.write(f"interrupts taken: {'yes' if irqs else 'no'}\n")
             await con.write("powering off\n")
             await guest.hypercall(HC_SHUTDOWN, 0 if ok else 1)

@@ -19,7 +19,9 @@ task), a log, the VM and its own thread, which becomes the VM's extended vCPU. I
   vINTID 32 + n in a list register; MIPS64 GIC shared n -> guest interrupt line 2 + n, a
   level withdrawn when the device lowers it);
 - writes console output to its log, each line tagged with the VM's name;
-- ends when the guest shuts down (hypercall HC_SHUTDOWN) or halts with nothing pending.
+- feeds console input typed on its log to the guest while the guest halts;
+- ends when the guest shuts down (hypercall HC_SHUTDOWN) or halts with nothing pending
+  and no input coming.
 """
 from dataclasses import dataclass, field
 
@@ -31,7 +33,7 @@ from pyl4re.l4re.log import Log
 from pyl4re.l4sys import (
     L4_CAP_SHIFT, L4_FPAGE_RW, L4_FPAGE_RWX, L4_INVALID_CAP, L4_PROTO_THREAD,
     L4_VCPU_F_FPU_ENABLED, L4_VCPU_F_IRQ, L4_VCPU_F_USER_MODE, l4_error,
-    l4_factory_create_vm, l4_fpage, l4_map_control, l4_msgtag, l4_task_add_ku_mem,
+    l4_factory_create_vm, l4_ipc_sleep, l4_timeout_from_us, l4_vcon_read, l4_fpage, l4_map_control, l4_msgtag, l4_task_add_ku_mem,
     l4_thread_vcpu_control_ext, l4_thread_vcpu_resume_commit, l4_thread_vcpu_resume_start,
     l4_utcb,
 )
@@ -44,6 +46,7 @@ HC_SHUTDOWN = 0x5D            # the guest's "power off" hypercall; its argument 
 DTB_ROOM = 0x10000            # the device tree's place: the top 64 KiB of guest RAM
 KU_VA = 0x30000000            # the VMM's ku-mem for the extended vCPU area
 VM_CAP = 0x41
+INPUT_POLL_US = 1000          # how often a halted guest's VMM looks for console input
 ENTRY_SP = 0x7fe000
 # The architecture's view of a device interrupt line n (the VMM's interrupt controller).
 VECTOR_BASE = {"x86_64": 0x20, "arm64": 32, "mips64": 2}
@@ -73,6 +76,7 @@ class VmConfig:
     ram_order: int = 20
     devices: list = field(default_factory=list)
     log: int = None
+    input_wait_us: int = 0        # how long a halted guest may wait for console input
 
 
 def device_vector(arch, irq):
@@ -214,6 +218,21 @@ class Vmm:
             err = l4_error(await l4_thread_vcpu_resume_commit(L4_INVALID_CAP, tag))
             return f"resume refused ({err}: {k.explain_last_error()})"
 
+        async def wait_for_input():
+            """Console input typed on our log (`Kernel.log_input`) while the guest halts:
+            polled, as the log raises no input Irq; False if none came in time."""
+            await flush_log()
+            for _ in range(max(1, -(-cfg.input_wait_us // INPUT_POLL_US))):
+                n, data = await l4_vcon_read(log.cap, 256)
+                if n > 0 and data:
+                    for d in cfg.devices:
+                        if hasattr(d.device, "feed"):
+                            await d.device.feed(data)
+                    return True
+                if cfg.input_wait_us:
+                    await l4_ipc_sleep(l4_timeout_from_us(INPUT_POLL_US))
+            return False
+
         def window(gpa):
             for base, t in windows:
                 if base <= gpa < base + WINDOW:
@@ -252,7 +271,7 @@ class Vmm:
                 return await resume()
             if e.kind == "halt":
                 self.exits["halt"] += 1
-                if not self.pending:
+                if not self.pending and not await wait_for_input():
                     await flush_log()
                     return "halted"
                 self.ext.advance(e.advance)
