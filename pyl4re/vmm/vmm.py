@@ -33,9 +33,9 @@ from pyl4re.l4re.log import Log
 from pyl4re.l4sys import (
     L4_CAP_SHIFT, L4_FPAGE_RW, L4_FPAGE_RWX, L4_INVALID_CAP, L4_PROTO_THREAD,
     L4_VCPU_F_FPU_ENABLED, L4_VCPU_F_IRQ, L4_VCPU_F_USER_MODE, l4_error,
-    l4_factory_create_vm, l4_ipc_sleep, l4_timeout_from_us, l4_vcon_read, l4_fpage, l4_map_control, l4_msgtag, l4_task_add_ku_mem,
-    l4_thread_vcpu_control_ext, l4_thread_vcpu_resume_commit, l4_thread_vcpu_resume_start,
-    l4_utcb,
+    l4_factory_create_vm, l4_fpage, l4_ipc_sleep, l4_map_control, l4_msgtag,
+    l4_task_add_ku_mem, l4_thread_vcpu_control_ext, l4_thread_vcpu_resume_commit,
+    l4_thread_vcpu_resume_start, l4_timeout_from_us, l4_utcb, l4_vcon_read,
 )
 
 from . import devicetree
