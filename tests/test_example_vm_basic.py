@@ -42,3 +42,19 @@ def test_the_guest_reports_a_failed_block_write(arch, example):
     assert res.exited == {"vm-1": ("shutdown", 1)}
     assert "vm-1: block: 1 writes FAILED" in k.log_lines
     assert disk == example.make_disk()
+
+
+def test_a_file_backed_disk_holds_the_guest_writes(arch, example, tmp_path):
+    path = tmp_path / "disk.img"
+    path.write_bytes(example.make_disk())
+    k = example.Kernel(arch=arch, memory=32 << 20)
+    vmm = example.Vmm(arch, example.VmConfig(
+        tag="vm-1", program=example.program(example.LINES, example.WRITES),
+        ram_base=example.RAM_BASE[arch],
+        devices=[example.Device("console", example.Console(), example.CONSOLE_BASE, 1),
+                 example.Device("block", example.Block(str(path)), example.BLOCK_BASE, 2)]))
+    k.start_task(vmm.main, name="vm-1")
+    assert k.run().exited == {"vm-1": ("shutdown", 0)}
+    vmm.config.devices[1].device.close()
+    assert path.read_bytes() == bytes(example.expected_disk())
+    assert k.log_lines == example.expected_console("vm-1")

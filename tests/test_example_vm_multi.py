@@ -34,3 +34,9 @@ def test_three_vms_on_two_cpus(arch, example):
         ran_on.setdefault(str(thread), set()).add(int(cpu))
     assert {c for cs in ran_on.values() for c in cs} == {0, 1}
     assert all(len(cs) == 1 for cs in ran_on.values())       # no VMM migrates
+
+
+def test_the_same_run_twice_is_the_same_run(arch, example):
+    a, b = example.run(arch), example.run(arch)
+    assert a["kernel"].log_records == b["kernel"].log_records
+    assert a["result"].now_ns == b["result"].now_ns
