@@ -1,8 +1,11 @@
 """The VMM µApp: one VM's virtual platform, as uvmm gives it (one VMM per VM).
 
-`Vmm(config).main` is the body of an ordinary µApp (`Kernel.start_task`). It holds only
-capabilities: its factory (it creates the VM), its RAM (memory sigma0 maps 1:1 into its
-task), a log, the VM and its own thread, which becomes the VM's extended vCPU. It
+`Vmm(arch, config).main` is the body of an ordinary µApp: a harness one
+(`Kernel.start_task`: RAM is memory sigma0 maps 1:1 into its task, the log the kernel's)
+or an L4Re program (started by the loader: RAM is a dataspace from its memory allocator,
+attached by its region map, the log its tagged log). It holds only capabilities: its
+factory (it creates the VM), its RAM, a log, the VM and its own thread, which becomes the
+VM's extended vCPU. It
 
 - creates the VM and makes its thread an extended vCPU (docs/vm.md);
 - backs guest RAM `[ram_base, ram_base + ram_size)` with its own RAM: the pages go into
@@ -30,6 +33,7 @@ from pyl4re import traps
 from pyl4re import mem
 from pyl4re.l4re.moe.memory import SIGMA0_REQ_ANY, sigma0_request
 from pyl4re.l4re.log import Log
+from pyl4re.l4re.protocols import RM_EAGER_MAP, RM_RW, RM_SEARCH_ADDR
 from pyl4re.l4sys import (
     L4_CAP_SHIFT, L4_FPAGE_RW, L4_FPAGE_RWX, L4_INVALID_CAP, L4_PROTO_THREAD,
     L4_VCPU_F_FPU_ENABLED, L4_VCPU_F_IRQ, L4_VCPU_F_USER_MODE, l4_error,
@@ -46,6 +50,7 @@ HC_SHUTDOWN = 0x5D            # the guest's "power off" hypercall; its argument 
 DTB_ROOM = 0x10000            # the device tree's place: the top 64 KiB of guest RAM
 KU_VA = 0x30000000            # the VMM's ku-mem for the extended vCPU area
 VM_CAP = 0x41
+RAM_SEARCH = 0x1000_0000      # where an L4Re VMM's region map places guest RAM, or above
 INPUT_POLL_US = 1000          # how often a halted guest's VMM looks for console input
 ENTRY_SP = 0x7fe000
 # The architecture's view of a device interrupt line n (the VMM's interrupt controller).
@@ -158,16 +163,25 @@ class Vmm:
 
     async def main(self, env):
         cfg, arch = self.config, self.arch
-        err, ram = await sigma0_request(SIGMA0_REQ_ANY, l4_fpage(0, cfg.ram_order, 0).raw)
-        if err:
-            return f"no guest RAM from sigma0 ({err})"
-        self.ram = ram                    # our own mapping: sigma0 maps 1:1
-        log = Log(env.log if cfg.log is None else cfg.log)
-        vm = VM_CAP << L4_CAP_SHIFT
+        l4re_program = hasattr(env, "mem_alloc")  # started by the L4Re loader
+        if l4re_program:                  # RAM: a dataspace attached by our region map
+            ds = await env.mem_alloc.alloc(self.ram_size)
+            ram = await env.rm.attach(RAM_SEARCH, self.ram_size,    # mapped to us at once,
+                                      RM_RW | RM_SEARCH_ADDR | RM_EAGER_MAP, ds)  # writable
+            thread, vm = env.main_thread, env.cap_alloc.alloc()
+            log, prefix = (env.log if cfg.log is None else Log(cfg.log)), ""
+        else:                             # RAM: our own memory, sigma0 maps it 1:1
+            err, ram = await sigma0_request(SIGMA0_REQ_ANY, l4_fpage(0, cfg.ram_order, 0).raw)
+            if err:
+                return f"no guest RAM from sigma0 ({err})"
+            thread, vm = env.thread, VM_CAP << L4_CAP_SHIFT
+            log = Log(env.log if cfg.log is None else cfg.log)
+            prefix = f"{cfg.tag}: "       # the kernel log has no tags of its own
+        self.ram = ram
         for what, call in (("create the VM", l4_factory_create_vm(env.factory, vm)),
                            ("add ku-mem", l4_task_add_ku_mem(
                                env.task, l4_fpage(KU_VA, 15, L4_FPAGE_RW))),
-                           ("make the vCPU", l4_thread_vcpu_control_ext(env.thread, KU_VA))):
+                           ("make the vCPU", l4_thread_vcpu_control_ext(thread, KU_VA))):
             if (err := l4_error(await call)):
                 return f"cannot {what} ({err})"
         k = traps.running().kernel
@@ -202,7 +216,7 @@ class Vmm:
 
         async def flush_log():
             while self.lines:
-                await log.print(f"{cfg.tag}: {self.lines.pop(0)}\n")
+                await log.print(f"{prefix}{self.lines.pop(0)}\n")
 
         async def resume(items=()):
             await flush_log()
