@@ -121,6 +121,10 @@ def _check_config(arch, c):
 
 
 class Vmm:
+    """One VM's VMM: `main(env)` is its µApp body. After the run `exits` counts the exits
+    by kind, `injected` the device interrupts, `transports` holds each device's transport
+    (with its `problems`), `span` the RAM offsets the devices touched."""
+
     def __init__(self, arch, config):
         if arch not in VECTOR_BASE:
             raise ValueError(f"no VMM for architecture {arch!r}")
