@@ -19,7 +19,8 @@ class Console:
     num_queues = 2
     queue_num_max = 64
 
-    def __init__(self, emit, cols=80, rows=25):
+    def __init__(self, emit=None, cols=80, rows=25):
+        """`emit(line)` takes each output line; a VMM connects an unset one to its log."""
         self.emit = emit
         self.config = bytearray(struct.pack("<HHI", cols, rows, 1))   # cols, rows, ports
         self._partial = b""

@@ -1,0 +1,309 @@
+"""The VMM µApp: one VM's virtual platform, as uvmm gives it (one VMM per VM).
+
+`Vmm(arch, config).main` is the body of an ordinary µApp: a harness one
+(`Kernel.start_task`: RAM is memory sigma0 maps 1:1 into its task, the log the kernel's)
+or an L4Re program (started by the loader: RAM is a dataspace from its memory allocator,
+attached by its region map, the log its tagged log). It holds only capabilities: its
+factory (it creates the VM), its RAM, a log, the VM and its own thread, which becomes the
+VM's extended vCPU. It
+
+- creates the VM and makes its thread an extended vCPU (docs/vm.md);
+- backs guest RAM `[ram_base, ram_base + ram_size)` with its own RAM: the pages go into
+  the VM on the guest's first touch (a stage-2 miss in RAM maps the page, sent with the
+  resume, and the access is made again);
+- writes the device tree (devicetree.build) into the top of guest RAM; its address is the
+  guest program's boot argument, as uvmm hands it over in a register;
+- puts each VirtIO device behind a 4 KiB MMIO window: a stage-2 exit there is forwarded to
+  the transport (`read` answered in the load's register, `write` performed), the ip
+  advanced; the devices see guest RAM through a GuestMemory over the VMM's own mapping
+  (`pyl4re.mem`, so every device access is a real user-level access of the VMM);
+- is the guest's interrupt controller: a device's line goes to `ext.inject` as the
+  architecture's vector (x86-64 IOAPIC pin n -> vector 0x20 + n; ARM64 GIC SPI n ->
+  vINTID 32 + n in a list register; MIPS64 GIC shared n -> guest interrupt line 2 + n, a
+  level withdrawn when the device lowers it);
+- writes console output to its log, each line tagged with the VM's name;
+- feeds console input typed on its log to the guest while the guest halts;
+- ends when the guest shuts down (hypercall HC_SHUTDOWN) or halts with nothing pending
+  and no input coming.
+"""
+from dataclasses import dataclass, field
+
+import pyl4re
+from pyl4re import traps
+from pyl4re import mem
+from pyl4re.l4re.moe.memory import SIGMA0_REQ_ANY, sigma0_request
+from pyl4re.l4re.log import Log
+from pyl4re.l4re.protocols import RM_EAGER_MAP, RM_RW, RM_SEARCH_ADDR
+from pyl4re.l4sys import (
+    L4_CAP_SHIFT, L4_FPAGE_RW, L4_FPAGE_RWX, L4_INVALID_CAP, L4_PROTO_THREAD,
+    L4_VCPU_F_FPU_ENABLED, L4_VCPU_F_IRQ, L4_VCPU_F_USER_MODE, l4_error,
+    l4_factory_create_vm, l4_fpage, l4_ipc_sleep, l4_map_control, l4_msgtag,
+    l4_task_add_ku_mem, l4_thread_vcpu_control_ext, l4_thread_vcpu_resume_commit,
+    l4_thread_vcpu_resume_start, l4_timeout_from_us, l4_utcb, l4_vcon_read,
+)
+
+from . import devicetree
+from .guest_memory import GuestMemory
+from .virtio_mmio import WINDOW, VirtioMmio
+
+HC_SHUTDOWN = 0x5D            # the guest's "power off" hypercall; its argument the code
+DTB_ROOM = 0x10000            # the device tree's place: the top 64 KiB of guest RAM
+KU_VA = 0x30000000            # the VMM's ku-mem for the extended vCPU area
+VM_CAP = 0x41
+RAM_SEARCH = 0x1000_0000      # where an L4Re VMM's region map places guest RAM, or above
+INPUT_POLL_US = 1000          # how often a halted guest's VMM looks for console input
+ENTRY_SP = 0x7fe000
+# The architecture's view of a device interrupt line n (the VMM's interrupt controller).
+VECTOR_BASE = {"x86_64": 0x20, "arm64": 32, "mips64": 2}
+LEVEL = {"x86_64": False, "arm64": False, "mips64": True}
+# The guest's first state: arm64 PSTATE EL1h with IRQs unmasked; mips64 Status IE | IM.
+GUEST_FLAGS = {"arm64": 0x5}
+GUEST_FIELDS = {"mips64": {0x40: 0xFC01}}
+
+
+@dataclass
+class Device:
+    """A device the VMM presents: its kind (the DTB's l4vmm,vdev), the VirtIO device
+    object (console.Console, block.Block), its window and interrupt line."""
+    kind: str
+    device: object
+    base: int
+    irq: int
+
+
+@dataclass
+class VmConfig:
+    """One VM: its tag, guest program (`program(dtb_gpa)` returns the guest's `async
+    main()`), RAM, devices and the log capability its console lines go to."""
+    tag: str
+    program: object
+    ram_base: int = 0
+    ram_order: int = 20
+    devices: list = field(default_factory=list)
+    log: int = None
+    input_wait_us: int = 0        # how long a halted guest may wait for console input
+
+
+def device_vector(arch, irq):
+    return VECTOR_BASE[arch] + irq
+
+
+def _check_config(arch, c):
+    """ValueError / TypeError naming what is wrong in VmConfig `c`."""
+    if not isinstance(c.tag, str) or not c.tag:
+        raise TypeError(f"tag: a VM's tag is a non-empty str, not {c.tag!r}")
+    if not callable(c.program):
+        raise TypeError(f"program: program(dtb_gpa) returning the guest's main, not {c.program!r}")
+    if isinstance(c.ram_order, bool) or not isinstance(c.ram_order, int) \
+            or not 17 <= c.ram_order <= 30:
+        raise ValueError(f"ram_order: guest RAM is 2^17..2^30 bytes, not 2^{c.ram_order!r}")
+    if isinstance(c.ram_base, bool) or not isinstance(c.ram_base, int) or c.ram_base < 0 \
+            or c.ram_base % (1 << c.ram_order) or c.ram_base + (1 << c.ram_order) > 1 << 32:
+        raise ValueError(f"ram_base: {c.ram_base!r} is no base aligned to the RAM's size "
+                         "below 4 GiB")
+    ram = range(c.ram_base, c.ram_base + (1 << c.ram_order))
+    windows = []
+    for d in c.devices:
+        if not isinstance(d, Device):
+            raise TypeError(f"devices: Device entries, not {d!r}")
+        if not isinstance(d.base, int) or d.base < 0 or d.base % WINDOW \
+                or d.base + WINDOW > 1 << 32:
+            raise ValueError(f"devices: window {d.base!r} of {d.kind!r} is no 4 KiB page "
+                             "below 4 GiB")
+        if d.base in ram or d.base in windows:
+            raise ValueError(f"devices: window {d.base:#x} of {d.kind!r} overlaps RAM or "
+                             "another device")
+        limit = 6 if LEVEL[arch] else 200
+        if isinstance(d.irq, bool) or not isinstance(d.irq, int) or not 0 <= d.irq < limit:
+            raise ValueError(f"devices: interrupt {d.irq!r} of {d.kind!r} is not a line "
+                             f"0..{limit - 1}")
+        windows.append(d.base)
+
+
+class Vmm:
+    """One VM's VMM: `main(env)` is its µApp body. After the run `exits` counts the exits
+    by kind, `injected` the device interrupts, `transports` holds each device's transport
+    (with its `problems`), `span` the RAM offsets the devices touched."""
+
+    def __init__(self, arch, config):
+        if arch not in VECTOR_BASE:
+            raise ValueError(f"no VMM for architecture {arch!r}")
+        _check_config(arch, config)
+        self.arch, self.config = arch, config
+        self.ram_size = 1 << config.ram_order
+        self.dtb_gpa = config.ram_base + self.ram_size - DTB_ROOM
+        self.lines = []               # console output not yet written to the log
+        self.pending = []             # device vectors raised, not yet injected
+        self.exits = {"ram": 0, "mmio": 0, "hypercall": 0, "halt": 0, "irq": 0}
+        self.transports = {}
+        for d in config.devices:              # a console without a sink writes to our log
+            if getattr(d.device, "emit", False) is None:
+                d.device.emit = self.lines.append
+        self.injected = 0             # device interrupts injected into the guest
+        self.span = None              # lowest and highest RAM offset the devices touched
+
+    # ---- the virtual interrupt controller
+
+    def _raise(self, vector):
+        if vector not in self.pending:
+            self.pending.append(vector)
+
+    def _lower(self, vector):
+        if vector in self.pending:
+            self.pending.remove(vector)
+        elif LEVEL[self.arch]:
+            self.ext.withdraw(vector)
+
+    def _inject_pending(self):
+        for vector in list(self.pending):
+            try:
+                self.ext.inject(vector)
+            except RuntimeError:          # a slot is taken: the next entry takes it
+                break
+            self.pending.remove(vector)
+            self.injected += 1
+
+    # ---- the µApp
+
+    async def main(self, env):
+        cfg, arch = self.config, self.arch
+        l4re_program = hasattr(env, "mem_alloc")  # started by the L4Re loader
+        if l4re_program:                  # RAM: a dataspace attached by our region map
+            ds = await env.mem_alloc.alloc(self.ram_size)
+            ram = await env.rm.attach(RAM_SEARCH, self.ram_size,    # mapped to us at once,
+                                      RM_RW | RM_SEARCH_ADDR | RM_EAGER_MAP, ds)  # writable
+            thread, vm = env.main_thread, env.cap_alloc.alloc()
+            log, prefix = (env.log if cfg.log is None else Log(cfg.log)), ""
+        else:                             # RAM: our own memory, sigma0 maps it 1:1
+            err, ram = await sigma0_request(SIGMA0_REQ_ANY, l4_fpage(0, cfg.ram_order, 0).raw)
+            if err:
+                return f"no guest RAM from sigma0 ({err})"
+            thread, vm = env.thread, VM_CAP << L4_CAP_SHIFT
+            log = Log(env.log if cfg.log is None else cfg.log)
+            prefix = f"{cfg.tag}: "       # the kernel log has no tags of its own
+        self.ram = ram
+        for what, call in (("create the VM", l4_factory_create_vm(env.factory, vm)),
+                           ("add ku-mem", l4_task_add_ku_mem(
+                               env.task, l4_fpage(KU_VA, 15, L4_FPAGE_RW))),
+                           ("make the vCPU", l4_thread_vcpu_control_ext(thread, KU_VA))):
+            if (err := l4_error(await call)):
+                return f"cannot {what} ({err})"
+        k = traps.running().kernel
+        page_order = k.arch_info["page_shift"]
+        v, self.ext = pyl4re.vcpu.state(), pyl4re.vm.ext_state()
+
+        def touch(off, n):
+            lo, hi = self.span or (off, off + n)
+            self.span = (min(lo, off), max(hi, off + n))
+
+        async def read_at(off, n):                # GuestMemory checked the range
+            touch(off, n)
+            return await mem.read(ram + off, n)
+
+        async def write_at(off, data):
+            touch(off, len(data))
+            await mem.write(ram + off, data)
+        guest_mem = GuestMemory(cfg.ram_base, self.ram_size, read_at, write_at)
+        windows = []
+        for d in cfg.devices:
+            vector = device_vector(arch, d.irq)
+            t = VirtioMmio(d.device, guest_mem, raise_irq=lambda vec=vector: self._raise(vec),
+                           lower_irq=lambda vec=vector: self._lower(vec))
+            self.transports[d.kind] = t
+            windows.append((d.base, t))
+        platform = devicetree.Platform(arch, cfg.ram_base, self.ram_size, devices=[
+            devicetree.VirtioNode(d.kind, d.base, d.irq) for d in cfg.devices])
+        dtb = devicetree.build(platform)
+        if len(dtb) > DTB_ROOM:
+            return "the device tree does not fit its room"
+        await mem.write(ram + self.dtb_gpa - cfg.ram_base, dtb)
+
+        async def flush_log():
+            while self.lines:
+                await log.print(f"{prefix}{self.lines.pop(0)}\n")
+
+        async def resume(items=()):
+            await flush_log()
+            self._inject_pending()
+            v.user_task = vm
+            v.saved_state = L4_VCPU_F_USER_MODE | L4_VCPU_F_IRQ | L4_VCPU_F_FPU_ENABLED
+            l4_thread_vcpu_resume_start()
+            u = l4_utcb()
+            for n, (gpa, own) in enumerate(items):
+                u.mr[1 + 2 * n] = l4_map_control(gpa, 0, 0)
+                u.mr[2 + 2 * n] = l4_fpage(own, page_order, L4_FPAGE_RWX).raw
+            tag = l4_msgtag(L4_PROTO_THREAD, 1, len(items), 0)
+            err = l4_error(await l4_thread_vcpu_resume_commit(L4_INVALID_CAP, tag))
+            return f"resume refused ({err}: {k.explain_last_error()})"
+
+        async def wait_for_input():
+            """Console input typed on our log (`Kernel.log_input`) while the guest halts:
+            polled, as the log raises no input Irq; False if none came in time."""
+            await flush_log()
+            for _ in range(max(1, -(-cfg.input_wait_us // INPUT_POLL_US))):
+                n, data = await l4_vcon_read(log.cap, 256)
+                if n > 0 and data:
+                    for d in cfg.devices:
+                        if hasattr(d.device, "feed"):
+                            await d.device.feed(data)
+                    return True
+                if cfg.input_wait_us:
+                    await l4_ipc_sleep(l4_timeout_from_us(INPUT_POLL_US))
+            return False
+
+        def window(gpa):
+            for base, t in windows:
+                if base <= gpa < base + WINDOW:
+                    return base, t
+            return None, None
+
+        async def on_exit(v):
+            e = self.ext.exit()
+            if e.kind == "stage2":
+                base, t = window(e.gpa)
+                if t is not None:
+                    self.exits["mmio"] += 1
+                    if e.write:
+                        await t.write(e.gpa - base, e.size, e.value)
+                        self.ext.advance(e.advance)
+                    else:
+                        self.ext.complete_load(e, t.read(e.gpa - base, e.size))
+                    return await resume()
+                if cfg.ram_base <= e.gpa < cfg.ram_base + self.ram_size:
+                    self.exits["ram"] += 1
+                    page = (e.gpa - cfg.ram_base) >> page_order << page_order
+                    return await resume([(cfg.ram_base + page, ram + page)])
+                await flush_log()
+                return f"guest fault at {e.gpa:#x}"
+            if e.kind == "hypercall":
+                self.exits["hypercall"] += 1
+                regs = self.ext.layout["hc_regs"]
+                if int(v.r[regs[0]]) == HC_SHUTDOWN:
+                    for d in cfg.devices:
+                        if hasattr(d.device, "flush"):
+                            d.device.flush()
+                    await flush_log()
+                    return ("shutdown", int(v.r[regs[1]]))
+                v.r[regs[0]] = -1 & ((1 << 64) - 1)   # an unknown hypercall
+                self.ext.advance(e.advance)
+                return await resume()
+            if e.kind == "halt":
+                self.exits["halt"] += 1
+                if not self.pending and not await wait_for_input():
+                    await flush_log()
+                    return "halted"
+                self.ext.advance(e.advance)
+                return await resume()
+            if e.kind == "irq":
+                self.exits["irq"] += 1
+                return await resume()
+            await flush_log()
+            return f"guest stopped: {e.kind}"
+
+        v.entry_ip, v.entry_sp = pyl4re.entry(on_exit), ENTRY_SP
+        for fid, value in GUEST_FIELDS.get(arch, {}).items():
+            self.ext.set(fid, value)
+        if arch in GUEST_FLAGS:
+            v.flags = GUEST_FLAGS[arch]
+        self.ext.guest_ip = pyl4re.entry(cfg.program(self.dtb_gpa))
+        return await resume()
