@@ -23,6 +23,7 @@ from .mem_cases import map_unmap_system, page_fault_system
 from .system import System, counter, native_count, timed_run
 from .. import cprog
 from .vm_cases import vm_exit_system
+from .vmm_cases import mmio_exit_system, virtqueue_system
 
 GATE_LABEL = 0x10
 NAMED = 0x16000               # the first named capability's selector (harness.FIRST_NAMED_CAP)
@@ -160,6 +161,7 @@ def cap_round_trip_system(arch, rounds):
 # take two trips through the Python control plane: fewer keep the full report short.
 PAGE_FAULT_OPS = (10_000, 2_000)
 MAP_OPS = (5_000, 1_000)
+VMM_OPS = (2_000, 300)
 
 CASES = [
     Case("native_round_trip", "native <-> native (C path)", "c",
@@ -203,4 +205,8 @@ CASES = [
          peer=True),
     Case("vm_exit_round_trip", "VM exit: guest hypercall -> VMM -> guest", "python",
          vm_exit_system, MAP_OPS),
+    Case("vmm_mmio_round_trip", "VMM: guest MMIO load -> VirtIO transport -> guest",
+         "python", mmio_exit_system, VMM_OPS),
+    Case("vmm_virtqueue_round_trip", "VMM: 64-byte virtio console write (virtqueue)",
+         "python", virtqueue_system, VMM_OPS),
 ]
