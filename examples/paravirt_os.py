@@ -22,12 +22,11 @@ import sys
 import pyl4re
 from pyl4re import Kernel
 from pyl4re.l4sys import (
-    L4_CAP_SHIFT, L4_FPAGE_RW, L4_INVALID_CAP, L4_PROTO_THREAD, L4_VCPU_F_FPU_ENABLED,
-    L4_VCPU_F_IRQ, L4_VCPU_F_USER_MODE, l4_error, l4_factory_create_irq,
-    l4_factory_create_task, l4_fpage, l4_fpage_invalid, l4_icu_bind, l4_irq_unmask,
-    l4_map_control, l4_msgtag, l4_rcv_ep_bind_thread, l4_thread_vcpu_control,
-    l4_thread_vcpu_resume_commit, l4_thread_vcpu_resume_start, l4_utcb,
+    L4_CAP_SHIFT, l4_error, l4_factory_create_irq, l4_factory_create_task,
+    l4_fpage_invalid, l4_icu_bind, l4_irq_unmask, l4_rcv_ep_bind_thread,
+    l4_thread_vcpu_control,
 )
+from pyl4re.l4sys.vcpu import vcpu_resume_with_items
 
 TICK_NS = 40_000                # the timer period
 TIMER_LINE, TIMER_LABEL = 7, 0x70
@@ -96,16 +95,7 @@ def run(arch="x86_64", memory=32 << 20, trace_size=None):
             interrupts on; `items`: (user page, our page) mappings to send along."""
             name, sel, regs, pages, _ = procs[current]
             v.set_regs(regs)
-            v.user_task = sel
-            v.saved_state = L4_VCPU_F_USER_MODE | L4_VCPU_F_IRQ | L4_VCPU_F_FPU_ENABLED
-            l4_thread_vcpu_resume_start()
-            u = l4_utcb()
-            for n, (user_page, own_page) in enumerate(items):
-                u.mr[1 + 2 * n] = l4_map_control(user_page, 0, 0)
-                u.mr[2 + 2 * n] = l4_fpage(own_page, page_size.bit_length() - 1,
-                                           L4_FPAGE_RW).raw
-            tag = l4_msgtag(L4_PROTO_THREAD, 1, len(items), 0)
-            err = l4_error(await l4_thread_vcpu_resume_commit(L4_INVALID_CAP, tag))
+            err = await vcpu_resume_with_items(v, sel, items, page_size.bit_length() - 1)
             raise RuntimeError(f"resume of {name} refused: {err}")
 
         def next_alive(after):

@@ -28,13 +28,11 @@ import pyl4re
 from pyl4re import Kernel, guest
 from pyl4re.l4re.moe.memory import SIGMA0_REQ_ANY, sigma0_request
 from pyl4re.l4sys import (
-    L4_CAP_SHIFT, L4_FPAGE_RW, L4_FPAGE_RWX, L4_INVALID_CAP, L4_PROTO_THREAD,
-    L4_VCPU_F_FPU_ENABLED, L4_VCPU_F_IRQ, L4_VCPU_F_USER_MODE, l4_error,
-    l4_factory_create_irq, l4_factory_create_vm, l4_fpage, l4_icu_bind, l4_irq_unmask,
-    l4_map_control, l4_msgtag, l4_rcv_ep_bind_thread, l4_task_add_ku_mem, l4_task_map,
-    l4_thread_vcpu_control_ext, l4_thread_vcpu_resume_commit,
-    l4_thread_vcpu_resume_start, l4_utcb,
+    L4_CAP_SHIFT, L4_FPAGE_RW, L4_FPAGE_RWX, l4_error, l4_factory_create_irq,
+    l4_factory_create_vm, l4_fpage, l4_icu_bind, l4_irq_unmask, l4_map_control,
+    l4_rcv_ep_bind_thread, l4_task_add_ku_mem, l4_task_map, l4_thread_vcpu_control_ext,
 )
+from pyl4re.l4sys.vcpu import vcpu_resume_with_items
 
 EXITS = 1000                      # of each kind, at least
 RAM_GPA, RAM_ORDER = 0x0, 24      # 16 MiB of guest RAM at guest-physical 0
@@ -124,16 +122,8 @@ def run(arch="x86_64", steps=EXITS + 100):
         device = {"data": None, "count": 0}
 
         async def resume(items=()):
-            v.user_task = vm
-            v.saved_state = L4_VCPU_F_USER_MODE | L4_VCPU_F_IRQ | L4_VCPU_F_FPU_ENABLED
-            l4_thread_vcpu_resume_start()
-            u = l4_utcb()
-            for n, (gpa, own) in enumerate(items):
-                u.mr[1 + 2 * n] = l4_map_control(gpa, 0, 0)
-                u.mr[2 + 2 * n] = l4_fpage(own, page.bit_length() - 1, L4_FPAGE_RW).raw
-            tag = l4_msgtag(L4_PROTO_THREAD, 1, len(items), 0)
-            err = l4_error(await l4_thread_vcpu_resume_commit(L4_INVALID_CAP, tag))
-            stats["errors"].append(f"resume refused: {err} ({k.explain_last_error()})")
+            err = await vcpu_resume_with_items(v, vm, items, page.bit_length() - 1)
+            stats["errors"].append(f"resume refused: {err}")
             return "resume refused"
 
         async def on_exit(v):

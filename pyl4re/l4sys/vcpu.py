@@ -52,5 +52,31 @@ async def l4vcpu_wait_for_event(vcpu, utcb, do_event_work):
     await l4vcpu_irq_enable(vcpu, utcb, do_event_work)
 
 
+async def vcpu_resume_with_items(v, user_task, items=(), page_order=12, rights=None):
+    """Resume the calling vCPU into `user_task` in user mode with interrupts on, sending
+    `items`, (address in the user task, own address) pairs, along as map items of
+    2^page_order bytes with `rights` (default L4_FPAGE_RW). A resume that goes through
+    never returns; a refused one returns its error code. pyl4re's own shorthand for what a
+    vCPU kernel or VMM writes by hand with l4_thread_vcpu_resume_start/commit (libvcpu has
+    no such call): the state area's user_task and saved_state, then the items in MR1..."""
+    from .consts import (L4_FPAGE_RW, L4_INVALID_CAP, L4_PROTO_THREAD, L4_VCPU_F_FPU_ENABLED,
+                         L4_VCPU_F_USER_MODE)
+    from .errors import l4_error
+    from .fpage import l4_fpage, l4_map_control
+    from .msgtag import l4_msgtag
+    from .thread import l4_thread_vcpu_resume_commit, l4_thread_vcpu_resume_start
+    from .utcb import l4_utcb
+    v.user_task = user_task
+    v.saved_state = L4_VCPU_F_USER_MODE | L4_VCPU_F_IRQ | L4_VCPU_F_FPU_ENABLED
+    l4_thread_vcpu_resume_start()
+    u = l4_utcb()
+    for n, (dst, own) in enumerate(items):
+        u.mr[1 + 2 * n] = l4_map_control(dst, 0, 0)
+        u.mr[2 + 2 * n] = l4_fpage(own, page_order, L4_FPAGE_RW if rights is None
+                                   else rights).raw
+    tag = l4_msgtag(L4_PROTO_THREAD, 1, len(items), 0)
+    return l4_error(await l4_thread_vcpu_resume_commit(L4_INVALID_CAP, tag))
+
+
 __all__ = ["l4_vcpu_state_t", "l4_vcpu_check_version", "l4vcpu_irq_disable",
            "l4vcpu_irq_enable", "l4vcpu_wait_for_event"]

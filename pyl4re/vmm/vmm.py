@@ -35,12 +35,11 @@ from pyl4re.l4re.moe.memory import SIGMA0_REQ_ANY, sigma0_request
 from pyl4re.l4re.log import Log
 from pyl4re.l4re.protocols import RM_EAGER_MAP, RM_RW, RM_SEARCH_ADDR
 from pyl4re.l4sys import (
-    L4_CAP_SHIFT, L4_FPAGE_RW, L4_FPAGE_RWX, L4_INVALID_CAP, L4_PROTO_THREAD,
-    L4_VCPU_F_FPU_ENABLED, L4_VCPU_F_IRQ, L4_VCPU_F_USER_MODE, l4_error,
-    l4_factory_create_vm, l4_fpage, l4_ipc_sleep, l4_map_control, l4_msgtag,
-    l4_task_add_ku_mem, l4_thread_vcpu_control_ext, l4_thread_vcpu_resume_commit,
-    l4_thread_vcpu_resume_start, l4_timeout_from_us, l4_utcb, l4_vcon_read,
+    L4_CAP_SHIFT, L4_FPAGE_RW, L4_FPAGE_RWX, l4_error, l4_factory_create_vm, l4_fpage,
+    l4_ipc_sleep, l4_task_add_ku_mem, l4_thread_vcpu_control_ext, l4_timeout_from_us,
+    l4_vcon_read,
 )
+from pyl4re.l4sys.vcpu import vcpu_resume_with_items
 
 from . import devicetree
 from .guest_memory import GuestMemory
@@ -225,16 +224,8 @@ class Vmm:
         async def resume(items=()):
             await flush_log()
             self._inject_pending()
-            v.user_task = vm
-            v.saved_state = L4_VCPU_F_USER_MODE | L4_VCPU_F_IRQ | L4_VCPU_F_FPU_ENABLED
-            l4_thread_vcpu_resume_start()
-            u = l4_utcb()
-            for n, (gpa, own) in enumerate(items):
-                u.mr[1 + 2 * n] = l4_map_control(gpa, 0, 0)
-                u.mr[2 + 2 * n] = l4_fpage(own, page_order, L4_FPAGE_RWX).raw
-            tag = l4_msgtag(L4_PROTO_THREAD, 1, len(items), 0)
-            err = l4_error(await l4_thread_vcpu_resume_commit(L4_INVALID_CAP, tag))
-            return f"resume refused ({err}: {k.explain_last_error()})"
+            err = await vcpu_resume_with_items(v, vm, items, page_order, L4_FPAGE_RWX)
+            return f"resume refused ({err})"
 
         async def wait_for_input():
             """Console input typed on our log (`Kernel.log_input`) while the guest halts:
