@@ -8,6 +8,12 @@ user level:
   x86-64  CR4.PAE, EFER.LME|NXE|SCE, CR3 = root, CR0.PG|WP; sysretq to CPL3, then a real
           load, store, or jump. The probe code sits in a kernel-half page the harness adds
           to its copy of the root table (PML4 entry 511, never a user entry).
+          EPT (a VM object's table, docs/vm.md): Unicorn has no VMX, but an EPT entry keeps
+          its address in IA-32e's bits 51:12, its large-page bit in PS (7) and the same
+          4-level split, with R, W, X where IA-32e has P, R/W, U/S. So CR3 = the EPT root,
+          CPL0, CR0.WP: a read walks iff R, a write iff W at every level; with CR4.SMEP a
+          fetch faults iff the leaf has X (a "user" page). Probe code in PML4 entry 511
+          (guest-physical 2^48 - 512 GiB and up, above every probed address).
   ARM64   SCR_EL3 = NS|RW first (else EL1 walks the 32-bit LPAE format). From EL2 (MMU off)
           stage 1: TTBR0_EL1 = root, MAIR 0x00FF4400, AT S1E0R/W for EL0 loads and stores
           (PAR_EL1 gives PA or fault), eret to EL0 at the address for execution;
@@ -132,6 +138,47 @@ def x86_probe(k, root, va, access, pa=None):
     if res.ok and access == "w":
         res.value = struct.unpack("<Q", uc.mem_read(pa, 8))[0]
     res.uc = uc
+    return res
+
+
+X86_INT3 = 3
+
+
+def x86_ept_probe(k, root, gpa, access, pa=None):
+    """One access at CPL0 through the EPT root as IA-32e tables (module doc): "r" a load,
+    "w" a store, "x" a jump under CR4.SMEP (it reaches the int3 planted at pa iff the leaf
+    has no X). Harness entries are supervisor-only (U clear), so the code is fetchable."""
+    uc = emulator(UC_ARCH_X86, UC_MODE_64, k)
+    h, p, w = k.memory, 1, 2
+    uc.mem_write(root + 8 * 511, u64((h + 0x1000) | p | w))
+    uc.mem_write(h + 0x1000 + 8 * 511, u64((h + 0x2000) | p | w))
+    uc.mem_write(h + 0x2000 + 8 * 511, u64((h + 0x3000) | p | w))
+    uc.mem_write(h + 0x3000 + 8 * 496, u64((h + 0x4000) | p))
+    _, code = X86_USER_CODE[access]
+    uc.mem_write(h + 0x4000, code)
+    if pa is not None:
+        uc.mem_write(pa, u64(MARKER) if access == "r" else b"\xcc" if access == "x" else u64(0))
+    smep = 1 << 20 if access == "x" else 0
+    uc.reg_write(X86.UC_X86_REG_CR4, uc.reg_read(X86.UC_X86_REG_CR4) | 0x20 | smep)   # PAE
+    uc.reg_write(X86.UC_X86_REG_MSR, (0xC0000080, 0xD01))   # EFER: SCE | LME | LMA | NXE
+    uc.reg_write(X86.UC_X86_REG_CR3, root)
+    uc.reg_write(X86.UC_X86_REG_CR0, uc.reg_read(X86.UC_X86_REG_CR0) | 0x80010001)  # PG|WP
+    uc.reg_write(X86.UC_X86_REG_RBX, gpa)
+    uc.reg_write(X86.UC_X86_REG_RAX, MARKER ^ 0xFFFF)
+    res = Result()
+    run(uc, X86_CODE_VA, X86_CODE_VA + len(code), res)
+    assert uc.reg_read(X86.UC_X86_REG_CS) & 3 == 0, "the access ran at CPL0"
+    rip = uc.reg_read(X86.UC_X86_REG_RIP)
+    if access == "x":
+        res.ok = res.traps == [X86_INT3] and rip == gpa + 1
+    else:
+        res.ok = not res.traps
+    if res.traps and res.traps[0] == X86_PF:
+        assert uc.reg_read(X86.UC_X86_REG_CR2) == gpa
+    if res.ok and access == "r":
+        res.value = uc.reg_read(X86.UC_X86_REG_RAX)
+    if res.ok and access == "w":
+        res.value = struct.unpack("<Q", uc.mem_read(pa, 8))[0]
     return res
 
 
@@ -281,8 +328,10 @@ def random_mappings(k, task, rng, kind, n, shifts, va_limit):
         if vspace.map_page(k, task, VirtAddr(va), PhysAddr(pa), shift, rights, cache,
                            kind=kind_id) == 0:
             done.append((va, size))
-            # What was asked for is what the table says (R is presence at stage 1).
-            implied = R if kind == "user" and k.arch != "mips64" else 0
+            # What was asked for is what the table says (R is presence at stage 1, and an
+            # EPT leaf always has R: L4 rights are never write- or execute-only there).
+            implied = R if (kind == "user" and k.arch != "mips64"
+                            or kind == "vm" and k.arch == "x86_64") else 0
             assert task.translate(VirtAddr(va)) == (PhysAddr(pa), size, rights | implied)
     return done
 
@@ -442,3 +491,66 @@ def test_mips64_real_tlb_honours_the_asid_of_the_pair():
     assert mips_probe(k, entry, 0x400008, "r", 0x2000008).ok
     other = mips_probe(k, entry, 0x400008, "r", 0x2000008, asid=asid ^ 1)
     assert not other.ok and other.exc == MIPS_EXCP["tlbl"]        # another space: refill
+
+
+def x86_vm(k):
+    """A VM object (l4_factory_create_vm) in the root task's slot 20: its table is EPT."""
+    from pyl4re.control import factory as factory_ctl
+    assert factory_ctl.create(k, k.root_factory.id, k._lib.L4_PROTO_VM, k.root_task.id,
+                              20) == 0
+    return k.root_task.object_at(CapIndex(20))
+
+
+def check_ept(k, vm, gpas):
+    """Every probe of every access agrees with the model's EPT walk (translate)."""
+    root = vm.pt_root.value
+    for gpa in gpas:
+        leaf = ptdecode.walk(k, root, gpa, kind="vm")
+        for access in "rwx":
+            pa, allowed = expected(vm, gpa, access)
+            assert (leaf is None) == (pa is None) and (leaf is None or leaf.pa == pa)
+            if access == "x":                    # SMEP: a fetch works iff the leaf has no X
+                allowed = pa is not None and not allowed
+            res = x86_ept_probe(k, root, gpa, access, pa)
+            assert res.ok == allowed, f"EPT {gpa:#x} {access}: {res}, allowed={allowed}"
+            if res.ok and access == "r":
+                assert res.value == MARKER, f"EPT {gpa:#x}: another host frame was read"
+            if res.ok and access == "w":
+                assert res.value == MARKER ^ 0xFFFF, f"EPT {gpa:#x}: the store went elsewhere"
+            if not allowed:
+                assert res.traps[0] == X86_PF
+
+
+@one(BUILT, "x86_64")
+def test_x86_64_ept_agrees_with_the_ia32e_walker():
+    # EPT's R/W/address/PS bits under Unicorn's IA-32e walker (module doc); guest-physical
+    # addresses below 2^47 (a linear address there must be canonical)
+    rng = random.Random(SEED + 3)
+    k = Kernel(arch="x86_64", memory=MEMORY, kernel_memory=KMEM)
+    vm = x86_vm(k)
+    limit = 1 << 47
+    maps = random_mappings(k, vm, rng, "vm", 16, (12, 12, 21, 30), limit)
+    check_ept(k, vm, probe_addresses(rng, maps, limit))
+
+
+@one(BUILT, "x86_64")
+def test_x86_64_ept_golden_mappings_agree_with_the_ia32e_walker():
+    # fixed cases: each size and right, neighbours sharing tables, the top of the probed
+    # range, a 4 KiB page inside a 2 MiB-aligned table next to a 2 MiB page
+    k = Kernel(arch="x86_64", memory=MEMORY, kernel_memory=KMEM)
+    vm = x86_vm(k)
+    cases = [(0x0, 0x1000000, 12, R), (0x1000, 0x1001000, 12, R | W),
+             (0x2000, 0x1002000, 12, R | X), (0x3000, 0x1003000, 12, W),
+             (0x200000, 0x1200000, 21, R | W | X), (0x400000, 0x1400000, 21, X),
+             (0x601000, 0x1601000, 12, W | X), (1 << 30, 1 << 30, 30, R | W),
+             (0x7FFFFFFFF000, 0x1005000, 12, R | W), (0x7FFFFFC00000, 0x1800000, 21, R),
+             (0x4000000000, 1 << 30, 30, R | X)]
+    caches = [vspace.CACHE_NORMAL, vspace.CACHE_BUFFERED, vspace.CACHE_UNCACHED]
+    for n, (gpa, pa, shift, rights) in enumerate(cases):
+        assert vspace.map_page(k, vm, VirtAddr(gpa), PhysAddr(pa), shift, rights,
+                               caches[n % 3], kind=vspace.KIND_VM) == 0
+        assert vm.translate(VirtAddr(gpa)) == (PhysAddr(pa), 1 << shift, rights | R)
+    gpas = []
+    for gpa, _, shift, _ in cases:
+        gpas += [gpa, gpa + (1 << shift) - 8, gpa + (1 << shift), gpa - 8]
+    check_ept(k, vm, [g for g in gpas if 0 <= g <= (1 << 47) - 8])
