@@ -50,6 +50,10 @@ struct vm_access {             /* what a stage-2 exit reports */
     uint32_t rights;           /* ... with these rights */
     uint32_t size;             /* 1, 2, 4, 8: a single load or store; 0: none known */
     uint64_t value;            /* what a store writes */
+    uint64_t gva;              /* the guest-virtual address, if gva_valid (its stage 1 on) */
+    uint32_t gva_valid;
+    uint32_t walk;             /* the miss is on a guest page-table entry (x86: qualification
+                                  bit 8 clear; arm64: ESR S1PTW); access is a read */
 };
 void arch_vm_init(uint8_t *area);                     /* at vcpu_control_ext */
 /* Before entering the guest: the entry checks (0, or -L4_EINVAL with the reason in the
@@ -67,5 +71,27 @@ int64_t arch_vm_injection(uint8_t *area, const uint64_t *r);
 void arch_vm_decode(uint8_t *area, const uint64_t *r, struct vm_exit_desc *out);
 uint8_t *arch_vm_field(uint8_t *area, uint32_t id, unsigned *bytes);
 int arch_vm_inject(uint8_t *area, uint32_t vector, int raise);
+
+/* The guest's own stage-1 translation, walked in the format of arch_pt_format(USER) by
+ * the generic two-dimensional walk (kernel_c/vm.c), every table read through the VM's
+ * nested table. arch_vm_s1: 0 when the guest's MMU is off (its addresses are guest-
+ * physical), 1 with *s1 when it is on (s1->fault: va cannot be walked at all), or
+ * -L4_ENOSYS for a translation regime the model does not walk. */
+struct vm_s1 {
+    uint64_t root;             /* guest-physical address of the top-level table */
+    uint32_t user;             /* the guest runs at user privilege (arm64 EL0) */
+    uint32_t wp;               /* supervisor writes honour read-only entries (x86 CR0.WP) */
+    uint32_t nxe;              /* x86 EFER.NXE: bit 63 is XD (else reserved) */
+    uint32_t fault;            /* enum vm_s1_fault_kind for va before any walk, or 0 */
+};
+int arch_vm_s1(uint8_t *area, const uint64_t *r, uint64_t va, struct vm_s1 *s1);
+/* A present guest entry: 0 with *rights (the L4 rights it lets through at s1's privilege;
+ * the walk ANDs them over the levels), or the enum vm_s1_fault_kind it causes. */
+uint32_t arch_vm_s1_entry(const struct vm_s1 *s1, unsigned level, uint64_t e, int leaf,
+                          uint32_t *rights);
+/* The guest exception for a stage-1 fault: into *out and the guest's registers in the
+ * area (x86 CR2; arm64 ESR_EL1, FAR_EL1). */
+void arch_vm_s1_fault(uint8_t *area, const struct vm_s1 *s1, uint64_t va, uint32_t access,
+                      struct vm_guest_fault *out);
 
 #endif

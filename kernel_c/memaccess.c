@@ -218,15 +218,31 @@ int mem_access(kernel_t *k, kobj_id_t thread, virt_addr_t va, uint32_t access,
         return vcpu_upcall_exit(k, thread);
     for (;;) {
         int present;
-        uint64_t pa;
-        if (access_page(k, t, va.raw, access, &pa, &present)) {
+        uint64_t pa, addr = va.raw;                /* where the task's table is asked */
+        uint32_t need = access;
+        int walk = VM_WALK_OFF;
+        if (t->vcpu.user_mode && t->vcpu.in_vm) {  /* the guest's own stage 1 first */
+            walk = vm_guest_walk(k, t, va.raw, access, &addr);
+            if (walk < 0 || walk == VM_WALK_GUEST) {
+                out->reason = FAULT_GUEST;         /* the guest's exception, not the VMM's */
+                k->running_cpu = CPU_NONE;
+                return walk < 0 ? walk : SYS_FAULT;
+            }
+            t->vcpu.gva = va.raw;
+            t->vcpu.gva_valid = walk != VM_WALK_OFF;
+            t->vcpu.s1_walk = walk == VM_WALK_STAGE2;
+            if (walk == VM_WALK_STAGE2)
+                need = L4_FPAGE_RO;                /* a table entry is read */
+        }
+        int ok = access_page(k, t, addr, need, &pa, &present);
+        if (ok && walk != VM_WALK_STAGE2) {
             out->pa = phys_addr(pa);
-            out->avail = 0x1000 - (uint32_t)(va.raw & 0xFFF);
+            out->avail = 0x1000 - (uint32_t)(addr & 0xFFF);
             k->running_cpu = CPU_NONE;
             return SYS_DONE;
         }
         out->reason = va.raw > ARCH_USER_MAX ? FAULT_NOT_USER : FAULT_NO_PAGER;
-        if (t->vcpu.area && vcpu_page_fault(k, t, va.raw, access, present))
+        if (t->vcpu.area && vcpu_page_fault(k, t, addr, need, present))
             return vcpu_upcall_exit(k, thread);       /* the vCPU kernel's to resolve */
         if (pf_start(k, t, va.raw, access, present) < 0) {
             *out = (struct mem_result){ .fault_addr = va.raw, .access = access,

@@ -316,6 +316,8 @@ enum fault_reason {
     FAULT_SIGMA0_NOT_RAM = 11, /* sigma0: not memory it owns (kernel pool, beyond RAM) */
     FAULT_SIGMA0_KERNEL = 12,  /* sigma0: the frame it keeps for the kernel (the KIP) */
     FAULT_SIGMA0_TAKEN = 13,   /* sigma0: another owner has the frame (`owner`) */
+    FAULT_GUEST = 14,          /* a guest's own stage-1 translation faulted: the guest
+                                  exception is in vm_guest_fault() (docs/vm.md) */
 };
 struct mem_result {
     phys_addr_t pa;
@@ -774,6 +776,23 @@ struct vm_exit_desc {
     uint64_t imm;                 /* a hypercall's immediate */
     uint32_t advance;             /* bytes to add to the guest ip to go past the instruction */
 };
+/* A guest's own stage-1 translation (its page tables, walked through the VM's nested
+ * table): why a walk faulted, and the exception the guest takes for it. */
+enum vm_s1_fault_kind {
+    VM_S1_TRANSLATION = 1,     /* no valid entry (x86 #PF P=0; arm64 translation fault) */
+    VM_S1_PERMISSION = 2,      /* an entry on the way forbids the access */
+    VM_S1_RESERVED = 3,        /* reserved or too-wide address bits (x86 RSVD; arm64
+                                  address size fault) */
+    VM_S1_ACCESS_FLAG = 4,     /* arm64: a leaf without AF (no hardware AF management) */
+    VM_S1_NONCANONICAL = 5,    /* x86: a non-canonical address (#GP(0), no walk) */
+};
+struct vm_guest_fault {
+    uint32_t kind;                /* enum vm_s1_fault_kind */
+    uint32_t level;               /* the table level where the walk stopped */
+    uint64_t vector;              /* x86: 14 (#PF) or 13 (#GP); arm64: ESR_EL1.EC */
+    uint64_t code;                /* x86: the error code; arm64: ESR_EL1 */
+    uint64_t addr;                /* the faulting guest-virtual address (CR2 / FAR_EL1) */
+};
 const struct vm_layout *arch_vm_layout(void);
 /* Factory op -16 (l4_factory_create_vm): a task whose address space is guest-physical,
  * with its nested-table root made (and charged) at once. Errors as factory_create. */
@@ -803,6 +822,9 @@ int vm_field(kernel_t *k, kobj_id_t thread, uint32_t id, int write, uint64_t *va
  * area (VM-entry interruption information, a GIC list register, GuestCtl2.VIP). -L4_EBUSY
  * when no slot is free, -L4_EINVAL for a vector the architecture has not. */
 int vm_inject(kernel_t *k, kobj_id_t thread, uint32_t vector, int raise);
+/* The guest exception of thread's last guest memory access that ended in SYS_FAULT with
+ * FAULT_GUEST (its own stage-1 tables faulted); -L4_EINVAL if thread runs no guest. */
+int vm_guest_fault(kernel_t *k, kobj_id_t thread, struct vm_guest_fault *out);
 
 
 /* ---- C µApp threads (cthread.c; docs/c-uapps.md): C code on stacks of its own */

@@ -26,6 +26,10 @@ struct vcpu_ctx {
     int64_t inject;            /* the virtual interrupt the last entry delivered, or -1 */
     uint32_t op_size;          /* the guest's pending access: its size (0: unknown) ... */
     uint64_t op_value;         /* ... and the value a store writes */
+    uint64_t gva;              /* its guest-virtual address, when gva_valid (stage 1 on) */
+    uint32_t gva_valid;
+    uint32_t s1_walk;          /* the stage-2 miss is on a guest table, not the data */
+    struct vm_guest_fault s1_fault;   /* the guest exception of the last stage-1 fault */
 };
 
 struct thread;
@@ -49,6 +53,12 @@ void vcpu_sticky_update(struct thread *t);
 int vcpu_at_entry(kernel_t *k, struct thread *t, int syscall);
 /* A page fault / an exception of t as an upcall, if its state asks for one (1). */
 int vcpu_page_fault(kernel_t *k, struct thread *t, uint64_t va, uint32_t access, int present);
+/* A guest access to va through the guest's own stage-1 tables (vm.c): VM_WALK_OFF (its MMU
+ * is off: *gpa = va), VM_WALK_DONE (*gpa), VM_WALK_STAGE2 (a guest table entry at *gpa is
+ * not readable in the VM), VM_WALK_GUEST (a stage-1 fault: t->vcpu.s1_fault), or
+ * -L4_ENOSYS (a translation regime the model does not walk). */
+enum { VM_WALK_OFF = 0, VM_WALK_DONE = 1, VM_WALK_STAGE2 = 2, VM_WALK_GUEST = 3 };
+int vm_guest_walk(kernel_t *k, struct thread *t, uint64_t va, uint32_t access, uint64_t *gpa);
 int vcpu_exception(kernel_t *k, struct thread *t, uint64_t trapno, uint64_t err, uint64_t pfa);
 void vcpu_thread_dies(struct thread *t);
 /* A guest exit (enum vm_exit) of t, running in a VM: the upcall with the architecture's

@@ -4,11 +4,20 @@
  * operand of its next memory access, its hypercalls and halts, the virtual interrupt an
  * entry delivered. The exits themselves are vCPU upcalls (vcpu.c), their information the
  * architecture's (arch/<arch>/vm.c).
+ *
+ * A guest that enabled its own MMU addresses guest-virtual memory: vm_guest_walk is the
+ * two-dimensional walk of EPT / stage-2 hardware. Each guest page-table entry is read at
+ * its guest-physical address through the VM's table (a miss there is a stage-2 exit for
+ * the table, flagged as a walk), the entry is read in the architecture's stage-1 format
+ * (arch_pt_format(VSPACE_KIND_USER), the one the model's own tasks use), and the final
+ * guest-physical address goes through the VM's table as any access does. There is no TLB
+ * of guest translations: every access walks, so the guest never needs to invalidate.
  */
 #include <string.h>
 
 #include "kernel.h"
 #include "arch_ops.h"
+#include "ptab.h"
 #include "thread.h"
 
 static struct task *task_of(const kernel_t *k, kobj_id_t id)
@@ -102,4 +111,68 @@ int vm_inject(kernel_t *k, kobj_id_t thread, uint32_t vector, int raise)
 {
     uint8_t *area = ext_area(k, thread, NULL);
     return area ? arch_vm_inject(area, vector, raise != 0) : -L4_EINVAL;
+}
+
+int vm_guest_walk(kernel_t *k, struct thread *t, uint64_t va, uint32_t access, uint64_t *gpa)
+{
+    uint8_t *area = t->vcpu.area;
+    uint64_t *r = (uint64_t *)(void *)(area + arch_vcpu_layout()->r);
+    struct vm_s1 s1 = { 0 };
+    *gpa = va;
+    int on = arch_vm_s1(area, r, va, &s1);
+    if (on <= 0)
+        return on < 0 ? -L4_ENOSYS : VM_WALK_OFF;
+    const struct pt_format *f = arch_pt_format(VSPACE_KIND_USER);
+    struct vm_guest_fault *out = &t->vcpu.s1_fault;
+    *out = (struct vm_guest_fault){ .kind = s1.fault };
+    uint64_t table = s1.root;
+    uint32_t rights = VSPACE_RIGHTS_RWX;
+    for (unsigned level = 0; !out->kind && level < f->levels; level++) {
+        const struct pt_level *lv = &f->level[level];
+        uint64_t at = table + ((va >> lv->shift) & ((1u << lv->bits) - 1)) * PT_ENTRY_BYTES;
+        struct vspace_page page;
+        if (vspace_translate(k, t->vcpu.user_task, virt_addr(at), &page) != 0
+            || !(page.rights & L4_FPAGE_RO) || page.pa.raw + PT_ENTRY_BYTES > k->mem_size) {
+            *gpa = at;                             /* the VMM's to map: a stage-2 exit */
+            return VM_WALK_STAGE2;
+        }
+        uint64_t e;
+        memcpy(&e, k->mem + page.pa.raw, sizeof(e));
+        enum pt_entry_type type = f->type(level, e);
+        uint32_t allowed = 0;
+        out->level = level;
+        if (type == PTE_NONE)
+            out->kind = VM_S1_TRANSLATION;
+        else if (type == PTE_LEAF && !lv->leaf_ok)
+            out->kind = VM_S1_RESERVED;            /* x86: PS in a PML4 entry */
+        else
+            out->kind = arch_vm_s1_entry(&s1, level, e, type == PTE_LEAF, &allowed);
+        if (out->kind)
+            break;
+        rights &= allowed;
+        if (type == PTE_LEAF) {
+            struct pt_leaf leaf;
+            f->read_leaf(level, e, &leaf);
+            if ((rights & access) != access) {
+                out->kind = VM_S1_PERMISSION;
+                break;
+            }
+            *gpa = leaf.pa.raw | (va & (((uint64_t)1 << lv->shift) - 1));
+            return VM_WALK_DONE;
+        }
+        table = f->table_addr(e).raw;
+    }
+    if (!out->kind)
+        out->kind = VM_S1_TRANSLATION;
+    arch_vm_s1_fault(area, &s1, va, access, out);
+    return VM_WALK_GUEST;
+}
+
+int vm_guest_fault(kernel_t *k, kobj_id_t thread, struct vm_guest_fault *out)
+{
+    struct thread *t = thread_get(k, thread);
+    if (!t || !out || !t->vcpu.ext || !t->vcpu.in_vm)
+        return -L4_EINVAL;
+    *out = t->vcpu.s1_fault;
+    return 0;
 }

@@ -11,14 +11,28 @@
  * abort (EC 0x24) with ISV, SAS, SRT and WnR for a single load or store, an instruction
  * abort (0x20), HVC (0x16, imm16; the return address is past it), WFI (0x01); an IRQ is
  * the vCPU's IPC upcall (EC 0x3f); a guest program that cannot go on is EC 0 (unknown).
+ * A stage-2 miss on a guest page-table entry sets S1PTW (ISS bit 7), without ISV.
+ *
+ * The guest's own stage 1 (SCTLR_EL1.M at E-field 0x0010; TCR_EL1 and TTBR0_EL1 in the
+ * kernel-private part of Vm_state, at 0xa8 and 0xb0 as Fiasco's hyp_vm_state-64.cpp
+ * orders it after the GICv3 user API; ESR_EL1 at 0xc4 and FAR_EL1 at 0xe8 likewise: the
+ * model's reading of that order) is walked in paging.c's stage-1 format: 4 KiB granule,
+ * T0SZ 16 (48-bit), TTBR0 only; the upper half (TTBR1) faults as with TCR.EPD1. The guest
+ * runs at EL1 (PSTATE.M EL1t/h) or EL0 (EL0t); APTable, AP[2:1] and AF are honoured (no
+ * hardware AF management: a leaf without AF is an access flag fault). Faults are data
+ * aborts to the guest's EL1: EC 0x25 (0x24 from EL0), DFSC translation / access flag /
+ * permission / address size with the level, WnR.
  */
 #include <string.h>
 
 #include "pyl4re.h"
 #include "arch_ops.h"
+#include "pte.h"
 
 enum {
     E_GUEST_HCR = 0x08, E_SCTLR = 0x10, E_GIC_VTR = 0x44, E_GIC_ELSR = 0x54, E_GIC_LR = 0x58,
+    E_TCR = 0xa8, E_TTBR0 = 0xb0, E_ESR_EL1 = 0xc4, E_FAR_EL1 = 0xe8,
+    ESR_S1PTW = 1u << 7, SCTLR_M = 1u << 0, TCR_EPD0 = 1u << 7,
     NUM_LR = 4, GIC_VERSION = 3,
     HCR_VM = 1u << 0, HCR_SWIO = 1u << 1, HCR_FMO = 1u << 3, HCR_IMO = 1u << 4,
     HCR_AMO = 1u << 5, HCR_TWI = 1u << 13,
@@ -105,7 +119,9 @@ uint64_t arch_vm_exit(uint8_t *area, uint64_t *r, uint32_t exit, const struct vm
             esr = ((uint64_t)0x24 << ESR_EC_SHIFT) | ESR_IL | (a->present ? 0x0fu : 0x07u);
             if (a->access & L4_FPAGE_W)
                 esr |= ESR_WNR;
-            if (a->size) {
+            if (a->walk)
+                esr |= ESR_S1PTW;                  /* reading a guest table: no syndrome */
+            if (a->size && !a->walk) {
                 esr |= ESR_ISV | ((uint64_t)__builtin_ctz(a->size) << 22)
                        | ((uint64_t)R_DATA << 16);
                 if (a->access & L4_FPAGE_W)
@@ -229,4 +245,68 @@ int arch_vm_inject(uint8_t *area, uint32_t vector, int raise)
         }
     }
     return raise ? -L4_EBUSY : 0;
+}
+
+/* ---- the guest's own stage 1 (TTBR0_EL1, 4 KiB granule, 48-bit) */
+
+int arch_vm_s1(uint8_t *area, const uint64_t *r, uint64_t va, struct vm_s1 *s1)
+{
+    uint8_t *s = state(area);
+    uint32_t sctlr;
+    memcpy(&sctlr, s + E_SCTLR, sizeof(sctlr));
+    if (!(sctlr & SCTLR_M))
+        return 0;
+    uint64_t tcr = rd64(s + E_TCR);
+    if ((tcr & 0x3f) != 16 || ((tcr >> 14) & 3) != 0)
+        return -L4_ENOSYS;                         /* T0SZ 16 and TG0 4 KiB only */
+    *s1 = (struct vm_s1){ .root = rd64(s + E_TTBR0) & ARM_ADDR, .wp = 1,
+                          .user = (r[R_FLAGS] & PSTATE_M_MASK) == 0 };
+    if ((va >> 48) != 0 || (tcr & TCR_EPD0))       /* TTBR1 (not walked), or no walks */
+        s1->fault = VM_S1_TRANSLATION;
+    return 1;
+}
+
+uint32_t arch_vm_s1_entry(const struct vm_s1 *s1, unsigned level, uint64_t e, int leaf,
+                          uint32_t *rights)
+{
+    (void)level;
+    if (e & 0x000f000000000000ull)                 /* beyond the 48-bit output size */
+        return VM_S1_RESERVED;
+    if (leaf && !(e & ARM_AF))
+        return VM_S1_ACCESS_FLAG;
+    uint32_t rw = L4_FPAGE_RO | L4_FPAGE_W | L4_FPAGE_X;
+    uint64_t no_x = s1->user ? ARM_UXN : ARM_PXN;
+    if (leaf) {
+        if (e & ARM_AP2_RO)
+            rw &= ~(uint32_t)L4_FPAGE_W;
+        if (s1->user && !(e & ARM_AP1_EL0))
+            rw = 0;
+    } else {                                       /* APTable 62:61, UXN/PXNTable 60:59 */
+        if (e >> 62 & 1)
+            rw &= ~(uint32_t)L4_FPAGE_W;
+        if (s1->user && (e >> 61 & 1))
+            rw = 0;
+        no_x = s1->user ? (uint64_t)1 << 60 : (uint64_t)1 << 59;
+    }
+    if (e & no_x)
+        rw &= ~(uint32_t)L4_FPAGE_X;
+    *rights = rw;
+    return 0;
+}
+
+void arch_vm_s1_fault(uint8_t *area, const struct vm_s1 *s1, uint64_t va, uint32_t access,
+                      struct vm_guest_fault *out)
+{
+    static const uint32_t dfsc[] = { [VM_S1_TRANSLATION] = 0x04, [VM_S1_PERMISSION] = 0x0c,
+                                     [VM_S1_RESERVED] = 0x00, [VM_S1_ACCESS_FLAG] = 0x08,
+                                     [VM_S1_NONCANONICAL] = 0x04 };
+    uint64_t ec = s1->user ? 0x24 : 0x25;
+    uint32_t esr = (uint32_t)(ec << ESR_EC_SHIFT) | ESR_IL | dfsc[out->kind] | (out->level & 3);
+    if (access & L4_FPAGE_W)
+        esr |= ESR_WNR;
+    out->vector = ec;
+    out->code = esr;
+    out->addr = va;
+    wr32(state(area) + E_ESR_EL1, esr);
+    wr64(state(area) + E_FAR_EL1, va);
 }

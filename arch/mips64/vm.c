@@ -184,3 +184,28 @@ int arch_vm_inject(uint8_t *area, uint32_t vector, int raise)
     wr(area, S_GUEST_CTL_2, raise ? v | bit : v & ~bit);
     return 0;
 }
+
+/* ---- the guest's own MMU: the VZ guest TLB (guest CP0 Index/EntryHi/EntryLo, tlbwi in
+ * guest mode). The model's guest programs address memory as kseg0/kseg1 code does,
+ * unmapped: their addresses are guest-physical, so there is nothing to walk (docs/vm.md). */
+
+int arch_vm_s1(uint8_t *area, const uint64_t *r, uint64_t va, struct vm_s1 *s1)
+{
+    (void)area, (void)r, (void)va, (void)s1;
+    return 0;
+}
+
+uint32_t arch_vm_s1_entry(const struct vm_s1 *s1, unsigned level, uint64_t e, int leaf,
+                          uint32_t *rights)
+{
+    (void)s1, (void)level, (void)e, (void)leaf;
+    *rights = 0;
+    return VM_S1_TRANSLATION;
+}
+
+void arch_vm_s1_fault(uint8_t *area, const struct vm_s1 *s1, uint64_t va, uint32_t access,
+                      struct vm_guest_fault *out)
+{
+    (void)area, (void)s1, (void)access;
+    out->vector = 0, out->code = 0, out->addr = va;
+}

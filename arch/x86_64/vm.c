@@ -11,11 +11,20 @@
  * hardware does. Exits: EPT violation 48 (qualification bits 0..2 the access, 3..5 the
  * rights there; guest-physical address 0x2400), VMCALL 18, HLT 12, external interrupt 1,
  * triple fault 2 (a guest program that cannot go on).
+ *
+ * The guest's own paging (CR0.PG in IA-32e mode: 4-level, CR3 the PML4's guest-physical
+ * address; SDM vol. 3 4.5) is walked in the stage-1 format of paging.c. The guest is its
+ * kernel (CPL0: no segment state is modelled): reads need P, writes W at every level when
+ * CR0.WP is set; bit 63 is XD with EFER.NXE, else reserved, and address bits 51:48 are
+ * reserved (the model's guest-physical width is 48 bits). Faults are #PF (vector 14, the
+ * error code's P, W/R, RSVD, I/D bits, CR2 into the software VMCS field 0x6880) and a
+ * non-canonical address #GP(0). 32-bit and PAE paging and 5-level paging are not walked.
  */
 #include <string.h>
 
 #include "pyl4re.h"
 #include "arch_ops.h"
+#include "pte.h"
 
 /* The model's offset table: 64-byte units from the software VMCS's start, per width
  * (16-bit, 64-bit, 32-bit, natural) and group (control, exit info, guest, host). */
@@ -35,13 +44,15 @@ enum vmx_field {
     VMX_EXIT_QUAL = 0x6400, VMX_GUEST_LINEAR = 0x640A, VMX_GUEST_EFER = 0x2806,
     VMX_GUEST_CR0 = 0x6800, VMX_GUEST_CR3 = 0x6802, VMX_GUEST_CR4 = 0x6804,
     VMX_GUEST_RSP = 0x681C, VMX_GUEST_RIP = 0x681E, VMX_GUEST_RFLAGS = 0x6820,
+    VMX_SW_GUEST_CR2 = 0x6880,                 /* l4sys: a software-only field */
 };
 #define CR0_PG 0x80000000u
 #define RFLAGS_RESERVED ((1u << 3) | (1u << 5) | (1u << 15) | 0xFFC00000u)
 #define EXIT_ENTRY_FAILED_GUEST 0x80000021u     /* entry failure | invalid guest state */
 #define INTR_INFO_VALID 0x80000000u
 enum {
-    CR0_PE = 1u << 0, CR0_NE = 1u << 5, CR4_PAE = 1u << 5,
+    CR0_PE = 1u << 0, CR0_NE = 1u << 5, CR0_WP = 1u << 16, CR4_PAE = 1u << 5,
+    CR4_LA57 = 1u << 12, EFER_NXE = 1u << 11,
     CR4_VMXE = 1u << 13, CR4_PCIDE = 1u << 17, EFER_LME = 1u << 8, EFER_LMA = 1u << 10,
     ENTRY_IA32E = 1u << 9, RFLAGS_FIXED1 = 1u << 1,
     EXIT_EXT_INTR = 1, EXIT_TRIPLE_FAULT = 2, EXIT_HLT = 12,
@@ -163,9 +174,11 @@ uint64_t arch_vm_exit(uint8_t *area, uint64_t *r, uint32_t exit, const struct vm
         if (a->present)
             qual |= ((a->rights & L4_FPAGE_RO) ? 8u : 0u) | ((a->rights & L4_FPAGE_W) ? 16u : 0u)
                     | ((a->rights & L4_FPAGE_X) ? 32u : 0u);
-        qual |= (1u << 7) | (1u << 8);             /* a linear address, its translation */
+        qual |= 1u << 7;                           /* the guest-linear address is valid */
+        if (!a->walk)
+            qual |= 1u << 8;                       /* ... and this is its translation */
         wr(area, VMX_GUEST_PHYS, a->gpa);
-        wr(area, VMX_GUEST_LINEAR, a->gpa);        /* the guest runs without paging */
+        wr(area, VMX_GUEST_LINEAR, a->gva_valid ? a->gva : a->gpa);   /* paging off: equal */
         len = 3;
         if (a->size) {                             /* the model's decoded mov (docs/vm.md) */
             info = (uint64_t)(__builtin_ctz(a->size) | 4u);
@@ -267,4 +280,57 @@ int arch_vm_inject(uint8_t *area, uint32_t vector, int raise)
         return -L4_EBUSY;
     wr(area, VMX_ENTRY_INTR_INFO, INTR_INFO_VALID | vector);
     return 0;
+}
+
+/* ---- the guest's own paging (IA-32e, 4-level) */
+
+int arch_vm_s1(uint8_t *area, const uint64_t *r, uint64_t va, struct vm_s1 *s1)
+{
+    (void)r;
+    uint64_t cr0 = rd(area, VMX_GUEST_CR0), cr4 = rd(area, VMX_GUEST_CR4);
+    uint64_t efer = rd(area, VMX_GUEST_EFER);
+    if (!(cr0 & CR0_PG))
+        return 0;
+    if (!(cr4 & CR4_PAE) || !(efer & EFER_LMA) || (cr4 & CR4_LA57))
+        return -L4_ENOSYS;                         /* 32-bit, PAE or 5-level paging */
+    int64_t top = (int64_t)va >> 47;
+    *s1 = (struct vm_s1){ .root = rd(area, VMX_GUEST_CR3) & X86_ADDR,
+                          .wp = (cr0 & CR0_WP) != 0, .nxe = (efer & EFER_NXE) != 0,
+                          .fault = top != 0 && top != -1 ? VM_S1_NONCANONICAL : 0 };
+    return 1;
+}
+
+uint32_t arch_vm_s1_entry(const struct vm_s1 *s1, unsigned level, uint64_t e, int leaf,
+                          uint32_t *rights)
+{
+    static const unsigned shift[] = { 39, 30, 21, 12 };
+    if ((e & 0x000f000000000000ull) || ((e & X86_XD) && !s1->nxe))
+        return VM_S1_RESERVED;
+    if (leaf && level < X86_LAST_LEVEL                 /* a large page: bits shift-1..13 */
+        && (e & ((((uint64_t)1 << shift[level]) - 1) & ~(uint64_t)0x1fff)))
+        return VM_S1_RESERVED;
+    *rights = L4_FPAGE_RO;
+    if ((e & X86_W) || (!s1->wp && !s1->user))
+        *rights |= L4_FPAGE_W;
+    if (!(e & X86_XD))
+        *rights |= L4_FPAGE_X;
+    if (s1->user && !(e & X86_U))
+        *rights = 0;
+    return 0;
+}
+
+void arch_vm_s1_fault(uint8_t *area, const struct vm_s1 *s1, uint64_t va, uint32_t access,
+                      struct vm_guest_fault *out)
+{
+    if (out->kind == VM_S1_NONCANONICAL) {
+        out->vector = 13, out->code = 0, out->addr = va;   /* #GP(0): no CR2 */
+        return;
+    }
+    out->vector = 14;
+    out->code = (out->kind != VM_S1_TRANSLATION ? 1u : 0u)      /* P: a protection fault */
+                | ((access & L4_FPAGE_W) ? 2u : 0u) | (s1->user ? 4u : 0u)
+                | (out->kind == VM_S1_RESERVED ? 8u : 0u)
+                | ((access & L4_FPAGE_X) ? 16u : 0u);
+    out->addr = va;
+    wr(area, VMX_SW_GUEST_CR2, va);
 }

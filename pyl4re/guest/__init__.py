@@ -12,6 +12,14 @@ the data register; an access it resolved by mapping memory is made again. `hyper
 interrupts the VMM injects reach the handler set with `on_interrupt`, at the guest's next
 instruction boundary after an entry (the handler runs with interrupts masked; one more that
 arrives meanwhile runs after it).
+
+A guest that enabled its own MMU (x86-64: CR0.PG in IA-32e mode with CR3; arm64:
+SCTLR_EL1.M with TTBR0_EL1 and TCR_EL1; set in the extended area by its VMM) addresses
+guest-virtual memory: the kernel walks the guest's tables, each entry read through the
+nested table (a missing table page is a stage-2 exit flagged as a table walk), then the
+data's guest-physical address. A fault in the guest's own tables is the guest's exception,
+not an exit: the access raises `GuestFault` with the architecture's syndrome (x86 #PF /
+#GP and the error code, CR2 written; arm64 the data abort's ESR_EL1, FAR_EL1 written).
 """
 import weakref
 
@@ -20,6 +28,22 @@ from ..vcpu import state
 
 _lib = _core.abi()
 READ, WRITE = 4, 2
+KINDS = {_lib.VM_S1_TRANSLATION: "translation", _lib.VM_S1_PERMISSION: "permission",
+         _lib.VM_S1_RESERVED: "reserved", _lib.VM_S1_ACCESS_FLAG: "access flag",
+         _lib.VM_S1_NONCANONICAL: "non-canonical"}
+
+
+class GuestFault(Exception):
+    """The guest's own stage-1 translation faulted: the exception the guest takes (x86:
+    `vector` 14 #PF with the error `code`, or 13 #GP(0) for a non-canonical address;
+    arm64: `vector` the EC 0x25 / 0x24 and `code` the ESR_EL1 of the data abort), at
+    guest-virtual `address`; `kind` names the cause, `level` the table level."""
+
+    def __init__(self, kind, level, vector, code, address):
+        super().__init__(f"guest {kind} fault at {address:#x} (level {level}, vector "
+                         f"{vector:#x}, code {code:#x})")
+        self.kind, self.level, self.vector, self.code, self.address = (kind, level, vector,
+                                                                       code, address)
 
 
 class _Guest:
@@ -75,7 +99,7 @@ async def _interrupts(cur, k):
 
 def _check_gpa(gpa):
     if isinstance(gpa, bool) or not isinstance(gpa, int) or not 0 <= gpa < 1 << 64:
-        raise TypeError(f"a guest-physical address (int) is needed, not {gpa!r}")
+        raise TypeError(f"a guest address (int) is needed, not {gpa!r}")
     return gpa
 
 
@@ -101,6 +125,14 @@ async def _access(gpa, access, size, value):
             return res.pa.raw, res.avail
         if status == lib.SYS_GONE:
             raise traps.ThreadGone()
+        if status == lib.SYS_FAULT and cur.mem_result.reason == lib.FAULT_GUEST:
+            f = k._ffi.new("struct vm_guest_fault *")
+            lib.vm_guest_fault(k._k, cur.ref, f)
+            raise GuestFault(KINDS.get(f.kind), int(f.level), int(f.vector), int(f.code),
+                             int(f.addr))
+        if status == -lib.L4_ENOSYS:
+            raise NotImplementedError("the guest's translation regime is not modelled (only "
+                                      "4-level IA-32e / 48-bit 4 KiB TTBR0; docs/vm.md)")
         if status != lib.SYS_UPCALL:
             raise RuntimeError(f"guest memory access refused by the kernel ({status}): "
                                f"the thread runs no guest in a VM")
@@ -111,7 +143,7 @@ async def _access(gpa, access, size, value):
 
 
 async def load(gpa, size=8):
-    """An unsigned little-endian integer of `size` bytes at guest-physical `gpa`."""
+    """An unsigned little-endian integer of `size` bytes at guest address `gpa` (guest-physical; guest-virtual when the guest's MMU is on)."""
     gpa, size = _check_gpa(gpa), _check_size(size)
     pa, _ = await _access(gpa, READ, size, 0)
     cur, k = _cur()
@@ -121,7 +153,7 @@ async def load(gpa, size=8):
 
 
 async def store(gpa, value, size=8):
-    """Write `value` as `size` little-endian bytes at guest-physical `gpa`."""
+    """Write `value` as `size` little-endian bytes at guest address `gpa` (guest-physical; guest-virtual when the guest's MMU is on)."""
     gpa, size = _check_gpa(gpa), _check_size(size)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 1 << 8 * size:
         raise ValueError(f"value must be an int of {size} bytes, not {value!r}")
@@ -132,7 +164,7 @@ async def store(gpa, value, size=8):
 
 
 async def read(gpa, n):
-    """n bytes at guest-physical `gpa` (a copy, page by page; no MMIO syndrome)."""
+    """n bytes at guest address `gpa` (guest-physical; guest-virtual when the guest's MMU is on) (a copy, page by page; no MMIO syndrome)."""
     gpa = _check_gpa(gpa)
     if isinstance(n, bool) or not isinstance(n, int) or n < 0:
         raise ValueError(f"a byte count is a non-negative int, not {n!r}")
@@ -148,7 +180,7 @@ async def read(gpa, n):
 
 
 async def write(gpa, data):
-    """Write bytes at guest-physical `gpa` (page by page; no MMIO syndrome)."""
+    """Write bytes at guest address `gpa` (guest-physical; guest-virtual when the guest's MMU is on) (page by page; no MMIO syndrome)."""
     gpa = _check_gpa(gpa)
     data = memoryview(bytes(data))
     done = 0
@@ -208,4 +240,4 @@ async def wait_for_interrupt():
 
 
 __all__ = ["load", "store", "read", "write", "hypercall", "wait_for_interrupt",
-           "on_interrupt"]
+           "on_interrupt", "GuestFault"]
