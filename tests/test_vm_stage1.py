@@ -260,3 +260,32 @@ def test_a_regime_the_model_does_not_walk_and_an_unhandled_guest_fault(arch):
     _, res, _ = run_vm(arch, main, on_exit, before=before)
     assert "not modelled" in got["regime"]
     assert res.exited["vmm"] == ("fault", 2 if x86 else 1 << 25)
+
+
+@pytest.mark.skipif("x86_64" not in BUILT, reason="x86_64 not built")
+def test_x86_reserved_bits_in_guest_entries_are_rsvd_page_faults():
+    # a 1 GiB leaf with an address bit below 30 set (bits 29:13 are reserved), XD without
+    # EFER.NXE, PS in a PML4 entry: #PF with P | RSVD, as SDM vol. 3 4.7 says
+    got = {}
+
+    async def main():
+        for name, va in (("1g", (1 << 30) + 0x81000), ("xd", 0x400000),
+                         ("pml4_ps", 1 << 39)):
+            got[name] = await faults(guest.load(va))
+        await guest.hypercall(1)
+
+    async def on_exit(m, e):
+        assert e.kind == "hypercall", e
+        return "done"
+
+    async def before(m):
+        await enable_stage1("x86_64", m)
+        m.ext.set(VMX_EFER, 0x500)                               # LME | LMA, no NXE
+        await vmm_store(m.ram + L1 + 8, block("x86_64", 0) | 1 << 13)
+        await vmm_store(m.ram + L3, page("x86_64", 0x80000) | 1 << 63)
+        await vmm_store(m.ram + ROOT + 8, block("x86_64", 0))     # PS at level 0
+
+    _, res, _ = run_vm("x86_64", main, on_exit, before=before)
+    assert res.exited["vmm"] == "done"
+    assert [(got[n].kind, got[n].level, got[n].code) for n in ("1g", "xd", "pml4_ps")] == [
+        ("reserved", 1, 0x9), ("reserved", 3, 0x9), ("reserved", 0, 0x9)]
