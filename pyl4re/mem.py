@@ -55,6 +55,9 @@ def fault_reason(kernel, reason, address, access, label, ctl, fpage, owner):
                 "L4_IPC_ENOT_EXISTENT)")
     if kind == "pager_error":
         return f"the pager replied with the error label {label} ({l4sys_errtostr(label)})"
+    if kind == "alien":
+        return ("the thread is an alien: its page faults go to its exception handler, "
+                "never to its pager, and it has none")
     if kind == "no_item":
         return "the pager replied without a map item, and nothing else mapped the page"
     if kind == "too_small":
