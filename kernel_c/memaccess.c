@@ -90,7 +90,9 @@ static int access_page(kernel_t *k, struct thread *t, uint64_t va, uint32_t acce
 static int pf_start(kernel_t *k, struct thread *t, uint64_t va, uint32_t access, int present)
 {
     if (k->trace.size) trace_fault(k, t, va, access);
-    if (va > ARCH_USER_MAX || t->pager == L4_INVALID_CAP)
+    /* No object at the pager selector (invalid, or an empty slot): Fiasco's
+     * handle_page_fault_pager kills the thread, no page-fault IPC is made. */
+    if (va > ARCH_USER_MAX || !cspace_sel_obj(k, t->task, t->pager))
         return -1;
     t->pf = (struct pf_state){ .active = 1, .access = access, .va = va,
                                .saved_mr = { t->utcb[0], t->utcb[1] } };

@@ -120,18 +120,6 @@ int thread_raise_triggered(kernel_t *k, kobj_id_t thread)
 /* ---- alien threads (kernkonzept/fiasco src/kern/thread_object.cpp sys_control
  * Ctl_alien_thread, thread-ipc.cpp Thread::exception, the arch syscall entries) */
 
-/* Whether t's exception handler selector names an object in its task (Fiasco's
- * _exc_handler.ptr()): without one, send_exception blocks the thread on itself. */
-static int exc_handler_valid(const kernel_t *k, const struct thread *t)
-{
-    uint64_t sel = t->exc_handler;
-    if (sel & (L4_INVALID_CAP_BIT | L4_REPLY_CAP_BIT))
-        return 0;
-    uint64_t idx = sel >> L4_CAP_SHIFT;
-    return idx < CSPACE_SLOTS
-           && cspace_slot_obj(k, cspace_slot(t->task, cap_index((uint32_t)idx))) != NULL;
-}
-
 static int alien_exception(kernel_t *k, struct thread *t, unsigned after,
                            const uint64_t *regs, unsigned nregs)
 {
@@ -139,7 +127,7 @@ static int alien_exception(kernel_t *k, struct thread *t, unsigned after,
     _Static_assert(sizeof t->alien_mrs / sizeof t->alien_mrs[0] >= 41, "l4_exc_regs_t words");
     t->alien_told = after + 1;
     memcpy(t->alien_mrs, t->utcb, l->words * sizeof t->utcb[0]);
-    if (!exc_handler_valid(k, t)) {
+    if (!cspace_sel_obj(k, t->task, t->exc_handler)) {   /* Fiasco: blocks on itself */
         wait_on_self(k, t);
         return SYS_SUSPEND;
     }

@@ -47,7 +47,8 @@ def fault_reason(kernel, reason, address, access, label, ctl, fpage, owner):
     fp = l4_fpage_t(fpage) if fpage else None
     base = ctl & ~0xFFF
     if kind == "no_pager":
-        return "the thread has no pager (its pager selector is invalid)"
+        return ("the thread has no pager (its pager selector is invalid or names an empty "
+                "slot)")
     if kind == "not_user":
         return f"outside the user address space (above {kernel.arch_info['user_max']:#x})"
     if kind == "pager_gone":
