@@ -569,6 +569,11 @@ int trace_stats(const kernel_t *k, struct trace_stats *out);
 int trace_read(const kernel_t *k, uint64_t from, struct trace_record *out, uint32_t max,
                uint32_t *count);
 int trace_clear(kernel_t *k);
+/* Recording of one kernel-made kind on or off (the debugger's switch log, op 4): -L4_EINVAL
+ * for TRACE_NONE, the µApp-made TRACE_KE* kinds and unknown kinds. Off: its trace points
+ * record nothing until it is switched on again. trace_kinds_off: bit kind = off. */
+int trace_kind_switch(kernel_t *k, uint32_t kind, uint32_t on);
+uint32_t trace_kinds_off(const kernel_t *k);
 /* A record the control plane makes for a thread (TRACE_KE*, TRACE_IRQ): -L4_EINVAL for the
  * kinds only the kernel records. */
 int trace_add(kernel_t *k, kobj_id_t thread, uint32_t kind, uint64_t a, uint64_t b,
