@@ -291,3 +291,40 @@ def test_an_aliens_page_fault_without_a_handler(arch):
     res = k.run(raise_errors=False)
     err = res.failed["alien"]
     assert isinstance(err, PageFaultError) and err.kind == "alien"
+
+
+def test_a_c_uapp_as_an_alien(arch):
+    """A C µApp's l4sys calls (pyl4re.cprog) trap the same way: each one before and after."""
+    import os
+    from pyl4re import cprog
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    log = []
+    k = Kernel(arch=arch, memory=16 << 20)
+    lay = LAYOUT[arch]
+    gate, srv = k.create_gate(0x50), k.create_gate(0x10)
+
+    async def handler(env):
+        u = l4_utcb()
+        await l4_ipc_wait(u, L4_IPC_NEVER)
+        while True:
+            log.append(tuple(int(u.mr[i]) for i in lay["trap"]))
+            await l4_ipc_reply_and_wait(u, allow(0, u.mr), L4_IPC_SEND_TIMEOUT_0)
+
+    h = k.start_task(handler, name="handler", caps={"svc": gate.svr()}, prio=10)
+    gate.bind(h, 0x50)
+    k.start_cprogram(cprog.build(os.path.join(root, "examples", "c", "ipc_server.c")),
+                     name="srv", caps={"svc": srv.svr()})
+    c = k.start_cprogram(cprog.build(os.path.join(root, "examples", "c", "ipc_client.c")),
+                         name="client", caps={"svc": srv, "exc": gate})
+    ctl = k._ffi.new("struct thread_ctl *", {
+        "flags": k._lib.L4_THREAD_CONTROL_SET_EXC_HANDLER | k._lib.L4_THREAD_CONTROL_ALIEN,
+        "exc_handler": c.env.caps["exc"], "alien": 1})
+    assert k._lib.thread_control(k._k, [c.thread_id], ctl) == 0
+    res = k.run()
+    assert res.exited == {"client": 0}
+    squares = [r.line for r in k.log_records if r.task == "client"]
+    assert squares[-1] == "Received: 25"                    # every call ran, once
+    if TRAPS[arch]:
+        assert len(log) >= 20 and log == [TRAP[arch][0], TRAP[arch][1]] * (len(log) // 2)
+    else:
+        assert log == []
