@@ -684,11 +684,12 @@ int thread_exception_done(kernel_t *k, kobj_id_t thread, struct exc_result *out)
  * before it ran) or thread_alien_after's SYS_SUSPEND, once the thread runs again: ends the
  * exception as thread_exception_done does (*exc). Before the call, a reply labelled
  * L4_PROTO_ALLOW_SYSCALL lets the next entry run; either way the thread makes the entry
- * again (Fiasco restarts the syscall instruction). After the call, *res is the call's
- * result, or what a full register reply put in the result registers. 0, or -L4_EINVAL
- * when no alien exception is being told. */
+ * again (Fiasco restarts the syscall instruction): with call[0..3] (tag, label, selector
+ * | flags, timeout), which a full register reply replaces with the registers it set.
+ * After the call, *res is the call's result, or what a full register reply put in the
+ * result registers. 0, or -L4_EINVAL when no alien exception is being told. */
 int thread_alien_done(kernel_t *k, kobj_id_t thread, struct exc_result *exc,
-                      struct sys_result *res);
+                      struct sys_result *res, uint64_t *call);
 /* An allowed system call of an alien thread has returned tag, label: the handler hears
  * of it (SYS_SUSPEND; SYS_GONE), or SYS_DONE if no call was allowed (nothing is due). */
 int thread_alien_after(kernel_t *k, kobj_id_t thread, uint64_t tag, uint64_t label);

@@ -166,10 +166,10 @@ int thread_alien_after(kernel_t *k, kobj_id_t thread, uint64_t tag, uint64_t lab
 }
 
 int thread_alien_done(kernel_t *k, kobj_id_t thread, struct exc_result *exc,
-                      struct sys_result *res)
+                      struct sys_result *res, uint64_t *call)
 {
     struct thread *t = sys_running(k, thread);
-    if (!t || !exc || !res || !t->alien_told)
+    if (!t || !exc || !res || !call || !t->alien_told)
         return -L4_EINVAL;
     unsigned after = t->alien_told == 2;
     t->alien_told = 0;
@@ -189,6 +189,9 @@ int thread_alien_done(kernel_t *k, kobj_id_t thread, struct exc_result *exc,
     if (!after && t->alien && !(tag & L4_MSGTAG_ERROR)
         && tag_label(tag) == L4_PROTO_ALLOW_SYSCALL)
         t->alien_pass = 1;                       /* Thread_dis_alien */
+    if (!after && full)                          /* the handler set the call's registers */
+        for (unsigned i = 0; i < 4; i++)
+            call[i] = t->utcb[l->sys_regs[i]];
     thread_exception_done(k, thread, exc);
     memcpy(t->utcb, t->alien_mrs, l->words * sizeof t->utcb[0]);   /* the call's MRs */
     return 0;

@@ -110,16 +110,19 @@ def _alien(cur, dest, tag, label, timeout):
     """An alien thread's kernel entry (docs/threads.md), after sys_invoke said SYS_ALIEN:
     the handler has been told of the call. When it has answered the thread makes the
     entry again (Fiasco restarts the syscall instruction): told again, unless the answer
-    allowed it (L4_PROTO_ALLOW_SYSCALL); an allowed call runs, and the handler is told its
-    result before the thread goes on. A reply that moves the thread ends its code here."""
+    allowed it (L4_PROTO_ALLOW_SYSCALL), with the arguments a full register reply set; an
+    allowed call runs, and the handler is told its result before the thread goes on. A
+    reply that moves the thread ends its code here."""
     k = cur.kernel
     lib, kk, exc, res = k._lib, k._k, k._exc_result, cur.result
+    call = k._ffi.new("uint64_t[4]", [tag, label, dest, timeout])
     status = SYS_ALIEN
     while status == SYS_ALIEN:
         yield SUSPEND
-        lib.thread_alien_done(kk, cur.ref, exc, res)
+        lib.thread_alien_done(kk, cur.ref, exc, res, call)
         if exc.ip_changed:
             raise JumpTo(exc.ip)
+        tag, label, dest, timeout = call       # as a full register reply may have set them
         status = cur.sys_invoke(kk, cur.ref, dest, tag, label, timeout, res, cur.next)
     out_tag, out_label = yield from continue_entry(status, dest, tag, label, timeout)
     status = lib.thread_alien_after(kk, cur.ref, out_tag, out_label)
@@ -128,7 +131,7 @@ def _alien(cur, dest, tag, label, timeout):
     if status != SYS_SUSPEND:
         return out_tag, out_label             # not allowed: no longer an alien
     yield SUSPEND
-    lib.thread_alien_done(kk, cur.ref, exc, res)
+    lib.thread_alien_done(kk, cur.ref, exc, res, call)
     if exc.ip_changed:
         raise JumpTo(exc.ip)
     return res.tag, res.label

@@ -5,10 +5,11 @@ them. Page faults of an alien go to the exception handler, never to the pager.""
 import pyl4re
 from pyl4re import Kernel
 from pyl4re.l4sys import (
-    L4_IPC_NEVER, L4_IPC_SEND_TIMEOUT_0, L4_PROTO_ALLOW_SYSCALL,
-    L4_PROTO_EXCEPTION, L4_SYSF_CALL, l4_error, l4_ipc_call, l4_ipc_reply_and_wait,
-    l4_ipc_wait, l4_msgtag, l4_msgtag_label, l4_msgtag_words, l4_thread_control_alien,
-    l4_thread_control_commit, l4_thread_control_start, l4_utcb,
+    L4_IPC_ENOT_EXISTENT, L4_IPC_NEVER, L4_IPC_SEND_TIMEOUT_0, L4_MSGTAG_ERROR,
+    L4_PROTO_ALLOW_SYSCALL, L4_PROTO_EXCEPTION, L4_SYSF_CALL, l4_error, l4_ipc_call,
+    l4_ipc_error, l4_ipc_reply_and_wait, l4_ipc_wait, l4_msgtag, l4_msgtag_has_error,
+    l4_msgtag_label, l4_msgtag_words, l4_thread_control_alien, l4_thread_control_commit,
+    l4_thread_control_start, l4_utcb,
 )
 from pyl4re.mem import PageFaultError
 
@@ -153,6 +154,31 @@ def test_a_full_reply_after_the_call_changes_its_result(arch):
     k, a = alien_setup(arch, alien, edit, log)
     res = k.run()
     assert res.exited["alien"] == ((99, 42) if TRAPS[arch] else (7, 42))
+
+
+def test_a_full_reply_before_the_call_changes_its_arguments(arch):
+    lay = LAYOUT[arch]
+    log = []
+
+    def redirect(n, mr):
+        if n == 1:                         # the selector register: an empty slot instead
+            mr[lay["sys"][2]] = 0x7F000 | L4_SYSF_CALL
+            return l4_msgtag(L4_PROTO_ALLOW_SYSCALL, lay["words"], 0, 0)
+        return allow(n, mr)
+
+    async def alien(env):
+        u = l4_utcb()
+        u.mr[0] = 41
+        tag = await l4_ipc_call(env.caps["srv"], u, l4_msgtag(0, 1, 0, 0), L4_IPC_NEVER)
+        return l4_msgtag_has_error(tag), l4_ipc_error(tag, u)
+
+    k, a = alien_setup(arch, alien, redirect, log)
+    res = k.run()
+    if TRAPS[arch]:
+        assert res.exited["alien"] == (True, L4_IPC_ENOT_EXISTENT)   # it called nothing
+        assert log[1]["sys"][0] & L4_MSGTAG_ERROR                    # the result it told
+    else:
+        assert res.exited["alien"] == (False, 0)
 
 
 def test_the_handler_moves_the_thread_instead(arch):
