@@ -17,6 +17,11 @@ struct exc_layout {
     unsigned illegal_trapno;   /* what an illegal instruction raises here */
     unsigned trigger_trapno, trigger_err;   /* ex_regs' artificial exception (§8.2) */
     unsigned tls[2];           /* words of the arch thread registers, or EXC_NO_WORD */
+    /* Alien threads (docs/threads.md): whether this architecture's syscall entry traps
+     * them, the trap and its error word before and after the call, and the words of the
+     * system call's tag, label, selector|flags and timeout registers (§6.4). */
+    unsigned alien_traps, alien_trapno, alien_err[2];
+    unsigned sys_regs[4];
 };
 
 /* An arch thread operation (MR0 opcode 0x10 and up, §8.2): which thread register (0, 1) it

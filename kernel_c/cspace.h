@@ -49,6 +49,18 @@ static inline struct kobj *cspace_slot_obj(const kernel_t *k, const struct cap_s
 {
     return s && s->gen ? kobj_from_slot(k, s->obj_slot, s->gen) : NULL;
 }
+/* The live object a capability selector names in t (Fiasco's Thread_ptr::ptr), NULL for
+ * an empty slot, an index out of range, or a selector with the invalid or reply-cap bit:
+ * the kernel's own calls (page-fault and exception IPC) look their target up this way. */
+static inline struct kobj *cspace_sel_obj(const kernel_t *k, const struct task *t,
+                                          uint64_t sel)
+{
+    if (!t || (sel & (L4_INVALID_CAP_BIT | L4_REPLY_CAP_BIT)))
+        return NULL;
+    uint64_t idx = sel >> L4_CAP_SHIFT;
+    return idx < CSPACE_SLOTS ? cspace_slot_obj(k, cspace_slot(t, cap_index((uint32_t)idx)))
+                              : NULL;
+}
 /* Puts a reference to o into t[idx] (see cspace_copy for the occupied-slot rules). */
 int cspace_put(kernel_t *k, struct task *t, cap_index_t idx, struct kobj *o,
                uint32_t rights, uint32_t attrs);

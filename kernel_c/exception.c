@@ -15,6 +15,12 @@
 int thread_exception(kernel_t *k, kobj_id_t thread, uint64_t trapno, uint64_t err,
                      uint64_t pfa)
 {
+    return thread_exception_regs(k, thread, trapno, err, pfa, NULL, 0);
+}
+
+int thread_exception_regs(kernel_t *k, kobj_id_t thread, uint64_t trapno, uint64_t err,
+                          uint64_t pfa, const uint64_t *sys, unsigned nsys)
+{
     struct thread *t = sys_running(k, thread);
     if (!t || t->exc.active || t->pf.active)
         return -L4_EINVAL;
@@ -41,6 +47,8 @@ int thread_exception(kernel_t *k, kobj_id_t thread, uint64_t trapno, uint64_t er
         t->utcb[l->trapno] = trapno;
         t->utcb[l->err] = err;
     }
+    for (unsigned i = 0; i < nsys && i < 4; i++)
+        t->utcb[l->sys_regs[i]] = sys[i];       /* the system call's registers (§6.4) */
     kcall_start(k, t, t->exc_handler,
                 tag_make(L4_PROTO_EXCEPTION, l->words, 0, L4_MSGTAG_TRANSFER_FPU),
                 &t->exc.borrowed);

@@ -90,7 +90,9 @@ static int access_page(kernel_t *k, struct thread *t, uint64_t va, uint32_t acce
 static int pf_start(kernel_t *k, struct thread *t, uint64_t va, uint32_t access, int present)
 {
     if (k->trace.size) trace_fault(k, t, va, access);
-    if (va > ARCH_USER_MAX || t->pager == L4_INVALID_CAP)
+    /* No object at the pager selector (invalid, or an empty slot): Fiasco's
+     * handle_page_fault_pager kills the thread, no page-fault IPC is made. */
+    if (va > ARCH_USER_MAX || !cspace_sel_obj(k, t->task, t->pager))
         return -1;
     t->pf = (struct pf_state){ .active = 1, .access = access, .va = va,
                                .saved_mr = { t->utcb[0], t->utcb[1] } };
@@ -244,9 +246,13 @@ int mem_access(kernel_t *k, kobj_id_t thread, virt_addr_t va, uint32_t access,
         out->reason = va.raw > ARCH_USER_MAX ? FAULT_NOT_USER : FAULT_NO_PAGER;
         if (t->vcpu.area && vcpu_page_fault(k, t, addr, need, present))
             return vcpu_upcall_exit(k, thread);       /* the vCPU kernel's to resolve */
-        if (pf_start(k, t, va.raw, access, present) < 0) {
+        /* An alien sends no page-fault IPC (Fiasco's handle_page_fault_pager): the fault
+         * goes to its exception handler as the CPU's page-fault exception. */
+        if (t->alien && va.raw <= ARCH_USER_MAX)
+            out->reason = FAULT_ALIEN;
+        if (t->alien || pf_start(k, t, va.raw, access, present) < 0) {
             *out = (struct mem_result){ .fault_addr = va.raw, .access = access,
-                .reason = va.raw > ARCH_USER_MAX ? FAULT_NOT_USER : FAULT_NO_PAGER };
+                .reason = out->reason };
             note_fault(k, t, out);
             k->running_cpu = CPU_NONE;
             return SYS_FAULT;                 /* nobody to ask: the thread cannot go on */

@@ -278,6 +278,8 @@ enum sys_status {
                               what runs next: its answer is in the entry's sched_out */
     SYS_UPCALL = 6,        /* the entry became a vCPU upcall (vcpu.c): the thread yields; its
                               code is parked and goes on, if ever, when a resume names it */
+    SYS_ALIEN = 7,         /* an alien thread's system call: its exception handler hears of
+                              it first; the thread yields, then thread_alien_done */
 };
 struct sys_result {
     uint64_t tag, label;
@@ -318,6 +320,7 @@ enum fault_reason {
     FAULT_SIGMA0_TAKEN = 13,   /* sigma0: another owner has the frame (`owner`) */
     FAULT_GUEST = 14,          /* a guest's own stage-1 translation faulted: the guest
                                   exception is in vm_guest_fault() (docs/vm.md) */
+    FAULT_ALIEN = 15,          /* an alien thread: no page-fault IPC, its handler is told */
 };
 struct mem_result {
     phys_addr_t pa;
@@ -415,7 +418,9 @@ struct thread_info {
     uint32_t waiting_on_gate;
     uint64_t native_count;
     uint64_t left_ns;      /* what is left of its current quantum */
+    uint32_t alien;        /* 0, or THREAD_ALIEN, | THREAD_ALIEN_PASS: next call allowed */
 };
+enum { THREAD_ALIEN = 1, THREAD_ALIEN_PASS = 2 };
 int thread_info(const kernel_t *k, kobj_id_t thread, struct thread_info *out);
 
 struct thread_ctl {
@@ -423,6 +428,7 @@ struct thread_ctl {
     uint64_t pager, exc_handler;   /* selectors, resolved in the thread's task at use */
     kobj_id_t task;        /* with L4_THREAD_CONTROL_BIND_TASK */
     virt_addr_t utcb;
+    uint32_t alien;        /* with L4_THREAD_CONTROL_ALIEN: alien mode on (1) or off (0) */
 };
 int thread_control(kernel_t *k, kobj_id_t thread, const struct thread_ctl *c);
 struct thread_regs { uint64_t ip, sp, flags; };
@@ -565,6 +571,11 @@ int trace_stats(const kernel_t *k, struct trace_stats *out);
 int trace_read(const kernel_t *k, uint64_t from, struct trace_record *out, uint32_t max,
                uint32_t *count);
 int trace_clear(kernel_t *k);
+/* Recording of one kernel-made kind on or off (the debugger's switch log, op 4): -L4_EINVAL
+ * for TRACE_NONE, the µApp-made TRACE_KE* kinds and unknown kinds. Off: its trace points
+ * record nothing until it is switched on again. trace_kinds_off: bit kind = off. */
+int trace_kind_switch(kernel_t *k, uint32_t kind, uint32_t on);
+uint32_t trace_kinds_off(const kernel_t *k);
 /* A record the control plane makes for a thread (TRACE_KE*, TRACE_IRQ): -L4_EINVAL for the
  * kinds only the kernel records. */
 int trace_add(kernel_t *k, kobj_id_t thread, uint32_t kind, uint64_t a, uint64_t b,
@@ -671,6 +682,19 @@ int thread_page_fault_exception(kernel_t *k, kobj_id_t thread, virt_addr_t va,
  * #GP). Same statuses as thread_exception. */
 int thread_io_exception(kernel_t *k, kobj_id_t thread);
 int thread_exception_done(kernel_t *k, kobj_id_t thread, struct exc_result *out);
+/* Alien threads (docs/threads.md). After SYS_ALIEN (the handler heard of a system call
+ * before it ran) or thread_alien_after's SYS_SUSPEND, once the thread runs again: ends the
+ * exception as thread_exception_done does (*exc). Before the call, a reply labelled
+ * L4_PROTO_ALLOW_SYSCALL lets the next entry run; either way the thread makes the entry
+ * again (Fiasco restarts the syscall instruction): with call[0..3] (tag, label, selector
+ * | flags, timeout), which a full register reply replaces with the registers it set.
+ * After the call, *res is the call's result, or what a full register reply put in the
+ * result registers. 0, or -L4_EINVAL when no alien exception is being told. */
+int thread_alien_done(kernel_t *k, kobj_id_t thread, struct exc_result *exc,
+                      struct sys_result *res, uint64_t *call);
+/* An allowed system call of an alien thread has returned tag, label: the handler hears
+ * of it (SYS_SUSPEND; SYS_GONE), or SYS_DONE if no call was allowed (nothing is due). */
+int thread_alien_after(kernel_t *k, kobj_id_t thread, uint64_t tag, uint64_t label);
 /* The trap number an illegal instruction raises on this architecture (an escaping
  * Python exception is one). */
 uint32_t arch_illegal_trapno(void);

@@ -245,6 +245,11 @@ int sys_invoke(kernel_t *k, kobj_id_t thread, uint64_t dest, uint64_t tag, uint6
     if (t->vcpu.area && vcpu_at_entry(k, t, 1))
         return vcpu_upcall_exit(k, thread);
     struct sys_call c = { .dest = dest, .tag = tag, .label = label, .timeout = timeout };
+    if (t->alien) {                    /* its exception handler hears of it first */
+        int alien = thread_alien_entry(k, t, &c);
+        if (alien != SYS_DONE)
+            return alien;
+    }
     int status = sys_exit(k, thread, kernel_entry(k, t, &c), out);
     if (status != SYS_SUSPEND)
         return status;

@@ -171,6 +171,11 @@ int thread_control(kernel_t *k, kobj_id_t thread, const struct thread_ctl *c)
         t->pager = c->pager;
     if (c->flags & L4_THREAD_CONTROL_SET_EXC_HANDLER)
         t->exc_handler = c->exc_handler;
+    if (c->flags & L4_THREAD_CONTROL_ALIEN) {    /* Fiasco: on clears Thread_dis_alien */
+        if (c->alien)
+            t->alien_pass = 0;
+        t->alien = c->alien != 0;
+    }
     if (task) {
         t->task = task;
         task->hdr.counted_refs++;                 /* a bound thread keeps its task */
@@ -294,6 +299,7 @@ int thread_info(const kernel_t *k, kobj_id_t thread, struct thread_info *out)
     out->flags = t->flags;
     out->pager = t->pager;
     out->exc_handler = t->exc_handler;
+    out->alien = (t->alien ? THREAD_ALIEN : 0) | (t->alien_pass ? THREAD_ALIEN_PASS : 0);
     out->task.raw = t->task ? kobj_id_of(&t->task->hdr).raw : 0;
     out->utcb = t->utcb ? phys_addr((uint64_t)((uint8_t *)t->utcb - k->mem)) : phys_addr(0);
     out->utcb_va = t->utcb_va;

@@ -129,6 +129,14 @@ struct thread {
     kobj_id_t del_irq;         /* Irq or semaphore hit when a gate bound to us is deleted */
     uint32_t exc_triggered;    /* ex_regs raised an exception: told when it next runs */
     uint64_t tls[2];           /* arch thread registers (amd64 FS/GS base, arm64 TPIDRURO) */
+    /* alien threads (Fiasco's Thread_alien, Thread_dis_alien): every system call traps */
+    uint32_t alien;            /* an alien: its system calls go to its exception handler */
+    uint32_t alien_pass;       /* ... the handler allowed the next one (L4_PROTO_ALLOW_SYSCALL) */
+    uint32_t alien_after;      /* the call allowed is running: the second exception is due */
+    uint32_t alien_told;       /* 1 before, 2 after the call: an alien exception is told */
+    uint64_t alien_result[2];  /* the allowed call's result tag and label, while told */
+    uint64_t alien_mrs[48];    /* the MRs the exception message overlays, put back after:
+                                  in Fiasco the frame comes from the trap state, not them */
 
     /* registers (ex_regs) and exception/pager selectors */
     uint64_t ip, sp, flags;
@@ -261,6 +269,13 @@ static inline int thread_exception_due(const struct thread *t)
 {
     return t->exc_triggered && !t->pf.active && !t->exc.active;
 }
+
+/* An alien thread's system call (thread_ops.c, from sys_invoke): SYS_DONE if it runs now,
+ * else its handler hears of it first (SYS_ALIEN, or SYS_GONE). */
+int thread_alien_entry(kernel_t *k, struct thread *t, const struct sys_call *c);
+/* thread_exception with the system call's registers (sys_regs) set in the message. */
+int thread_exception_regs(kernel_t *k, kobj_id_t thread, uint64_t trapno, uint64_t err,
+                          uint64_t pfa, const uint64_t *sys, unsigned nsys);
 
 /* The kernel entry (syscall.c): SYS_DONE, or SYS_SLOWPATH for the control plane. */
 int kernel_entry(kernel_t *k, struct thread *t, const struct sys_call *c);

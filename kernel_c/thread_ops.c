@@ -1,7 +1,7 @@
 /*
  * thread_ops.c: the thread operations beyond control, ex_regs, switch and stats (§8.2):
- * modify_senders, the gate-deletion IRQ, ex_regs' triggered exceptions and the arch
- * thread registers.
+ * modify_senders, the gate-deletion IRQ, ex_regs' triggered exceptions, alien threads and
+ * the arch thread registers.
  *
  * Each checks everything first and changes nothing on a refusal. What it must not do:
  * queue or dequeue senders (ipc.c owns the queues; modify_senders only relabels), or tell
@@ -9,6 +9,8 @@
  */
 #include "kernel.h"
 #include "arch_ops.h"
+#include "cspace.h"
+#include "fpage.h"
 #include "thread.h"
 
 /* ---- modify_senders (kernkonzept/fiasco src/kern/thread_object.cpp sys_modify_senders,
@@ -79,6 +81,17 @@ void thread_gate_deleted(kernel_t *k, struct thread *t)
         semaphore_up(k, (struct semaphore *)o);
 }
 
+/* Nobody to tell: as in Fiasco (send_exception) the thread calls itself, and waits for
+ * ever. */
+static int wait_on_self(kernel_t *k, struct thread *t)
+{
+    sched_block(k, t);
+    t->state |= TS_RECV;
+    t->partner = thread_id(t);
+    k->running_cpu = CPU_NONE;
+    return SYS_SUSPEND;
+}
+
 /* ---- triggered exceptions (Thread_object::ex_regs, Exr_trigger_exception) */
 
 int thread_trigger_exception(kernel_t *k, kobj_id_t thread, uint32_t cancel)
@@ -98,16 +111,90 @@ int thread_raise_triggered(kernel_t *k, kobj_id_t thread)
     if (!t || !thread_exception_due(t))
         return -L4_EINVAL;
     t->exc_triggered = 0;
-    if (t->exc_handler == L4_INVALID_CAP) {
-        /* Nobody to tell: as in Fiasco the thread calls itself, and waits for ever. */
-        sched_block(k, t);
-        t->state |= TS_RECV;
-        t->partner = thread;
-        k->running_cpu = CPU_NONE;
-        return SYS_SUSPEND;
-    }
+    if (t->exc_handler == L4_INVALID_CAP)
+        return wait_on_self(k, t);
     const struct exc_layout *l = arch_exc_layout();
     return thread_exception(k, thread, l->trigger_trapno, l->trigger_err, 0);
+}
+
+/* ---- alien threads (kernkonzept/fiasco src/kern/thread_object.cpp sys_control
+ * Ctl_alien_thread, thread-ipc.cpp Thread::exception, the arch syscall entries) */
+
+static int alien_exception(kernel_t *k, struct thread *t, unsigned after,
+                           const uint64_t *regs, unsigned nregs)
+{
+    const struct exc_layout *l = arch_exc_layout();
+    _Static_assert(sizeof t->alien_mrs / sizeof t->alien_mrs[0] >= 41, "l4_exc_regs_t words");
+    t->alien_told = after + 1;
+    memcpy(t->alien_mrs, t->utcb, l->words * sizeof t->utcb[0]);
+    if (!cspace_sel_obj(k, t->task, t->exc_handler)) {   /* Fiasco: blocks on itself */
+        wait_on_self(k, t);
+        return SYS_SUSPEND;
+    }
+    return thread_exception_regs(k, thread_id(t), l->alien_trapno, l->alien_err[after], 0,
+                                 regs, nregs);
+}
+
+int thread_alien_entry(kernel_t *k, struct thread *t, const struct sys_call *c)
+{
+    if (!arch_exc_layout()->alien_traps)
+        return SYS_DONE;                         /* MIPS: the entry does not look */
+    if (t->alien_pass) {                         /* allowed once: it runs, then traps */
+        t->alien_pass = 0;
+        t->alien_after = 1;
+        return SYS_DONE;
+    }
+    uint64_t regs[4] = { c->tag, c->label, c->dest, c->timeout };
+    int status = alien_exception(k, t, 0, regs, 4);
+    return status == SYS_SUSPEND ? SYS_ALIEN : status;
+}
+
+int thread_alien_after(kernel_t *k, kobj_id_t thread, uint64_t tag, uint64_t label)
+{
+    struct thread *t = sys_running(k, thread);
+    if (!t)
+        return -L4_EINVAL;
+    if (!t->alien_after) {
+        k->running_cpu = CPU_NONE;
+        return SYS_DONE;
+    }
+    t->alien_after = 0;
+    t->alien_result[0] = tag;
+    t->alien_result[1] = label;
+    uint64_t regs[2] = { tag, label };           /* where the call's result is returned */
+    return alien_exception(k, t, 1, regs, 2);
+}
+
+int thread_alien_done(kernel_t *k, kobj_id_t thread, struct exc_result *exc,
+                      struct sys_result *res, uint64_t *call)
+{
+    struct thread *t = sys_running(k, thread);
+    if (!t || !exc || !res || !call || !t->alien_told)
+        return -L4_EINVAL;
+    unsigned after = t->alien_told == 2;
+    t->alien_told = 0;
+    const struct exc_layout *l = arch_exc_layout();
+    if (!t->exc.active) {                        /* it waited on itself and was cancelled */
+        memcpy(t->utcb, t->alien_mrs, l->words * sizeof t->utcb[0]);
+        *exc = (struct exc_result){ .handled = 0, .ip_changed = 0, .ip = t->ip };
+        res->tag = t->alien_result[0];
+        res->label = t->alien_result[1];
+        k->running_cpu = CPU_NONE;
+        return 0;
+    }
+    uint64_t tag = t->ret_tag;
+    int full = !(tag & L4_MSGTAG_ERROR) && tag_words(tag) >= l->words;
+    res->tag = full ? t->utcb[l->sys_regs[0]] : t->alien_result[0];
+    res->label = full ? t->utcb[l->sys_regs[1]] : t->alien_result[1];
+    if (!after && t->alien && !(tag & L4_MSGTAG_ERROR)
+        && tag_label(tag) == L4_PROTO_ALLOW_SYSCALL)
+        t->alien_pass = 1;                       /* Thread_dis_alien */
+    if (!after && full)                          /* the handler set the call's registers */
+        for (unsigned i = 0; i < 4; i++)
+            call[i] = t->utcb[l->sys_regs[i]];
+    thread_exception_done(k, thread, exc);
+    memcpy(t->utcb, t->alien_mrs, l->words * sizeof t->utcb[0]);   /* the call's MRs */
+    return 0;
 }
 
 /* ---- arch thread registers */

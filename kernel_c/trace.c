@@ -13,6 +13,7 @@
 #include "trace.h"
 
 _Static_assert(sizeof(struct trace_slot) == TRACE_SLOT_BYTES, "a slot is TRACE_SLOT_BYTES");
+_Static_assert(TRACE_KIND_COUNT <= 32, "trace_ring.off has a bit per kind");
 
 int trace_init(kernel_t *k, uint32_t size)
 {
@@ -83,6 +84,23 @@ int trace_clear(kernel_t *k)
 {
     k->trace.cleared = total(&k->trace);
     return 0;
+}
+
+int trace_kind_switch(kernel_t *k, uint32_t kind, uint32_t on)
+{
+    if (kind == TRACE_NONE || kind >= TRACE_KIND_COUNT || kind == TRACE_KE
+        || kind == TRACE_KE_REG || kind == TRACE_KE_BIN)
+        return -L4_EINVAL;                       /* the µApps' own records stay on */
+    if (on)
+        k->trace.off &= ~(1u << kind);
+    else
+        k->trace.off |= 1u << kind;
+    return 0;
+}
+
+uint32_t trace_kinds_off(const kernel_t *k)
+{
+    return k->trace.off;
 }
 
 int trace_add(kernel_t *k, kobj_id_t thread, uint32_t kind, uint64_t a, uint64_t b,

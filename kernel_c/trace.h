@@ -44,6 +44,8 @@ static inline void trace_write(struct trace_ring *r, uint64_t kind_cpu, uint64_t
 static inline void trace_put(kernel_t *k, uint32_t kind, uint32_t cpu, uint64_t time_ns,
                              uint64_t thread, uint64_t a, uint64_t b, uint64_t c)
 {
+    if (k->trace.off & (1u << kind))
+        return;                                  /* switched off (trace_kind_switch) */
     trace_write(&k->trace, kind | (uint64_t)cpu << 32, time_ns, thread, a, b, c);
 }
 

@@ -47,7 +47,8 @@ def fault_reason(kernel, reason, address, access, label, ctl, fpage, owner):
     fp = l4_fpage_t(fpage) if fpage else None
     base = ctl & ~0xFFF
     if kind == "no_pager":
-        return "the thread has no pager (its pager selector is invalid)"
+        return ("the thread has no pager (its pager selector is invalid or names an empty "
+                "slot)")
     if kind == "not_user":
         return f"outside the user address space (above {kernel.arch_info['user_max']:#x})"
     if kind == "pager_gone":
@@ -55,6 +56,9 @@ def fault_reason(kernel, reason, address, access, label, ctl, fpage, owner):
                 "L4_IPC_ENOT_EXISTENT)")
     if kind == "pager_error":
         return f"the pager replied with the error label {label} ({l4sys_errtostr(label)})"
+    if kind == "alien":
+        return ("the thread is an alien: its page faults go to its exception handler, "
+                "never to its pager, and it has none")
     if kind == "no_item":
         return "the pager replied without a map item, and nothing else mapped the page"
     if kind == "too_small":

@@ -20,8 +20,9 @@ from .errors import L4Error
 from .l4sys._check import in_range
 
 _abi = _core.abi()
-SYS_SUSPEND, SYS_SLOWPATH, SYS_GONE, SYS_SWITCH, SYS_UPCALL = (
-    _abi.SYS_SUSPEND, _abi.SYS_SLOWPATH, _abi.SYS_GONE, _abi.SYS_SWITCH, _abi.SYS_UPCALL)
+SYS_SUSPEND, SYS_SLOWPATH, SYS_GONE, SYS_SWITCH, SYS_UPCALL, SYS_ALIEN = (
+    _abi.SYS_SUSPEND, _abi.SYS_SLOWPATH, _abi.SYS_GONE, _abi.SYS_SWITCH, _abi.SYS_UPCALL,
+    _abi.SYS_ALIEN)
 RESUME_RESULT = _abi.RESUME_RESULT
 
 SUSPEND = "pyl4re-suspend"        # a µApp coroutine yields one of these two to the loop:
@@ -91,6 +92,9 @@ def enter(dest, tag, label, timeout, wrap=None):
             resume = yield SUSPEND
         elif status == SYS_GONE:
             raise ThreadGone()
+        elif status == SYS_ALIEN:         # an alien thread: its exception handler first
+            out_tag, out_label = yield from _alien(cur, dest, tag, label, timeout)
+            break
         else:
             raise L4Error(-status, "kernel entry refused: the run loop's thread is not running")
         if resume == RESUME_RESULT:       # else a gate got bound under a waiting sender:
@@ -99,6 +103,38 @@ def enter(dest, tag, label, timeout, wrap=None):
             break
     return wrap(out_tag, out_label) if wrap else (out_tag, out_label)
 
+
+
+@types.coroutine
+def _alien(cur, dest, tag, label, timeout):
+    """An alien thread's kernel entry (docs/threads.md), after sys_invoke said SYS_ALIEN:
+    the handler has been told of the call. When it has answered the thread makes the
+    entry again (Fiasco restarts the syscall instruction): told again, unless the answer
+    allowed it (L4_PROTO_ALLOW_SYSCALL), with the arguments a full register reply set; an
+    allowed call runs, and the handler is told its result before the thread goes on. A
+    reply that moves the thread ends its code here."""
+    k = cur.kernel
+    lib, kk, exc, res = k._lib, k._k, k._exc_result, cur.result
+    call = k._ffi.new("uint64_t[4]", [tag, label, dest, timeout])
+    status = SYS_ALIEN
+    while status == SYS_ALIEN:
+        yield SUSPEND
+        lib.thread_alien_done(kk, cur.ref, exc, res, call)
+        if exc.ip_changed:
+            raise JumpTo(exc.ip)
+        tag, label, dest, timeout = call       # as a full register reply may have set them
+        status = cur.sys_invoke(kk, cur.ref, dest, tag, label, timeout, res, cur.next)
+    out_tag, out_label = yield from continue_entry(status, dest, tag, label, timeout)
+    status = lib.thread_alien_after(kk, cur.ref, out_tag, out_label)
+    if status == SYS_GONE:
+        raise ThreadGone()
+    if status != SYS_SUSPEND:
+        return out_tag, out_label             # not allowed: no longer an alien
+    yield SUSPEND
+    lib.thread_alien_done(kk, cur.ref, exc, res, call)
+    if exc.ip_changed:
+        raise JumpTo(exc.ip)
+    return res.tag, res.label
 
 
 async def continue_entry(status, dest, tag, label, timeout):
@@ -116,6 +152,8 @@ async def continue_entry(status, dest, tag, label, timeout):
         resume = await _suspend()
     elif status == SYS_GONE:
         raise ThreadGone()
+    elif status == SYS_ALIEN:
+        return await _alien(cur, dest, tag, label, timeout)
     else:
         raise L4Error(-status, "kernel entry refused: the run loop's thread is not running")
     if resume == RESUME_RESULT:

@@ -13,7 +13,8 @@ from pyl4re.l4sys import (
     L4_INVALID_CAP, L4_IPC_SEMSGCUT, L4_ITEM_MAP, L4_KDEBUG_GROUP_COV, L4_KDEBUG_GROUP_DUMP,
     L4_KDEBUG_GROUP_KOBJ, L4_KDEBUG_OUTHEX32, L4_PROTO_DEBUGGER, L4_PROTO_LOG, enter_kdebug,
     l4_debugger_get_object_name, l4_debugger_global_id, l4_debugger_kobj_to_id,
-    l4_debugger_set_object_name, l4_error, l4_factory_create_gate, l4_fpage, l4_invoke_debugger,
+    l4_debugger_query_log_name, l4_debugger_query_log_typeid, l4_debugger_set_object_name,
+    l4_debugger_switch_log, l4_error, l4_factory_create_gate, l4_fpage, l4_invoke_debugger,
     l4_msgtag, l4_msgtag_words, l4_obj_fpage, l4_task_delete_obj, l4_utcb,
     outchar, outdec, outhex8, outhex12, outhex16, outhex20, outhex32, outhex64, outnstring,
     outstring, outumword,
@@ -158,9 +159,75 @@ def test_object_group_refusals(arch):
 
     _, _, got = run(arch, main)
     assert got == (-L4_EINVAL, -(2000 + L4_IPC_SEMSGCUT), -L4_EINVAL,
-                   [-L4_ENOSYS] * 4 + [-L4_EINVAL],          # op 16 needs 4 words
+                   # 3 and 4 need 3 words, 6 (index 0) answers, 7 is not modelled,
+                   # 16 needs 4 words
+                   [-L4_EINVAL, -L4_EINVAL, 0, -L4_ENOSYS, -L4_EINVAL],
                    -L4_ENOENT, -L4_EMSGTOOSHORT, -L4_EINVAL, -L4_EMSGTOOLONG, U64,
                    L4_DEBUGGER_NAME_SET_OP)
+
+
+# ---- log types (ops 3, 4, 6): the kernel's trace kinds
+
+def test_log_types_are_the_kernels_trace_kinds(arch):
+    async def main(env):
+        names = []
+        for idx in range(12):
+            e, name, short = await l4_debugger_query_log_name(env.task, idx)
+            names.append((e, name, short))
+        ids = [await l4_debugger_query_log_typeid(env.task, n, 0)
+               for n in ("ipc", "Page fault", "switch", "vm_exit", "ke", "nothing")]
+        past = await l4_debugger_query_log_typeid(env.task, "ipc", 1)   # ipc is index 0
+        past_end = await l4_debugger_query_log_typeid(env.task, "ipc", 11)
+        cut = await l4_debugger_query_log_name(env.task, 2, namelen=5, shortnamelen=3)
+        return names, ids, past, past_end, cut
+
+    k, _, (names, ids, past, past_end, cut) = run(arch, main)
+    lib = k._lib
+    assert names[0] == (0, "IPC", "ipc") and names[2] == (0, "Page fault", "page_fault")
+    assert [n[2] for n in names[:11]] == [
+        "ipc", "ipc_error", "page_fault", "map", "unmap", "irq", "switch", "vcpu_upcall",
+        "vcpu_resume", "vm_entry", "vm_exit"]
+    assert names[11] == (-L4_EINVAL, "", "")               # past the table
+    assert ids == [lib.TRACE_IPC, lib.TRACE_PAGE_FAULT, lib.TRACE_SWITCH, lib.TRACE_VM_EXIT,
+                   U64, U64]                               # µApp records are not log types
+    assert (past, past_end) == (U64, -L4_EINVAL)
+    assert cut == (0, "Page", "pa")                        # cut as l4sys copies them
+
+
+def test_switch_log_stops_and_resumes_recording_a_kind(arch):
+    from pyl4re.l4sys import L4_IPC_NEVER, l4_ipc_call, l4_ipc_reply_and_wait, l4_ipc_wait
+
+    async def echo(env):
+        u = l4_utcb()
+        await l4_ipc_wait(u, L4_IPC_NEVER)
+        while True:
+            await l4_ipc_reply_and_wait(u, l4_msgtag(0, 0, 0, 0), L4_IPC_NEVER)
+
+    async def main(env):
+        u = l4_utcb()
+        srv = env.caps["srv"]
+        rcs = [err(await l4_debugger_switch_log(env.task, "ipc", 0))]
+        await l4_ipc_call(srv, u, l4_msgtag(1, 0, 0, 0), L4_IPC_NEVER)     # not recorded
+        rcs.append(err(await l4_debugger_switch_log(env.task, "IPC", 1)))
+        await l4_ipc_call(srv, u, l4_msgtag(2, 0, 0, 0), L4_IPC_NEVER)     # recorded
+        rcs.append(err(await l4_debugger_switch_log(env.task, "no such log", 1)))
+        rcs.append(err(await l4_debugger_switch_log(env.task, "ke", 0)))   # not a log type
+        rcs.append(await invoke(L4_BASE_DEBUGGER_CAP, L4_PROTO_DEBUGGER,
+                                [L4_KDEBUG_GROUP_KOBJ + L4_DEBUGGER_SWITCH_LOG_OP, 0]
+                                + item(env.task), items=1))                  # < 3 words
+        return rcs
+
+    k = Kernel(arch=arch, memory=16 << 20)
+    gate = k.create_gate(0x10)
+    e = k.start_task(echo, name="echo", caps={"svc": gate.svr()}, prio=5)
+    gate.bind(e, 0x10)
+    k.start_task(main, name="main", caps={"srv": gate})
+    res = k.run()
+    assert res.exited["main"] == [0, 0, -L4_ENOENT, -L4_ENOENT, -L4_EINVAL]
+    sent = [r.fields["tag"] for r in k.trace if r.kind == "ipc" and r.name == "main"]
+    labels = sorted({t >> 16 for t in sent})
+    assert labels == [2]                                   # the call made while it was off: none
+    assert k._lib.trace_kinds_off(k._k) == 0
 
 
 # ---- group 0: output on the kernel console

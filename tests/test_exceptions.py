@@ -5,8 +5,9 @@ import pytest
 import pyl4re
 from pyl4re import Kernel
 from pyl4re.l4sys import (
-    L4_IPC_NEVER, L4_IPC_SEND_TIMEOUT_0, L4_MSGTAG_TRANSFER_FPU, L4_PROTO_EXCEPTION,
-    l4_ipc_reply_and_wait, l4_ipc_sleep, l4_ipc_wait, l4_msgtag, l4_msgtag_flags,
+    L4_ENOMEM, L4_IPC_NEVER, L4_IPC_SEND_TIMEOUT_0, L4_MSGTAG_TRANSFER_FPU,
+    L4_PROTO_EXCEPTION, l4_ipc_reply_and_wait, l4_ipc_sleep, l4_ipc_wait, l4_msgtag,
+    l4_msgtag_flags,
     l4_msgtag_label, l4_msgtag_words, l4_thread_ex_regs, l4_timeout, l4_timeout_from_us,
     l4_utcb,
 )
@@ -226,7 +227,9 @@ PF = {"x86_64": (16, 0, 11, 14, 0x6), "arm64": (33, 26, 34, 0x24, 0x2000047),
       "mips64": (37, 2, 36, 3, 0)}
 
 
-def page_fault_setup(arch, faulty, after):
+def page_fault_setup(arch, faulty, after, refusing_pager=False):
+    """A handler moving the faulty thread to `after`; with refusing_pager, the faulty
+    thread's pager answers every fault with a negative label (-L4_ENOMEM)."""
     k = Kernel(arch=arch, memory=16 << 20)
     gate = k.create_gate(0x50)
     trap_i, shift, pfa_i, _, _ = PF[arch]
@@ -245,9 +248,26 @@ def page_fault_setup(arch, faulty, after):
 
     h = k.start_task(handler, name="handler", caps={"svc": gate.svr()}, prio=10)
     assert k._lib.gate_bind(k._k, [gate.object.id], [h.thread_id], 0x50) == 0
-    f = k.start_task(faulty, name="faulty", caps={"exc": gate})
+    caps = {"exc": gate}
+    if refusing_pager:
+        pgate = k.create_gate(0x70)
+
+        async def pager(env):
+            u = l4_utcb()
+            await l4_ipc_wait(u, L4_IPC_NEVER)
+            while True:
+                await l4_ipc_reply_and_wait(u, l4_msgtag(-L4_ENOMEM, 0, 0, 0),
+                                            L4_IPC_SEND_TIMEOUT_0)
+
+        p = k.start_task(pager, name="pager", caps={"svc": pgate.svr()}, prio=10)
+        assert k._lib.gate_bind(k._k, [pgate.object.id], [p.thread_id], 0x70) == 0
+        caps["pg"] = pgate
+    f = k.start_task(faulty, name="faulty", caps=caps)
+    flags = k._lib.L4_THREAD_CONTROL_SET_EXC_HANDLER
+    if refusing_pager:
+        flags |= k._lib.L4_THREAD_CONTROL_SET_PAGER
     ctl = k._ffi.new("struct thread_ctl *", {
-        "flags": k._lib.L4_THREAD_CONTROL_SET_EXC_HANDLER, "exc_handler": 0x16000})
+        "flags": flags, "exc_handler": 0x16000, "pager": f.env.caps.get("pg", 0)})
     assert k._lib.thread_control(k._k, [f.thread_id], ctl) == 0
     return k, f, log
 
@@ -260,8 +280,7 @@ def test_a_refused_page_fault_reaches_the_exception_handler(arch):
         await pyl4re.mem.write(0x800010, b"x")
         return "not reached"
 
-    k, f, log = page_fault_setup(arch, faulty, after)
-    f.task.delete(pyl4re.CapIndex(4))           # the pager is not there: ENOT_EXISTENT
+    k, f, log = page_fault_setup(arch, faulty, after, refusing_pager=True)
     res = k.run()
     assert res.exited["faulty"] == "moved on"
     label, trap, err, pfa = log[0]

@@ -189,7 +189,8 @@ def test_bind(arch, case):
         assert (info.task.raw, info.pager) == (0, L4_INVALID_CAP)
 
 
-def test_alien_threads_are_not_modelled(arch):
+def test_control_sets_alien_mode_with_the_rest(arch):
+    # (what an alien does: tests/test_alien.py)
     async def main(env):
         ok(await l4_factory_create_thread(env.factory, THREAD))
         l4_thread_control_start()
@@ -198,8 +199,9 @@ def test_alien_threads_are_not_modelled(arch):
         return l4_error(await l4_thread_control_commit(THREAD), l4_utcb())
 
     k, h, res = run_main(arch, main)
-    assert res.exited["main"] == -L4_ENOSYS
-    assert thread_info(k, h).pager == L4_INVALID_CAP
+    assert res.exited["main"] == 0
+    info = thread_info(k, h)
+    assert info.pager == 0x123000 and info.alien == k._lib.THREAD_ALIEN
 
 
 # ---- ex_regs

@@ -39,7 +39,7 @@ VALID = {
     "kobjp": 0, "on": 0, "order": 0, "rights": 4, "vcpu_state": 0, "ext_vcpu_state": 0,
     "ku_mem_addr": 0, "ku_mem_size": 4096, "skip": 0,
     "src_id": 1 << 18, "tpidruro": 0, "segr": 0, "base": 0, "match_mask": 0, "match": 0,
-    "del_bits": 0, "add_bits": 0,
+    "del_bits": 0, "add_bits": 0, "idx": 0, "on_off": 0, "namelen": 32, "shortnamelen": 32,
 }
 SPECIAL_VALID = {("l4_factory_create", "obj"): L4_PROTO_IRQ_SENDER,
                  ("l4_scheduler_run_thread", "sp"): l4_sched_param(1)}

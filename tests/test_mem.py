@@ -126,8 +126,9 @@ def test_no_pager(arch):
 
 
 def test_a_pager_that_is_not_there(arch):
-    """A pager selector naming an empty slot: the fault IPC fails with ENOT_EXISTENT in the
-    send phase, which leaves the fault unresolved (§10.1)."""
+    """A pager selector naming an empty slot is an invalid pager, as in Fiasco
+    (handle_page_fault_pager: `_pager.ptr()` finds nothing, the thread is killed): no
+    page-fault IPC, and no exception either, even with an exception handler."""
     k = kernel(arch)
 
     async def main(env):
@@ -138,7 +139,10 @@ def test_a_pager_that_is_not_there(arch):
 
     h = k.start_task(main, name="m")
     h.task.delete(CapIndex(4))
-    assert k.run().exited["m"] == "pager_gone"
+    ctl = k._ffi.new("struct thread_ctl *", {
+        "flags": k._lib.L4_THREAD_CONTROL_SET_EXC_HANDLER, "exc_handler": 0x3000})
+    assert k._lib.thread_control(k._k, [h.thread_id], ctl) == 0   # itself: a call would hang
+    assert k.run().exited["m"] == "no_pager"
 
 
 # ---- a pager µApp

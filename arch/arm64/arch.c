@@ -50,6 +50,10 @@ const struct exc_layout *arch_exc_layout(void)
         .words = ARCH_EXC_REGS_WORDS, .ip = 36, .sp = 35, .flags = 37, .pfa = 34,
         .trapno = EXC_NO_WORD, .err = 33, .trapno_shift = 26, .illegal_trapno = 0,
         .trigger_trapno = 0x3E, .trigger_err = 0, .tls = { 38, EXC_NO_WORD },
+        /* Alien syscalls: the SVC's own exception (EC 0x15, IL), ESR bit 16 set after the
+         * call (kernkonzept/fiasco src/kern/arm/64/thread-arm-64.cpp handle_svc); x0..x3. */
+        .alien_traps = 1, .alien_trapno = 0x15, .alien_err = { 1u << 25, 1u << 25 | 1u << 16 },
+        .sys_regs = { 1, 2, 3, 4 },
     };
     return &l;
 }

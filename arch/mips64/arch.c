@@ -50,6 +50,9 @@ const struct exc_layout *arch_exc_layout(void)
         .words = ARCH_EXC_REGS_WORDS, .ip = 39, .sp = 31, .flags = 38, .pfa = 36,
         .trapno = EXC_NO_WORD, .err = 37, .trapno_shift = 2, .illegal_trapno = 10,
         .trigger_trapno = 0x40, .trigger_err = 1,   /* cause 0x101 */ .tls = { EXC_NO_WORD, EXC_NO_WORD },
+        /* Fiasco's MIPS syscall entry goes straight to sys_ipc_wrapper (src/kern/mips/
+         * exception.S): alien threads' system calls do not trap. s3, s4, s1, s2. */
+        .alien_traps = 0, .sys_regs = { 2 + 19, 2 + 20, 2 + 17, 2 + 18 },
     };
     return &l;
 }

@@ -51,6 +51,10 @@ const struct exc_layout *arch_exc_layout(void)
         .words = ARCH_EXC_REGS_WORDS, .ip = 18, .sp = 21, .flags = 20, .pfa = 11,
         .trapno = 16, .err = 17, .illegal_trapno = 6,
         .trigger_trapno = 0xFF, .trigger_err = 0, .tls = { 23, 24 },
+        /* Alien syscalls: trap 253, error 0 before the call and 1 after it (kernkonzept/
+         * fiasco src/kern/ia32/64/low_level.h PRE_/POST_ALIEN_IPC); rax, rsi, rdx, r8. */
+        .alien_traps = 1, .alien_trapno = 253, .alien_err = { 0, 1 },
+        .sys_regs = { 15, 9, 13, 7 },
     };
     return &l;
 }

@@ -15,9 +15,10 @@ MR0 = group | op (label L4_PROTO_DEBUGGER; an empty message would enter JDB: ans
   group 0x400 coverage   -L4_ENOSYS (no coverage build); other groups act as group 0
                          and object info (16: L4_kobj_info records of every object and
                          capability into the caller's ku_mem; introspect.py)
-Global ids are Fiasco's debug ids: numbers in creation order from 0, never reused; an
-"object pointer" (op 2) is the model's object id. Log types (ops 3, 4, 6) and image info
-(7) answer -L4_ENOSYS. What it must not do: keep object state here
+Log types: query type id (3), switch log (4), query log name (6) over the kernel's trace
+kinds (docs/trace.md). Global ids are Fiasco's debug ids: numbers in creation order from
+0, never reused; an "object pointer" (op 2) is the model's object id. Image info (7)
+answers -L4_ENOSYS. What it must not do: keep object state here
 (names and ids live in C with their objects), or change anything but names and the ring.
 """
 import numpy as np
@@ -131,9 +132,87 @@ def _kobject(inv, op):
         return _name_reply(inv, found.raw)
     if op == _OP_GET_NAME:
         return _name_reply(inv, obj)
+    if op == _lib.L4_DEBUGGER_QUERY_LOG_TYPEID_OP:
+        return _query_log_typeid(inv)
+    if op == _lib.L4_DEBUGGER_SWITCH_LOG_OP:
+        return _switch_log(inv)
+    if op == _lib.L4_DEBUGGER_QUERY_LOG_NAME_OP:
+        return _query_log_name(inv)
     if op == _OP_OBJ_INFO:
         return _obj_info(inv)
     return reply(-_lib.L4_ENOSYS)
+
+
+# ---- log types (ops 3, 4, 6; Jdb_log_list_hdl, src/jdb/jdb_log.cpp): the trace kinds the
+# kernel records, as Fiasco's table of log events: a name and a short name each. The
+# µApps' own records (ke, ke_reg, ke_bin) are not in it, as Fiasco's static tbuf entries
+# are not; a type id is the kind that trace records carry (op 0x30 MR2).
+
+def _log_table():
+    from ..trace import KINDS
+    kernel = [_lib.TRACE_IPC, _lib.TRACE_IPC_ERROR, _lib.TRACE_PAGE_FAULT, _lib.TRACE_MAP,
+              _lib.TRACE_UNMAP, _lib.TRACE_IRQ, _lib.TRACE_SWITCH, _lib.TRACE_VCPU_UPCALL,
+              _lib.TRACE_VCPU_RESUME, _lib.TRACE_VM_ENTRY, _lib.TRACE_VM_EXIT]
+    return [(kind, LOG_NAMES[kind], KINDS[kind]) for kind in kernel]
+
+
+LOG_NAMES = {_lib.TRACE_IPC: "IPC", _lib.TRACE_IPC_ERROR: "IPC error",
+             _lib.TRACE_PAGE_FAULT: "Page fault", _lib.TRACE_MAP: "Map",
+             _lib.TRACE_UNMAP: "Unmap", _lib.TRACE_IRQ: "IRQ delivery",
+             _lib.TRACE_SWITCH: "Context switch", _lib.TRACE_VCPU_UPCALL: "vCPU upcall",
+             _lib.TRACE_VCPU_RESUME: "vCPU resume", _lib.TRACE_VM_ENTRY: "VM entry",
+             _lib.TRACE_VM_EXIT: "VM exit"}
+_LOG_NAME_MAX = 32                  # Fiasco copies the name into a 32-byte buffer
+
+
+def _log_name_arg(inv):
+    """The NUL-terminated name from MR2 on (at most 31 bytes, as strncpy into 32)."""
+    raw = mr_bytes(inv)[2 * _WORD:2 * _WORD + _LOG_NAME_MAX].tobytes()
+    return raw[:_LOG_NAME_MAX - 1].split(b"\0", 1)[0]
+
+
+def _matches(entry, name):
+    return name in (entry[1].encode(), entry[2].encode())
+
+
+def _query_log_typeid(inv):
+    """MR1 = table index to search from, MR2.. = name or short name: MR0 = the first
+    matching type id at or after the index, ~0 if none. < 3 words or an index past the
+    table: -L4_EINVAL."""
+    table = _log_table()
+    idx = inv.mr(1) & 0xFF              # Fiasco reads it as an unsigned char
+    if inv.words < 3 or idx >= len(table):
+        return reply(-_lib.L4_EINVAL)
+    name = _log_name_arg(inv)
+    found = [e[0] for e in table[idx:] if _matches(e, name)]
+    inv.utcb.mr[0] = found[0] if found else _U64
+    return reply(0, 1)
+
+
+def _query_log_name(inv):
+    """MR1 = table index (exactly 2 words, else -L4_EINVAL): MR0.. = name NUL short name
+    NUL."""
+    table = _log_table()
+    idx = inv.mr(1) & 0xFF
+    if inv.words != 2 or idx >= len(table):
+        return reply(-_lib.L4_EINVAL)
+    _, name, short = table[idx]
+    data = name.encode() + b"\0" + short.encode() + b"\0"
+    mr_bytes(inv)[:len(data)] = np.frombuffer(data, dtype=np.uint8)
+    return reply(0, (len(data) + _WORD - 1) // _WORD)
+
+
+def _switch_log(inv):
+    """MR1 = on (not 0) / off, MR2.. = name or short name: every matching type is switched
+    (trace_kind_switch); none: -L4_ENOENT. < 3 words: -L4_EINVAL."""
+    if inv.words < 3:
+        return reply(-_lib.L4_EINVAL)
+    k = inv.kernel
+    name = _log_name_arg(inv)
+    hits = [e[0] for e in _log_table() if _matches(e, name)]
+    for kind in hits:
+        k._lib.trace_kind_switch(k._k, kind, 1 if inv.mr(1) else 0)
+    return reply(0 if hits else -_lib.L4_ENOENT)
 
 
 def _obj_info(inv):

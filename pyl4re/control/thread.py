@@ -2,7 +2,7 @@
 phase; everything else on a thread capability is IPC and never arrives here).
 
 Opcode = MR0 & L4_THREAD_OPCODE_MASK, per-operation flags above it. Implemented: control
-(pager, exception handler, bind), ex_regs (with triggered exceptions), switch,
+(pager, exception handler, bind, alien mode), ex_regs (with triggered exceptions), switch,
 stats_time, vcpu_control and vcpu_resume (§11; the kernel side is kernel_c/vcpu.c),
 register_del_irq, modify_senders and the arch operations that have a meaning here (amd64
 FS/GS base, arm64 TPIDRURO; C decides per architecture). What answers -L4_ENOSYS and why
@@ -81,8 +81,9 @@ def _control(inv):
         ctl.utcb.raw = inv.mr(5)
         if _info(k, inv.obj).task.raw:
             return reply(-_lib.L4_EINVAL)   # bound already: a thread is bound at most once
-    if flags & _lib.L4_THREAD_CONTROL_ALIEN:
-        return reply(-_lib.L4_ENOSYS)       # alien threads are not modelled
+    if flags & _lib.L4_THREAD_CONTROL_ALIEN:    # alien mode on or off (docs/threads.md)
+        ctl.flags |= _lib.L4_THREAD_CONTROL_ALIEN
+        ctl.alien = 1 if inv.mr(4) & _lib.L4_THREAD_CONTROL_ALIEN else 0
     old = _info(k, inv.obj)
     old_pager, old_exc = old.pager, old.exc_handler
     # C checks the UTCB (word aligned, inside the task's ku-mem) before it changes

@@ -15,7 +15,9 @@ from .. import _core
 from . import _kobj
 from .consts import (
     L4_BASE_DEBUGGER_CAP, L4_CAP_FPAGE_RWS, L4_DEBUGGER_GLOBAL_ID_OP, L4_DEBUGGER_KOBJ_TO_ID_OP,
-    L4_DEBUGGER_NAME_GET_OP, L4_DEBUGGER_NAME_SET_OP, L4_DEBUGGER_OBJ_INFO_OP, L4_EINVAL,
+    L4_DEBUGGER_NAME_GET_OP, L4_DEBUGGER_NAME_SET_OP, L4_DEBUGGER_OBJ_INFO_OP,
+    L4_DEBUGGER_QUERY_LOG_NAME_OP, L4_DEBUGGER_QUERY_LOG_TYPEID_OP, L4_DEBUGGER_SWITCH_LOG_OP,
+    L4_EINVAL,
     L4_EMSGTOOLONG, L4_ITEM_MAP,
     L4_KDEBUG_ENTER, L4_KDEBUG_GROUP_KOBJ, L4_KDEBUG_GROUP_TRACE, L4_KDEBUG_OUTCHAR,
     L4_KDEBUG_OUTDEC, L4_KDEBUG_OUTHEX8, L4_KDEBUG_OUTHEX12, L4_KDEBUG_OUTHEX16,
@@ -123,6 +125,56 @@ async def l4_debugger_get_object_name(cap, id, size=_lib.KOBJ_NAME_MAX + 1):  # 
         return tag, ""
     raw = u.mr.view(np.uint8)[:size - 1].tobytes().split(b"\0", 1)[0]
     return tag, raw.decode("utf-8", errors="replace")
+
+
+_LOG_NAME = 32                          # l4sys copies a log name with __strcpy_maxlen(..., 32)
+
+
+async def l4_debugger_query_log_typeid(cap, name, idx):
+    """The type id of the first log type at or after table index `idx` whose name or
+    short name is `name` (~0 if none), or a negative error (l4sys's l4_ret_t)."""
+    fn = "l4_debugger_query_log_typeid"
+    cap = _kobj.cap(cap, fn, "cap")
+    name = _bytes(name, fn)
+    idx = _kobj.word(idx, fn, "idx")
+    u = l4_utcb()
+    u.mr[0] = L4_DEBUGGER_QUERY_LOG_TYPEID_OP
+    u.mr[1] = idx
+    n = _strcpy_maxlen(u, 2, name, _LOG_NAME)
+    e = l4_error_u(await l4_invoke_debugger(cap, l4_msgtag(0, 2 + _words(n), 0, 0)), u)
+    return e if e < 0 else int(u.mr[0])
+
+
+async def l4_debugger_query_log_name(cap, idx, namelen=_LOG_NAME, shortnamelen=_LOG_NAME):
+    """(error, name, short name) of the log type at table index `idx`; each name cut to
+    its length - 1 bytes as l4sys copies it; ("", "") on an error."""
+    fn = "l4_debugger_query_log_name"
+    cap = _kobj.cap(cap, fn, "cap")
+    idx = _kobj.word(idx, fn, "idx")
+    u = l4_utcb()
+    u.mr[0] = L4_DEBUGGER_QUERY_LOG_NAME_OP
+    u.mr[1] = idx
+    e = l4_error_u(await l4_invoke_debugger(cap, l4_msgtag(0, 2, 0, 0)), u)
+    if e < 0:
+        return e, "", ""
+    raw = u.mr.view(np.uint8).tobytes()
+    name, short = (raw.split(b"\0", 2) + [b"", b""])[:2]
+    return (0, name[:max(namelen - 1, 0)].decode("utf-8", errors="replace"),
+            short[:max(shortnamelen - 1, 0)].decode("utf-8", errors="replace"))
+
+
+async def l4_debugger_switch_log(cap, name, on_off):
+    """Turn recording of the log types named `name` (name or short name) on or off: the
+    tag (-L4_ENOENT if no type has that name)."""
+    fn = "l4_debugger_switch_log"
+    cap = _kobj.cap(cap, fn, "cap")
+    name = _bytes(name, fn)
+    on_off = _kobj.word(on_off, fn, "on_off")
+    u = l4_utcb()
+    u.mr[0] = L4_DEBUGGER_SWITCH_LOG_OP
+    u.mr[1] = on_off
+    n = _strcpy_maxlen(u, 2, name, _LOG_NAME)
+    return await l4_invoke_debugger(cap, l4_msgtag(0, 2 + _words(n), 0, 0))
 
 
 async def l4_debugger_query_obj_infos(cap, ku_mem_addr, ku_mem_size, skip):
@@ -304,7 +356,9 @@ async def pyl4re_tbuf_read(seq):
 
 
 __all__ = ["l4_invoke_debugger", "l4_debugger_query_obj_infos", "l4_debugger_set_object_name", "l4_debugger_global_id",
-           "l4_debugger_kobj_to_id", "l4_debugger_get_object_name", "enter_kdebug",
+           "l4_debugger_kobj_to_id", "l4_debugger_get_object_name",
+           "l4_debugger_query_log_typeid", "l4_debugger_query_log_name",
+           "l4_debugger_switch_log", "enter_kdebug",
            "outnstring", "outstring", "outchar", "outhex32", "outhex20", "outhex16",
            "outhex12", "outhex8", "outhex64", "outumword", "outdec", "fiasco_tbuf_log",
            "fiasco_tbuf_log_3val", "fiasco_tbuf_log_binary", "fiasco_tbuf_clear",

@@ -63,7 +63,8 @@ def l4_thread_control_bind(thread_utcb, task):
 
 
 def l4_thread_control_alien(on):
-    """Alien mode on or off (the model has no alien threads: the commit says -L4_ENOSYS)."""
+    """Alien mode on or off: every system call of an alien thread goes to its exception
+    handler first, and again once it ran if the handler allowed it (docs/threads.md)."""
     mr = l4_utcb().mr
     vals = L4_THREAD_CONTROL_MR_IDX_FLAG_VALS
     mr[_FLAGS] = int(mr[_FLAGS]) | L4_THREAD_CONTROL_ALIEN
