@@ -251,7 +251,7 @@ class Kernel:
         (lost, in two queues, ready while waiting, ...). For tests; costs a full walk."""
         out = self._ffi.new("struct check_out *")
         if self._lib.kernel_check(self._k, out) < 0:
-            raise KernelInvariantError(f"thread {out.thread.raw:#x}: "
+            raise KernelInvariantError(f"thread or object {out.thread.raw:#x}: "
                                        f"{self._ffi.string(out.what).decode()}")
 
     def explain_last_error(self):
