@@ -192,3 +192,23 @@ def test_the_watch_finds_what_an_unmap_left(arch):
     w.observe(0, delete, False)
     w.observe(0, delete, True)                               # the gate lives on
     assert w.problem and "outlived its delete" in w.problem[1]
+
+
+# ---- what the fuzzer found (shrunk reproducers), on every architecture
+
+FOUND = {
+    # The watch took an object flexpage's window from its unaligned base (slots 2..9)
+    # where the kernel unmaps the aligned one (0..7): slot 8 "survived".
+    "unmap_window": {"cpus": 2, "events": [], "prios": [1, 3],
+                     "programs": [[("unmap", 4096, 8445, 2147483648)], []]},
+    # A vCPU resume whose entry ip (0x80000000 >> 1) is the fuzz µApp's own code: the
+    # upcall re-entered the program with the state area in place of its environment.
+    "vcpu_reentry": {"cpus": 2, "events": [], "prios": [1, 1, 2],
+                     "programs": [[], [], [("vcpu", 20438, 122880, 2147483648, 2, 98307, 0),
+                                           ("mem", "read", 140737488483531, 4)]]},
+}
+
+
+@pytest.mark.parametrize("name", sorted(FOUND))
+def test_what_the_fuzzer_found_stays_fixed(arch, name):
+    case.run({"arch": arch, "seed": 0, **FOUND[name]})

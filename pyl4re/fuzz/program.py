@@ -367,6 +367,8 @@ def program(ops, stats, src=(0,), watch=None):
     and refusals; `src` are the devices' source ids; `watch(op, after)` (if given) is
     called before (after=False) and after (after=True) every op."""
     async def fuzz_main(env):
+        if not hasattr(env, "utcb_area"):
+            return "entered again"      # a vCPU resume or ex_regs sent a thread here
         u = l4_utcb()
         ctx = Context(env.utcb_area.raw & ~0xFFF, tuple(src), watch)
         for op in ops:

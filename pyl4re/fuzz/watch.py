@@ -29,8 +29,12 @@ MAP_API = 29                         # program.API's l4_task_map of an object fl
 
 
 def _fpage(word):
-    order = word >> 6 & 0x3F
-    return word >> 4 & 3, word & ~((1 << 12) - 1) & U64, order, word & 0xF
+    """(type, base, order, rights) of a flexpage word; the base aligned down to its size
+    as the kernel does (in slots for objects: base >> 12 is the first slot)."""
+    kind, order = word >> 4 & 3, word >> 6 & 0x3F
+    unit = 12 if kind == OBJ else 0
+    base = word & ~((1 << min(order + unit, 64)) - 1) & ~0xFFF & U64
+    return kind, base, order, word & 0xF
 
 
 class Watch:
