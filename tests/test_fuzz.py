@@ -201,6 +201,12 @@ FOUND = {
     # where the kernel unmaps the aligned one (0..7): slot 8 "survived".
     "unmap_window": {"cpus": 2, "events": [], "prios": [1, 3],
                      "programs": [[("unmap", 4096, 8445, 2147483648)], []]},
+    # A garbage object flexpage of order 61: the kernel clamps the order to the 2^20 slots
+    # first (so its aligned base lies beyond them: nothing is unmapped); the watch aligned
+    # with order 61 and took every slot for unmapped.
+    "unmap_order_clamp": {"cpus": 1, "events": [], "prios": [1, 3],
+                          "programs": [[("unmap", 4096, 10373232546567507830, 2147483648)],
+                                       []]},
     # A vCPU resume whose entry ip (0x80000000 >> 1) is the fuzz µApp's own code: the
     # upcall re-entered the program with the state area in place of its environment.
     "vcpu_reentry": {"cpus": 2, "events": [], "prios": [1, 1, 2],

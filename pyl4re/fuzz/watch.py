@@ -29,12 +29,14 @@ MAP_API = 29                         # program.API's l4_task_map of an object fl
 
 
 def _fpage(word):
-    """(type, base, order, rights) of a flexpage word; the base aligned down to its size
-    as the kernel does (in slots for objects: base >> 12 is the first slot)."""
+    """(type, base, order, rights) of a flexpage word, the base aligned down to its size
+    as the kernel does. For objects the order is clamped to the capability space (20)
+    first and base is the first slot."""
     kind, order = word >> 4 & 3, word >> 6 & 0x3F
-    unit = 12 if kind == OBJ else 0
-    base = word & ~((1 << min(order + unit, 64)) - 1) & ~0xFFF & U64
-    return kind, base, order, word & 0xF
+    if kind == OBJ:
+        order = min(order, 20)
+        return kind, (word >> 12) & ~((1 << order) - 1), order, word & 0xF
+    return kind, word & ~((1 << min(order, 64)) - 1) & ~0xFFF & U64, order, word & 0xF
 
 
 class Watch:
@@ -152,11 +154,10 @@ class Watch:
         if op[0] != "map" or extra is None or None in extra:
             return
         dst, src = extra
-        kind, base, order, frights = _fpage(op[3])
-        first = base >> 12
+        kind, first, order, frights = _fpage(op[3])
         window = {obj: 0 for obj, _ in before.get(src, {}).values()}
         for idx, (obj, r) in before.get(src, {}).items():
-            if first <= idx < first + (1 << min(order, 20)):
+            if first <= idx < first + (1 << order):
                 window[obj] |= r & frights
         old = before.get(dst, {})
         for idx, (obj, rights) in now.get(dst, {}).items():
@@ -177,7 +178,7 @@ class Watch:
         kind, base, order, frights = _fpage(op[2])
         mask = op[3]
         if kind == OBJ:
-            first, n = base >> 12, 1 << min(order, 20)
+            first, n = base, 1 << order
             window = {idx: v for idx, v in before.get(task, {}).items()
                       if first <= idx < first + n}
             if (mask & 0xC0000000) == 0xC0000000:
