@@ -5,13 +5,21 @@
  * (or a wake-up on its way), queued as a sender in the queue of a live thread or gate,
  * waiting for a message, or dead. Queues and timeout lists must hold only live threads in
  * the right order. It reads and never changes anything.
+ *
+ * The reference audit (check_refs) recounts what holds a counted reference: capability
+ * slots marked counted, a thread bound to its task, a gate or IRQ bound to its thread.
+ * Each live object's count must equal that recount plus what dec_refcnt moved it by
+ * (kobj.ref_bias), and every IOMMU binding must name a live DMA space (bindings hold no
+ * reference: a dying space is unbound first).
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "kernel.h"
 #include "heap.h"
+#include "cspace.h"
 #include "thread.h"
+#include "iommu_api.h"
 #include "ready_queue.h"
 
 struct seen {
@@ -42,6 +50,77 @@ static int walk_waitq(const kernel_t *k, const struct wait_q *q, struct seen *s,
     if (q->tail != prev)
         return fail(out, prev, "sender queue tail wrong");
     return 0;
+}
+
+static void count_ref(const kernel_t *k, uint32_t *refs, const struct kobj *o)
+{
+    if (o && k->objs.ents[o->slot].obj == o)
+        refs[o->slot]++;
+}
+
+static const struct kobj *bound_thread(const kernel_t *k, kobj_id_t id)
+{
+    const struct thread *t = thread_get(k, id);
+    return t ? &t->hdr : NULL;
+}
+
+static void count_caps(const kernel_t *k, const struct task *t, uint32_t *refs)
+{
+    for (unsigned i = 0; i < (1u << CAP_TOP_BITS); i++) {
+        const struct cap_dir *d = t->cap_top[i];
+        for (unsigned j = 0; d && j < CAP_DIR_LEAVES; j++) {
+            const struct cap_leaf *l = d->leaf[j];
+            for (unsigned s = 0; l && s < CAP_LEAF_SLOTS; s++)
+                if (l->slot[s].attrs & CAP_COUNTED)
+                    count_ref(k, refs, cspace_slot_obj(k, &l->slot[s]));
+        }
+    }
+}
+
+static int check_refs(const kernel_t *k, struct check_out *out)
+{
+    uint32_t n = k->objs.cap;
+    uint32_t *refs = heap_alloc((size_t)(n ? n : 1) * sizeof(*refs));
+    if (!refs)
+        return -L4_ENOMEM;
+    for (uint32_t i = 0; i < n; i++) {
+        const struct kobj *o = k->objs.ents[i].obj;
+        if (!o)
+            continue;
+        if (o->type == KOBJ_TASK)
+            count_caps(k, (const struct task *)o, refs);
+        else if (o->type == KOBJ_THREAD && ((const struct thread *)o)->task)
+            count_ref(k, refs, &((const struct thread *)o)->task->hdr);
+        else if (o->type == KOBJ_GATE)
+            count_ref(k, refs, bound_thread(k, ((const struct gate *)o)->thread));
+        else if (o->type == KOBJ_IRQ)
+            count_ref(k, refs, bound_thread(k, ((const struct irq *)o)->thread));
+    }
+    int rc = 0;
+    for (uint32_t i = 0; !rc && i < n; i++) {
+        const struct kobj *o = k->objs.ents[i].obj;
+        if (o && o->counted_refs != refs[i] + o->ref_bias) {
+            out->thread = kobj_id_of(o);
+            snprintf(out->what, sizeof(out->what), "reference count %u of a type-%u object, "
+                     "but %u counted references", o->counted_refs, o->type,
+                     refs[i] + o->ref_bias);
+            rc = -L4_EINVAL;
+        }
+    }
+    heap_free(refs);
+    kobj_id_t space;
+    for (uint32_t d = 0; !rc && k->iommu && d < IOMMU_DEVICES; d++) {
+        if (iommu_device_space(k, d, &space) < 0)
+            continue;
+        const struct kobj *o = kobj_get(k, space);
+        if (!o || o->type != KOBJ_DMA_SPACE) {
+            out->thread = space;
+            snprintf(out->what, sizeof(out->what), "IOMMU device %#x bound to a DMA space "
+                     "that is gone", d);
+            rc = -L4_EINVAL;
+        }
+    }
+    return rc;
 }
 
 int kernel_check(const kernel_t *k, struct check_out *out)
@@ -108,5 +187,5 @@ int kernel_check(const kernel_t *k, struct check_out *out)
     heap_free(s.in_rq);
     heap_free(s.in_wq);
     heap_free(s.in_to);
-    return rc;
+    return rc ? rc : check_refs(k, out);
 }

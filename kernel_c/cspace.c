@@ -286,6 +286,7 @@ int kobj_dec_refcnt(kernel_t *k, kobj_id_t obj, int64_t diff, int64_t *result)
         next = diff >= now ? 0 : now - diff;
     else
         next = diff < now - (int64_t)UINT32_MAX ? (int64_t)UINT32_MAX : now - diff;
+    o->ref_bias += (uint32_t)next - o->counted_refs;
     o->counted_refs = (uint32_t)next;
     *result = next;
     return 0;

@@ -131,7 +131,9 @@ void kobj_put(kernel_t *k, struct kobj *o)
 {
     if (!kobj_alive(k, o))
         return;
-    if (o->counted_refs && --o->counted_refs == 0)
+    if (!o->counted_refs)
+        o->ref_bias++;              /* dec_refcnt drove it to 0: it stays there */
+    else if (--o->counted_refs == 0)
         kobj_kill(k, o);
 }
 

@@ -19,6 +19,9 @@ struct kobj {
     uint32_t type;             /* enum kobj_type */
     uint32_t slot, gen;        /* this object's id */
     uint32_t counted_refs;
+    uint32_t ref_bias;         /* what dec_refcnt moved the count by, and references that
+                                * went while it stood at 0 (mod 2^32): the reference audit
+                                * (check.c) expects counted_refs = references + ref_bias */
     uint32_t permanent;        /* boot objects (root task, root factory, singletons) never die */
     struct quota *quota;       /* pays for the object; NULL for boot objects */
     uint64_t charged;

@@ -503,8 +503,10 @@ struct error_info {
     int64_t fault_label;
 };
 int kernel_last_error(const kernel_t *k, struct error_info *out);
-/* Consistency of threads, queues and timeouts (check.c): 0, or an error naming the first
- * thread found in a state it must never be in. For tests. */
+/* Consistency of threads, queues and timeouts, and the reference audit (check.c): 0, or
+ * an error naming the first thread (or object) found in a state it must never be in:
+ * lost, doubly queued, a reference count that differs from the counted references that
+ * exist, an IOMMU binding to a dead DMA space. For tests and the fuzzer. */
 struct check_out {
     kobj_id_t thread;
     char what[80];

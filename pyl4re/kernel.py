@@ -248,10 +248,12 @@ class Kernel:
 
     def check_invariants(self):
         """Raise KernelInvariantError if any thread is in a state it must never be in
-        (lost, in two queues, ready while waiting, ...). For tests; costs a full walk."""
+        (lost, in two queues, ready while waiting, ...), or an object's reference count
+        differs from the counted references that exist (capability slots, bound threads,
+        gates and IRQs; dec_refcnt's moves allowed for). For tests; costs a full walk."""
         out = self._ffi.new("struct check_out *")
         if self._lib.kernel_check(self._k, out) < 0:
-            raise KernelInvariantError(f"thread {out.thread.raw:#x}: "
+            raise KernelInvariantError(f"thread or object {out.thread.raw:#x}: "
                                        f"{self._ffi.string(out.what).decode()}")
 
     def explain_last_error(self):

@@ -15,17 +15,22 @@ from pyl4re.code import IllegalInstruction
 from pyl4re.control import mem as mem_ctl
 from pyl4re.errors import L4Error
 from pyl4re.harness import ROOT_FIRST_FREE, Capability
+from pyl4re.hw import IommuFault
 from pyl4re.kernel import KernelInvariantError
 from pyl4re.mem import PageFaultError
 from pyl4re.objects import Task
 from pyl4re.types import CapIndex
 
-from . import program
+from . import program, words
+from .watch import Watch
 
 R, W, S = 4, 1, 2                    # L4_CAP_FPAGE_R / W / S
 UNTIL_NS = 20_000_000                # virtual time a case may run
 MAX_STEPS = 200_000                  # scheduling decisions a case may take
-EVENTS = ("delete_thread", "delete_task", "irq", "harness")
+EVENTS = ("delete_thread", "delete_task", "irq", "harness", "dma", "dma", "msi")
+# Devices the harness does DMA and MSIs with (the µApps bind them to DMA spaces); their
+# source ids are what the µApps' IOMMU and MSI ops mostly pass.
+DEVICES = (0, 1, 0x10, 0xFFFF)
 
 
 class Finding(Exception):
@@ -70,6 +75,34 @@ def _bad_harness_call(k, handles, n):
         pass
 
 
+def _dma(k, arg):
+    """A device reads or writes at an I/O virtual address the µApps map memory to (or
+    near one): the IOMMU translates it through the DMA space bound, or faults."""
+    device = DEVICES[arg % len(DEVICES)]
+    iova = words.DMA_IOVAS[(arg >> 2) % len(words.DMA_IOVAS)] + (arg >> 5 & 7) * 0x800
+    n = (1, 8, 0x100, 0x1800)[arg >> 8 & 3]
+    try:
+        if arg & 0x800:
+            k.hw.dma_write(device, iova, bytes(n))
+        else:
+            k.hw.dma_read(device, iova, n)
+    except IommuFault:
+        pass
+
+
+def _msi(k, arg):
+    """A device signals MSI n with the message msi_info gives for it, or a wrong one."""
+    lib, ffi = k._lib, k._ffi
+    device, msi = DEVICES[arg % len(DEVICES)], arg >> 2 & 0x3F
+    addr, data = ffi.new("uint64_t *"), ffi.new("uint32_t *")
+    if lib.icu_msi_info(k._k, msi % 40, k.hw.dma_source_id(device), addr, data) < 0:
+        addr[0], data[0] = 0xFEE00000, msi
+    try:
+        k.hw.msi(device, addr[0] ^ (arg >> 8 & 1) << 12, data[0] ^ (arg >> 9 & 1))
+    except IommuFault:
+        pass
+
+
 def _event(k, handles, action, index, arg):
     h = handles[index % len(handles)]
     if action in ("delete_thread", "delete_task"):
@@ -78,6 +111,10 @@ def _event(k, handles, action, index, arg):
             k.root_task.delete_obj(CapIndex(slot))
     elif action == "irq":
         k.hw.irq_line(arg % k._lib.ICU_LINES).pulse()
+    elif action == "dma":
+        _dma(k, arg)
+    elif action == "msi":
+        _msi(k, arg)
     else:
         _bad_harness_call(k, handles, arg)
 
@@ -124,18 +161,22 @@ def _run_kernel(case, stats):
     gate = k.create_gate(label=0x40)
     gate.bind(echo, 0x40)
     handles = []
+    src = [k.hw.dma_source_id(d) for d in DEVICES]
+    watch = Watch(k, k.root_task.id)
     for i, ops in enumerate(case["programs"]):
         caps = {f"t{j}": Capability(k, handles[j].thread_slot, R | W | S) for j in range(i)}
         caps["echo"] = gate
-        handles.append(k.start_task(program.program(ops, stats), name=f"fuzz{i}", caps=caps,
-                                    prio=case["prios"][i], cpu=i % case["cpus"]))
+        handles.append(k.start_task(program.program(ops, stats, src, watch.for_app(i)),
+                                    name=f"fuzz{i}", caps=caps, prio=case["prios"][i],
+                                    cpu=i % case["cpus"]))
+    watch.tasks = [h.task.id for h in handles]
     for at, action, index, arg in case["events"]:
         k.hw.at(at, lambda a=action, i=index, x=arg: _event(k, handles, a, i, x))
     try:
         res = k.run(until_ns=UNTIL_NS, max_steps=MAX_STEPS, raise_errors=False)
         k.check_invariants()
     except KernelInvariantError as e:
-        raise Finding("invariant", str(e)) from e
+        raise Finding(_invariant_kind(e), str(e)) from e
     except Exception as e:                                   # noqa: BLE001
         raise Finding("crash", f"k.run() raised {type(e).__name__}: {e}") from e
     for name, err in res.failed.items():
@@ -145,6 +186,8 @@ def _run_kernel(case, stats):
     problem = mem_ctl.check(k)
     if problem:
         raise Finding("mapdb", problem)
+    if watch.problem:
+        raise Finding(*watch.problem)
     _check_rights(k, handles)
     # Everything the harness made goes; what the µApps made goes with their tasks.
     for slot in range(ROOT_FIRST_FREE, k._harness.next_root):
@@ -154,7 +197,7 @@ def _run_kernel(case, stats):
     try:
         k.check_invariants()
     except KernelInvariantError as e:
-        raise Finding("invariant", f"after teardown: {e}") from e
+        raise Finding(_invariant_kind(e), f"after teardown: {e}") from e
     if k.objects_alive != alive_at_boot:
         # Two things keep objects alive here as on Fiasco: a count driven to 0 by
         # dec_refcnt, and reference cycles through a task's capability table (a task
@@ -165,6 +208,12 @@ def _run_kernel(case, stats):
         if not any(isinstance(o, Task) or not o.info().counted_refs for o in left):
             raise Finding("leak", f"{len(left)} kernel object(s) outlive every task and "
                                   f"capability that could reach them: {left}")
+
+
+def _invariant_kind(err):
+    """check_invariants' reference audit is its own kind of finding: "refcount"."""
+    text = str(err)
+    return "refcount" if "reference count" in text or "IOMMU" in text else "invariant"
 
 
 def _objects_since(k, boot_objects, scan=1 << 17):
