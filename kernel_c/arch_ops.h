@@ -50,6 +50,9 @@ struct vm_access {             /* what a stage-2 exit reports */
     uint32_t rights;           /* ... with these rights */
     uint32_t size;             /* 1, 2, 4, 8: a single load or store; 0: none known */
     uint64_t value;            /* what a store writes */
+    uint32_t reg;              /* the register the syndrome names (the arch's numbering),
+                                  VM_REG_DEFAULT: the layout's data register */
+    uint32_t info;             /* the arch's extra syndrome bits (arm64: 1 SSE, 2 SF) */
 };
 void arch_vm_init(uint8_t *area);                     /* at vcpu_control_ext */
 /* Before entering the guest: the entry checks (0, or -L4_EINVAL with the reason in the

@@ -289,7 +289,8 @@ int vcpu_page_fault(kernel_t *k, struct thread *t, uint64_t va, uint32_t access,
     if (k->trace.size) trace_fault(k, t, va, access);
     if (t->vcpu.user_mode && t->vcpu.in_vm) {      /* a stage-2 exit */
         struct vm_access a = { .gpa = va, .access = access, .present = (uint32_t)present,
-                               .size = t->vcpu.op_size, .value = t->vcpu.op_value };
+                               .size = t->vcpu.op_size, .value = t->vcpu.op_value,
+                               .reg = t->vcpu.op_reg, .info = t->vcpu.op_info };
         struct vspace_page page;
         if (present && vspace_translate(k, t->vcpu.user_task, virt_addr(va), &page) == 0)
             a.rights = page.rights;
