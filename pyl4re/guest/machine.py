@@ -92,6 +92,7 @@ Changes to this interface are noted here.
   generic code cannot index r by the architecture's register number.
 """
 import io
+import weakref
 from collections import Counter, namedtuple
 
 from .. import traps
@@ -202,7 +203,13 @@ class Machine:
         self._clock = k._ffi.new("struct cpu_info *")
         self._page = k._ffi.new("struct vm_guest_page *")
         self._sync_clock()
-        on_interrupt(self._on_interrupt)
+        ref = weakref.ref(self)     # guest handlers live as long as the kernel does
+
+        async def on_irq(vector):
+            m = ref()
+            if m is not None:
+                m.pending.append(vector)
+        on_interrupt(on_irq)
         for gpa, data, memsz in self.segments:        # the boot loader's copy
             from . import write
             await write(gpa, data + bytes(memsz - len(data)))
@@ -233,11 +240,6 @@ class Machine:
     def _on_trap(self, uc, intno, _):
         self._event = ("trap", intno, self.cpu.pc())
         uc.emu_stop()
-
-    def _on_interrupt(self, vector):
-        async def take():
-            self.pending.append(vector)
-        return take()
 
     # ---- the run loop
 

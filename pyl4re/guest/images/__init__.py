@@ -55,12 +55,14 @@ def build(arch, name):
             return elf.get_section_by_name(".text").data()
 
 
-def elf_exec(code, base, arch):
-    """A minimal ELF64 executable: `code` in one RWX PT_LOAD at `base`, entry = base."""
+def elf_exec(code, base, arch, entry=None):
+    """A minimal ELF64 executable: `code` in one RWX PT_LOAD at `base`, the entry point
+    `entry` (default: base)."""
     ehsize, phsize = 64, 56
     off = ehsize + phsize
     header = b"\x7fELF" + bytes([2, 1, 1, 0]) + bytes(8)   # ELFCLASS64, LSB, version 1
-    header += struct.pack("<HHIQQQIHHHHHH", 2, ELF_MACHINE[arch], 1, base, ehsize, 0, 0,
+    header += struct.pack("<HHIQQQIHHHHHH", 2, ELF_MACHINE[arch], 1,
+                          base if entry is None else entry, ehsize, 0, 0,
                           ehsize, phsize, 1, 64, 0, 0)
     phdr = struct.pack("<IIQQQQQQ", 1, 7, off, base, base, len(code), len(code), 0x1000)
     return header + phdr + bytes(code)
