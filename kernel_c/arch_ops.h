@@ -59,6 +59,9 @@ struct vm_access {             /* what a stage-2 exit reports */
     uint32_t gva_valid;
     uint32_t walk;             /* the miss is on a guest page-table entry (x86: qualification
                                   bit 8 clear; arm64: ESR S1PTW); access is a read */
+    uint32_t reg;              /* the register the syndrome names (the arch's numbering),
+                                  VM_REG_DEFAULT: the layout's data register */
+    uint32_t info;             /* the arch's extra syndrome bits (arm64: 1 SSE, 2 SF) */
 };
 void arch_vm_init(uint8_t *area);                     /* at vcpu_control_ext */
 /* Before entering the guest: the entry checks (0, or -L4_EINVAL with the reason in the

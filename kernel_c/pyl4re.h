@@ -833,6 +833,26 @@ int vcpu_control_ext(kernel_t *k, kobj_id_t thread, virt_addr_t va);
  * a stage-2 exit reports as the access's syndrome. Size 0: no syndrome (a bulk copy).
  * -L4_EINVAL unless thread runs a guest in a VM. */
 int vm_guest_operand(kernel_t *k, kobj_id_t thread, uint32_t size, uint64_t value);
+/* The same for guest machine code (pyl4re.guest.machine): the access's register as the
+ * architecture's syndrome names it (arm64 SRT 0..31; VM_REG_DEFAULT: the layout's data
+ * register, as vm_guest_operand) and the architecture's extra syndrome bits `info`
+ * (arm64: bit 0 SSE, bit 1 SF; arch/<arch>/vm.c says). -L4_EINVAL as vm_guest_operand, or
+ * for a register above 31 other than VM_REG_DEFAULT. */
+int vm_guest_syndrome(kernel_t *k, kobj_id_t thread, uint32_t size, uint64_t value,
+                      uint32_t reg, uint32_t info);
+enum { VM_REG_DEFAULT = 0xffffffff };
+/* One page of the VM thread runs a guest in, as its nested table maps it. */
+struct vm_guest_page {
+    phys_addr_t pa;               /* host-physical address of the guest-physical one */
+    uint32_t rights;              /* L4_FPAGE_RO | W | X of the nested entry */
+    uint32_t page_shift;          /* the leaf's size */
+};
+/* The nested table's entry for gpa: 0, -L4_ENOENT (nothing mapped there), -L4_EINVAL
+ * (thread runs no guest in a VM, gpa beyond the table). */
+int vm_guest_page(const kernel_t *k, kobj_id_t thread, uint64_t gpa, struct vm_guest_page *out);
+/* The kernel's mapping epoch: bumped by every unmap and revoke (of any space), so a copy
+ * of a translation made at an older epoch may be stale. */
+uint64_t vm_mapping_epoch(const kernel_t *k);
 /* A hypercall or halt of the guest program: the exit (SYS_UPCALL), or -L4_EINVAL when t
  * runs in no VM. */
 int vm_guest_exit(kernel_t *k, kobj_id_t thread, uint32_t why, uint64_t imm);

@@ -291,7 +291,8 @@ int vcpu_page_fault(kernel_t *k, struct thread *t, uint64_t va, uint32_t access,
         struct vm_access a = { .gpa = va, .access = access, .present = (uint32_t)present,
                                .size = t->vcpu.s1_walk ? 0 : t->vcpu.op_size,
                                .value = t->vcpu.op_value, .gva = t->vcpu.gva,
-                               .gva_valid = t->vcpu.gva_valid, .walk = t->vcpu.s1_walk };
+                               .gva_valid = t->vcpu.gva_valid, .walk = t->vcpu.s1_walk,
+                               .reg = t->vcpu.op_reg, .info = t->vcpu.op_info };
         struct vspace_page page;
         if (present && vspace_translate(k, t->vcpu.user_task, virt_addr(va), &page) == 0)
             a.rights = page.rights;

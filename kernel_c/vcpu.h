@@ -25,7 +25,8 @@ struct vcpu_ctx {
     uint32_t from_vm;          /* the last upcall ended guest mode: a VM exit */
     int64_t inject;            /* the virtual interrupt the last entry delivered, or -1 */
     uint32_t op_size;          /* the guest's pending access: its size (0: unknown) ... */
-    uint64_t op_value;         /* ... and the value a store writes */
+    uint64_t op_value;         /* ... the value a store writes ... */
+    uint32_t op_reg, op_info;  /* ... its register and extra syndrome bits (vm_guest_syndrome) */
     uint64_t gva;              /* its guest-virtual address, when gva_valid (stage 1 on) */
     uint32_t gva_valid;
     uint32_t s1_walk;          /* the stage-2 miss is on a guest table, not the data */

@@ -42,7 +42,43 @@ int vm_guest_operand(kernel_t *k, kobj_id_t thread, uint32_t size, uint64_t valu
         return -L4_EINVAL;
     t->vcpu.op_size = size;
     t->vcpu.op_value = value;
+    t->vcpu.op_reg = VM_REG_DEFAULT;
+    t->vcpu.op_info = 0;
     return 0;
+}
+
+int vm_guest_syndrome(kernel_t *k, kobj_id_t thread, uint32_t size, uint64_t value,
+                      uint32_t reg, uint32_t info)
+{
+    if (reg > 31 && reg != VM_REG_DEFAULT)
+        return -L4_EINVAL;
+    int rc = vm_guest_operand(k, thread, size, value);
+    if (rc < 0)
+        return rc;
+    struct thread *t = thread_get(k, thread);
+    t->vcpu.op_reg = reg;
+    t->vcpu.op_info = info;
+    return 0;
+}
+
+int vm_guest_page(const kernel_t *k, kobj_id_t thread, uint64_t gpa, struct vm_guest_page *out)
+{
+    const struct thread *t = thread_get(k, thread);
+    if (!t || !out || !t->vcpu.user_mode || !t->vcpu.in_vm)
+        return -L4_EINVAL;
+    struct vspace_page page;
+    int rc = vspace_translate(k, t->vcpu.user_task, virt_addr(gpa), &page);
+    if (rc < 0)
+        return rc;
+    out->pa = page.pa;
+    out->rights = page.rights & (L4_FPAGE_RO | L4_FPAGE_W | L4_FPAGE_X);
+    out->page_shift = page.page_shift;
+    return 0;
+}
+
+uint64_t vm_mapping_epoch(const kernel_t *k)
+{
+    return k->tlb_epoch;
 }
 
 int vm_guest_exit(kernel_t *k, kobj_id_t thread, uint32_t why, uint64_t imm)

@@ -8,7 +8,8 @@
  * src/kern/arm/hyp_vm_state.cpp). Same function order in every arch/<arch>/vm.c.
  *
  * Exits are ESR_EL2 values in r.err with the IPA in r.pfa, as uvmm reads them: a data
- * abort (EC 0x24) with ISV, SAS, SRT and WnR for a single load or store, an instruction
+ * abort (EC 0x24) with ISV, SAS, SSE, SRT, SF and WnR for a single load or store (SRT the
+ * guest's Rt from vm_guest_syndrome, x1 for a guest program's access), an instruction
  * abort (0x20), HVC (0x16, imm16; the return address is past it), WFI (0x01); an IRQ is
  * the vCPU's IPC upcall (EC 0x3f); a guest program that cannot go on is EC 0 (unknown).
  * A stage-2 miss on a guest page-table entry sets S1PTW (ISS bit 7), without ISV.
@@ -36,7 +37,8 @@ enum {
     NUM_LR = 4, GIC_VERSION = 3,
     HCR_VM = 1u << 0, HCR_SWIO = 1u << 1, HCR_FMO = 1u << 3, HCR_IMO = 1u << 4,
     HCR_AMO = 1u << 5, HCR_TWI = 1u << 13,
-    ESR_EC_SHIFT = 26, ESR_IL = 1u << 25, ESR_ISV = 1u << 24, ESR_WNR = 1u << 6,
+    ESR_EC_SHIFT = 26, ESR_IL = 1u << 25, ESR_ISV = 1u << 24, ESR_SSE = 1u << 21,
+    ESR_SF = 1u << 15, ESR_WNR = 1u << 6,
     PSTATE_I = 1u << 7, PSTATE_M_MASK = 0x1f,
     R_DATA = 1, R_ERR = 33, R_PFA = 34, R_IP = 36, R_FLAGS = 37,
 };
@@ -121,11 +123,16 @@ uint64_t arch_vm_exit(uint8_t *area, uint64_t *r, uint32_t exit, const struct vm
                 esr |= ESR_WNR;
             if (a->walk)
                 esr |= ESR_S1PTW;                  /* reading a guest table: no syndrome */
-            if (a->size && !a->walk) {
+            if (a->size && !a->walk) {             /* ISV: SAS, SSE, SRT, SF */
+                uint32_t srt = a->reg == VM_REG_DEFAULT ? R_DATA : a->reg;
                 esr |= ESR_ISV | ((uint64_t)__builtin_ctz(a->size) << 22)
-                       | ((uint64_t)R_DATA << 16);
-                if (a->access & L4_FPAGE_W)
-                    r[R_DATA] = a->value;
+                       | ((uint64_t)srt << 16);
+                if (a->info & 1)
+                    esr |= ESR_SSE;
+                if (a->info & 2)
+                    esr |= ESR_SF;
+                if ((a->access & L4_FPAGE_W) && srt != 31)     /* SRT 31: xzr */
+                    r[srt] = a->value;
             }
         }
         r[R_PFA] = a->gpa;
@@ -185,8 +192,8 @@ void arch_vm_decode(uint8_t *area, const uint64_t *r, struct vm_exit_desc *out)
         if (ec == 0x24 && (esr & ESR_ISV)) {       /* uvmm's decode_mmio: SAS, SRT */
             out->size = 1u << ((esr >> 22) & 3);
             out->reg = (uint32_t)((esr >> 16) & 0x1f);
-            if (out->write)
-                out->value = r[out->reg];
+            if (out->write)                        /* SRT 31 is xzr: a store of 0 */
+                out->value = out->reg == 31 ? 0 : r[out->reg];
         }
         break;
     case 0x16:

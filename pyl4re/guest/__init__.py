@@ -109,13 +109,16 @@ def _check_size(size):
     return size
 
 
-async def _access(gpa, access, size, value):
+async def _access(gpa, access, size, value, reg=None, info=0):
     """One guest access: the host-physical address, or None when the VMM emulated it
-    (then the data register holds a load's result)."""
+    (then the data register holds a load's result). `reg`/`info`: the syndrome's register
+    and extra bits as the architecture names them (guest machine code, machine.py);
+    None: the layout's data register."""
     cur, k = _cur()
     lib = k._lib
     while True:
-        if lib.vm_guest_operand(k._k, cur.ref, size, value) < 0:
+        if (lib.vm_guest_operand(k._k, cur.ref, size, value) if reg is None else
+                lib.vm_guest_syndrome(k._k, cur.ref, size, value, reg, info)) < 0:
             raise RuntimeError("guest memory access: the thread runs no guest in a VM")
         status = cur.mem_access(cur.kk, cur.ref, [gpa], access, cur.mem_result, cur.next)
         if status == lib.SYS_DONE:
@@ -211,31 +214,33 @@ async def hypercall(number, *args, imm=0):
     v = state()
     for i, val in enumerate((number, *args)):
         v.r[regs[i]] = val
-    while True:
-        status = lib.vm_guest_exit(k._k, cur.ref, lib.VM_EXIT_HYPERCALL, imm)
-        if status == lib.SYS_GONE:
-            raise traps.ThreadGone()
-        if status != lib.SYS_UPCALL:
-            raise RuntimeError("hypercall(): the thread runs no guest in a VM")
-        resume = await traps._suspend()
-        await _interrupts(cur, k)
-        if resume == lib.RESUME_RESULT:
-            return int(state().r[regs[0]])
+    while not (await _exit(lib.VM_EXIT_HYPERCALL, imm, "hypercall()"))[0]:
+        pass
+    return int(state().r[regs[0]])
+
+
+async def _exit(why, imm, what):
+    """One hypercall or halt exit (the registers as they are in r): (completed, an
+    interrupt was delivered); completed when the VMM resumed past the instruction."""
+    cur, k = _cur()
+    lib = k._lib
+    status = lib.vm_guest_exit(k._k, cur.ref, why, imm)
+    if status == lib.SYS_GONE:
+        raise traps.ThreadGone()
+    if status != lib.SYS_UPCALL:
+        raise RuntimeError(f"{what}: the thread runs no guest in a VM")
+    resume = await traps._suspend()
+    took = await _interrupts(cur, k)
+    return resume == lib.RESUME_RESULT, took
 
 
 async def wait_for_interrupt():
     """HLT / WFI / WAIT: exits to the VMM; returns once an interrupt was delivered or the
     VMM resumed the guest past the instruction."""
-    cur, k = _cur()
-    lib = k._lib
+    _, k = _cur()
     while True:
-        status = lib.vm_guest_exit(k._k, cur.ref, lib.VM_EXIT_HALT, 0)
-        if status == lib.SYS_GONE:
-            raise traps.ThreadGone()
-        if status != lib.SYS_UPCALL:
-            raise RuntimeError("wait_for_interrupt(): the thread runs no guest in a VM")
-        resume = await traps._suspend()
-        if await _interrupts(cur, k) or resume == lib.RESUME_RESULT:
+        done, took = await _exit(k._lib.VM_EXIT_HALT, 0, "wait_for_interrupt()")
+        if done or took:
             return
 
 
