@@ -840,7 +840,7 @@ int vm_guest_operand(kernel_t *k, kobj_id_t thread, uint32_t size, uint64_t valu
  * for a register above 31 other than VM_REG_DEFAULT. */
 int vm_guest_syndrome(kernel_t *k, kobj_id_t thread, uint32_t size, uint64_t value,
                       uint32_t reg, uint32_t info);
-enum { VM_REG_DEFAULT = 0xffffffff };
+enum { VM_REG_DEFAULT = 0x7fffffff };   /* ISO C: an enumerator fits an int */
 /* One page of the VM thread runs a guest in, as its nested table maps it. */
 struct vm_guest_page {
     phys_addr_t pa;               /* host-physical address of the guest-physical one */

@@ -80,7 +80,7 @@ for this vCPU, `m.pending` the vectors waiting for delivery, `m.stop(reason)`):
 
 The C side (kernel_c/vm.c, pyl4re.h): `vm_guest_syndrome(k, thread, size, value, reg,
 info)` sets the next access's syndrome (`_access(..., reg=, info=)` calls it);
-`struct vm_access` carries `reg` (VM_REG_DEFAULT = 0xffffffff: the layout's data
+`struct vm_access` carries `reg` (VM_REG_DEFAULT = 0x7fffffff: the layout's data
 register, what plain guest programs get) and `info` into `arch_vm_exit`, which composes
 the architecture's exit from them (arch/arm64/vm.c: SRT, SSE, SF; arch/x86_64/vm.c: the
 x86 helper's choice, e.g. the instruction length in `info`). `vm_guest_page(k, thread,
