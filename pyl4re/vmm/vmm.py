@@ -29,7 +29,6 @@ VM's extended vCPU. It
 from dataclasses import dataclass, field
 
 import pyl4re
-from pyl4re import traps
 from pyl4re import mem
 from pyl4re.l4re.moe.memory import SIGMA0_REQ_ANY, sigma0_request
 from pyl4re.l4re.log import Log
@@ -41,6 +40,7 @@ from pyl4re.l4sys import (
 )
 from pyl4re.l4sys.vcpu import vcpu_resume_with_items
 
+from ..arch_consts import running_consts
 from . import devicetree
 from .guest_memory import GuestMemory
 from .virtio_mmio import WINDOW, VirtioMmio
@@ -187,8 +187,7 @@ class Vmm:
                            ("make the vCPU", l4_thread_vcpu_control_ext(thread, KU_VA))):
             if (err := l4_error(await call)):
                 return f"cannot {what} ({err})"
-        k = traps.running().kernel
-        page_order = k.arch_info["page_shift"]
+        page_order = running_consts().page_shift
         v, self.ext = pyl4re.vcpu.state(), pyl4re.vm.ext_state()
 
         def touch(off, n):
