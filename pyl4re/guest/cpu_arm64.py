@@ -11,8 +11,15 @@ boots a Linux image), PSTATE is EL1h with D, A, I, F masked and pc the entry poi
   register-offset forms); then SAS (size), SSE (sign-extending load), SRT (Rt, 31 = xzr),
   SF (64-bit register), WnR. Pairs, writeback forms, SIMD&FP and exclusives get ISV = 0.
 * **Exits.** `HVC #imm16` is the hypercall exit with its immediate; `WFI` the halt exit
-  (WFE executes: nothing to wait for). Any other exception Unicorn reports (UNDEFINED,
-  SVC, BRK, alignment) stops the VM with the instruction named.
+  (WFE executes: nothing to wait for).
+* **Undefined instructions** are the guest's own, as on hardware (an UNDEFINED at EL1 is
+  taken to EL1, not to the hypervisor): the synchronous exception enters VBAR_EL1 +
+  0x200 (from EL1h), + 0x000 (EL1t) or + 0x400 (EL0) with ESR_EL1 = EC 0 (unknown reason),
+  IL set, ELR_EL1 = the instruction's address, SPSR_EL1 = PSTATE and DAIF masked. A guest
+  whose VBAR_EL1 is still 0 has no vector table (its reset value here; architecturally
+  UNKNOWN, so no guest may rely on it): the VM stops with the instruction named, instead
+  of the guest faulting at 0x200. Any other exception Unicorn reports (SVC, BRK,
+  alignment) stops the VM with the instruction named.
 * **Interrupts.** An interrupt is taken as the architecture takes an IRQ to EL1:
   ELR_EL1 = pc, SPSR_EL1 = PSTATE, PSTATE = EL1h with DAIF masked, pc = VBAR_EL1 + 0x280
   (from EL1h), + 0x80 (EL1t) or + 0x480 (EL0); the guest's ERET returns. The GICv3 CPU
@@ -50,6 +57,8 @@ X_REGS = [getattr(A, f"UC_ARM64_REG_X{i}") for i in range(29)] + [A.UC_ARM64_REG
                                                                    A.UC_ARM64_REG_X30]
 SCR_EL3, HCR_EL2 = (3, 6, 1, 1, 0), (3, 4, 1, 1, 0)
 PSTATE_I = 1 << 7
+SYNC, IRQ = 0x000, 0x080                           # vector offsets from the table's quarter
+EC_UNKNOWN, ESR_IL = 0x00, 1 << 25
 HCR_RW, HCR_TWI = 1 << 31, 1 << 13
 MSR_SPSR_EL1_X0 = 0xD5184000                       # msr spsr_el1, x0
 STUB_PAGE = (1 << 44) - 0x1000                     # below Unicorn's 44-bit PARange
@@ -154,7 +163,11 @@ class Arm64:
         if intno == EXCP_UDEF and insn == WFI:         # trapped by HCR_EL2.TWI
             return Trap("halt", 0, pc + 4)
         if intno == EXCP_UDEF:
-            return Trap("undefined", insn, pc)
+            if not self.uc.reg_read(A.UC_ARM64_REG_VBAR_EL1):
+                return Trap("undefined", insn, pc)     # no vector table: the VM stops
+            self.uc.reg_write(A.UC_ARM64_REG_ESR_EL1, EC_UNKNOWN << 26 | ESR_IL)
+            self._take(SYNC)                           # ELR_EL1 = the instruction
+            return Trap(None, 0, self.pc())
         return Trap(f"exception {intno}", insn, pc)
 
     # ---- interrupts
@@ -163,10 +176,17 @@ class Arm64:
         return bool(self.uc.reg_read(A.UC_ARM64_REG_PSTATE) & PSTATE_I)
 
     def deliver(self, vector):
+        self._take(IRQ)
+        self.taking = vector
+
+    def _take(self, kind):
+        """Take an exception of `kind` (SYNC, IRQ) to EL1h as the architecture does:
+        ELR_EL1 = pc, SPSR_EL1 = PSTATE, DAIF masked, pc = VBAR_EL1 + the vector for the
+        state it came from (current EL with SP_EL0 or SP_EL1, or EL0)."""
         uc = self.uc
         pstate = uc.reg_read(A.UC_ARM64_REG_PSTATE)
         el, sp = (pstate >> 2) & 3, pstate & 1
-        offset = 0x480 if el == 0 else 0x280 if sp else 0x80
+        offset = kind + (0x400 if el == 0 else 0x200 if sp else 0)
         uc.reg_write(A.UC_ARM64_REG_ELR_EL1, self.pc())
         if not sp:                                   # SP_EL0 was in use: bank it
             uc.reg_write(A.UC_ARM64_REG_SP_EL0, uc.reg_read(A.UC_ARM64_REG_SP))
@@ -175,7 +195,6 @@ class Arm64:
             uc.reg_write(A.UC_ARM64_REG_SP, uc.reg_read(A.UC_ARM64_REG_SP_EL1))
         self._write_spsr(pstate)
         self.set_pc(uc.reg_read(A.UC_ARM64_REG_VBAR_EL1) + offset)
-        self.taking = vector
 
     def _write_spsr(self, value):
         """SPSR_EL1 has no Unicorn register id (and CP_REG writes of it are no-ops): one

@@ -258,8 +258,16 @@ class Machine:
             self.mapped.clear()
             self._epoch = epoch
 
+    def _forget_code(self):
+        """Drop Unicorn's translated code. While the guest was out (an exit, or other
+        threads running in its slice's time) the VMM, a device's DMA or another thread may
+        have written guest RAM through the host frame, which Unicorn does not see (it
+        retranslates after the guest's own stores, not after the host's)."""
+        self.uc.ctl_flush_tb()
+
     async def _after_exit(self):
         self._revalidate()
+        self._forget_code()
         self._sync_clock()
 
     async def _slice(self):
@@ -319,7 +327,8 @@ class Machine:
         if res is None:                              # the VMM emulated it
             self.exits["mmio"] += 1
             if acc is None:
-                self.stop(f"the VMM emulated an access at {gpa:#x} (pc {pc:#x}) that has "
+                what = "an instruction fetch" if fetch else "an access"
+                self.stop(f"the VMM emulated {what} at {gpa:#x} (pc {pc:#x}) that has "
                           "no syndrome: it cannot be completed")
             cpu.complete_load(acc)
             return
