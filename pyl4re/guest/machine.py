@@ -173,6 +173,7 @@ class Machine:
         self.instructions, self.exits, self.stopped = 0, Counter(), None
         self.pending = []             # vectors the VMM injected, not yet delivered
         self.mapped = {}              # guest-physical page -> Unicorn permissions
+        self._code_stale = False      # host writes may have changed translated code
 
     # ---- what the CPU classes use
 
@@ -259,11 +260,18 @@ class Machine:
             self._epoch = epoch
 
     def _forget_code(self):
-        """Drop Unicorn's translated code. While the guest was out (an exit, or other
-        threads running in its slice's time) the VMM, a device's DMA or another thread may
-        have written guest RAM through the host frame, which Unicorn does not see (it
-        retranslates after the guest's own stores, not after the host's)."""
-        self.uc.ctl_flush_tb()
+        """Unicorn's translated code is to be dropped before the guest runs again. While
+        the guest was out (an exit, or other threads running in its slice's time) the
+        VMM, a device's DMA or another thread may have written guest RAM through the host
+        frame, which Unicorn does not see (it retranslates after the guest's own stores,
+        not after the host's)."""
+        self._code_stale = True
+
+    def _run_code(self, budget):
+        if self._code_stale:
+            self.uc.ctl_flush_tb()
+            self._code_stale = False
+        self.uc.emu_start(self.cpu.pc(), _NO_END, count=budget)
 
     async def _after_exit(self):
         self._revalidate()
@@ -293,7 +301,7 @@ class Machine:
         start = self.instructions
         from unicorn import UcError
         try:
-            self.uc.emu_start(cpu.pc(), _NO_END, count=budget)
+            self._run_code(budget)
         except UcError as e:
             if self._event is None:
                 self.stop(f"the CPU emulator stopped: {e} at pc {cpu.pc():#x}")
