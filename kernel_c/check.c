@@ -189,3 +189,13 @@ int kernel_check(const kernel_t *k, struct check_out *out)
     heap_free(s.in_to);
     return rc ? rc : check_refs(k, out);
 }
+
+int check_skew_refs(kernel_t *k, kobj_id_t obj, int32_t delta)
+{
+    struct kobj *o = kobj_get(k, obj);
+    if (!o)
+        return -L4_EINVAL;
+    int64_t next = (int64_t)o->counted_refs + delta;
+    o->counted_refs = next < 0 ? 0 : next > (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)next;
+    return 0;
+}

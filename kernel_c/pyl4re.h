@@ -61,6 +61,12 @@ phys_addr_t kernel_kip(const kernel_t *k);
 #define KIP_VA 0xbff00000
 /* Blocks the C core holds on the C heap, over all kernels of this build (heap.c). */
 uint64_t core_heap_blocks(void);
+/* Edge coverage of the core (cov.c; only the coverage build, PYL4RE_COVERAGE=1, records
+ * any): the bitmap's size in bytes (0: not a coverage build), and cov_collect, which sets
+ * in seen[0..n) the edges run since the last call, returns how many of them were not set
+ * yet, writes how many edges were run to *hit, and clears the record. */
+uint32_t cov_map_size(void);
+uint32_t cov_collect(uint8_t *seen, uint32_t n, uint32_t *hit);
 
 /* ---- the cost table (docs/time.md): the virtual ns each operation charges. It starts as
  * the architecture's model table (enum arch_cost); a platform profile replaces it. */
@@ -512,6 +518,12 @@ struct check_out {
     char what[80];
 };
 int kernel_check(const kernel_t *k, struct check_out *out);
+/* The reference audit's own test (tests/test_fuzz.py), never the kernel's: moves the
+ * object's count by delta (saturating at 0 and UINT32_MAX) with no reference and no
+ * dec_refcnt behind it, the very error the audit is there to find. It never kills the
+ * object (a count so driven to 0 stays, as after dec_refcnt), so memory stays safe; moving
+ * it back by -delta undoes it. */
+int check_skew_refs(kernel_t *k, kobj_id_t obj, int32_t delta);
 int kernel_note_error(kernel_t *k, kobj_id_t thread, uint64_t sel, uint32_t type,
                       uint32_t had, uint32_t needed, int64_t label, uint64_t opcode,
                       int32_t code);
