@@ -261,7 +261,7 @@ def test_mutants_are_cases_that_run_and_shrink(arch, monkeypatch):
     assert sum(m != parent for m in mutants) >= 10
     for m in mutants:
         assert eval(repr(m)) == m
-        assert len(m["prios"]) == len(m["programs"]) == len(parent["programs"])
+        assert len(m["prios"]) == len(m["programs"]) in (2, 3, 4) and m["cpus"] in (1, 2)
         assert all(len(p) <= mutate.MAX_OPS for p in m["programs"])
         assert m["events"] == sorted(m["events"])
         case.run(m)
@@ -370,9 +370,9 @@ print(json.dumps({"edges": r["edges"], "corpus": r["corpus"], "mutants": r["muta
 
 
 def test_the_corpus_grows_only_by_cases_that_reach_new_edges(coverage_env):
-    got = _in_coverage_build(coverage_env, GUIDED % (COVERAGE_ARCH, 60))
-    assert got["findings"] == 0 and got["mutants"] > 20
-    assert len(got["grew"]) == 60
+    got = _in_coverage_build(coverage_env, GUIDED % (COVERAGE_ARCH, 100))
+    assert got["findings"] == 0 and got["mutants"] >= 5
+    assert len(got["grew"]) == 100
     assert all((grew == 1) == (new > 0 and not failed) for new, grew, failed in got["grew"])
     assert got["corpus"] == sum(grew for _, grew, _ in got["grew"]) >= 5
     assert got["edges"] == sum(new for new, _, _ in got["grew"])

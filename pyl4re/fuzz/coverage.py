@@ -28,7 +28,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 BUILD = os.path.join(ROOT, "build", "coverage")
 CORE_DIR = os.path.join(BUILD, "pyl4re")
 MODES = ("guided", "count")
-FRESH_SHARE = 0.2                    # of the guided cases drawn fresh rather than mutated
+# The share of guided cases drawn fresh rather than mutated follows which of the two
+# found new edges lately: each source's new edges per case, as a moving average (weight
+# YIELD_WEIGHT for the latest case), split the cases between them within SHARE_BOUNDS.
+YIELD_WEIGHT = 0.02
+SHARE_BOUNDS = (0.1, 0.9)
 
 
 class Edges:
@@ -81,10 +85,20 @@ class Guide:
         self.rnd = random.Random(f"coverage:{arch}:{seed}")
         self.corpus = []
         self.mutants = 0
+        self.yields = {True: 1.0, False: 1.0}      # new edges per case: fresh, mutants
+        self._fresh = True
+
+    def fresh_share(self):
+        """The share of cases to draw fresh now: by the two sources' recent yields."""
+        low, high = SHARE_BOUNDS
+        fresh, mutants = self.yields[True], self.yields[False]
+        return min(max(fresh / (fresh + mutants), low), high) if fresh + mutants else 0.5
 
     def next_case(self, seed):
         """(case, fresh): a mutant of a corpus case, or (fresh) the draw of `seed`."""
-        if self.mode == "count" or not self.corpus or self.rnd.random() < FRESH_SHARE:
+        self._fresh = (self.mode == "count" or not self.corpus
+                       or self.rnd.random() < self.fresh_share())
+        if self._fresh:
             return fuzz_case.draw(self.arch, seed), True
         parent = self.corpus[self.rnd.randrange(len(self.corpus))]
         self.mutants += 1
@@ -98,6 +112,7 @@ class Guide:
         new, _ = self.edges.collect()
         if new and not failed and self.mode == "guided":
             self.corpus.append(c)
+        self.yields[self._fresh] += YIELD_WEIGHT * (new - self.yields[self._fresh])
         return new
 
     def summary(self):

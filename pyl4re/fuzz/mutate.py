@@ -1,16 +1,18 @@
 """Mutating a fuzz case: the coverage-guided fuzzer's way to new cases from ones that
 reached new edges of the C core (pyl4re/fuzz/coverage.py).
 
-A case is plain data, so a mutant is one too: the same systems (architecture, CPUs, fuzz
-µApps) with a few of these changes to its ops and events:
+A case is plain data, so a mutant is one too: the case with one to four of these changes:
 
-- insert: a freshly drawn op at a random place of one program;
+- redraw: one µApp's program drawn afresh;
+- crossover: one µApp's program replaced by a program of another corpus case;
+- insert, insert_run: one freshly drawn op, or up to 32, at a random place of a program;
 - delete: one op or a run of up to eight;
 - splice: a run of up to 32 ops of another corpus case, inserted;
 - change: one field of an op taken from a fresh op of the same kind (so every field keeps
   a value its op can take: an `io` op's size stays 1, 2 or 4);
 - event: a harness event added, dropped or moved in virtual time;
-- prio: a µApp's priority re-drawn.
+- prio, cpus, apps: a µApp's priority re-drawn, one CPU or two, a fuzz µApp more (with a
+  fresh program) or fewer (two to four, as drawn).
 
 Every choice comes from the `random.Random` passed in, so a seed fixes the mutants.
 """
@@ -21,8 +23,8 @@ from .case import EVENTS
 
 MAX_OPS = 400                        # per program: mutants grow by inserts and splices
 MAX_EVENTS = 8
-KINDS = ("insert", "insert", "delete", "splice", "change", "change", "change", "event",
-         "prio")
+KINDS = ("redraw", "crossover", "insert", "insert_run", "delete", "splice", "change",
+         "change", "event", "prio", "cpus", "apps")
 
 
 def mutate(c, rnd, corpus=()):
@@ -41,6 +43,23 @@ def _insert(m, rnd, corpus):
     ops = _program(m, rnd)
     if len(ops) < MAX_OPS:
         ops.insert(rnd.randrange(len(ops) + 1), program.draw_op(rnd))
+
+
+def _insert_run(m, rnd, corpus):
+    ops = _program(m, rnd)
+    at = rnd.randrange(len(ops) + 1)
+    ops[at:at] = program.draw(rnd, rnd.randrange(1, 33))[:MAX_OPS - len(ops)]
+
+
+def _redraw(m, rnd, corpus):
+    i = rnd.randrange(len(m["programs"]))
+    m["programs"][i] = program.draw(rnd, rnd.randrange(1, 201))
+
+
+def _crossover(m, rnd, corpus):
+    donor = rnd.choice(corpus) if corpus else m
+    i = rnd.randrange(len(m["programs"]))
+    m["programs"][i] = list(donor["programs"][rnd.randrange(len(donor["programs"]))])
 
 
 def _delete(m, rnd, corpus):
@@ -86,9 +105,26 @@ def _event(m, rnd, corpus):
     events.sort()
 
 
+def _cpus(m, rnd, corpus):
+    m["cpus"] = 3 - m["cpus"]
+
+
+def _apps(m, rnd, corpus):
+    """A fuzz µApp more (a fresh program) or one fewer (2 to 4, as drawn)."""
+    n = len(m["programs"])
+    if n < 4 and (n == 2 or rnd.random() < 0.5):
+        m["programs"].append(program.draw(rnd, rnd.randrange(1, 201)))
+        m["prios"].append(rnd.randrange(1, 4))
+    elif n > 2:
+        del m["programs"][-1], m["prios"][-1]
+        for e in m["events"]:
+            e[2] %= n - 1
+
+
 def _prio(m, rnd, corpus):
     m["prios"][rnd.randrange(len(m["prios"]))] = rnd.randrange(1, 4)
 
 
-_MUTATIONS = {"insert": _insert, "delete": _delete, "splice": _splice, "change": _change,
+_MUTATIONS = {"insert": _insert, "insert_run": _insert_run, "redraw": _redraw,
+              "crossover": _crossover, "cpus": _cpus, "apps": _apps, "delete": _delete, "splice": _splice, "change": _change,
               "event": _event, "prio": _prio}
