@@ -152,7 +152,7 @@ enum kobj_size {
 
 struct kobj_info {
     uint32_t type;            /* enum kobj_type */
-    uint32_t counted_refs;    /* capabilities holding a counted reference */
+    int64_t counted_refs;     /* counted references, as moved by dec_refcnt (may be < 0) */
     uint64_t charged;         /* bytes charged to the quota */
     kobj_id_t factory;        /* the factory whose quota pays (0 for boot objects) */
     uint64_t dbg_id;          /* the debugger's global id: creation order from 0, never reused */
@@ -210,9 +210,11 @@ int cspace_copy(kernel_t *k, kobj_id_t dst_task, cap_index_t dst, kobj_id_t src_
 int cspace_delete(kernel_t *k, kobj_id_t task, cap_index_t idx);
 /* Deletes the object itself (needs the D right): every capability to it becomes invalid. */
 int cspace_delete_obj(kernel_t *k, kobj_id_t task, cap_index_t idx);
-/* The generic kobject op dec_refcnt (§8.0): the object's counted capability references
- * drop by diff (a negative diff raises them), saturating at 0 and UINT32_MAX; *result is
- * the new count. As in Fiasco nothing is deleted here, even when the count reaches 0. */
+/* The generic kobject op dec_refcnt (§8.0): the object's count of counted references, a
+ * signed word as in Fiasco, drops by diff (a negative diff raises it; it wraps as a
+ * machine word and may go below 0); *result is the new count. As in Fiasco nothing is
+ * deleted here, even when the count reaches 0, and a count at 0 or below is not brought
+ * back to 0 by later unmaps: the object lives until deleted or the kernel goes. */
 int kobj_dec_refcnt(kernel_t *k, kobj_id_t obj, int64_t diff, int64_t *result);
 uint64_t cspace_slots_used(const kernel_t *k, kobj_id_t task);
 /* The used slots of a task's capability table from index `from` on, in index order: at
@@ -519,10 +521,10 @@ struct check_out {
 };
 int kernel_check(const kernel_t *k, struct check_out *out);
 /* The reference audit's own test (tests/test_fuzz.py), never the kernel's: moves the
- * object's count by delta (saturating at 0 and UINT32_MAX) with no reference and no
- * dec_refcnt behind it, the very error the audit is there to find. It never kills the
- * object (a count so driven to 0 stays, as after dec_refcnt), so memory stays safe; moving
- * it back by -delta undoes it. */
+ * object's count by delta with no reference and no dec_refcnt behind it, the very error
+ * the audit is there to find; moving it back by -delta undoes it. It kills nothing (the
+ * count may leave the object to die by a later put while a capability names it, which
+ * dec_refcnt allows too: the kill invalidates every capability), so memory stays safe. */
 int check_skew_refs(kernel_t *k, kobj_id_t obj, int32_t delta);
 int kernel_note_error(kernel_t *k, kobj_id_t thread, uint64_t sel, uint32_t type,
                       uint32_t had, uint32_t needed, int64_t label, uint64_t opcode,

@@ -4,7 +4,9 @@
 Everything else reaches C through here: `load(arch)` gives the (ffi, lib) pair of one
 architecture's build (`load(arch, "wfq")` its WFQ build), `abi()` the lib whose ABI
 constants the arch-neutral modules read at import time (the generic ABI header is the same
-in every build; tests check they agree).
+in every build; tests check they agree). With PYL4RE_CORE_DIR set, the extensions found
+in that folder are loaded instead of the package's own (another build of the same
+sources: the coverage build of `pyl4re fuzz --coverage`).
 """
 import importlib
 import importlib.machinery
