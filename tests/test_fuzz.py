@@ -43,17 +43,23 @@ def test_shrink_keeps_only_what_the_finding_needs(arch, monkeypatch):
     """With an oracle that fails whenever one marked op is run, the shrunk case holds
     that op and nothing else."""
     c = case.draw(arch, 11)
-    marked = ("sleep", 299)
-    c["programs"][1].insert(len(c["programs"][1]) // 2, marked)
+    c["programs"][1].insert(len(c["programs"][1]) // 2, MARKED)
+    small = _shrunk_with_marked_op_failing(c, monkeypatch)
+    assert [op for p in small["programs"] for op in p] == [MARKED]
+    assert small["events"] == []
 
+
+MARKED = ("sleep", 299)
+
+
+def _shrunk_with_marked_op_failing(c, monkeypatch):
+    """The shrinker's result for `c` with an oracle that fails whenever MARKED runs."""
     def run(cand, stats=None):
-        if any(marked in p for p in cand["programs"]):
+        if any(MARKED in p for p in cand["programs"]):
             raise case.Finding("crash", "marked op ran")
         return stats
     monkeypatch.setattr(case, "run", run)
-    small = shrink.shrink(c, "crash")
-    assert [op for p in small["programs"] for op in p] == [marked]
-    assert small["events"] == []
+    return shrink.shrink(c, "crash")
 
 
 def test_a_reproducer_is_a_script_that_replays_the_case(arch, tmp_path):
@@ -266,17 +272,10 @@ def test_mutants_are_cases_that_run_and_shrink(arch, monkeypatch):
         assert all(len(p) <= mutate.MAX_OPS for p in m["programs"])
         assert m["events"] == sorted(m["events"])
         case.run(m)
-    marked = ("sleep", 299)
     m = mutants[0]
-    m["programs"][0].append(marked)
-
-    def run(cand, stats=None):
-        if any(marked in p for p in cand["programs"]):
-            raise case.Finding("crash", "marked op ran")
-        return stats
-    monkeypatch.setattr(case, "run", run)
-    small = shrink.shrink(m, "crash")
-    assert [op for p in small["programs"] for op in p] == [marked]
+    m["programs"][0].append(MARKED)
+    small = _shrunk_with_marked_op_failing(m, monkeypatch)
+    assert [op for p in small["programs"] for op in p] == [MARKED]
 
 
 def test_the_normal_build_records_no_coverage(arch):

@@ -24,7 +24,20 @@ from .. import _core
 from . import case as fuzz_case
 from . import mutate
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+def _checkout():
+    """The source checkout this package lies in (also from a build inside it, such as
+    tools/sanitize's build/sanitize), or the package's parent folder if none."""
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    d = here
+    while os.path.dirname(d) != d:
+        d = os.path.dirname(d)
+        if os.path.exists(os.path.join(d, "kernel_c", "cov.c")):
+            return d
+    return os.path.dirname(here)
+
+
+ROOT = _checkout()
 BUILD = os.path.join(ROOT, "build", "coverage")
 CORE_DIR = os.path.join(BUILD, "pyl4re")
 MODES = ("guided", "count")
