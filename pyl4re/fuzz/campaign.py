@@ -3,7 +3,8 @@ and turns each finding into a shrunk, runnable reproducer.
 
 Seeds are dealt round-robin (worker w of n takes seeds N+w, N+w+n, ...), so a campaign
 with the same `--seed` and `--workers` draws the same cases; findings are merged and
-reported per kind with their reproducer files.
+reported per kind with their reproducer files. With `--coverage` each worker keeps its
+own corpus (coverage.Guide) and the edges reported are the union of the workers'.
 """
 import argparse
 import multiprocessing
