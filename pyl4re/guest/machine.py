@@ -173,6 +173,7 @@ class Machine:
         self.instructions, self.exits, self.stopped = 0, Counter(), None
         self.pending = []             # vectors the VMM injected, not yet delivered
         self.mapped = {}              # guest-physical page -> Unicorn permissions
+        self.last_pc = None           # the last instruction Unicorn began
 
     # ---- what the CPU classes use
 
@@ -227,6 +228,7 @@ class Machine:
 
     def _on_insn(self, uc, address, size, _):
         self.instructions += 1
+        self.last_pc = address
 
     def _on_fault(self, uc, access, address, size, value, _):
         from unicorn import UC_MEM_FETCH_PROT, UC_MEM_FETCH_UNMAPPED, UC_MEM_WRITE_PROT, \
@@ -269,7 +271,8 @@ class Machine:
             if vector is None and self.pending:
                 vector = self.pending.pop(0)
             if vector is not None:
-                cpu.deliver(vector)
+                while (need := cpu.deliver(vector)) is not None:
+                    await self._touch(*need)          # a page the delivery writes or reads
                 self.exits["interrupt"] += 1
         budget = min(self.slice if not self.pending else MASKED_SLICE,
                      self.max_instructions - self.instructions)
@@ -284,13 +287,20 @@ class Machine:
         self._event = None
         start = self.instructions
         from unicorn import UcError
+        error = None
         try:
             self.uc.emu_start(cpu.pc(), _NO_END, count=budget)
         except UcError as e:
-            if self._event is None:
-                self.stop(f"the CPU emulator stopped: {e} at pc {cpu.pc():#x}")
+            error = e
         ran = self.instructions - start
         event, self._event = self._event, None
+        if event is None:                # no hook saw it: did the CPU stop on its own?
+            t = cpu.emulator_stopped(error.errno if error is not None else None)
+            if t is not None:
+                event = ("stopped", t, cpu.pc())
+            elif error is not None or ran < budget:
+                self.stop(f"the CPU emulator stopped: {error or 'before its count'} "
+                          f"at pc {cpu.pc():#x}")
         if ran:                                     # the slice's virtual time
             r = state().r
             cpu.save(r)
@@ -302,6 +312,8 @@ class Machine:
             return
         if event[0] == "fault":
             await self._fault(*event[1:])
+        elif event[0] == "trap":
+            await self._trap(cpu.trap(event[1], event[2]), event[2])
         else:
             await self._trap(event[1], event[2])
 
@@ -324,7 +336,27 @@ class Machine:
             cpu.complete_load(acc)
             return
         self.exits["page"] += 1
-        page = gpa - gpa % page_size
+        self._map(gpa - gpa % page_size)
+
+    async def _touch(self, gpa, access):
+        """Make guest-physical `gpa` present in Unicorn with `access` (READ, WRITE) for
+        what the CPU does itself (x86: the IDT gate and the frame of an interrupt): the
+        kernel's walk, a stage-2 exit to the VMM if it misses."""
+        r = state().r
+        self.cpu.save(r)
+        res, _ = await _access(gpa, access, 0, 0)
+        self.cpu.restore(r)
+        await self._after_exit()
+        if res is None:
+            self.stop(f"the VMM emulated an access at {gpa:#x} the CPU made itself "
+                      "(interrupt delivery): it has no instruction to complete")
+        self.exits["page"] += 1
+        self._map(gpa - gpa % self.cpu_class.PAGE)
+
+    def _map(self, page):
+        """Map the nested table's entry for `page` into Unicorn (nothing if gone again:
+        the access faults again)."""
+        page_size = self.cpu_class.PAGE
         lib, k = self._lib, self._k
         if lib.vm_guest_page(k._k, self._thr.ref, page, self._page) < 0:
             return                                  # gone again meanwhile: fault again
@@ -338,9 +370,8 @@ class Machine:
         self.uc.mem_map_ptr(page, page_size, perms, self._host + pa - pa % page_size)
         self.mapped[page] = perms
 
-    async def _trap(self, intno, pc):
+    async def _trap(self, t, pc):
         cpu, lib = self.cpu, self._lib
-        t = cpu.trap(intno, pc)
         if t.kind is None:
             cpu.set_pc(t.next_pc)
             return

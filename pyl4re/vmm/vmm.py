@@ -21,6 +21,11 @@ VM's extended vCPU. It
   architecture's vector (x86-64 IOAPIC pin n -> vector 0x20 + n; ARM64 GIC SPI n ->
   vINTID 32 + n in a list register; MIPS64 GIC shared n -> guest interrupt line 2 + n, a
   level withdrawn when the device lowers it);
+- gives an x86-64 guest a local APIC (lapic.Lapic, the xAPIC page at 0xfee00000): its
+  timer runs on the model's clock and is checked at every exit; an expired timer's vector
+  is injected like a device's, and a guest halting with the timer armed waits (sleeps)
+  until it expires. Without exits the guest does not see it fire: there is no separate
+  timer thread (uvmm's timer thread would cut in);
 - writes console output to its log, each line tagged with the VM's name;
 - feeds console input typed on its log to the guest while the guest halts;
 - ends when the guest shuts down (hypercall HC_SHUTDOWN) or halts with nothing pending
@@ -41,7 +46,7 @@ from pyl4re.l4sys import (
 )
 from pyl4re.l4sys.vcpu import vcpu_resume_with_items
 
-from . import devicetree
+from . import devicetree, lapic
 from .guest_memory import GuestMemory
 from .virtio_mmio import WINDOW, VirtioMmio
 
@@ -109,9 +114,9 @@ def _check_config(arch, c):
                 or d.base + WINDOW > 1 << 32:
             raise ValueError(f"devices: window {d.base!r} of {d.kind!r} is no 4 KiB page "
                              "below 4 GiB")
-        if d.base in ram or d.base in windows:
-            raise ValueError(f"devices: window {d.base:#x} of {d.kind!r} overlaps RAM or "
-                             "another device")
+        if d.base in ram or d.base in windows or (arch == "x86_64" and d.base == lapic.BASE):
+            raise ValueError(f"devices: window {d.base:#x} of {d.kind!r} overlaps RAM, "
+                             "another device or the local APIC")
         limit = 6 if LEVEL[arch] else 200
         if isinstance(d.irq, bool) or not isinstance(d.irq, int) or not 0 <= d.irq < limit:
             raise ValueError(f"devices: interrupt {d.irq!r} of {d.kind!r} is not a line "
@@ -139,6 +144,7 @@ class Vmm:
             if getattr(d.device, "emit", False) is None:
                 d.device.emit = self.lines.append
         self.injected = 0             # device interrupts injected into the guest
+        self.lapic = None             # x86-64: the local APIC, once the VMM runs
         self.span = None              # lowest and highest RAM offset the devices touched
 
     # ---- the virtual interrupt controller
@@ -187,8 +193,16 @@ class Vmm:
                            ("make the vCPU", l4_thread_vcpu_control_ext(thread, KU_VA))):
             if (err := l4_error(await call)):
                 return f"cannot {what} ({err})"
-        k = traps.running().kernel
+        cur = traps.running()
+        k = cur.kernel
         page_order = k.arch_info["page_shift"]
+        if arch == "x86_64":
+            where = k._ffi.new("struct thread_info *")
+
+            def now_ns():                 # the clock of the CPU we (the vCPU) run on
+                k._lib.thread_info(k._k, cur.ref, where)
+                return k.cpu_clock(where.cpu)[0]
+            self.lapic = lapic.Lapic(now_ns)
         v, self.ext = pyl4re.vcpu.state(), pyl4re.vm.ext_state()
 
         def touch(off, n):
@@ -243,22 +257,34 @@ class Vmm:
             return False
 
         def window(gpa):
+            if self.lapic is not None and lapic.BASE <= gpa < lapic.BASE + lapic.WINDOW:
+                return lapic.BASE, self.lapic
             for base, t in windows:
                 if base <= gpa < base + WINDOW:
                     return base, t
             return None, None
 
+        def timer():
+            vector = self.lapic.due() if self.lapic is not None else None
+            if vector is not None:
+                self._raise(vector)
+
         async def on_exit(v):
             e = self.ext.exit()
+            timer()
             if e.kind == "stage2":
                 base, t = window(e.gpa)
                 if t is not None:
                     self.exits["mmio"] += 1
-                    if e.write:
+                    if e.write and t is self.lapic:
+                        t.write(e.gpa - base, e.size, e.value)
+                        self.ext.advance(e.advance)
+                    elif e.write:
                         await t.write(e.gpa - base, e.size, e.value)
                         self.ext.advance(e.advance)
                     else:
                         self.ext.complete_load(e, t.read(e.gpa - base, e.size))
+                    timer()                   # a count just written may be due at once
                     return await resume()
                 if cfg.ram_base <= e.gpa < cfg.ram_base + self.ram_size:
                     self.exits["ram"] += 1
@@ -280,6 +306,13 @@ class Vmm:
                 return await resume()
             if e.kind == "halt":
                 self.exits["halt"] += 1
+                deadline = self.lapic.deadline_ns() if self.lapic is not None else None
+                if not self.pending and deadline is not None:    # sleep until the timer
+                    left = deadline - self.lapic.now_ns()
+                    if left > 0:
+                        await flush_log()
+                        await l4_ipc_sleep(l4_timeout_from_us(-(-left // 1000)))
+                    timer()
                 if not self.pending and not await wait_for_input():
                     await flush_log()
                     return "halted"
