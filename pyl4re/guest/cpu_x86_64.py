@@ -67,6 +67,9 @@ RFLAGS_IF, RFLAGS_TF, RFLAGS_NT, RFLAGS_RF = 1 << 9, 1 << 8, 1 << 14, 1 << 16
 GATE_INTR, GATE_TRAP = 0xE, 0xF
 VMCALL, HLT, STI = b"\x0f\x01\xc1", 0xF4, 0xFB
 MAX_INSN = 15
+EXCEPTIONS = {0: "#DE", 1: "#DB", 2: "NMI", 3: "#BP", 4: "#OF", 5: "#BR", 6: "#UD",
+              7: "#NM", 8: "#DF", 10: "#TS", 11: "#NP", 12: "#SS", 13: "#GP", 14: "#PF",
+              16: "#MF", 17: "#AC", 18: "#MC", 19: "#XM"}
 SEGMENT_PREFIXES = {0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65}
 
 Decoded = namedtuple("Decoded", "size reg write length dest signed")
@@ -244,7 +247,8 @@ class X86_64:
     # ---- exceptions
 
     def trap(self, intno, pc):
-        return Trap(f"exception {intno}", intno, pc)
+        name = EXCEPTIONS.get(intno)
+        return Trap(f"exception {intno}" + (f" {name}" if name else ""), intno, pc)
 
     def emulator_stopped(self, errno):
         pc = self.pc()
