@@ -78,9 +78,10 @@ immediate), `write`, instruction `length`, a load's destination width in bits `d
 whether it sign-extends."""
 
 
-def _modrm_length(code, i, addr32):
+def _modrm_length(code, i):
     """The bytes ModRM at code[i] takes with its SIB and displacement, and whether it
-    names memory (None if the code ends first)."""
+    names memory (None if the code ends first). 32-bit addressing (0x67) has the same
+    lengths in 64-bit mode."""
     if i >= len(code):
         return None
     modrm = code[i]
@@ -96,8 +97,7 @@ def _modrm_length(code, i, addr32):
             n += 4                                  # no base: disp32
     elif mod == 0 and rm == 5:
         n += 4                                      # RIP-relative disp32
-    n += {0: 0, 1: 1, 2: 4}[mod]
-    del addr32                                      # 32-bit addressing: the same lengths
+    n += (0, 1, 4)[mod]
     return n, True
 
 
@@ -137,7 +137,7 @@ def decode(code):
         i += 1
     if op not in (0x88, 0x89, 0x8A, 0x8B, 0xC6, 0xC7, 0x63, 0x0FB6, 0x0FB7, 0x0FBE, 0x0FBF):
         return None
-    m = _modrm_length(code, i, addr32)
+    m = _modrm_length(code, i)
     if m is None or not m[1]:
         return None                                 # the code ends, or no memory operand
     modrm, n = code[i], i + m[0]
