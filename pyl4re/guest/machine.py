@@ -31,9 +31,15 @@ virtualisation supplies:
   on every run. Timer counters read the model's clock, never the host's.
 * **Bad input.** A truncated image or one for another architecture is a `ValueError` from
   `Machine(...)`; a fetch or access outside what the VMM maps is its stage-2 exit (the
-  VMM decides: uvmm-style, "guest fault at ..."); an undefined instruction or a guest
-  that runs past `max_instructions` stops the VM with `machine.stopped` saying why (the
-  guest program raises `GuestStopped`, the VMM sees the fault exit).
+  VMM decides: uvmm-style, "guest fault at ..."); an undefined instruction is the
+  guest's own exception where the CPU class can enter the guest's vector table (arm64:
+  once VBAR_EL1 is set), else it, a fetch from a window the VMM emulates, or a guest that
+  runs past `max_instructions` stops the VM with `machine.stopped` saying why (the guest
+  program raises `GuestStopped`, the VMM sees the fault exit).
+* **Code the host wrote.** Unicorn retranslates after the guest's own stores to code
+  (on arm64 after the ISB the architecture asks for), not after writes to the frame
+  from outside (the VMM, a device's DMA, another thread): its translated code is dropped
+  (`ctl_flush_tb`) before the guest runs again after every exit and slice.
 
 The per-architecture interface (a class per architecture, `cpu_arm64.Arm64`,
 `cpu_x86_64.X86_64`; `Machine` knows no architecture). Class attributes:
@@ -76,8 +82,10 @@ began (the code hook's), `m.stop(reason)`):
                             apply the load's width and extension to it, pc past it
     trap(intno, pc) -> Trap  what Unicorn's interrupt hook reported: Trap(kind, imm,
                             next_pc) with kind "hypercall" (imm its immediate),
-                            "halt", "undefined", or None (ignored, go on at next_pc);
-                            any other kind stops the VM with the kind named
+                            "halt", "undefined", or None (go on at next_pc: ignored,
+                            or an exception the guest takes itself, the CPU class
+                            having entered its vector); any other kind stops the VM
+                            with the kind named
     emulator_stopped(errno) -> Trap or None   emu_start ended with no hook's event:
                             `errno` the UcError's (None: it returned, maybe before its
                             count); the Trap it was (x86_64: VMCALL and UD2 are invalid
@@ -195,6 +203,7 @@ class Machine:
         self.pending = []             # vectors the VMM injected, not yet delivered
         self.mapped = {}              # guest-physical page -> Unicorn permissions
         self.last_pc = None           # the last instruction Unicorn began
+        self._code_stale = False      # host writes may have changed translated code
 
     # ---- what the CPU classes use
 
@@ -281,8 +290,23 @@ class Machine:
             self.mapped.clear()
             self._epoch = epoch
 
+    def _forget_code(self):
+        """Unicorn's translated code is to be dropped before the guest runs again. While
+        the guest was out (an exit, or other threads running in its slice's time) the
+        VMM, a device's DMA or another thread may have written guest RAM through the host
+        frame, which Unicorn does not see (it retranslates after the guest's own stores,
+        not after the host's)."""
+        self._code_stale = True
+
+    def _run_code(self, budget):
+        if self._code_stale:
+            self.uc.ctl_flush_tb()
+            self._code_stale = False
+        self.uc.emu_start(self.cpu.pc(), _NO_END, count=budget)
+
     async def _after_exit(self):
         self._revalidate()
+        self._forget_code()
         self._sync_clock()
 
     async def _slice(self):
@@ -310,7 +334,7 @@ class Machine:
         from unicorn import UcError
         error = None
         try:
-            self.uc.emu_start(cpu.pc(), _NO_END, count=budget)
+            self._run_code(budget)
         except UcError as e:
             error = e
         ran = self.instructions - start
@@ -352,7 +376,8 @@ class Machine:
         if res is None:                              # the VMM emulated it
             self.exits["mmio"] += 1
             if acc is None:
-                self.stop(f"the VMM emulated an access at {gpa:#x} (pc {pc:#x}) that has "
+                what = "an instruction fetch" if fetch else "an access"
+                self.stop(f"the VMM emulated {what} at {gpa:#x} (pc {pc:#x}) that has "
                           "no syndrome: it cannot be completed")
             cpu.complete_load(acc)
             return

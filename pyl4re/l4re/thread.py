@@ -11,13 +11,13 @@ from ..l4sys import (
     l4_thread_control_exc_handler, l4_thread_control_pager, l4_thread_control_start,
     l4_thread_ex_regs,
 )
-from .. import traps
+from ..arch_consts import running_consts
 
 
 async def start_thread(env, fn, prio=2, cpu=None):
     """Start `fn` (an async function of no arguments) in a new thread, on CPU `cpu` if
     given: its selector. The caller keeps `fn` alive (code addresses are weak)."""
-    utcb_size = traps.running().kernel.arch_info["utcb_size"]
+    utcb_size = running_consts().utcb_size
     utcb = getattr(env, "_next_utcb", env.first_free_utcb)
     env._next_utcb = utcb + utcb_size
     thread = env.cap_alloc.alloc()

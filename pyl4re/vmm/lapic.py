@@ -21,8 +21,9 @@ are ignored, each noted in `problems`):
     0x390 current count   read only: counts down at 1 GHz / the divisor
     0x3E0 divide config   bits 3, 1:0: divide by 2, 4, ..., 128 or 1 (0b1011)
 
-The timer's input clock is 1 GHz (one count per virtual ns before the divisor; the
-guest cannot calibrate it against another clock, so it is documented here). One-shot:
+The timer's input clock is 1 GHz (one count per ns of `now_ns()` before the divisor; the
+guest cannot calibrate it against another clock, so it is documented here; the VMM's
+`now_ns` is the KIP clock it read at the latest exit, µs × 1000). One-shot:
 the count reaches 0 once, raises the vector and stays 0. Periodic: it reloads from the
 initial count; periods missed while nobody asked are one interrupt (coalesced, as a
 level the guest had not taken yet). A masked expiry, or one while the APIC is disabled,

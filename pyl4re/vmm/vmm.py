@@ -22,7 +22,7 @@ VM's extended vCPU. It
   vINTID 32 + n in a list register; MIPS64 GIC shared n -> guest interrupt line 2 + n, a
   level withdrawn when the device lowers it);
 - gives an x86-64 guest a local APIC (lapic.Lapic, the xAPIC page at 0xfee00000): its
-  timer runs on the model's clock and is checked at every exit; an expired timer's vector
+  timer runs on the KIP clock (µs, as l4_kip_clock reads it) and is checked at every exit; an expired timer's vector
   is injected like a device's, and a guest halting with the timer armed waits (sleeps)
   until it expires. Without exits the guest does not see it fire: there is no separate
   timer thread (uvmm's timer thread would cut in);
@@ -34,7 +34,6 @@ VM's extended vCPU. It
 from dataclasses import dataclass, field
 
 import pyl4re
-from pyl4re import traps
 from pyl4re import mem
 from pyl4re.l4re.moe.memory import SIGMA0_REQ_ANY, sigma0_request
 from pyl4re.l4re.log import Log
@@ -46,6 +45,7 @@ from pyl4re.l4sys import (
 )
 from pyl4re.l4sys.vcpu import vcpu_resume_with_items
 
+from ..arch_consts import running_consts
 from . import devicetree, lapic
 from .guest_memory import GuestMemory
 from .virtio_mmio import WINDOW, VirtioMmio
@@ -54,6 +54,7 @@ HC_SHUTDOWN = 0x5D            # the guest's "power off" hypercall; its argument 
 DTB_ROOM = 0x10000            # the device tree's place: the top 64 KiB of guest RAM
 KU_VA = 0x30000000            # the VMM's ku-mem for the extended vCPU area
 VM_CAP = 0x41
+KIP_CLOCK = 0x20              # the KIP's clock word (µs), what l4_kip_clock reads
 RAM_SEARCH = 0x1000_0000      # where an L4Re VMM's region map places guest RAM, or above
 INPUT_POLL_US = 1000          # how often a halted guest's VMM looks for console input
 ENTRY_SP = 0x7fe000
@@ -145,6 +146,7 @@ class Vmm:
                 d.device.emit = self.lines.append
         self.injected = 0             # device interrupts injected into the guest
         self.lapic = None             # x86-64: the local APIC, once the VMM runs
+        self.clock_ns = 0             # the KIP clock as the VMM last read it (ns)
         self.span = None              # lowest and highest RAM offset the devices touched
 
     # ---- the virtual interrupt controller
@@ -193,16 +195,10 @@ class Vmm:
                            ("make the vCPU", l4_thread_vcpu_control_ext(thread, KU_VA))):
             if (err := l4_error(await call)):
                 return f"cannot {what} ({err})"
-        cur = traps.running()
-        k = cur.kernel
-        page_order = k.arch_info["page_shift"]
-        if arch == "x86_64":
-            where = k._ffi.new("struct thread_info *")
-
-            def now_ns():                 # the clock of the CPU we (the vCPU) run on
-                k._lib.thread_info(k._k, cur.ref, where)
-                return k.cpu_clock(where.cpu)[0]
-            self.lapic = lapic.Lapic(now_ns)
+        consts = running_consts()
+        page_order = consts.page_shift
+        if arch == "x86_64":              # its clock: the KIP's at the latest exit
+            self.lapic = lapic.Lapic(lambda: self.clock_ns)
         v, self.ext = pyl4re.vcpu.state(), pyl4re.vm.ext_state()
 
         def touch(off, n):
@@ -264,14 +260,18 @@ class Vmm:
                     return base, t
             return None, None
 
-        def timer():
-            vector = self.lapic.due() if self.lapic is not None else None
+        async def timer():
+            """The local APIC's expiry, on the KIP clock read now (l4_kip_clock: µs)."""
+            if self.lapic is None:
+                return
+            self.clock_ns = await mem.load(consts.kip_va + KIP_CLOCK, 8) * 1000
+            vector = self.lapic.due()
             if vector is not None:
                 self._raise(vector)
 
         async def on_exit(v):
             e = self.ext.exit()
-            timer()
+            await timer()
             if e.kind == "stage2":
                 base, t = window(e.gpa)
                 if t is not None:
@@ -284,7 +284,7 @@ class Vmm:
                         self.ext.advance(e.advance)
                     else:
                         self.ext.complete_load(e, t.read(e.gpa - base, e.size))
-                    timer()                   # a count just written may be due at once
+                    await timer()             # a count just written may be due at once
                     return await resume()
                 if cfg.ram_base <= e.gpa < cfg.ram_base + self.ram_size:
                     self.exits["ram"] += 1
@@ -308,11 +308,11 @@ class Vmm:
                 self.exits["halt"] += 1
                 deadline = self.lapic.deadline_ns() if self.lapic is not None else None
                 if not self.pending and deadline is not None:    # sleep until the timer
-                    left = deadline - self.lapic.now_ns()
+                    left = deadline - self.clock_ns
                     if left > 0:
                         await flush_log()
                         await l4_ipc_sleep(l4_timeout_from_us(-(-left // 1000)))
-                    timer()
+                    await timer()
                 if not self.pending and not await wait_for_input():
                     await flush_log()
                     return "halted"
