@@ -349,6 +349,13 @@ def test_an_entry_outside_ram_is_the_vmms_ept_violation(hello):
     assert result == "guest fault at 0x90000000"
 
 
+def test_a_jump_into_a_device_window_stops_the_vm_naming_the_fetch():
+    m = Machine(X86_64, bytes.fromhex("b8 00 00 00 20 ff e0"), load_gpa=RAM)  # jmp *CON
+    _, result, _, _ = boot(m)
+    assert result == "guest stopped: fault"
+    assert m.stopped.startswith(f"the VMM emulated an instruction fetch at {CON:#x}")
+
+
 def test_an_undefined_instruction_stops_the_vm_with_the_reason():
     m = Machine(X86_64, bytes.fromhex("90 0f 0b"), load_gpa=RAM)          # nop; ud2
     _, result, _, _ = boot(m)
