@@ -848,9 +848,10 @@ int vcpu_control_ext(kernel_t *k, kobj_id_t thread, virt_addr_t va);
  * -L4_EINVAL unless thread runs a guest in a VM. */
 int vm_guest_operand(kernel_t *k, kobj_id_t thread, uint32_t size, uint64_t value);
 /* The same for guest machine code (pyl4re.guest.machine): the access's register as the
- * architecture's syndrome names it (arm64 SRT 0..31; VM_REG_DEFAULT: the layout's data
- * register, as vm_guest_operand) and the architecture's extra syndrome bits `info`
- * (arm64: bit 0 SSE, bit 1 SF; arch/<arch>/vm.c says). -L4_EINVAL as vm_guest_operand, or
+ * architecture's syndrome names it (arm64 SRT 0..31; x86-64 the x86 encoding 0..15, 16 an
+ * immediate; VM_REG_DEFAULT: the layout's data register, as vm_guest_operand) and the
+ * architecture's extra syndrome bits `info` (arm64: bit 0 SSE, bit 1 SF; x86-64: the
+ * instruction's length; arch/<arch>/vm.c says). -L4_EINVAL as vm_guest_operand, or
  * for a register above 31 other than VM_REG_DEFAULT. */
 int vm_guest_syndrome(kernel_t *k, kobj_id_t thread, uint32_t size, uint64_t value,
                       uint32_t reg, uint32_t info);

@@ -202,6 +202,9 @@ class Arm64:
             return Trap(None, 0, self.pc())
         return Trap(f"exception {intno}", insn, pc)
 
+    def emulator_stopped(self, errno):
+        return None                                # every exception comes through the hook
+
     # ---- interrupts
 
     def irq_masked(self):

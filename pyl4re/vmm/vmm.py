@@ -21,6 +21,11 @@ VM's extended vCPU. It
   architecture's vector (x86-64 IOAPIC pin n -> vector 0x20 + n; ARM64 GIC SPI n ->
   vINTID 32 + n in a list register; MIPS64 GIC shared n -> guest interrupt line 2 + n, a
   level withdrawn when the device lowers it);
+- gives an x86-64 guest a local APIC (lapic.Lapic, the xAPIC page at 0xfee00000): its
+  timer runs on the KIP clock (µs, as l4_kip_clock reads it) and is checked at every exit; an expired timer's vector
+  is injected like a device's, and a guest halting with the timer armed waits (sleeps)
+  until it expires. Without exits the guest does not see it fire: there is no separate
+  timer thread (uvmm's timer thread would cut in);
 - writes console output to its log, each line tagged with the VM's name;
 - feeds console input typed on its log to the guest while the guest halts;
 - ends when the guest shuts down (hypercall HC_SHUTDOWN) or halts with nothing pending
@@ -41,7 +46,7 @@ from pyl4re.l4sys import (
 from pyl4re.l4sys.vcpu import vcpu_resume_with_items
 
 from ..arch_consts import running_consts
-from . import devicetree
+from . import devicetree, lapic
 from .guest_memory import GuestMemory
 from .virtio_mmio import WINDOW, VirtioMmio
 
@@ -49,6 +54,7 @@ HC_SHUTDOWN = 0x5D            # the guest's "power off" hypercall; its argument 
 DTB_ROOM = 0x10000            # the device tree's place: the top 64 KiB of guest RAM
 KU_VA = 0x30000000            # the VMM's ku-mem for the extended vCPU area
 VM_CAP = 0x41
+KIP_CLOCK = 0x20              # the KIP's clock word (µs), what l4_kip_clock reads
 RAM_SEARCH = 0x1000_0000      # where an L4Re VMM's region map places guest RAM, or above
 INPUT_POLL_US = 1000          # how often a halted guest's VMM looks for console input
 ENTRY_SP = 0x7fe000
@@ -109,9 +115,9 @@ def _check_config(arch, c):
                 or d.base + WINDOW > 1 << 32:
             raise ValueError(f"devices: window {d.base!r} of {d.kind!r} is no 4 KiB page "
                              "below 4 GiB")
-        if d.base in ram or d.base in windows:
-            raise ValueError(f"devices: window {d.base:#x} of {d.kind!r} overlaps RAM or "
-                             "another device")
+        if d.base in ram or d.base in windows or (arch == "x86_64" and d.base == lapic.BASE):
+            raise ValueError(f"devices: window {d.base:#x} of {d.kind!r} overlaps RAM, "
+                             "another device or the local APIC")
         limit = 6 if LEVEL[arch] else 200
         if isinstance(d.irq, bool) or not isinstance(d.irq, int) or not 0 <= d.irq < limit:
             raise ValueError(f"devices: interrupt {d.irq!r} of {d.kind!r} is not a line "
@@ -139,6 +145,8 @@ class Vmm:
             if getattr(d.device, "emit", False) is None:
                 d.device.emit = self.lines.append
         self.injected = 0             # device interrupts injected into the guest
+        self.lapic = None             # x86-64: the local APIC, once the VMM runs
+        self.clock_ns = 0             # the KIP clock as the VMM last read it (ns)
         self.span = None              # lowest and highest RAM offset the devices touched
 
     # ---- the virtual interrupt controller
@@ -187,7 +195,10 @@ class Vmm:
                            ("make the vCPU", l4_thread_vcpu_control_ext(thread, KU_VA))):
             if (err := l4_error(await call)):
                 return f"cannot {what} ({err})"
-        page_order = running_consts().page_shift
+        consts = running_consts()
+        page_order = consts.page_shift
+        if arch == "x86_64":              # its clock: the KIP's at the latest exit
+            self.lapic = lapic.Lapic(lambda: self.clock_ns)
         v, self.ext = pyl4re.vcpu.state(), pyl4re.vm.ext_state()
 
         def touch(off, n):
@@ -242,22 +253,38 @@ class Vmm:
             return False
 
         def window(gpa):
+            if self.lapic is not None and lapic.BASE <= gpa < lapic.BASE + lapic.WINDOW:
+                return lapic.BASE, self.lapic
             for base, t in windows:
                 if base <= gpa < base + WINDOW:
                     return base, t
             return None, None
 
+        async def timer():
+            """The local APIC's expiry, on the KIP clock read now (l4_kip_clock: µs)."""
+            if self.lapic is None:
+                return
+            self.clock_ns = await mem.load(consts.kip_va + KIP_CLOCK, 8) * 1000
+            vector = self.lapic.due()
+            if vector is not None:
+                self._raise(vector)
+
         async def on_exit(v):
             e = self.ext.exit()
+            await timer()
             if e.kind == "stage2":
                 base, t = window(e.gpa)
                 if t is not None:
                     self.exits["mmio"] += 1
-                    if e.write:
+                    if e.write and t is self.lapic:
+                        t.write(e.gpa - base, e.size, e.value)
+                        self.ext.advance(e.advance)
+                    elif e.write:
                         await t.write(e.gpa - base, e.size, e.value)
                         self.ext.advance(e.advance)
                     else:
                         self.ext.complete_load(e, t.read(e.gpa - base, e.size))
+                    await timer()             # a count just written may be due at once
                     return await resume()
                 if cfg.ram_base <= e.gpa < cfg.ram_base + self.ram_size:
                     self.exits["ram"] += 1
@@ -279,6 +306,13 @@ class Vmm:
                 return await resume()
             if e.kind == "halt":
                 self.exits["halt"] += 1
+                deadline = self.lapic.deadline_ns() if self.lapic is not None else None
+                if not self.pending and deadline is not None:    # sleep until the timer
+                    left = deadline - self.clock_ns
+                    if left > 0:
+                        await flush_log()
+                        await l4_ipc_sleep(l4_timeout_from_us(-(-left // 1000)))
+                    await timer()
                 if not self.pending and not await wait_for_input():
                     await flush_log()
                     return "halted"
