@@ -62,11 +62,25 @@ class Env:
     first_free_utcb: int = 0
     first_free_cap: int = 0                       # an index, as in l4re_env_t
     kip: int = _lib.KIP_VA                        # the kernel info page, read-only
+    utcb_size: int = 0                            # the architecture's UTCB size
     _caps_free: CapAlloc = field(default=None, repr=False, compare=False)
+    _utcb_next: list = field(default=None, repr=False, compare=False)
 
     def __post_init__(self):
         if self._caps_free is None:
             object.__setattr__(self, "_caps_free", CapAlloc(self.first_free_cap))
+        object.__setattr__(self, "_utcb_next", [self.first_free_utcb])
+
+    def utcb_alloc(self):
+        """The address of the next free UTCB of the task's area, for another thread
+        (the harness's start_thread and the task's own threads share it); ValueError
+        when the area is full."""
+        va, area = self._utcb_next[0], self.utcb_area.raw
+        if not self.utcb_size or \
+                va + self.utcb_size > (area & ~0xFFF) + (1 << ((area >> 6) & 0x3F)):
+            raise ValueError("the task has no free UTCB left")
+        self._utcb_next[0] = va + self.utcb_size
+        return va
 
     @property
     def main_thread(self):

@@ -394,3 +394,20 @@ def test_a_spinning_guest_is_bounded_and_its_time_is_virtual():
     assert "30000 instructions" in m.stopped and f"{RAM:#x}" in m.stopped
     assert m.instructions == 30_000
     assert k.now_ns >= 30_000 * X86_64.INSN_NS
+
+
+def test_the_vmms_timer_thread_cuts_into_a_guest_that_never_exits():
+    # tick.S arms the APIC periodic (50 us) and spins on a counter in RAM: no MMIO, no
+    # halt. Only the VMM's timer thread, triggering an Irq at the vCPU thread (an IRQ
+    # exit), gets the timer's vector injected; three interrupts and it powers off.
+    m = Machine(X86_64, images.build("x86_64", "tick"), load_gpa=RAM,
+                max_instructions=2_000_000)
+    k, result, vmm, _ = boot(m)
+    assert result == ("shutdown", 3), m.stopped
+    assert vmm.lapic.fired == 3 and vmm.timer_fired >= 3
+    assert vmm.exits["irq"] >= 3 and vmm.exits["halt"] == 0
+    assert m.exits["interrupt"] == 3
+    # the interrupts came on time: three periods of 50 us, each exit within the 20 us
+    # slice and the KIP clock's microsecond after its deadline
+    assert 150_000 <= k.now_ns < 150_000 + 3 * 25_000 + 100_000
+    assert m.instructions > 100_000                 # it did spin meanwhile
