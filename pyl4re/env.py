@@ -5,7 +5,8 @@ Capability fields are selectors (index << 12), as in L4Re; `first_free_cap` is a
 `utcb_area` an fpage and `first_free_utcb` an address, as the L4Re fields are.
 `env.cap_alloc()` hands out the free slots from `first_free_cap` on as selectors, as
 `l4re_util_cap_alloc` does, so a µApp never shifts indices by hand; every thread of the
-task shares the one allocator.
+task shares the one allocator. `env.utcb_alloc()` hands out the UTCB slots after
+`first_free_utcb` for more threads of the task (Kernel.start_thread takes them there too).
 """
 import heapq
 from dataclasses import dataclass, field
