@@ -37,12 +37,11 @@ boots a Linux image), PSTATE is EL1h with D, A, I, F masked and pc the entry poi
 * **Cost.** INSN_NS = 1: every instruction is 1 ns of the vCPU's time (a 1 GHz core at
   one instruction per cycle).
 """
-import ctypes
 
 import unicorn
 from unicorn import arm64_const as A
 
-from .machine import Access, Trap
+from .machine import Access, Registers, Trap
 
 EXCP_UDEF, EXCP_SWI, EXCP_HVC = 1, 2, 11          # QEMU's exception numbers
 WFI, WFE = 0xD503207F, 0xD503205F
@@ -71,38 +70,6 @@ def _sext(v, bits):
     return v - (1 << bits) if v >> (bits - 1) else v
 
 
-class _Registers:
-    """X0..X30 read and written with one batch call of Unicorn's C library each way, into
-    buffers made once: Unicorn's Python reg_read/reg_write cost microseconds each, and
-    every exit saves and restores the 31 registers (docs/benchmarks.md, "Guest machine
-    code"). Where the binding lacks its low-level batch call, its public batch API."""
-
-    def __init__(self, uc, regs):
-        self.uc, self.regs, n = uc, list(regs), len(regs)
-        self.ids, self.values = (ctypes.c_int * n)(*regs), (ctypes.c_uint64 * n)()
-        base = ctypes.addressof(self.values)
-        self.ptrs = (ctypes.c_void_p * n)(*(base + 8 * i for i in range(n)))
-        self.n = ctypes.c_int(n)
-        self.fast = hasattr(uc, "_do_reg_read_batch") and hasattr(uc, "_do_reg_write_batch")
-
-    def read(self):
-        if not self.fast:
-            return self.uc.reg_read_batch(self.regs)
-        err = self.uc._do_reg_read_batch(self.ids, self.ptrs, self.n)
-        if err:
-            raise unicorn.UcError(err)
-        return self.values[:]
-
-    def write(self, values):
-        if not self.fast:
-            self.uc.reg_write_batch(list(zip(self.regs, values)))
-            return
-        self.values[:] = values
-        err = self.uc._do_reg_write_batch(self.ids, self.ptrs, self.n)
-        if err:
-            raise unicorn.UcError(err)
-
-
 class Arm64:
     ARCH = "arm64"
     UC_ARCH, UC_MODE = unicorn.UC_ARCH_ARM64, unicorn.UC_MODE_ARM
@@ -119,7 +86,7 @@ class Arm64:
         self.taking = None                         # the INTID ICC_IAR1 acknowledges
         self._field = m._k._ffi.new("uint64_t *")
         self._mrs = False
-        self._x = _Registers(uc, X_REGS)
+        self._x = Registers(uc, X_REGS)
         for ins, read in ((A.UC_ARM64_INS_MRS, True), (A.UC_ARM64_INS_MSR, False)):
             uc.hook_add(unicorn.UC_HOOK_INSN, self._sysreg, read, 1, 0, ins)
 

@@ -50,7 +50,7 @@ from collections import namedtuple
 import unicorn
 from unicorn import x86_const as X
 
-from .machine import READ, WRITE, Access, Trap
+from .machine import READ, WRITE, Access, Registers, Trap
 
 # The x86 encoding's register numbers, and the r word each lives in (l4_exc_regs_t order,
 # arch/x86_64/vm.c's x86_word).
@@ -184,6 +184,7 @@ class X86_64:
     def __init__(self, uc, m):
         self.uc, self.m = uc, m
         self._load = None               # (destination bits, sign-extends, register before)
+        self._gprs = Registers(uc, [reg for reg, _ in SAVED])
 
     # ---- registers
 
@@ -202,14 +203,11 @@ class X86_64:
         self.uc.reg_write(X.UC_X86_REG_RIP, pc)
 
     def save(self, r):
-        read = self.uc.reg_read
-        for reg, word in SAVED:
-            r[word] = read(reg)
+        for (_, word), value in zip(SAVED, self._gprs.read()):
+            r[word] = value
 
     def restore(self, r):
-        write = self.uc.reg_write
-        for reg, word in SAVED:
-            write(reg, int(r[word]))
+        self._gprs.write([int(r[word]) for _, word in SAVED])
 
     def _code(self, pc, n=MAX_INSN):
         """Up to n instruction bytes at pc (fewer where Unicorn has no page)."""

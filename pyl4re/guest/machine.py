@@ -120,6 +120,7 @@ Changes to this interface are noted here.
   m.mapped and m.last_pc are part of what a CPU class reads (the STI shadow, the HLT
   check), and a trap of another kind is named as it is ("exception 3 #BP").
 """
+import ctypes
 import io
 import weakref
 from collections import Counter, namedtuple
@@ -133,6 +134,41 @@ Access = namedtuple("Access", "size reg write value info length")
 Trap = namedtuple("Trap", "kind imm next_pc")
 _NO_END = (1 << 64) - 1              # emu_start's `until`: never reached
 MASKED_SLICE = 64                    # the slice while an interrupt waits for unmasking
+
+
+class Registers:
+    """A CPU class's general registers read and written with one batch call of Unicorn's
+    C library each way, into buffers made once: Unicorn's Python reg_read/reg_write cost
+    microseconds each, and every exit saves and restores them all (docs/benchmarks.md,
+    "Guest machine code"). Where the binding lacks its low-level batch call, its public
+    batch API."""
+
+    def __init__(self, uc, regs):
+        self.uc, self.regs, n = uc, list(regs), len(regs)
+        self.ids, self.values = (ctypes.c_int * n)(*regs), (ctypes.c_uint64 * n)()
+        base = ctypes.addressof(self.values)
+        self.ptrs = (ctypes.c_void_p * n)(*(base + 8 * i for i in range(n)))
+        self.n = ctypes.c_int(n)
+        self.fast = hasattr(uc, "_do_reg_read_batch") and hasattr(uc, "_do_reg_write_batch")
+
+    def read(self):
+        if not self.fast:
+            return self.uc.reg_read_batch(self.regs)
+        err = self.uc._do_reg_read_batch(self.ids, self.ptrs, self.n)
+        if err:
+            from unicorn import UcError
+            raise UcError(err)
+        return self.values[:]
+
+    def write(self, values):
+        if not self.fast:
+            self.uc.reg_write_batch(list(zip(self.regs, values)))
+            return
+        self.values[:] = values
+        err = self.uc._do_reg_write_batch(self.ids, self.ptrs, self.n)
+        if err:
+            from unicorn import UcError
+            raise UcError(err)
 
 
 class GuestStopped(Exception):
