@@ -261,6 +261,26 @@ int sys_invoke(kernel_t *k, kobj_id_t thread, uint64_t dest, uint64_t tag, uint6
     return status;
 }
 
+int sys_enter(kernel_t *k, uint64_t dest, uint64_t tag, uint64_t timeout)
+{
+    int status = sys_invoke(k, k->py_thread, dest, tag, 0, timeout, &k->entry_res,
+                            &k->entry_next);
+    if (status == SYS_SWITCH && k->entry_next.status == SCHED_RUN
+        && k->entry_next.resume == RESUME_RESULT)
+        return SYS_SWITCH_RESULT;
+    return status;
+}
+
+struct sys_result *kernel_entry_result(kernel_t *k)
+{
+    return &k->entry_res;
+}
+
+struct sched_out *kernel_sched_out(kernel_t *k)
+{
+    return &k->entry_next;
+}
+
 int sys_complete(kernel_t *k, kobj_id_t thread, uint64_t reply_tag, uint32_t ipc_error,
                  struct sys_result *out)
 {
