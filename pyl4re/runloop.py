@@ -210,7 +210,7 @@ class RunLoop:
         RESUME_UPCALL, RESUME_RESULT = lib.RESUME_UPCALL, lib.RESUME_RESULT
         RESUME_EXCEPTION = lib.RESUME_EXCEPTION
         SUSPEND, SWITCHED, SWITCHED_RESULT = traps.SUSPEND, traps.SWITCHED, traps.SWITCHED_RESULT
-        words, threads_get = k._next_words, threads.get
+        words = k._next_words
         running = traps._current            # set on every switch: a list item store
         # A waiting kernel entry may make the next scheduling decision itself (SWITCHED),
         # except when this loop must see and log every decision.
@@ -270,8 +270,11 @@ class RunLoop:
                 # without the general path above. The choice is read in place: word 1
                 # of struct sched_out is the thread.
                 while yielded is SWITCHED_RESULT:
-                    nxt = threads_get(words[1])
-                    if nxt is None or nxt.coro is None or nxt.failing is not None \
+                    try:
+                        nxt = threads[words[1]]
+                    except KeyError:
+                        break                  # a thread new to Python: the general path
+                    if nxt.coro is None or nxt.failing is not None \
                             or nxt.triggered is not None:
                         break                  # anything special: the general path
                     rec = running[0] = nxt
