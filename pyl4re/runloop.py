@@ -92,8 +92,8 @@ class ThreadRecord:
     __slots__ = ("id", "thread", "ref", "_ref_owner", "name", "coro", "env", "main_ip", "utcb",
                  "task", "ended", "value", "error", "failing", "triggered", "vcpu",
                  "compute_left",
-                 "kernel", "kk", "sys_invoke", "sys_enter", "result", "next", "res_words",
-                 "next_words", "mem_access", "mem_result")
+                 "kernel", "kk", "sys_invoke", "sys_enter", "peers", "result", "next",
+                 "res_words", "next_words", "mem_access", "mem_result")
 
     def __init__(self, kernel, tid, name, env=None, main_ip=None):
         self.id = self.thread = tid
@@ -117,6 +117,7 @@ class ThreadRecord:
         # What traps.enter() and pyl4re.mem need, one attribute away (every kernel entry).
         self.kernel, self.kk, self.sys_invoke = kernel, kernel._k, kernel._lib.sys_invoke
         self.sys_enter = kernel._lib.sys_enter
+        self.peers = ()                # the run loop's records by index (RunLoop.by_index)
         self.result, self.next = kernel._result, kernel._next
         self.res_words, self.next_words = kernel._result_words, kernel._next_words
         self.mem_access, self.mem_result = kernel._lib.mem_access, kernel._mem_result
@@ -153,6 +154,9 @@ class RunLoop:
         self.k = kernel
         self.threads = {}            # thread id -> ThreadRecord
         self.parked = {}             # (thread id, continuation ip) -> Parked: vCPU code
+        # Records by the index C knows them by (thread_set_py_index); below SYS_SWITCH_TO
+        # no index (those are sys_enter's own answers).
+        self.by_index = [None] * kernel._lib.SYS_SWITCH_TO
         self.schedule_log = [] if kernel.log_schedule else None
         self._running = False
         self._last_result = None     # weak reference to the last RunResult, not yet gathered
@@ -164,6 +168,11 @@ class RunLoop:
         if rec is None:
             rec = self.threads[tid] = ThreadRecord(self.k, tid, name or self._name(tid),
                                                    env, main_ip)
+            # Its index, for sys_enter's fast switch to it (a thread that is no Python
+            # thread, as C says, has none: the loop's general path finds it by id).
+            rec.peers = self.by_index
+            if self.k._lib.thread_set_py_index(self.k._k, rec.ref, len(self.by_index)) == 0:
+                self.by_index.append(rec)
         return rec
 
     def _name(self, tid):
@@ -209,8 +218,7 @@ class RunLoop:
         SCHED_RUN, SCHED_EVENT, RESUME_START = lib.SCHED_RUN, lib.SCHED_EVENT, lib.RESUME_START
         RESUME_UPCALL, RESUME_RESULT = lib.RESUME_UPCALL, lib.RESUME_RESULT
         RESUME_EXCEPTION = lib.RESUME_EXCEPTION
-        SUSPEND, SWITCHED, SWITCHED_RESULT = traps.SUSPEND, traps.SWITCHED, traps.SWITCHED_RESULT
-        words = k._next_words
+        SUSPEND, SWITCHED = traps.SUSPEND, traps.SWITCHED
         running = traps._current            # set on every switch: a list item store
         # A waiting kernel entry may make the next scheduling decision itself (SWITCHED),
         # except when this loop must see and log every decision.
@@ -266,14 +274,11 @@ class RunLoop:
             try:
                 yielded = rec.coro.send(resume)
                 # The partner C chose is a µApp waiting for its result (the µApp<->µApp
-                # round trip; sys_enter said so: SYS_SWITCH_RESULT): it goes on at once,
-                # without the general path above. The choice is read in place: word 1
-                # of struct sched_out is the thread.
-                while yielded is SWITCHED_RESULT:
-                    try:
-                        nxt = threads[words[1]]
-                    except KeyError:
-                        break                  # a thread new to Python: the general path
+                # round trip): its entry yielded the partner's record, as sys_enter named
+                # it by index (SYS_SWITCH_TO), and it goes on at once, without the
+                # general path above.
+                while yielded.__class__ is ThreadRecord:
+                    nxt = yielded
                     if nxt.coro is None or nxt.failing is not None \
                             or nxt.triggered is not None:
                         break                  # anything special: the general path
@@ -293,7 +298,7 @@ class RunLoop:
                 if not self._raise_exception(rec, exc):    # no handler to hear of it first
                     self._fail(rec, exc, raise_errors)
             else:
-                if yielded is SWITCHED or yielded is SWITCHED_RESULT:   # C has chosen
+                if yielded is SWITCHED or yielded.__class__ is ThreadRecord:  # C chose
                     status = out.status
                 elif yielded is not SUSPEND:
                     running[0] = None

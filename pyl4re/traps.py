@@ -25,11 +25,12 @@ SYS_SUSPEND, SYS_SLOWPATH, SYS_GONE, SYS_SWITCH, SYS_UPCALL, SYS_ALIEN = (
     _abi.SYS_SUSPEND, _abi.SYS_SLOWPATH, _abi.SYS_GONE, _abi.SYS_SWITCH, _abi.SYS_UPCALL,
     _abi.SYS_ALIEN)
 RESUME_RESULT = _abi.RESUME_RESULT
-SYS_SWITCH_RESULT = _abi.SYS_SWITCH_RESULT
+SYS_SWITCH_TO = _abi.SYS_SWITCH_TO
 
-SUSPEND = "pyl4re-suspend"        # a µApp coroutine yields one of these three to the loop:
-SWITCHED = "pyl4re-switched"      # ... when the kernel already chose who runs next
-SWITCHED_RESULT = "pyl4re-switched-result"   # ... a Python thread, with its result
+SUSPEND = "pyl4re-suspend"        # a µApp coroutine yields one of these two to the loop:
+SWITCHED = "pyl4re-switched"      # ... the second when the kernel already chose who runs next
+# (or, from a fast entry, the run loop's record of the µApp C chose to go on with its
+# result: SYS_SWITCH_TO)
 
 
 class ThreadGone(BaseException):
@@ -112,11 +113,12 @@ def enter(dest, tag, label, timeout, wrap=None):
 
 # The fast entries of the IPC calls whose label register is 0 (all of l4sys's but l4_ipc):
 # enter() specialised by the answer's shape, each one frame between the µApp's await and
-# the run loop. One cffi call (sys_enter: five plain integers), the answer read in place
-# from the kernel's result words (pyl4re.h: struct sys_result's tag is word 0; struct
-# sched_out's word 0 is status | resume << 32, its tag and label words 2 and 3), the tag
-# from the interned tags. Anything but "done" or "switched and resumed with the result"
-# goes on in the general code above, exactly as enter() would.
+# the run loop. One cffi call (sys_enter: three plain integers), the answer read in place
+# from the kernel's result words (pyl4re.h: struct sys_result's tag and label are words 0
+# and 1, struct sched_out's words 2 and 3), the tag from the interned tags. A switch to a
+# µApp going on with its result comes back as that µApp's index (SYS_SWITCH_TO): the
+# entry yields its record, and the loop resumes it at once. Anything else goes on in the
+# general code above, exactly as enter() would.
 
 @types.coroutine
 def enter_tag(dest, tag, timeout):
@@ -126,7 +128,7 @@ def enter_tag(dest, tag, timeout):
     status = sys_enter(cur.kk, dest, tag, timeout)
     if status == 0:                                   # SYS_DONE: the thread goes on
         raw = cur.res_words[0]
-    elif status == SYS_SWITCH_RESULT and (yield SWITCHED_RESULT) == RESUME_RESULT:
+    elif status >= SYS_SWITCH_TO and (yield cur.peers[status]) == RESUME_RESULT:
         raw = cur.next_words[2]
     else:
         raw = (yield from _enter_rest(cur, status, dest, tag, timeout))[0]
@@ -145,7 +147,7 @@ def enter_tag_label(dest, tag, timeout):
     if status == 0:
         words = cur.res_words
         raw, label = words[0], words[1]
-    elif status == SYS_SWITCH_RESULT and (yield SWITCHED_RESULT) == RESUME_RESULT:
+    elif status >= SYS_SWITCH_TO and (yield cur.peers[status]) == RESUME_RESULT:
         words = cur.next_words
         raw, label = words[2], words[3]
     else:
@@ -158,9 +160,10 @@ def enter_tag_label(dest, tag, timeout):
 
 def _enter_rest(cur, status, dest, tag, timeout):
     """The rest of a fast entry that neither finished nor was resumed with its result,
-    as enter() goes on: (tag raw, label). After SYS_SWITCH_RESULT the thread has been
-    resumed already, not with its result (a gate got bound: the entry is made again)."""
-    if status == SYS_SWITCH_RESULT:
+    as enter() goes on: (tag raw, label). After a switch to a µApp by index
+    (SYS_SWITCH_TO) the thread has been resumed already, not with its result (a gate got
+    bound: the entry is made again)."""
+    if status >= SYS_SWITCH_TO:
         return enter(dest, tag, 0, timeout)
     return continue_entry(status, dest, tag, 0, timeout)
 

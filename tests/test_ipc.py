@@ -196,6 +196,25 @@ def test_fast_entry_refuses_without_a_running_python_thread(arch):
     assert k.now_ns == now                      # refused before it entered: nothing charged
 
 
+def test_py_index_refusals(arch):
+    """thread_set_py_index takes SYS_SWITCH_TO..INT32_MAX (or 0) for a live Python thread:
+    the indices below are sys_enter's own answers, and nothing else is a thread."""
+    k = Kernel(arch=arch, memory=16 << 20)
+    lib = k._lib
+
+    async def main(env):
+        return None
+    h = k.start_task(main, name="t")
+    tid = h.thread_id
+    for index in (1, lib.SYS_SWITCH_TO - 1, (1 << 31), (1 << 32) - 1):
+        assert lib.thread_set_py_index(k._k, [tid], index) == -lib.L4_EINVAL
+    assert lib.thread_set_py_index(k._k, [tid ^ (1 << 40)], lib.SYS_SWITCH_TO) == -lib.L4_EINVAL
+    assert lib.thread_set_py_index(k._k, [k.root_task.id], lib.SYS_SWITCH_TO) == -lib.L4_EINVAL
+    assert lib.thread_set_py_index(k._k, [tid], (1 << 31) - 1) == 0
+    assert lib.thread_set_py_index(k._k, [tid], 0) == 0     # none: the general path finds it
+    assert k.run().exited == {"t": None}
+
+
 def test_gate_label_carries_the_senders_rights(arch):
     k = Kernel(arch=arch, memory=16 << 20)
     gate = k.create_gate(0x10)
