@@ -7,7 +7,7 @@ is that of `SMALL` ops of the case together with the start of its threads (the r
 import pytest
 
 from pyl4re import _core
-from pyl4re.bench import references
+from pyl4re.bench import guest_cases, references
 from pyl4re.bench.ipc_cases import CASES
 
 ARCHES = _core.available_arches()
@@ -29,6 +29,22 @@ def test_case(benchmark, arch, case):
     def run(system):
         system.k.run()
         assert system.done() == SMALL[case.key]
+
+    benchmark.pedantic(run, setup=build, rounds=5, warmup_rounds=1)
+
+
+@pytest.mark.parametrize("arch", guest_cases.available())
+@pytest.mark.parametrize("case", guest_cases.GUEST_CASES,
+                         ids=[case.key for case in guest_cases.GUEST_CASES])
+def test_guest_case(benchmark, arch, case):
+    ops = case.ops_per_run(True) // 10
+
+    def build():
+        return (case.build(arch, ops),), {}
+
+    def run(system):
+        system.k.run()
+        assert system.done() >= ops
 
     benchmark.pedantic(run, setup=build, rounds=5, warmup_rounds=1)
 

@@ -61,7 +61,8 @@ struct vm_access {             /* what a stage-2 exit reports */
                                   bit 8 clear; arm64: ESR S1PTW); access is a read */
     uint32_t reg;              /* the register the syndrome names (the arch's numbering),
                                   VM_REG_DEFAULT: the layout's data register */
-    uint32_t info;             /* the arch's extra syndrome bits (arm64: 1 SSE, 2 SF) */
+    uint32_t info;             /* the arch's extra syndrome bits (arm64: 1 SSE, 2 SF; x86-64:
+                                  the instruction length, 0: the model's 3) */
 };
 void arch_vm_init(uint8_t *area);                     /* at vcpu_control_ext */
 /* Before entering the guest: the entry checks (0, or -L4_EINVAL with the reason in the

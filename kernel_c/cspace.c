@@ -277,18 +277,13 @@ int kobj_dec_refcnt(kernel_t *k, kobj_id_t obj, int64_t diff, int64_t *result)
     struct kobj *o = kobj_get(k, obj);
     if (!o || !result)
         return -L4_EINVAL;
-    /* Fiasco's count is a signed word that may go below 0; ours is unsigned, so it
-     * saturates. Later unmaps never push a 0 count lower (kobj_put), as in Fiasco a count
-     * driven to 0 here leaves the object alive until the kernel goes. */
-    int64_t now = (int64_t)o->counted_refs;
-    int64_t next;
-    if (diff > 0)
-        next = diff >= now ? 0 : now - diff;
-    else
-        next = diff < now - (int64_t)UINT32_MAX ? (int64_t)UINT32_MAX : now - diff;
-    o->ref_bias += (uint32_t)next - o->counted_refs;
-    o->counted_refs = (uint32_t)next;
-    *result = next;
+    /* As Fiasco's Kobject_mappable::dec_cap_refcnt: the signed count drops by diff,
+     * wrapping as a machine word does, and nothing is deleted here, not even at 0. Later
+     * puts take a count at 0 or below further down (kobj_put), so such an object stays
+     * until it is deleted or the kernel goes. */
+    o->counted_refs -= (uint64_t)diff;
+    o->ref_bias -= (uint64_t)diff;
+    *result = (int64_t)o->counted_refs;
     return 0;
 }
 

@@ -3,8 +3,10 @@
  * handler with its registers laid out as the architecture's l4_exc_regs_t; a reply of at
  * least Msg_size words replaces the registers (ip, sp, flags), a shorter one leaves them.
  *
- * The register block overlays the MRs; the buffer registers the call borrows (a receive
- * window of every space) are put back when the exception is over (exception_done).
+ * The register block overlays the MRs; those MRs and the buffer registers the call
+ * borrows (a receive window of every space) are put back when the exception is over
+ * (exception_done): the thread finds its UTCB as it left it, as on Fiasco, which sends
+ * the frame from the trap state and writes the reply into it.
  */
 #include "kernel.h"
 #include "arch_ops.h"
@@ -32,6 +34,7 @@ int thread_exception_regs(kernel_t *k, kobj_id_t thread, uint64_t trapno, uint64
         return SYS_FAULT;                        /* nobody to tell: the thread ends */
     }
     t->exc.active = 1;
+    memcpy(t->exc.saved_mr, t->utcb, sizeof t->exc.saved_mr);
     for (unsigned i = 0; i < l->words; i++)
         t->utcb[i] = 0;
     t->utcb[l->ip] = t->ip;
@@ -95,6 +98,7 @@ int thread_exception_done(kernel_t *k, kobj_id_t thread, struct exc_result *out)
     if (out->ip_changed)
         t->program = native_program_at(t->ip);
     kcall_return(t, &t->exc.borrowed);
+    memcpy(t->utcb, t->exc.saved_mr, sizeof t->exc.saved_mr);
     t->exc.active = 0;
     k->running_cpu = CPU_NONE;
     return SYS_DONE;

@@ -186,7 +186,7 @@ int kobj_info(const kernel_t *k, kobj_id_t obj, struct kobj_info *out)
     if (!o)
         return -L4_ENOENT;
     out->type = o->type;
-    out->counted_refs = o->counted_refs;
+    out->counted_refs = (int64_t)o->counted_refs;
     out->charged = o->charged;
     if (o->type == KOBJ_FACTORY && ((const struct factory *)o)->own->parent)
         out->charged = ((const struct factory *)o)->own->parent_charge;

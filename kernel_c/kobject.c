@@ -131,9 +131,8 @@ void kobj_put(kernel_t *k, struct kobj *o)
 {
     if (!kobj_alive(k, o))
         return;
-    if (!o->counted_refs)
-        o->ref_bias++;              /* dec_refcnt drove it to 0: it stays there */
-    else if (--o->counted_refs == 0)
+    /* A count dec_refcnt drove to 0 or below goes on down (Fiasco's does): no kill. */
+    if (--o->counted_refs == 0)
         kobj_kill(k, o);
 }
 

@@ -18,10 +18,14 @@ struct cap_dir;
 struct kobj {
     uint32_t type;             /* enum kobj_type */
     uint32_t slot, gen;        /* this object's id */
-    uint32_t counted_refs;
-    uint32_t ref_bias;         /* what dec_refcnt moved the count by, and references that
-                                * went while it stood at 0 (mod 2^32): the reference audit
-                                * (check.c) expects counted_refs = references + ref_bias */
+    /* Fiasco's count is a signed machine word that dec_refcnt moves by any amount and
+     * that may go below 0; this is its two's complement (read as int64_t), so that every
+     * step wraps as Fiasco's does and none is undefined. The reference that takes it from
+     * 1 to 0 kills the object (kobj_put); one below 1 never comes back to 0 by puts. */
+    uint64_t counted_refs;
+    uint64_t ref_bias;         /* what dec_refcnt moved the count by (mod 2^64): the
+                                * reference audit (check.c) expects counted_refs =
+                                * references + ref_bias */
     uint32_t permanent;        /* boot objects (root task, root factory, singletons) never die */
     struct quota *quota;       /* pays for the object; NULL for boot objects */
     uint64_t charged;

@@ -61,6 +61,12 @@ phys_addr_t kernel_kip(const kernel_t *k);
 #define KIP_VA 0xbff00000
 /* Blocks the C core holds on the C heap, over all kernels of this build (heap.c). */
 uint64_t core_heap_blocks(void);
+/* Edge coverage of the core (cov.c; only the coverage build, PYL4RE_COVERAGE=1, records
+ * any): the bitmap's size in bytes (0: not a coverage build), and cov_collect, which sets
+ * in seen[0..n) the edges run since the last call, returns how many of them were not set
+ * yet, writes how many edges were run to *hit, and clears the record. */
+uint32_t cov_map_size(void);
+uint32_t cov_collect(uint8_t *seen, uint32_t n, uint32_t *hit);
 
 /* ---- the cost table (docs/time.md): the virtual ns each operation charges. It starts as
  * the architecture's model table (enum arch_cost); a platform profile replaces it. */
@@ -146,7 +152,7 @@ enum kobj_size {
 
 struct kobj_info {
     uint32_t type;            /* enum kobj_type */
-    uint32_t counted_refs;    /* capabilities holding a counted reference */
+    int64_t counted_refs;     /* counted references, as moved by dec_refcnt (may be < 0) */
     uint64_t charged;         /* bytes charged to the quota */
     kobj_id_t factory;        /* the factory whose quota pays (0 for boot objects) */
     uint64_t dbg_id;          /* the debugger's global id: creation order from 0, never reused */
@@ -204,9 +210,11 @@ int cspace_copy(kernel_t *k, kobj_id_t dst_task, cap_index_t dst, kobj_id_t src_
 int cspace_delete(kernel_t *k, kobj_id_t task, cap_index_t idx);
 /* Deletes the object itself (needs the D right): every capability to it becomes invalid. */
 int cspace_delete_obj(kernel_t *k, kobj_id_t task, cap_index_t idx);
-/* The generic kobject op dec_refcnt (§8.0): the object's counted capability references
- * drop by diff (a negative diff raises them), saturating at 0 and UINT32_MAX; *result is
- * the new count. As in Fiasco nothing is deleted here, even when the count reaches 0. */
+/* The generic kobject op dec_refcnt (§8.0): the object's count of counted references, a
+ * signed word as in Fiasco, drops by diff (a negative diff raises it; it wraps as a
+ * machine word and may go below 0); *result is the new count. As in Fiasco nothing is
+ * deleted here, even when the count reaches 0, and a count at 0 or below is not brought
+ * back to 0 by later unmaps: the object lives until deleted or the kernel goes. */
 int kobj_dec_refcnt(kernel_t *k, kobj_id_t obj, int64_t diff, int64_t *result);
 uint64_t cspace_slots_used(const kernel_t *k, kobj_id_t task);
 /* The used slots of a task's capability table from index `from` on, in index order: at
@@ -532,6 +540,12 @@ struct check_out {
     char what[80];
 };
 int kernel_check(const kernel_t *k, struct check_out *out);
+/* The reference audit's own test (tests/test_fuzz.py), never the kernel's: moves the
+ * object's count by delta with no reference and no dec_refcnt behind it, the very error
+ * the audit is there to find; moving it back by -delta undoes it. It kills nothing (the
+ * count may leave the object to die by a later put while a capability names it, which
+ * dec_refcnt allows too: the kill invalidates every capability), so memory stays safe. */
+int check_skew_refs(kernel_t *k, kobj_id_t obj, int32_t delta);
 int kernel_note_error(kernel_t *k, kobj_id_t thread, uint64_t sel, uint32_t type,
                       uint32_t had, uint32_t needed, int64_t label, uint64_t opcode,
                       int32_t code);
@@ -854,9 +868,10 @@ int vcpu_control_ext(kernel_t *k, kobj_id_t thread, virt_addr_t va);
  * -L4_EINVAL unless thread runs a guest in a VM. */
 int vm_guest_operand(kernel_t *k, kobj_id_t thread, uint32_t size, uint64_t value);
 /* The same for guest machine code (pyl4re.guest.machine): the access's register as the
- * architecture's syndrome names it (arm64 SRT 0..31; VM_REG_DEFAULT: the layout's data
- * register, as vm_guest_operand) and the architecture's extra syndrome bits `info`
- * (arm64: bit 0 SSE, bit 1 SF; arch/<arch>/vm.c says). -L4_EINVAL as vm_guest_operand, or
+ * architecture's syndrome names it (arm64 SRT 0..31; x86-64 the x86 encoding 0..15, 16 an
+ * immediate; VM_REG_DEFAULT: the layout's data register, as vm_guest_operand) and the
+ * architecture's extra syndrome bits `info` (arm64: bit 0 SSE, bit 1 SF; x86-64: the
+ * instruction's length; arch/<arch>/vm.c says). -L4_EINVAL as vm_guest_operand, or
  * for a register above 31 other than VM_REG_DEFAULT. */
 int vm_guest_syndrome(kernel_t *k, kobj_id_t thread, uint32_t size, uint64_t value,
                       uint32_t reg, uint32_t info);

@@ -195,6 +195,7 @@ void thread_abandon_kcalls(struct thread *t)
         pf_restore(t);
     if (t->exc.active) {
         kcall_return(t, &t->exc.borrowed);
+        memcpy(t->utcb, t->exc.saved_mr, sizeof t->exc.saved_mr);
         t->exc.active = 0;
     }
 }

@@ -124,6 +124,9 @@ struct thread {
     struct exc_state {
         uint32_t active;
         struct borrowed borrowed;
+        /* the MRs the frame overlays: Fiasco sends the frame from the trap state and
+         * leaves the thread's UTCB as it was, so they are put back when it is over */
+        uint64_t saved_mr[ARCH_EXC_REGS_WORDS];
     } exc;
 
     /* thread operations beyond control and ex_regs (thread_ops.c) */
@@ -136,8 +139,6 @@ struct thread {
     uint32_t alien_after;      /* the call allowed is running: the second exception is due */
     uint32_t alien_told;       /* 1 before, 2 after the call: an alien exception is told */
     uint64_t alien_result[2];  /* the allowed call's result tag and label, while told */
-    uint64_t alien_mrs[48];    /* the MRs the exception message overlays, put back after:
-                                  in Fiasco the frame comes from the trap state, not them */
 
     /* registers (ex_regs) and exception/pager selectors */
     uint64_t ip, sp, flags;

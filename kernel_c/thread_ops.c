@@ -124,9 +124,7 @@ static int alien_exception(kernel_t *k, struct thread *t, unsigned after,
                            const uint64_t *regs, unsigned nregs)
 {
     const struct exc_layout *l = arch_exc_layout();
-    _Static_assert(sizeof t->alien_mrs / sizeof t->alien_mrs[0] >= 41, "l4_exc_regs_t words");
     t->alien_told = after + 1;
-    memcpy(t->alien_mrs, t->utcb, l->words * sizeof t->utcb[0]);
     if (!cspace_sel_obj(k, t->task, t->exc_handler)) {   /* Fiasco: blocks on itself */
         wait_on_self(k, t);
         return SYS_SUSPEND;
@@ -175,7 +173,6 @@ int thread_alien_done(kernel_t *k, kobj_id_t thread, struct exc_result *exc,
     t->alien_told = 0;
     const struct exc_layout *l = arch_exc_layout();
     if (!t->exc.active) {                        /* it waited on itself and was cancelled */
-        memcpy(t->utcb, t->alien_mrs, l->words * sizeof t->utcb[0]);
         *exc = (struct exc_result){ .handled = 0, .ip_changed = 0, .ip = t->ip };
         res->tag = t->alien_result[0];
         res->label = t->alien_result[1];
@@ -192,8 +189,7 @@ int thread_alien_done(kernel_t *k, kobj_id_t thread, struct exc_result *exc,
     if (!after && full)                          /* the handler set the call's registers */
         for (unsigned i = 0; i < 4; i++)
             call[i] = t->utcb[l->sys_regs[i]];
-    thread_exception_done(k, thread, exc);
-    memcpy(t->utcb, t->alien_mrs, l->words * sizeof t->utcb[0]);   /* the call's MRs */
+    thread_exception_done(k, thread, exc);      /* the call's MRs back, too */
     return 0;
 }
 

@@ -4,18 +4,45 @@
 Everything else reaches C through here: `load(arch)` gives the (ffi, lib) pair of one
 architecture's build (`load(arch, "wfq")` its WFQ build), `abi()` the lib whose ABI
 constants the arch-neutral modules read at import time (the generic ABI header is the same
-in every build; tests check they agree).
+in every build; tests check they agree). With PYL4RE_CORE_DIR set, the extensions found
+in that folder are loaded instead of the package's own (another build of the same
+sources: the coverage build of `pyl4re fuzz --coverage`).
 """
 import importlib
+import importlib.machinery
+import importlib.util
+import os
+import sys
 
 ARCHES = ("x86_64", "arm64", "mips64")
 SCHEDS = ("fp", "wfq")           # fixed priority (the default), weighted fair queueing
 
 _loaded = {}
 
+# A folder of extension modules of another build that take precedence over the package's
+# own (`pyl4re fuzz --coverage` runs itself again with the coverage build's, see
+# pyl4re/fuzz/coverage.py); the Python code stays the package's.
+CORE_DIR = os.environ.get("PYL4RE_CORE_DIR")
+
 
 def _module(arch, sched):
     return f"pyl4re._core_{arch}" + ("" if sched == "fp" else f"_{sched}")
+
+
+def _import(name):
+    """The extension module `name`, from CORE_DIR if that folder has it."""
+    if name in sys.modules or not CORE_DIR:
+        return importlib.import_module(name)
+    base = name.rpartition(".")[2]
+    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+        path = os.path.join(CORE_DIR, base + suffix)
+        if os.path.exists(path):
+            spec = importlib.util.spec_from_file_location(name, path)
+            mod = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(mod)
+            sys.modules[name] = mod
+            return mod
+    return importlib.import_module(name)
 
 
 def load(arch, sched="fp"):
@@ -28,7 +55,7 @@ def load(arch, sched="fp"):
     key = arch if sched == "fp" else (arch, sched)
     if key not in _loaded:
         try:
-            mod = importlib.import_module(_module(arch, sched))
+            mod = _import(_module(arch, sched))
         except ImportError as e:
             if sched != "fp":
                 raise ValueError(f"the {sched} scheduler build of {arch!r} was not made; "
@@ -58,7 +85,7 @@ def available_arches():
     found = []
     for arch in ARCHES:
         try:
-            load(arch) if arch in _loaded else importlib.import_module(f"pyl4re._core_{arch}")
+            load(arch) if arch in _loaded else _import(_module(arch, "fp"))
         except ImportError:
             continue
         found.append(arch)

@@ -5,7 +5,8 @@ Capability fields are selectors (index << 12), as in L4Re; `first_free_cap` is a
 `utcb_area` an fpage and `first_free_utcb` an address, as the L4Re fields are.
 `env.cap_alloc()` hands out the free slots from `first_free_cap` on as selectors, as
 `l4re_util_cap_alloc` does, so a µApp never shifts indices by hand; every thread of the
-task shares the one allocator.
+task shares the one allocator. `env.utcb_alloc()` hands out the UTCB slots after
+`first_free_utcb` for more threads of the task (Kernel.start_thread takes them there too).
 """
 import heapq
 from dataclasses import dataclass, field
@@ -62,11 +63,25 @@ class Env:
     first_free_utcb: int = 0
     first_free_cap: int = 0                       # an index, as in l4re_env_t
     kip: int = _lib.KIP_VA                        # the kernel info page, read-only
+    utcb_size: int = 0                            # the architecture's UTCB size
     _caps_free: CapAlloc = field(default=None, repr=False, compare=False)
+    _utcb_next: list = field(default=None, repr=False, compare=False)
 
     def __post_init__(self):
         if self._caps_free is None:
             object.__setattr__(self, "_caps_free", CapAlloc(self.first_free_cap))
+        object.__setattr__(self, "_utcb_next", [self.first_free_utcb])
+
+    def utcb_alloc(self):
+        """The address of the next free UTCB of the task's area, for another thread
+        (the harness's start_thread and the task's own threads share it); ValueError
+        when the area is full."""
+        va, area = self._utcb_next[0], self.utcb_area.raw
+        if not self.utcb_size or \
+                va + self.utcb_size > (area & ~0xFFF) + (1 << ((area >> 6) & 0x3F)):
+            raise ValueError("the task has no free UTCB left")
+        self._utcb_next[0] = va + self.utcb_size
+        return va
 
     @property
     def main_thread(self):

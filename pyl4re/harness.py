@@ -113,7 +113,6 @@ class Harness:
         self.next_root = ROOT_FIRST_FREE
         self.names = {}                           # thread id -> name
         self.task_names = {}                      # task id -> name
-        self.next_utcb = {}                       # task id -> next free UTCB address
         self.next_sigma0_owner = 12               # sigma0 gate owners (user-level §1.4)
         self.sigma0_owners = {}                   # owner id -> name of the task it pages
         self._error_count = kernel._ffi.new("struct error_info *")   # reused by every run
@@ -211,8 +210,9 @@ class Harness:
             self._give(task_id, index, cap.index, cap.rights, cap.attrs)
             named[cname] = index << _lib.L4_CAP_SHIFT
             index += 1
-        env = Env(caps=named, utcb_area=area, first_free_utcb=base + k.arch_info["utcb_size"],
-                  first_free_cap=index)
+        utcb_size = k.arch_info["utcb_size"]
+        env = Env(caps=named, utcb_area=area, first_free_utcb=base + utcb_size,
+                  first_free_cap=index, utcb_size=utcb_size)
         thread_slot, thread_id = self._new_thread(task_id, base, name, prio, cpu, ip,
                                                   env if python else None)
         rws = R | W | S
@@ -235,11 +235,10 @@ class Harness:
         _args.text(name, "the thread's name")
         _takes_no_arguments(fn, "start_thread(fn)")
         self._check_placement(prio, cpu)
-        va = self.next_utcb.get(task.task.id, task.env.first_free_utcb)
-        area = task.env.utcb_area.raw
-        if va + k.arch_info["utcb_size"] > (area & ~0xFFF) + (1 << ((area >> 6) & 0x3F)):
-            raise ValueError(f"task {task.name!r} has no free UTCB left")
-        self.next_utcb[task.task.id] = va + k.arch_info["utcb_size"]
+        try:
+            va = task.env.utcb_alloc()
+        except ValueError:
+            raise ValueError(f"task {task.name!r} has no free UTCB left") from None
         ip = kernel_entry(k._code, k._code_ips, fn)
         _, thread_id = self._new_thread(task.task.id, va, name, prio, cpu, ip)
         return thread_id

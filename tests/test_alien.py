@@ -74,6 +74,16 @@ async def call_echo(env, value=41):
     return l4_msgtag_label(tag), int(u.mr[0])
 
 
+def mover(arch, code):
+    """A handler policy that answers the exception with the thread moved to `code`."""
+    lay = LAYOUT[arch]
+
+    def move(n, mr):
+        mr[lay["ip"]] = pyl4re.entry(code)
+        return l4_msgtag(0, lay["words"], 0, 0)
+    return move
+
+
 def allow(n, mr):
     return l4_msgtag(L4_PROTO_ALLOW_SYSCALL, 0, 0, 0)
 
@@ -182,15 +192,11 @@ def test_a_full_reply_before_the_call_changes_its_arguments(arch):
 
 
 def test_the_handler_moves_the_thread_instead(arch):
-    lay = LAYOUT[arch]
     log, ran = [], []
 
     async def elsewhere():
         return "moved"
-
-    def move(n, mr):
-        mr[lay["ip"]] = pyl4re.entry(elsewhere)
-        return l4_msgtag(0, lay["words"], 0, 0)
+    move = mover(arch, elsewhere)
 
     async def alien(env):
         ran.append(await call_echo(env))
@@ -292,14 +298,10 @@ def test_control_sets_and_clears_the_alien_state(arch):
 
 def test_an_aliens_page_fault_goes_to_its_handler_not_its_pager(arch):
     log = []
-    lay = LAYOUT[arch]
 
     async def elsewhere():
         return "handled"
-
-    def move(n, mr):
-        mr[lay["ip"]] = pyl4re.entry(elsewhere)
-        return l4_msgtag(0, lay["words"], 0, 0)
+    move = mover(arch, elsewhere)
 
     async def alien(env):
         return await pyl4re.mem.load(0x40000000)      # nothing mapped; sigma0 would map it

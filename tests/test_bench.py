@@ -25,6 +25,19 @@ def test_bench_quick_writes_every_figure(tmp_path, capsys):
     assert data["machine"]["description"]
     out = capsys.readouterr().out
     assert "C IPC round trip <= 10x the C floor" in out and "asyncio.Queue" in out
+    from pyl4re.bench.guest_cases import GUEST_CASES
+    assert set(data["guest"]) == set(_core.available_arches())
+    for arch, figures in data["guest"].items():      # guest machine code, or why not
+        if "skipped" in figures:
+            assert f"  {arch}: not measured: {figures['skipped']}" in out
+            continue
+        for case in GUEST_CASES:
+            c = figures[case.key]
+            assert 0 < c["min_ns"] <= c["median_ns"] <= c["max_ns"] and c["virtual_ns"] > 0
+            assert case.label in out
+        assert figures["guest_instructions"]["virtual_ns"] >= figures["insn_ns"]
+    if "arm64" in data["guest"]:
+        assert "skipped" not in data["guest"]["arm64"]
     for t in data["targets"]:
         assert t["holds"] in (True, False, None) and t["name"] in out
 

@@ -275,3 +275,28 @@ def test_vmm_virtqueue_round_trips_deliver_every_64_byte_line(arch, monkeypatch)
     case, = [c for c in CASES if c.key == "vmm_virtqueue_round_trip"]
     host_ns, virt_ns = case.run(arch, 20)
     assert host_ns > 0 and virt_ns > 0
+
+
+# ---- guest machine code (pyl4re.bench.guest_cases)
+
+def test_guest_cases_run_their_instructions_and_mmio_exits_or_say_why_not(arch):
+    from pyl4re.bench import guest_cases
+    cpu, why = guest_cases.guest_cpu(arch)
+    if cpu is None:
+        assert why and arch not in guest_cases.available()
+        with pytest.raises(ValueError, match="no guest machine code"):
+            guest_cases.spin_system(arch, 100)
+        return
+    s = guest_cases.spin_system(arch, 4_000)             # 1000 iterations of 4
+    res = s.k.run()
+    m, vmm = s.tasks["machine"], s.tasks["monitor"]
+    assert res.exited == {"vmm": ("shutdown", 0)} and m.stopped is None
+    assert s.done() == m.instructions >= 4_000 and m.instructions < 4_100
+    assert dict(m.exits) == {"page": 1, "hypercall": 1}    # it never left the CPU
+    assert s.start is not None and s.start[0] == 0         # timed from the guest's start
+    s = guest_cases.mmio_system(arch, 100)                 # 50 loads and 50 stores
+    res = s.k.run()
+    m, vmm = s.tasks["machine"], s.tasks["monitor"]
+    assert res.exited == {"vmm": ("shutdown", 0)}          # every load read "virt"
+    assert s.done() == vmm.exits["mmio"] == 100
+    s.k.check_invariants()

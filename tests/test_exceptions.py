@@ -65,6 +65,25 @@ def test_a_trap_reaches_the_handler_with_the_arch_layout(arch):
     assert ip == f.thread.ip and trap == 13
 
 
+def test_the_thread_finds_its_message_registers_as_it_left_them(arch):
+    # Fiasco sends the exception frame from the trap state and writes the handler's
+    # reply back into it: the trapping thread's UTCB is not the message buffer.
+    log = []
+    words = LAYOUT[arch][0]
+
+    async def faulty(env):
+        u = l4_utcb()
+        for i in range(words + 2):
+            u.mr[i] = 0x1000 + i
+        await pyl4re.trap(13, 0)
+        return [int(u.mr[i]) for i in range(words + 2)]
+
+    k, f = setup(arch, faulty, log=log)
+    res = k.run()
+    assert len(log) == 1
+    assert res.exited["faulty"] == [0x1000 + i for i in range(words + 2)]
+
+
 def test_the_handler_moves_the_thread(arch):
     log = []
 

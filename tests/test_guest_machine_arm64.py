@@ -7,13 +7,18 @@ import sys
 
 import pytest
 
-from pyl4re import Kernel, trace
+from pyl4re import Kernel, mem, trace
 from pyl4re.guest import images
 from pyl4re.guest.cpu_arm64 import Arm64
 from pyl4re.guest.machine import Machine
 from pyl4re.vmm.block import Block
 from pyl4re.vmm.console import Console
-from pyl4re.vmm.vmm import Device, VmConfig, Vmm
+from pyl4re.l4sys import (
+    L4_BASE_TASK_CAP, L4_CAP_SHIFT, L4_FP_ALL_SPACES, L4_FPAGE_RWX, l4_error,
+    l4_factory_create_irq, l4_fpage, l4_icu_bind, l4_ipc_sleep, l4_map_control,
+    l4_rcv_ep_bind_thread, l4_task_map, l4_task_unmap, l4_timeout_from_us,
+)
+from pyl4re.vmm.vmm import VM_CAP, Device, VmConfig, Vmm
 
 RAM, CON, BLK = 0x4000_0000, 0x2000_0000, 0x2000_1000
 EXPECTED = ["Hello from the guest", "block: sector 1 written and read back",
@@ -147,3 +152,163 @@ def test_a_spinning_guest_is_bounded_and_its_time_is_virtual():
     assert "30000 instructions" in m.stopped and f"{RAM:#x}" in m.stopped
     assert m.instructions == 30_000
     assert k.now_ns >= 30_000 * Arm64.INSN_NS
+
+
+def words(*insns):
+    return b"".join(i.to_bytes(4, "little") for i in insns)
+
+
+def patched(name, count):
+    """Test guest `name` with its loop count (image bytes 8..15; 0: forever)."""
+    image = bytearray(images.build("arm64", name))
+    image[8:16] = count.to_bytes(8, "little")
+    return bytes(image)
+
+
+def test_an_undefined_instruction_enters_the_guests_sync_vector():
+    m = Machine(Arm64, images.build("arm64", "undef"), load_gpa=RAM)
+    _, result, vmm, _ = boot(m)
+    # The handler at VBAR_EL1 + 0x200 saw ESR_EL1 = EC 0 (unknown), IL, and ELR_EL1 = the
+    # UDF; its ERET came back to EL1h with DAIF masked: the code is that ESR
+    assert result == ("shutdown", 1 << 25), m.stopped
+    assert m.stopped is None and vmm.exits["hypercall"] == 1      # no exit for the UDF
+
+
+# ---- the VMM's timer, unmapping, code writes ---------------------------------------------
+
+TIMER_LINE, TIMER_LABEL, PERIOD = 9, 0x90, 7_000
+
+
+def spin_under_the_vmm(timer, budget=300_000):
+    """The spin guest looping forever (count 0) until its budget; with `timer`, an Irq
+    bound to the VMM's thread gets an edge every PERIOD ns from 40 us on. (kernel, result,
+    vmm, machine, the pulses' times)."""
+    m = Machine(Arm64, patched("spin", 0), load_gpa=RAM, max_instructions=budget)
+    k = Kernel(arch="arm64", memory=32 << 20, trace_size=1 << 14)
+    vmm = Vmm("arm64", VmConfig(tag="vm-1", ram_base=RAM, program=m.program))
+
+    async def main(env):                      # the VMM µApp, with its timer
+        irq = env.cap_alloc()
+        assert l4_error(await l4_factory_create_irq(env.factory, irq)) == 0
+        assert l4_error(await l4_rcv_ep_bind_thread(irq, env.thread, TIMER_LABEL)) == 0
+        assert l4_error(await l4_icu_bind(env.icu, TIMER_LINE, irq)) == 0
+        return await vmm.main(env)
+    k.start_task(main if timer else vmm.main, name="vm-1")
+    pulses = [40_000 + PERIOD * i for i in range(100)] if timer else []
+    line = k.hw.irq_line(TIMER_LINE)
+    for t in pulses:
+        k.hw.at(t, line.pulse)
+    return k, k.run().exited["vm-1"], vmm, m, pulses
+
+
+def guest_stretch(k):
+    """(ns from the guest's first instruction to its stop exit, the irq exits' times)."""
+    recs = [r for r in trace.records(k) if r.kind in ("vm_entry", "vm_exit")]
+    miss = [i for i, r in enumerate(recs) if r.kind == "vm_exit" and r.fields["gpa"] == RAM]
+    code = [r.time_ns for r in recs[miss[0]:] if r.kind == "vm_entry"]    # its code mapped
+    stop = [r.time_ns for r in recs if r.kind == "vm_exit" and r.fields["reason"] == "fault"]
+    irqs = [r.time_ns for r in recs if r.kind == "vm_exit" and r.fields["reason"] == "irq"]
+    return stop[-1] - code[0], irqs
+
+
+def test_the_vmms_timer_preempts_a_guest_that_loops_forever():
+    k0, quiet, _, m0, _ = spin_under_the_vmm(timer=False)
+    k, result, vmm, m, pulses = spin_under_the_vmm(timer=True)
+    for res, machine in ((quiet, m0), (result, m)):
+        assert res == "guest stopped: fault"                    # it never ends by itself
+        assert "300000 instructions" in machine.stopped and machine.instructions == 300_000
+    alone, none = guest_stretch(k0)
+    stretch, irqs = guest_stretch(k)
+    assert none == [] and vmm.exits["irq"] == len(irqs) > 30
+    # Each edge cuts the guest at once, inside a 20 000-instruction slice (20 us): every
+    # irq exit follows its edge by the same few hundred ns, PERIOD apart
+    assert len({t - p for t, p in zip(irqs, pulses)}) == 1 and 0 <= irqs[0] - pulses[0] < 1000
+    assert irqs[-1] < k.now_ns and len(irqs) == sum(p < irqs[-1] for p in pulses)
+    # Virtual time: INSN_NS per instruction, and each preemption costs the same exit and
+    # re-entry on top
+    assert 300_000 * Arm64.INSN_NS <= alone < 300_000 * Arm64.INSN_NS + 1000
+    per_exit, rest = divmod(stretch - alone, len(irqs))
+    assert rest == 0 and 0 < per_exit < 2000
+
+
+WATCHED = RAM + 0x2000               # the word poll.S polls
+POLL_BRANCH = 0x10                   # its poll loop's branch (cbz x2, loop)
+
+
+def poll_with(meddle):
+    """poll.S under the VMM; at 200 us a second thread of the VMM's task (priority 2)
+    runs `await meddle(vmm, vm_cap, seen)`. (result, vmm, machine, seen)."""
+    m = Machine(Arm64, images.build("arm64", "poll"), load_gpa=RAM,
+                max_instructions=2_000_000)
+    k = Kernel(arch="arm64", memory=32 << 20, trace_size=1 << 14)
+    vmm = Vmm("arm64", VmConfig(tag="vm-1", ram_base=RAM, program=m.program))
+    h = k.start_task(vmm.main, name="vm-1")
+    seen = {}
+
+    async def meddler():
+        await l4_ipc_sleep(l4_timeout_from_us(200))
+        seen.update(at=k.now_ns, page=m.exits["page"], ram=vmm.exits["ram"])
+        await meddle(vmm, VM_CAP << L4_CAP_SHIFT, seen)
+    k.start_thread(h, meddler, "meddler", prio=2)
+    result = k.run().exited["vm-1"]
+    seen["stage2"] = [r.fields["gpa"] for r in trace.records(k) if r.kind == "vm_exit"
+                      and r.fields["reason"] == "stage2" and r.time_ns > seen["at"]]
+    return result, vmm, m, seen
+
+
+def test_a_page_the_vmm_unmaps_is_a_stage2_exit_again():
+    async def unmap(vmm, vm, seen):
+        await l4_task_unmap(vm, l4_fpage(WATCHED, 12, L4_FPAGE_RWX), L4_FP_ALL_SPACES)
+        await mem.write(vmm.ram + WATCHED - RAM, (5).to_bytes(8, "little"))
+    result, vmm, m, seen = poll_with(unmap)
+    assert result == ("shutdown", 5), m.stopped
+    assert seen["ram"] == 2 and vmm.exits["ram"] == 3          # the code page, the word's
+    assert seen["stage2"] == [WATCHED]      # its next load: the VMM's stage-2 exit again
+    assert m.exits["page"] > seen["page"]
+
+
+def test_a_page_the_vmm_remaps_reads_the_new_frame_not_the_old():
+    async def remap(vmm, vm, seen):
+        other = vmm.ram + 0x5000                             # another page of ours
+        await mem.write(other, (0x1234).to_bytes(8, "little"))
+        await l4_task_unmap(vm, l4_fpage(WATCHED, 12, L4_FPAGE_RWX), L4_FP_ALL_SPACES)
+        assert l4_error(await l4_task_map(vm, L4_BASE_TASK_CAP,
+                                          l4_fpage(other, 12, L4_FPAGE_RWX),
+                                          l4_map_control(WATCHED, 0, 0))) == 0
+    result, vmm, m, seen = poll_with(remap)
+    # Unicorn let go of the old frame (still 0): the guest read 0x1234 from the new one
+    assert result == ("shutdown", 0x1234), m.stopped
+    assert seen["stage2"] == [] and vmm.exits["ram"] == 2    # mapped by us: no VMM exit
+    assert m.exits["page"] > seen["page"]                    # but a walk again
+
+
+def test_a_host_write_to_the_guests_code_frame_is_what_the_guest_runs():
+    async def patch(vmm, vm, seen):         # as a device's DMA or a loader would write it
+        await mem.write(vmm.ram + POLL_BRANCH, words(0xD28000E2))   # mov x2, #7
+    result, _, m, _ = poll_with(patch)
+    assert result == ("shutdown", 7), m.stopped
+
+
+def test_the_guest_runs_the_code_it_wrote_after_an_isb():
+    # adr x1, 1f; ldr w2, 2f; str w2, [x1]; isb; 1: mov x1, #1; mov x0, #0x5d; hvc #0;
+    # 2: (mov x1, #42)
+    m = Machine(Arm64, words(0x10000081, 0x180000C2, 0xB9000022, 0xD5033FDF, 0xD2800021,
+                             0xD2800BA0, 0xD4000002, 0xD2800541), load_gpa=RAM)
+    _, result, _, _ = boot(m)
+    assert result == ("shutdown", 42), m.stopped
+
+
+def test_a_jump_outside_ram_is_the_vmms_stage2_fault():
+    # ldr x1, 1f; br x1; 1: .quad 0x90000000
+    m = Machine(Arm64, words(0x58000041, 0xD61F0020) + (0x9000_0000).to_bytes(8, "little"),
+                load_gpa=RAM)
+    _, result, vmm, _ = boot(m)
+    assert result == "guest fault at 0x90000000" and m.instructions == 2
+
+
+def test_a_jump_into_a_device_window_stops_the_vm_with_the_reason():
+    m = Machine(Arm64, words(0x58000041, 0xD61F0020) + CON.to_bytes(8, "little"),
+                load_gpa=RAM)
+    _, result, _, _ = boot(m)
+    assert result == "guest stopped: fault"
+    assert m.stopped.startswith(f"the VMM emulated an instruction fetch at {CON:#x}")

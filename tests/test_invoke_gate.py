@@ -178,6 +178,37 @@ def test_dec_refcnt_lowers_the_counted_references(arch):
     assert k.object(h.task.cap(CapIndex(SCRATCH)).object_id).info().counted_refs == 5
 
 
+def test_dec_refcnt_moves_a_signed_word_as_fiasco_does(arch):
+    """Fiasco's count is a signed machine word (Kobject_mappable::dec_cap_refcnt): a diff
+    of any size moves it, below 0 and past 2^32 without a bound, wrapping at 2^64; the
+    reply's MR0 is the new count. Nothing dies by dec_refcnt; a count at 0 or below stays
+    below through unmaps, and one raised back to 1 dies with its last capability."""
+    async def main(env):
+        u = l4_utcb()
+        ok(await l4_factory_create_gate(env.factory, GATE, L4_INVALID_CAP, 0))
+        await copy(env, GATE, sel(5), L4_CAP_FPAGE_RWS)            # two counted references
+        out = []
+        for diff in (-(1 << 40), 1 << 40, 5, -(1 << 63), -(1 << 63), 1):
+            tag = await l4_kobject_dec_refcnt(GATE, diff)
+            word = int(u.mr[0])
+            out.append((l4_error(tag, u), word - (1 << 64) if word >> 63 else word))
+        return out
+
+    k, h, res = run_main(arch, main)
+    assert res.exited["main"] == [(0, 2 + (1 << 40)), (0, 2), (0, -3), (0, (1 << 63) - 3),
+                                  (0, -3), (0, -4)]
+    gate = k.object(h.task.cap(CapIndex(SCRATCH)).object_id)
+    k.check_invariants()                         # the audit allows for dec_refcnt's moves
+    h.task.delete(CapIndex(SCRATCH + 5))         # a counted reference goes: -4 -> -5
+    assert gate.alive and gate.info().counted_refs == -5
+    k.check_invariants()
+    out = k._ffi.new("int64_t *")
+    assert k._lib.kobj_dec_refcnt(k._k, [gate.id], -6, out) == 0 and out[0] == 1
+    h.task.delete(CapIndex(SCRATCH))             # 1 -> 0: this put kills it
+    assert not gate.alive
+    k.check_invariants()
+
+
 @pytest.mark.parametrize("mrs, words, want", [
     ([0, 1], 1, -L4_EINVAL),            # dec_refcnt without its diff
     ([1], 1, -L4_ENOSYS),               # REGISTER_IRQ: no kernel implementation

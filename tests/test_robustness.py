@@ -550,3 +550,37 @@ def test_random_ipc_with_deaths_keeps_the_kernel_consistent(arch, seed):
     assert not res.failed, res.failed
     assert k.run(raise_errors=False).reason in ("idle", "limit")
     k.check_invariants()
+
+
+def test_threads_a_task_starts_itself_and_the_harness_starts_get_distinct_utcbs(arch):
+    # Env.utcb_alloc is the one allocator of a task's UTCB area: a µApp's own
+    # start_thread (pyl4re.l4re.thread) and Kernel.start_thread share it.
+    from pyl4re.l4re.thread import start_thread
+    from pyl4re.l4sys import l4_utcb
+    k = Kernel(arch=arch, memory=16 << 20)
+    seen = {}
+
+    async def worker():
+        seen["worker"] = l4_utcb().va
+        return "worker done"
+
+    async def main(env):
+        seen["main"] = l4_utcb().va
+        await start_thread(env, worker, prio=2)
+        return "main done"
+
+    async def helper():
+        seen["helper"] = l4_utcb().va
+    h = k.start_task(main, name="t")
+    k.start_thread(h, helper, "helper")
+    res = k.run()
+    assert res.exited["t"] == "main done" and "worker done" in res.exited.values()
+    assert len(set(seen.values())) == 3, seen
+    while True:                                     # the area runs out: a clear error
+        try:
+            h.env.utcb_alloc()
+        except ValueError as e:
+            assert "no free UTCB" in str(e)
+            break
+    with pytest.raises(ValueError, match="no free UTCB"):
+        k.start_thread(h, helper, "one more")

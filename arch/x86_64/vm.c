@@ -12,6 +12,14 @@
  * rights there; guest-physical address 0x2400), VMCALL 18, HLT 12, external interrupt 1,
  * triple fault 2 (a guest program that cannot go on).
  *
+ * An EPT violation with a decoded access (the model's; the SDM leaves the instruction
+ * information undefined there) has in 0x440E bits 1:0 log2(size), bit 2 "decoded", bits
+ * 6:3 the register in the x86 encoding (rax 0 .. r15 15), bit 7 "the store's operand is an
+ * immediate" (its value in the software field 0x688A), and in 0x440C the instruction's
+ * length: 3 for a guest program's access (register rax), the decoder's for machine code
+ * (pyl4re/guest/cpu_x86_64.py: struct vm_access reg = the x86 number or 16, info = the
+ * length).
+ *
  * The guest's own paging (CR0.PG in IA-32e mode: 4-level, CR3 the PML4's guest-physical
  * address; SDM vol. 3 4.5) is walked in the stage-1 format of paging.c. The guest is its
  * kernel (CPL0: no segment state is modelled): reads need P, writes W at every level when
@@ -45,6 +53,7 @@ enum vmx_field {
     VMX_GUEST_CR0 = 0x6800, VMX_GUEST_CR3 = 0x6802, VMX_GUEST_CR4 = 0x6804,
     VMX_GUEST_RSP = 0x681C, VMX_GUEST_RIP = 0x681E, VMX_GUEST_RFLAGS = 0x6820,
     VMX_SW_GUEST_CR2 = 0x6880,                 /* l4sys: a software-only field */
+    VMX_SW_EXIT_IMM = 0x688A,                  /* the model's: a decoded store's immediate */
 };
 #define CR0_PG 0x80000000u
 #define RFLAGS_RESERVED ((1u << 3) | (1u << 5) | (1u << 15) | 0xFFC00000u)
@@ -59,7 +68,12 @@ enum {
     EXIT_VMCALL = 18, EXIT_EPT_VIOLATION = 48,
     R_RAX = 15, R_RBX = 12, R_RCX = 14, R_RDX = 13, R_TRAPNO = 16, R_ERR = 17, R_IP = 18,
     R_FLAGS = 20, R_SP = 21,
+    X86_REG_IMM = 16,                          /* a syndrome's "register": an immediate */
+    INFO_IMM = 1u << 7,                        /* the instruction information's flag */
 };
+/* The r word of each general register in the x86 encoding (rax 0, rcx 1, ..., r15 15):
+ * l4_vcpu_regs_t's l4_exc_regs_t order (r15 first, pfa where a pusha frame has rsp). */
+static const uint8_t x86_word[16] = { 15, 14, 13, 12, 21, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0 };
 /* VMX capability MSR values the infos offer (IA32_VMX_*; l4_vm_vmx_vcpu_infos_t.caps). */
 enum { CAP_CR0_FIXED0 = 6, CAP_CR0_FIXED1 = 7, CAP_CR4_FIXED0 = 8, CAP_CR4_FIXED1 = 9,
        CAP_EPT_VPID = 12 };
@@ -179,11 +193,20 @@ uint64_t arch_vm_exit(uint8_t *area, uint64_t *r, uint32_t exit, const struct vm
             qual |= 1u << 8;                       /* ... and this is its translation */
         wr(area, VMX_GUEST_PHYS, a->gpa);
         wr(area, VMX_GUEST_LINEAR, a->gva_valid ? a->gva : a->gpa);   /* paging off: equal */
-        len = 3;
+        len = a->info ? (a->info & 15) : 3;        /* machine code: the decoded length */
         if (a->size) {                             /* the model's decoded mov (docs/vm.md) */
+            uint32_t reg = a->reg == VM_REG_DEFAULT ? 0 : a->reg;
             info = (uint64_t)(__builtin_ctz(a->size) | 4u);
-            if (a->access & L4_FPAGE_W)
-                r[R_RAX] = a->value;
+            if (reg == X86_REG_IMM)
+                info |= INFO_IMM;
+            else
+                info |= (uint64_t)(reg & 15) << 3;
+            if (a->access & L4_FPAGE_W) {
+                if (a->reg == VM_REG_DEFAULT)      /* a guest program: rax carries it */
+                    r[R_RAX] = a->value;
+                else if (reg == X86_REG_IMM)
+                    wr(area, VMX_SW_EXIT_IMM, a->value);
+            }                                      /* else: it is in its register */
         }
         break;
     case VM_EXIT_HYPERCALL:
@@ -234,11 +257,13 @@ void arch_vm_decode(uint8_t *area, const uint64_t *r, struct vm_exit_desc *out)
         out->gpa = rd(area, VMX_GUEST_PHYS);
         out->write = (qual & 2) != 0;
         out->exec = (qual & 4) != 0;
-        out->reg = R_RAX;
+        out->reg = (info & INFO_IMM) ? R_RAX : x86_word[(info >> 3) & 15];
         if (info & 4)
             out->size = 1u << (info & 3);
-        if (out->write)
-            out->value = r[R_RAX];
+        if (out->write) {
+            uint64_t v = (info & INFO_IMM) ? rd(area, VMX_SW_EXIT_IMM) : r[out->reg];
+            out->value = out->size && out->size < 8 ? v & ((1ull << (8 * out->size)) - 1) : v;
+        }
         break;
     }
     case EXIT_VMCALL:

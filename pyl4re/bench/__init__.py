@@ -17,11 +17,11 @@ import platform
 import sys
 
 from .. import _core
-from . import instructions, references
+from . import guest_cases, instructions, references
 from . import scaling as scaling_mod
 from .ipc_cases import CASES
 from .measure import Progress, measure
-from .report import print_report, targets
+from .report import fmt_ns, print_report, targets
 
 
 def machine():
@@ -56,7 +56,8 @@ def run(quick=False, out=None, arches=None, scaling=False, plot_path=None, count
                               rounds=20_000 if quick else 200_000, repeats=repeats)
     progress = Progress(1 + with_simpy + len(arches) * (2 + len(CASES)) + count
                         + len(arches) * (scaling_mod.steps(quick) if scaling
-                                         else len(alive.tasks)))
+                                         else len(alive.tasks))
+                        + guest_cases.steps(arches))
     results = {"machine": machine(), "quick": quick, "references": {}, "arches": {}}
     refs = results["references"]
     refs["asyncio_queue_round_trip"] = measure(lambda: references.asyncio_queue(py_refs),
@@ -83,6 +84,8 @@ def run(quick=False, out=None, arches=None, scaling=False, plot_path=None, count
     results["instructions"] = instructions.instruction_counts(arches) if count else None
     if count:
         progress.step("instruction counts")
+    results["guest"] = guest_cases.measure_guests(arches, repeats, quick, measure,
+                                                  progress.step)
     results["targets"] = targets(results) + instructions.targets(results["instructions"])
     if scaling:
         results["scaling"] = {arch: scaling_mod.sweep(arch, quick, progress.step)
@@ -95,7 +98,11 @@ def run(quick=False, out=None, arches=None, scaling=False, plot_path=None, count
     results["targets"].sort(key=lambda t: arches.index(t["name"].split(":")[0]))
     progress.close()
     table = scaling_mod.print_table if scaling else scaling_mod.print_tasks
-    print_report(results, CASES, out, more=lambda out: table(results["scaling"], out))
+
+    def more(out):
+        guest_cases.print_guests(results["guest"], out, fmt_ns)
+        table(results["scaling"], out)
+    print_report(results, CASES, out, more=more)
     if scaling:
         if plot_path:
             drawn = scaling_mod.plot(results["scaling"], plot_path)

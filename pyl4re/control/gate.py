@@ -13,6 +13,7 @@ from .invocation import item_object, refuse, reply, signed
 _lib = _core.abi()
 
 S = _lib.L4_CAP_FPAGE_S
+_U64 = (1 << 64) - 1
 
 
 def invoke(inv):
@@ -62,7 +63,8 @@ def _get_info(inv):
 
 
 def _dec_refcnt(inv):
-    """MR1 = signed diff: the counted references drop by it; MR0 = the new count."""
+    """MR1 = signed diff: the counted references drop by it; MR0 = the new count (a signed
+    word: below 0 after a diff larger than the count)."""
     if inv.words < 2:
         return reply(-_lib.L4_EINVAL)
     k = inv.kernel
@@ -70,5 +72,5 @@ def _dec_refcnt(inv):
     rc = k._lib.kobj_dec_refcnt(k._k, [inv.obj], signed(inv.mr(1)), result)
     if rc < 0:
         return reply(rc)
-    inv.utcb.mr[0] = result[0]
+    inv.utcb.mr[0] = result[0] & _U64       # the signed count as a machine word
     return reply(0, 1)

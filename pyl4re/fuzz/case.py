@@ -199,13 +199,13 @@ def _run_kernel(case, stats):
     except KernelInvariantError as e:
         raise Finding(_invariant_kind(e), f"after teardown: {e}") from e
     if k.objects_alive != alive_at_boot:
-        # Two things keep objects alive here as on Fiasco: a count driven to 0 by
+        # Two things keep objects alive here as on Fiasco: a count driven to 0 or below by
         # dec_refcnt, and reference cycles through a task's capability table (a task
         # holding a capability to itself). What such an object holds (a gate its bound
         # thread, a thread its task) stays too. Left-overs with neither root are
         # references the kernel lost.
         left = _objects_since(k, alive_at_boot)
-        if not any(isinstance(o, Task) or not o.info().counted_refs for o in left):
+        if not any(isinstance(o, Task) or o.info().counted_refs <= 0 for o in left):
             raise Finding("leak", f"{len(left)} kernel object(s) outlive every task and "
                                   f"capability that could reach them: {left}")
 

@@ -57,49 +57,51 @@ CREATE_PROTOCOLS = (-11, -12, 0, -15, -18, -20, -16, -17, -17, -25, 7)
 
 def draw(rnd, length):
     """A random program of `length` ops."""
-    ops = []
-    for _ in range(length):
+    return [draw_op(rnd) for _ in range(length)]
+
+
+def draw_op(rnd, op=None):
+    """One random op: of a random kind, or of kind `op` (the mutator's fresh fields)."""
+    if op is None:
         op = rnd.choice(OPS)
         if op == "vcpu" and rnd.random() >= VCPU_SHARE:
             op = "api"
-        if op == "ipc":
-            flags = rnd.choice((1, 2, 3, 6, 7, 15, 8, 4, 0, rnd.randrange(16)))
-            ops.append((op, words.selector(rnd), flags, words.word(rnd), words.label(rnd),
-                        rnd.choice((0, 0, 1, 2, 3, 8, 63, 64)), rnd.choice((0, 0, 0, 1, 2)),
-                        rnd.getrandbits(32), words.timeout(rnd)))
-        elif op == "invoke":
-            ops.append((op, words.selector(rnd), words.label(rnd), rnd.randrange(0, 6),
-                        rnd.getrandbits(32), words.opcode(rnd), rnd.choice((0, 0, 1)),
-                        words.selector(rnd)))
-        elif op == "map":
-            ops.append((op, words.selector(rnd), words.selector(rnd), words.fpage(rnd),
-                        rnd.choice((0, words.word(rnd), words.fpage(rnd) & ~0xFFF | 1))))
-        elif op == "unmap":
-            ops.append((op, words.selector(rnd), words.fpage(rnd),
-                        rnd.choice((0, 0x80000000, words.word(rnd)))))
-        elif op == "create":
-            ops.append((op, words.selector(rnd), rnd.choice(CREATE_PROTOCOLS),
-                        words.selector(rnd), rnd.choice((0, 1, 4096, 1 << 20, words.word(rnd)))))
-        elif op == "delete":
-            ops.append((op, rnd.choice(("delete_obj", "release")), words.selector(rnd)))
-        elif op == "mem":
-            base = rnd.choice(words.MEMORY_BASES + (0, 0xBFF00000, 1 << 47, words.word(rnd)))
-            ops.append((op, rnd.choice(("read", "write", "fetch")),
-                        (base + rnd.randrange(0, 0x20000)) & words.U64, rnd.randrange(1, 9)))
-        elif op == "api":
-            ops.append((op, rnd.randrange(len(API)), words.selector(rnd), words.selector(rnd),
-                        words.word(rnd), words.timeout(rnd)))
-        elif op == "io":
-            ops.append((op, rnd.choice((1, 2, 4)), rnd.choice((0, 1)), words.port(rnd),
-                        rnd.getrandbits(32)))
-        elif op == "vcpu":
-            ops.append((op, rnd.getrandbits(16), words.selector(rnd), words.word(rnd),
-                        words.word(rnd), words.word(rnd), rnd.choice((0, 0, 1))))
-        elif op in ("sleep", "compute"):
-            ops.append((op, rnd.randrange(0, 300)))
-        else:
-            ops.append((op, rnd.choice((0, 3, 6, 13, 14, 0x101, words.word(rnd) & 0xFFFFFFFF))))
-    return ops
+    if op == "ipc":
+        flags = rnd.choice((1, 2, 3, 6, 7, 15, 8, 4, 0, rnd.randrange(16)))
+        return (op, words.selector(rnd), flags, words.word(rnd), words.label(rnd),
+                rnd.choice((0, 0, 1, 2, 3, 8, 63, 64)), rnd.choice((0, 0, 0, 1, 2)),
+                rnd.getrandbits(32), words.timeout(rnd))
+    if op == "invoke":
+        return (op, words.selector(rnd), words.label(rnd), rnd.randrange(0, 6),
+                rnd.getrandbits(32), words.opcode(rnd), rnd.choice((0, 0, 1)),
+                words.selector(rnd))
+    if op == "map":
+        return (op, words.selector(rnd), words.selector(rnd), words.fpage(rnd),
+                rnd.choice((0, words.word(rnd), words.fpage(rnd) & ~0xFFF | 1)))
+    if op == "unmap":
+        return (op, words.selector(rnd), words.fpage(rnd),
+                rnd.choice((0, 0x80000000, words.word(rnd))))
+    if op == "create":
+        return (op, words.selector(rnd), rnd.choice(CREATE_PROTOCOLS),
+                words.selector(rnd), rnd.choice((0, 1, 4096, 1 << 20, words.word(rnd))))
+    if op == "delete":
+        return (op, rnd.choice(("delete_obj", "release")), words.selector(rnd))
+    if op == "mem":
+        base = rnd.choice(words.MEMORY_BASES + (0, 0xBFF00000, 1 << 47, words.word(rnd)))
+        return (op, rnd.choice(("read", "write", "fetch")),
+                (base + rnd.randrange(0, 0x20000)) & words.U64, rnd.randrange(1, 9))
+    if op == "api":
+        return (op, rnd.randrange(len(API)), words.selector(rnd), words.selector(rnd),
+                words.word(rnd), words.timeout(rnd))
+    if op == "io":
+        return (op, rnd.choice((1, 2, 4)), rnd.choice((0, 1)), words.port(rnd),
+                rnd.getrandbits(32))
+    if op == "vcpu":
+        return (op, rnd.getrandbits(16), words.selector(rnd), words.word(rnd),
+                words.word(rnd), words.word(rnd), rnd.choice((0, 0, 1)))
+    if op in ("sleep", "compute"):
+        return (op, rnd.randrange(0, 300))
+    return (op, rnd.choice((0, 3, 6, 13, 14, 0x101, words.word(rnd) & 0xFFFFFFFF)))
 
 
 def _fill(u, n, seed):

@@ -146,7 +146,8 @@ async def _access(gpa, access, size, value, reg=None, info=0):
 
 
 async def load(gpa, size=8):
-    """An unsigned little-endian integer of `size` bytes at guest address `gpa` (guest-physical; guest-virtual when the guest's MMU is on)."""
+    """An unsigned little-endian integer of `size` bytes at guest address `gpa` (guest-
+    physical; guest-virtual when the guest's MMU is on)."""
     gpa, size = _check_gpa(gpa), _check_size(size)
     pa, _ = await _access(gpa, READ, size, 0)
     cur, k = _cur()
@@ -156,7 +157,8 @@ async def load(gpa, size=8):
 
 
 async def store(gpa, value, size=8):
-    """Write `value` as `size` little-endian bytes at guest address `gpa` (guest-physical; guest-virtual when the guest's MMU is on)."""
+    """Write `value` as `size` little-endian bytes at guest address `gpa` (guest-
+    physical; guest-virtual when the guest's MMU is on)."""
     gpa, size = _check_gpa(gpa), _check_size(size)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 1 << 8 * size:
         raise ValueError(f"value must be an int of {size} bytes, not {value!r}")
@@ -167,7 +169,8 @@ async def store(gpa, value, size=8):
 
 
 async def read(gpa, n):
-    """n bytes at guest address `gpa` (guest-physical; guest-virtual when the guest's MMU is on) (a copy, page by page; no MMIO syndrome)."""
+    """n bytes at guest address `gpa` (guest-physical; guest-virtual when the guest's
+    MMU is on): a copy, page by page; no MMIO syndrome."""
     gpa = _check_gpa(gpa)
     if isinstance(n, bool) or not isinstance(n, int) or n < 0:
         raise ValueError(f"a byte count is a non-negative int, not {n!r}")
@@ -183,7 +186,8 @@ async def read(gpa, n):
 
 
 async def write(gpa, data):
-    """Write bytes at guest address `gpa` (guest-physical; guest-virtual when the guest's MMU is on) (page by page; no MMIO syndrome)."""
+    """Write bytes at guest address `gpa` (guest-physical; guest-virtual when the
+    guest's MMU is on), page by page; no MMIO syndrome."""
     gpa = _check_gpa(gpa)
     data = memoryview(bytes(data))
     done = 0

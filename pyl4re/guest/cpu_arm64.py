@@ -11,8 +11,15 @@ boots a Linux image), PSTATE is EL1h with D, A, I, F masked and pc the entry poi
   register-offset forms); then SAS (size), SSE (sign-extending load), SRT (Rt, 31 = xzr),
   SF (64-bit register), WnR. Pairs, writeback forms, SIMD&FP and exclusives get ISV = 0.
 * **Exits.** `HVC #imm16` is the hypercall exit with its immediate; `WFI` the halt exit
-  (WFE executes: nothing to wait for). Any other exception Unicorn reports (UNDEFINED,
-  SVC, BRK, alignment) stops the VM with the instruction named.
+  (WFE executes: nothing to wait for).
+* **Undefined instructions** are the guest's own, as on hardware (an UNDEFINED at EL1 is
+  taken to EL1, not to the hypervisor): the synchronous exception enters VBAR_EL1 +
+  0x200 (from EL1h), + 0x000 (EL1t) or + 0x400 (EL0) with ESR_EL1 = EC 0 (unknown reason),
+  IL set, ELR_EL1 = the instruction's address, SPSR_EL1 = PSTATE and DAIF masked. A guest
+  whose VBAR_EL1 is still 0 has no vector table (its reset value here; architecturally
+  UNKNOWN, so no guest may rely on it): the VM stops with the instruction named, instead
+  of the guest faulting at 0x200. Any other exception Unicorn reports (SVC, BRK,
+  alignment) stops the VM with the instruction named.
 * **Interrupts.** An interrupt is taken as the architecture takes an IRQ to EL1:
   ELR_EL1 = pc, SPSR_EL1 = PSTATE, PSTATE = EL1h with DAIF masked, pc = VBAR_EL1 + 0x280
   (from EL1h), + 0x80 (EL1t) or + 0x480 (EL0); the guest's ERET returns. The GICv3 CPU
@@ -30,6 +37,8 @@ boots a Linux image), PSTATE is EL1h with D, A, I, F masked and pc the entry poi
 * **Cost.** INSN_NS = 1: every instruction is 1 ns of the vCPU's time (a 1 GHz core at
   one instruction per cycle).
 """
+import ctypes
+
 import unicorn
 from unicorn import arm64_const as A
 
@@ -50,6 +59,8 @@ X_REGS = [getattr(A, f"UC_ARM64_REG_X{i}") for i in range(29)] + [A.UC_ARM64_REG
                                                                    A.UC_ARM64_REG_X30]
 SCR_EL3, HCR_EL2 = (3, 6, 1, 1, 0), (3, 4, 1, 1, 0)
 PSTATE_I = 1 << 7
+SYNC, IRQ = 0x000, 0x080                           # vector offsets from the table's quarter
+EC_UNKNOWN, ESR_IL = 0x00, 1 << 25
 HCR_RW, HCR_TWI = 1 << 31, 1 << 13
 MSR_SPSR_EL1_X0 = 0xD5184000                       # msr spsr_el1, x0
 STUB_PAGE = (1 << 44) - 0x1000                     # below Unicorn's 44-bit PARange
@@ -58,6 +69,38 @@ STUB_PAGE = (1 << 44) - 0x1000                     # below Unicorn's 44-bit PARa
 def _sext(v, bits):
     v &= (1 << bits) - 1
     return v - (1 << bits) if v >> (bits - 1) else v
+
+
+class _Registers:
+    """X0..X30 read and written with one batch call of Unicorn's C library each way, into
+    buffers made once: Unicorn's Python reg_read/reg_write cost microseconds each, and
+    every exit saves and restores the 31 registers (docs/benchmarks.md, "Guest machine
+    code"). Where the binding lacks its low-level batch call, its public batch API."""
+
+    def __init__(self, uc, regs):
+        self.uc, self.regs, n = uc, list(regs), len(regs)
+        self.ids, self.values = (ctypes.c_int * n)(*regs), (ctypes.c_uint64 * n)()
+        base = ctypes.addressof(self.values)
+        self.ptrs = (ctypes.c_void_p * n)(*(base + 8 * i for i in range(n)))
+        self.n = ctypes.c_int(n)
+        self.fast = hasattr(uc, "_do_reg_read_batch") and hasattr(uc, "_do_reg_write_batch")
+
+    def read(self):
+        if not self.fast:
+            return self.uc.reg_read_batch(self.regs)
+        err = self.uc._do_reg_read_batch(self.ids, self.ptrs, self.n)
+        if err:
+            raise unicorn.UcError(err)
+        return self.values[:]
+
+    def write(self, values):
+        if not self.fast:
+            self.uc.reg_write_batch(list(zip(self.regs, values)))
+            return
+        self.values[:] = values
+        err = self.uc._do_reg_write_batch(self.ids, self.ptrs, self.n)
+        if err:
+            raise unicorn.UcError(err)
 
 
 class Arm64:
@@ -76,6 +119,7 @@ class Arm64:
         self.taking = None                         # the INTID ICC_IAR1 acknowledges
         self._field = m._k._ffi.new("uint64_t *")
         self._mrs = False
+        self._x = _Registers(uc, X_REGS)
         for ins, read in ((A.UC_ARM64_INS_MRS, True), (A.UC_ARM64_INS_MSR, False)):
             uc.hook_add(unicorn.UC_HOOK_INSN, self._sysreg, read, 1, 0, ins)
 
@@ -102,14 +146,11 @@ class Arm64:
         self.uc.reg_write(A.UC_ARM64_REG_PC, pc)
 
     def save(self, r):
-        read = self.uc.reg_read
-        for i, reg in enumerate(X_REGS):
-            r[i] = read(reg)
+        for i, value in enumerate(self._x.read()):
+            r[i] = value
 
     def restore(self, r):
-        write = self.uc.reg_write
-        for i, reg in enumerate(X_REGS):
-            write(reg, int(r[i]))
+        self._x.write([int(r[i]) for i in range(len(X_REGS))])
 
     def _insn(self, pc):
         return int.from_bytes(self.uc.mem_read(pc, 4), "little")
@@ -154,8 +195,15 @@ class Arm64:
         if intno == EXCP_UDEF and insn == WFI:         # trapped by HCR_EL2.TWI
             return Trap("halt", 0, pc + 4)
         if intno == EXCP_UDEF:
-            return Trap("undefined", insn, pc)
+            if not self.uc.reg_read(A.UC_ARM64_REG_VBAR_EL1):
+                return Trap("undefined", insn, pc)     # no vector table: the VM stops
+            self.uc.reg_write(A.UC_ARM64_REG_ESR_EL1, EC_UNKNOWN << 26 | ESR_IL)
+            self._take(SYNC)                           # ELR_EL1 = the instruction
+            return Trap(None, 0, self.pc())
         return Trap(f"exception {intno}", insn, pc)
+
+    def emulator_stopped(self, errno):
+        return None                                # every exception comes through the hook
 
     # ---- interrupts
 
@@ -163,10 +211,17 @@ class Arm64:
         return bool(self.uc.reg_read(A.UC_ARM64_REG_PSTATE) & PSTATE_I)
 
     def deliver(self, vector):
+        self._take(IRQ)
+        self.taking = vector
+
+    def _take(self, kind):
+        """Take an exception of `kind` (SYNC, IRQ) to EL1h as the architecture does:
+        ELR_EL1 = pc, SPSR_EL1 = PSTATE, DAIF masked, pc = VBAR_EL1 + the vector for the
+        state it came from (current EL with SP_EL0 or SP_EL1, or EL0)."""
         uc = self.uc
         pstate = uc.reg_read(A.UC_ARM64_REG_PSTATE)
         el, sp = (pstate >> 2) & 3, pstate & 1
-        offset = 0x480 if el == 0 else 0x280 if sp else 0x80
+        offset = kind + (0x400 if el == 0 else 0x200 if sp else 0)
         uc.reg_write(A.UC_ARM64_REG_ELR_EL1, self.pc())
         if not sp:                                   # SP_EL0 was in use: bank it
             uc.reg_write(A.UC_ARM64_REG_SP_EL0, uc.reg_read(A.UC_ARM64_REG_SP))
@@ -175,7 +230,6 @@ class Arm64:
             uc.reg_write(A.UC_ARM64_REG_SP, uc.reg_read(A.UC_ARM64_REG_SP_EL1))
         self._write_spsr(pstate)
         self.set_pc(uc.reg_read(A.UC_ARM64_REG_VBAR_EL1) + offset)
-        self.taking = vector
 
     def _write_spsr(self, value):
         """SPSR_EL1 has no Unicorn register id (and CP_REG writes of it are no-ops): one

@@ -31,9 +31,15 @@ virtualisation supplies:
   on every run. Timer counters read the model's clock, never the host's.
 * **Bad input.** A truncated image or one for another architecture is a `ValueError` from
   `Machine(...)`; a fetch or access outside what the VMM maps is its stage-2 exit (the
-  VMM decides: uvmm-style, "guest fault at ..."); an undefined instruction or a guest
-  that runs past `max_instructions` stops the VM with `machine.stopped` saying why (the
-  guest program raises `GuestStopped`, the VMM sees the fault exit).
+  VMM decides: uvmm-style, "guest fault at ..."); an undefined instruction is the
+  guest's own exception where the CPU class can enter the guest's vector table (arm64:
+  once VBAR_EL1 is set), else it, a fetch from a window the VMM emulates, or a guest that
+  runs past `max_instructions` stops the VM with `machine.stopped` saying why (the guest
+  program raises `GuestStopped`, the VMM sees the fault exit).
+* **Code the host wrote.** Unicorn retranslates after the guest's own stores to code
+  (on arm64 after the ISB the architecture asks for), not after writes to the frame
+  from outside (the VMM, a device's DMA, another thread): its translated code is dropped
+  (`ctl_flush_tb`) before the guest runs again after every exit and slice.
 
 The per-architecture interface (a class per architecture, `cpu_arm64.Arm64`,
 `cpu_x86_64.X86_64`; `Machine` knows no architecture). Class attributes:
@@ -45,36 +51,54 @@ The per-architecture interface (a class per architecture, `cpu_arm64.Arm64`,
     PAGE        the granule pages are mapped in (4096)
 
 and methods (`uc` the Unicorn instance, `m` the Machine: `m.now_ns()` the model's clock
-for this vCPU, `m.pending` the vectors waiting for delivery, `m.stop(reason)`):
+for this vCPU, `m.pending` the vectors waiting for delivery, `m.mapped` the pages Unicorn
+has (page -> UC_PROT_* bits), `m.last_pc` the address of the last instruction Unicorn
+began (the code hook's), `m.stop(reason)`):
 
     __init__(self, uc, m)   the CPU's fixed state (e.g. EL2 present, traps on) and its
                             own hooks (UC_HOOK_INSN for system registers and timers)
     reset(entry, boot_arg)  the registers a booting kernel finds (arm64: x0 = the DTB's
-                            gpa, PSTATE EL1h with DAIF masked; x86_64: its choice, said
-                            in its module) and pc = entry
+                            gpa, PSTATE EL1h with DAIF masked; x86_64: rsi = the DTB's
+                            gpa, RFLAGS 0x2, 64-bit mode without paging) and pc = entry
     pc() / set_pc(pc)       the guest program counter
     save(r) / restore(r)    the guest's general registers into / out of the vCPU's r
                             words (r supports r[i] = int and int(r[i]); the word numbers
-                            are the architecture's vcpu layout: arm64 x0..x30 = 0..30)
+                            are the architecture's vcpu layout: arm64 x0..x30 = 0..30;
+                            x86_64 l4_exc_regs_t's order, rax 15 .. r15 0, without rsp,
+                            whose word the kernel fills with the thread's own sp)
     decode_access(pc, gpa, size, write, value) -> Access or None
                             the syndrome of the load or store at pc (Unicorn's fault
                             gives gpa, size, direction, a store's value): Access(size,
                             reg, write, value, info, length) with `reg` the register
                             number the architecture's syndrome names (arm64 SRT 0..31,
-                            31 = xzr) and `info` the arch's extra syndrome bits for
-                            arch/<arch>/vm.c (arm64: bit 0 SSE, bit 1 SF); None when
-                            the hardware gives no syndrome (arm64 ISV = 0): the exit
-                            then carries size 0
+                            31 = xzr; x86_64 the x86 encoding, rax 0 .. r15 15, 16 an
+                            immediate) and `info` the arch's extra syndrome bits for
+                            arch/<arch>/vm.c (arm64: bit 0 SSE, bit 1 SF; x86_64: the
+                            instruction's length); None when there is no syndrome
+                            (arm64 ISV = 0; x86_64 an instruction its decoder does not
+                            know): the exit then carries size 0
     complete_load(access)   an emulated access is done: the registers are back from r
                             (the VMM put a load's value into r's word for the register);
                             apply the load's width and extension to it, pc past it
     trap(intno, pc) -> Trap  what Unicorn's interrupt hook reported: Trap(kind, imm,
                             next_pc) with kind "hypercall" (imm its immediate),
-                            "halt", "undefined", or None (ignored, go on at next_pc)
+                            "halt", "undefined", or None (go on at next_pc: ignored,
+                            or an exception the guest takes itself, the CPU class
+                            having entered its vector); any other kind stops the VM
+                            with the kind named
+    emulator_stopped(errno) -> Trap or None   emu_start ended with no hook's event:
+                            `errno` the UcError's (None: it returned, maybe before its
+                            count); the Trap it was (x86_64: VMCALL and UD2 are invalid
+                            instructions to Unicorn, HLT ends emulation quietly), or
+                            None (a count's normal end; otherwise the machine stops)
     irq_masked() -> bool    whether the guest masks interrupts now
-    deliver(vector)         enter the guest's vector table with interrupt `vector`
-                            (arm64: ELR_EL1/SPSR_EL1 saved, DAIF masked, pc = VBAR_EL1 +
-                            the IRQ offset; the guest's ERET returns)
+    deliver(vector) -> None or (gpa, access)   enter the guest's vector table with
+                            interrupt `vector` (arm64: ELR_EL1/SPSR_EL1 saved, DAIF
+                            masked, pc = VBAR_EL1 + the IRQ offset; the guest's ERET
+                            returns; x86_64: the IDT gate, the frame pushed); or, before
+                            changing anything, a guest page it needs that Unicorn does
+                            not have (x86_64: the gate's, the frame's): the machine makes
+                            that access through the nested table and calls it again
     timer_deadline_ns() -> int or None   when the CPU's own timer fires next (model ns)
     timer_vector() -> int or None        the timer's vector while its line is asserted
 
@@ -83,13 +107,18 @@ info)` sets the next access's syndrome (`_access(..., reg=, info=)` calls it);
 `struct vm_access` carries `reg` (VM_REG_DEFAULT = 0x7fffffff: the layout's data
 register, what plain guest programs get) and `info` into `arch_vm_exit`, which composes
 the architecture's exit from them (arch/arm64/vm.c: SRT, SSE, SF; arch/x86_64/vm.c: the
-x86 helper's choice, e.g. the instruction length in `info`). `vm_guest_page(k, thread,
+instruction length from `info`, the register and width in the instruction information,
+an immediate's value in the software field 0x688A). `vm_guest_page(k, thread,
 gpa, out)` is the nested entry (pa, rights, page_shift) and `vm_mapping_epoch(k)` the
 epoch. Hypercall and halt exits go through `pyl4re.guest._exit(why, imm, what)`.
 
 Changes to this interface are noted here.
 * complete_load(access) takes no value (first version: complete_load(access, value)):
   generic code cannot index r by the architecture's register number.
+* x86_64 added: emulator_stopped(errno) (Unicorn reports VMCALL, UD2 and HLT through no
+  hook), deliver() may return a page it needs first (x86 delivery writes guest memory),
+  m.mapped and m.last_pc are part of what a CPU class reads (the STI shadow, the HLT
+  check), and a trap of another kind is named as it is ("exception 3 #BP").
 """
 import io
 import weakref
@@ -173,6 +202,8 @@ class Machine:
         self.instructions, self.exits, self.stopped = 0, Counter(), None
         self.pending = []             # vectors the VMM injected, not yet delivered
         self.mapped = {}              # guest-physical page -> Unicorn permissions
+        self.last_pc = None           # the last instruction Unicorn began
+        self._code_stale = False      # host writes may have changed translated code
 
     # ---- what the CPU classes use
 
@@ -227,6 +258,7 @@ class Machine:
 
     def _on_insn(self, uc, address, size, _):
         self.instructions += 1
+        self.last_pc = address
 
     def _on_fault(self, uc, access, address, size, value, _):
         from unicorn import UC_MEM_FETCH_PROT, UC_MEM_FETCH_UNMAPPED, UC_MEM_WRITE_PROT, \
@@ -258,8 +290,23 @@ class Machine:
             self.mapped.clear()
             self._epoch = epoch
 
+    def _forget_code(self):
+        """Unicorn's translated code is to be dropped before the guest runs again. While
+        the guest was out (an exit, or other threads running in its slice's time) the
+        VMM, a device's DMA or another thread may have written guest RAM through the host
+        frame, which Unicorn does not see (it retranslates after the guest's own stores,
+        not after the host's)."""
+        self._code_stale = True
+
+    def _run_code(self, budget):
+        if self._code_stale:
+            self.uc.ctl_flush_tb()
+            self._code_stale = False
+        self.uc.emu_start(self.cpu.pc(), _NO_END, count=budget)
+
     async def _after_exit(self):
         self._revalidate()
+        self._forget_code()
         self._sync_clock()
 
     async def _slice(self):
@@ -269,7 +316,8 @@ class Machine:
             if vector is None and self.pending:
                 vector = self.pending.pop(0)
             if vector is not None:
-                cpu.deliver(vector)
+                while (need := cpu.deliver(vector)) is not None:
+                    await self._touch(*need)          # a page the delivery writes or reads
                 self.exits["interrupt"] += 1
         budget = min(self.slice if not self.pending else MASKED_SLICE,
                      self.max_instructions - self.instructions)
@@ -284,13 +332,20 @@ class Machine:
         self._event = None
         start = self.instructions
         from unicorn import UcError
+        error = None
         try:
-            self.uc.emu_start(cpu.pc(), _NO_END, count=budget)
+            self._run_code(budget)
         except UcError as e:
-            if self._event is None:
-                self.stop(f"the CPU emulator stopped: {e} at pc {cpu.pc():#x}")
+            error = e
         ran = self.instructions - start
         event, self._event = self._event, None
+        if event is None:                # no hook saw it: did the CPU stop on its own?
+            t = cpu.emulator_stopped(error.errno if error is not None else None)
+            if t is not None:
+                event = ("stopped", t, cpu.pc())
+            elif error is not None or ran < budget:
+                self.stop(f"the CPU emulator stopped: {error or 'before its count'} "
+                          f"at pc {cpu.pc():#x}")
         if ran:                                     # the slice's virtual time
             r = state().r
             cpu.save(r)
@@ -302,6 +357,8 @@ class Machine:
             return
         if event[0] == "fault":
             await self._fault(*event[1:])
+        elif event[0] == "trap":
+            await self._trap(cpu.trap(event[1], event[2]), event[2])
         else:
             await self._trap(event[1], event[2])
 
@@ -319,12 +376,33 @@ class Machine:
         if res is None:                              # the VMM emulated it
             self.exits["mmio"] += 1
             if acc is None:
-                self.stop(f"the VMM emulated an access at {gpa:#x} (pc {pc:#x}) that has "
+                what = "an instruction fetch" if fetch else "an access"
+                self.stop(f"the VMM emulated {what} at {gpa:#x} (pc {pc:#x}) that has "
                           "no syndrome: it cannot be completed")
             cpu.complete_load(acc)
             return
         self.exits["page"] += 1
-        page = gpa - gpa % page_size
+        self._map(gpa - gpa % page_size)
+
+    async def _touch(self, gpa, access):
+        """Make guest-physical `gpa` present in Unicorn with `access` (READ, WRITE) for
+        what the CPU does itself (x86: the IDT gate and the frame of an interrupt): the
+        kernel's walk, a stage-2 exit to the VMM if it misses."""
+        r = state().r
+        self.cpu.save(r)
+        res, _ = await _access(gpa, access, 0, 0)
+        self.cpu.restore(r)
+        await self._after_exit()
+        if res is None:
+            self.stop(f"the VMM emulated an access at {gpa:#x} the CPU made itself "
+                      "(interrupt delivery): it has no instruction to complete")
+        self.exits["page"] += 1
+        self._map(gpa - gpa % self.cpu_class.PAGE)
+
+    def _map(self, page):
+        """Map the nested table's entry for `page` into Unicorn (nothing if gone again:
+        the access faults again)."""
+        page_size = self.cpu_class.PAGE
         lib, k = self._lib, self._k
         if lib.vm_guest_page(k._k, self._thr.ref, page, self._page) < 0:
             return                                  # gone again meanwhile: fault again
@@ -338,16 +416,15 @@ class Machine:
         self.uc.mem_map_ptr(page, page_size, perms, self._host + pa - pa % page_size)
         self.mapped[page] = perms
 
-    async def _trap(self, intno, pc):
+    async def _trap(self, t, pc):
         cpu, lib = self.cpu, self._lib
-        t = cpu.trap(intno, pc)
         if t.kind is None:
             cpu.set_pc(t.next_pc)
             return
         if t.kind == "undefined":
             self.stop(f"undefined instruction {t.imm:#010x} at pc {pc:#x}")
         if t.kind not in ("hypercall", "halt"):
-            self.stop(f"exception {t.kind} ({t.imm:#x}) at pc {pc:#x}")
+            self.stop(f"{t.kind} ({t.imm:#x}) at pc {pc:#x}")
         r = state().r
         if t.kind == "halt":
             if self.pending or cpu.timer_vector() is not None:

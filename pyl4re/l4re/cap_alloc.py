@@ -32,6 +32,8 @@ class CapAlloc:
         self.next += 1
         return index << L4_CAP_SHIFT
 
+    __call__ = alloc                  # env.cap_alloc(), as the harness's Env spells it
+
     def reserve(self, count):
         """Take `count` consecutive slots; their first index (as l4re_itas does for its
         own 1024 slots)."""

@@ -8,6 +8,7 @@
 the free slots from `env.first_free_cap` on.
 """
 from ..l4sys import L4_BASE_TASK_CAP, L4_INVALID_CAP
+from ..arch_consts import running_consts
 from .cap_alloc import CapAlloc
 from .crt0 import read_startup
 from .log import Log
@@ -53,6 +54,12 @@ class Env:
     @property
     def first_free_utcb(self):
         return self.record.first_free_utcb
+
+    def utcb_alloc(self):
+        """The address of the next free UTCB slot, for another thread of the program."""
+        va = getattr(self, "_next_utcb", self.first_free_utcb)
+        self._next_utcb = va + running_consts().utcb_size
+        return va
 
     def get_cap(self, name):
         """The selector of the named capability, or L4_INVALID_CAP."""

@@ -24,7 +24,7 @@ from ..l4sys import (
     l4_thread_control_commit, l4_thread_control_exc_handler, l4_thread_control_pager,
     l4_thread_control_start, l4_thread_ex_regs,
 )
-from .. import traps
+from ..arch_consts import running_consts
 from . import rpc
 from .cap_alloc import CapAlloc
 from .crt0 import read_startup
@@ -131,15 +131,14 @@ async def itas_main():
     env, args, aux = await read_startup()
     check(l4_error(await l4_scheduler_run_thread(env.scheduler, L4_BASE_THREAD_CAP,
                                                  l4_sched_param(ITAS_PRIO))), "raising itas")
-    kernel = traps.running().kernel
-    shift = rpc.running_page_shift()
-    utcb_size = kernel.arch_info["utcb_size"]
+    consts = running_consts()
+    shift, utcb_size = consts.page_shift, consts.utcb_size
     own = CapAlloc(env.first_free_cap, env.first_free_cap + ITAS_CAPS)
 
     class _Env:                               # what the server needs of the env
         factory = env.factory
     server = rpc.Server(_Env, own, L4_BASE_THREAD_CAP)
-    rmap = RegionMap(1 << shift, kernel.arch_info["user_max"] + 1, shift)
+    rmap = RegionMap(1 << shift, consts.user_max + 1, shift)
     rm_server = RmServer(rmap, ItasBackend(shift, env.rm), "itas")
     rm_sel = await server.register(rm_server)
 

@@ -28,10 +28,11 @@ from ..l4sys import (
     l4_thread_control_exc_handler, l4_thread_control_pager, l4_thread_control_start,
     l4_thread_ex_regs,
 )
-from .. import mem, traps
+from .. import mem
+from ..arch_consts import running_consts
 from .env_layout import EnvRecord, pack_stack, valid_cap_name
 from .protocols import PARENT_SIGNAL, PROTO_PARENT, RM_RW, RM_SEARCH_ADDR
-from .rpc import RpcError, Server, running_page_shift
+from .rpc import RpcError, Server
 
 TASK, FACTORY, THREAD, LOG, SCHEDULER = 1, 2, 3, 5, 7
 RM, MEM_ALLOC, NAMES, PARENT, KIP_DS, DBG_EVENTS = 0x10, 0x11, 0x12, 0x13, 0x14, 0x15
@@ -71,13 +72,11 @@ async def launch(env, cap_alloc, model, name, args, caps, log, parent, mem_alloc
     for cname in caps:
         if not valid_cap_name(cname):
             raise ValueError(f"capability name {cname!r} must be 1..16 bytes")
-    kernel = traps.running().kernel
-    shift = running_page_shift()
-    utcb_size = kernel.arch_info["utcb_size"]
     # L4Re's default UTCB area and the KIP's address are facts of the machine (the
     # architecture's ABI header), as they are compile-time constants of a C loader.
-    base = kernel._lib.ARCH_UTCB_AREA_DEFAULT
-    kip_va = kernel._lib.KIP_VA
+    consts = running_consts()
+    shift, utcb_size = consts.page_shift, consts.utcb_size
+    base, kip_va = consts.utcb_area, consts.kip_va
     area = l4_fpage(base, max((8 * utcb_size - 1).bit_length(), shift), L4_FPAGE_RW)
     alloc = cap_alloc
     task, thread = alloc.alloc(), alloc.alloc()

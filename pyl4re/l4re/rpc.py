@@ -17,7 +17,7 @@ import struct
 
 import numpy as np
 
-from .. import traps
+from ..arch_consts import running_consts
 from ..l4sys import (
     L4_CAP_FPAGE_RWS, L4_EBADPROTO, L4_EMSGTOOSHORT, L4_ENOSYS, L4_IPC_NEVER,
     L4_IPC_RETIMEOUT, L4_IPC_SEND_TIMEOUT_0, L4_IPC_TIMEOUT_0, L4_IPC_TIMEOUT_NEVER,
@@ -381,4 +381,4 @@ def opcode_table(req, table):
 def running_page_shift():
     """The page size of the machine the running µApp runs on, as log2 (L4_PAGESHIFT: a
     compile-time constant of a C program)."""
-    return traps.running().kernel.arch_info["page_shift"]
+    return running_consts().page_shift

@@ -130,18 +130,26 @@ async def l4_debugger_get_object_name(cap, id, size=_lib.KOBJ_NAME_MAX + 1):  # 
 _LOG_NAME = 32                          # l4sys copies a log name with __strcpy_maxlen(..., 32)
 
 
+async def _word_and_log_name(fn, cap, op, what, word, name):
+    """Invoke the debugger with MR0 = op, MR1 = word and the log name from MR2 on (the
+    message layout of query_log_typeid and switch_log): the reply tag."""
+    cap = _kobj.cap(cap, fn, "cap")
+    name = _bytes(name, fn)
+    word = _kobj.word(word, fn, what)
+    u = l4_utcb()
+    u.mr[0] = op
+    u.mr[1] = word
+    n = _strcpy_maxlen(u, 2, name, _LOG_NAME)
+    return await l4_invoke_debugger(cap, l4_msgtag(0, 2 + _words(n), 0, 0))
+
+
 async def l4_debugger_query_log_typeid(cap, name, idx):
     """The type id of the first log type at or after table index `idx` whose name or
     short name is `name` (~0 if none), or a negative error (l4sys's l4_ret_t)."""
-    fn = "l4_debugger_query_log_typeid"
-    cap = _kobj.cap(cap, fn, "cap")
-    name = _bytes(name, fn)
-    idx = _kobj.word(idx, fn, "idx")
+    tag = await _word_and_log_name("l4_debugger_query_log_typeid", cap,
+                                   L4_DEBUGGER_QUERY_LOG_TYPEID_OP, "idx", idx, name)
     u = l4_utcb()
-    u.mr[0] = L4_DEBUGGER_QUERY_LOG_TYPEID_OP
-    u.mr[1] = idx
-    n = _strcpy_maxlen(u, 2, name, _LOG_NAME)
-    e = l4_error_u(await l4_invoke_debugger(cap, l4_msgtag(0, 2 + _words(n), 0, 0)), u)
+    e = l4_error_u(tag, u)
     return e if e < 0 else int(u.mr[0])
 
 
@@ -166,15 +174,8 @@ async def l4_debugger_query_log_name(cap, idx, namelen=_LOG_NAME, shortnamelen=_
 async def l4_debugger_switch_log(cap, name, on_off):
     """Turn recording of the log types named `name` (name or short name) on or off: the
     tag (-L4_ENOENT if no type has that name)."""
-    fn = "l4_debugger_switch_log"
-    cap = _kobj.cap(cap, fn, "cap")
-    name = _bytes(name, fn)
-    on_off = _kobj.word(on_off, fn, "on_off")
-    u = l4_utcb()
-    u.mr[0] = L4_DEBUGGER_SWITCH_LOG_OP
-    u.mr[1] = on_off
-    n = _strcpy_maxlen(u, 2, name, _LOG_NAME)
-    return await l4_invoke_debugger(cap, l4_msgtag(0, 2 + _words(n), 0, 0))
+    return await _word_and_log_name("l4_debugger_switch_log", cap,
+                                    L4_DEBUGGER_SWITCH_LOG_OP, "on_off", on_off, name)
 
 
 async def l4_debugger_query_obj_infos(cap, ku_mem_addr, ku_mem_size, skip):

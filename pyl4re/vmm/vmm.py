@@ -21,6 +21,14 @@ VM's extended vCPU. It
   architecture's vector (x86-64 IOAPIC pin n -> vector 0x20 + n; ARM64 GIC SPI n ->
   vINTID 32 + n in a list register; MIPS64 GIC shared n -> guest interrupt line 2 + n, a
   level withdrawn when the device lowers it);
+- gives an x86-64 guest a local APIC (lapic.Lapic, the xAPIC page at 0xfee00000): its
+  timer runs on the KIP clock (µs, as l4_kip_clock reads it) and is checked at every
+  exit; an expired timer's vector is injected like a device's, and a guest halting with
+  the timer armed waits (sleeps) until it expires. A guest that computes without exits
+  is cut by the VMM's timer thread: a second thread of the VMM's task that sleeps until
+  the APIC's deadline and then triggers an Irq bound to the vCPU thread (an IRQ exit),
+  as uvmm's timer thread does; the vCPU thread re-arms it through a second Irq whenever
+  the deadline moved;
 - writes console output to its log, each line tagged with the VM's name;
 - feeds console input typed on its log to the guest while the guest halts;
 - ends when the guest shuts down (hypercall HC_SHUTDOWN) or halts with nothing pending
@@ -29,19 +37,23 @@ VM's extended vCPU. It
 from dataclasses import dataclass, field
 
 import pyl4re
-from pyl4re import traps
 from pyl4re import mem
 from pyl4re.l4re.moe.memory import SIGMA0_REQ_ANY, sigma0_request
 from pyl4re.l4re.log import Log
 from pyl4re.l4re.protocols import RM_EAGER_MAP, RM_RW, RM_SEARCH_ADDR
 from pyl4re.l4sys import (
-    L4_CAP_SHIFT, L4_FPAGE_RW, L4_FPAGE_RWX, l4_error, l4_factory_create_vm, l4_fpage,
-    l4_ipc_sleep, l4_task_add_ku_mem, l4_thread_vcpu_control_ext, l4_timeout_from_us,
-    l4_vcon_read,
+    L4_CAP_SHIFT, L4_FPAGE_RW, L4_FPAGE_RWX, L4_IPC_NEVER, L4_IPC_RETIMEOUT,
+    L4_IPC_TIMEOUT_NEVER, l4_error, l4_factory_create_irq, l4_factory_create_vm, l4_fpage,
+    l4_debugger_set_object_name, l4_ipc_error, l4_ipc_sleep, l4_ipc_wait, l4_irq_trigger, l4_rcv_ep_bind_thread,
+    l4_task_add_ku_mem, l4_thread_vcpu_control_ext, l4_timeout, l4_timeout_from_us,
+    l4_utcb, l4_vcon_read,
 )
 from pyl4re.l4sys.vcpu import vcpu_resume_with_items
 
-from . import devicetree
+from ..arch_consts import running_consts
+from ..errors import check
+from ..l4re.thread import start_thread
+from . import devicetree, lapic
 from .guest_memory import GuestMemory
 from .virtio_mmio import WINDOW, VirtioMmio
 
@@ -49,9 +61,12 @@ HC_SHUTDOWN = 0x5D            # the guest's "power off" hypercall; its argument 
 DTB_ROOM = 0x10000            # the device tree's place: the top 64 KiB of guest RAM
 KU_VA = 0x30000000            # the VMM's ku-mem for the extended vCPU area
 VM_CAP = 0x41
+KIP_CLOCK = 0x20              # the KIP's clock word (µs), what l4_kip_clock reads
 RAM_SEARCH = 0x1000_0000      # where an L4Re VMM's region map places guest RAM, or above
 INPUT_POLL_US = 1000          # how often a halted guest's VMM looks for console input
 ENTRY_SP = 0x7fe000
+TIMER_LABEL, WAKE_LABEL = 0x7100, 0x7104   # the timer thread's Irqs (to the vCPU, to it)
+TIMER_PRIO = 20               # above the vCPU thread's: it cuts in when its time comes
 # The architecture's view of a device interrupt line n (the VMM's interrupt controller).
 VECTOR_BASE = {"x86_64": 0x20, "arm64": 32, "mips64": 2}
 LEVEL = {"x86_64": False, "arm64": False, "mips64": True}
@@ -109,9 +124,9 @@ def _check_config(arch, c):
                 or d.base + WINDOW > 1 << 32:
             raise ValueError(f"devices: window {d.base!r} of {d.kind!r} is no 4 KiB page "
                              "below 4 GiB")
-        if d.base in ram or d.base in windows:
-            raise ValueError(f"devices: window {d.base:#x} of {d.kind!r} overlaps RAM or "
-                             "another device")
+        if d.base in ram or d.base in windows or (arch == "x86_64" and d.base == lapic.BASE):
+            raise ValueError(f"devices: window {d.base:#x} of {d.kind!r} overlaps RAM, "
+                             "another device or the local APIC")
         limit = 6 if LEVEL[arch] else 200
         if isinstance(d.irq, bool) or not isinstance(d.irq, int) or not 0 <= d.irq < limit:
             raise ValueError(f"devices: interrupt {d.irq!r} of {d.kind!r} is not a line "
@@ -139,6 +154,11 @@ class Vmm:
             if getattr(d.device, "emit", False) is None:
                 d.device.emit = self.lines.append
         self.injected = 0             # device interrupts injected into the guest
+        self.lapic = None             # x86-64: the local APIC, once the VMM runs
+        self.clock_ns = 0             # the KIP clock as the VMM last read it (ns)
+        self.armed = None             # the APIC deadline the timer thread sleeps until
+        self.timer_fired = 0          # Irqs the timer thread triggered
+        self._ending = False          # the VMM ends: so does its timer thread
         self.span = None              # lowest and highest RAM offset the devices touched
 
     # ---- the virtual interrupt controller
@@ -187,8 +207,10 @@ class Vmm:
                            ("make the vCPU", l4_thread_vcpu_control_ext(thread, KU_VA))):
             if (err := l4_error(await call)):
                 return f"cannot {what} ({err})"
-        k = traps.running().kernel
-        page_order = k.arch_info["page_shift"]
+        consts = running_consts()
+        page_order = consts.page_shift
+        if arch == "x86_64":              # its clock: the KIP's at the latest exit
+            self.lapic = lapic.Lapic(lambda: self.clock_ns)
         v, self.ext = pyl4re.vcpu.state(), pyl4re.vm.ext_state()
 
         def touch(off, n):
@@ -243,22 +265,98 @@ class Vmm:
             return False
 
         def window(gpa):
+            if self.lapic is not None and lapic.BASE <= gpa < lapic.BASE + lapic.WINDOW:
+                return lapic.BASE, self.lapic
             for base, t in windows:
                 if base <= gpa < base + WINDOW:
                     return base, t
             return None, None
 
+        async def kip_clock_ns():
+            return await mem.load(consts.kip_va + KIP_CLOCK, 8) * 1000
+
+        async def timer():
+            """The local APIC's expiry, on the KIP clock read now (l4_kip_clock: µs);
+            the timer thread re-armed if the deadline moved."""
+            if self.lapic is None:
+                return
+            self.clock_ns = await kip_clock_ns()
+            vector = self.lapic.due()
+            if vector is not None:
+                self._raise(vector)
+            deadline = self.lapic.deadline_ns()
+            if timer_caps and deadline != self.armed:
+                self.armed = deadline
+                await l4_irq_trigger(timer_caps[1])
+
+        async def timer_thread():
+            """Sleep until the APIC's deadline, then cut into the guest (an Irq to the
+            vCPU thread: an IRQ exit, where timer() finds the expiry); wait for the
+            vCPU thread's wake-up when nothing is armed or the deadline moved."""
+            u, fired = l4_utcb(), False
+            while True:
+                deadline = None if fired else self.lapic.deadline_ns()
+                self.armed, fired = deadline, False
+                if deadline is None:
+                    await l4_ipc_wait(u, L4_IPC_NEVER)
+                    if self._ending:
+                        return
+                    continue
+                left = deadline - await kip_clock_ns()
+                if left > 0:
+                    tag, _ = await l4_ipc_wait(u, l4_timeout(
+                        L4_IPC_TIMEOUT_NEVER, l4_timeout_from_us(-(-left // 1000))))
+                    if self._ending:
+                        return
+                    if l4_ipc_error(tag, u) != L4_IPC_RETIMEOUT:
+                        continue                  # woken: the deadline moved
+                fired = True
+                self.timer_fired += 1
+                await l4_irq_trigger(timer_caps[0])
+
+        timer_caps = []                   # (the Irq to the vCPU, the one to the timer)
+
+        async def start_timer_thread():
+            """The timer thread, when the guest first touches its APIC (guests that
+            have no use for it get none)."""
+            self._timer_code = timer_thread   # code addresses are weak: keep it alive
+            tick, wake = env.cap_alloc(), env.cap_alloc()
+            ticker = await start_thread(env, timer_thread, prio=TIMER_PRIO)
+            await l4_debugger_set_object_name(ticker, f"{cfg.tag} timer"[:15])
+            for irq, to, label in ((tick, thread, TIMER_LABEL), (wake, ticker, WAKE_LABEL)):
+                check(l4_error(await l4_factory_create_irq(env.factory, irq)),
+                      "creating the timer thread's Irq")
+                check(l4_error(await l4_rcv_ep_bind_thread(irq, to, label)),
+                      "binding the timer thread's Irq")
+            timer_caps.extend((tick, wake))
+
         async def on_exit(v):
+            """An exit's upcall: it returns only when the VMM ends (resume goes on in
+            the guest), and the timer thread ends with it."""
+            result = await handle_exit(v)
+            if timer_caps:
+                self._ending = True
+                await l4_irq_trigger(timer_caps[1])
+            return result
+
+        async def handle_exit(v):
             e = self.ext.exit()
+            await timer()
             if e.kind == "stage2":
                 base, t = window(e.gpa)
                 if t is not None:
                     self.exits["mmio"] += 1
-                    if e.write:
+                    if t is self.lapic and not timer_caps:
+                        await start_timer_thread()
+                    if e.write and t is self.lapic:
+                        t.write(e.gpa - base, e.size, e.value)
+                        self.ext.advance(e.advance)
+                    elif e.write:
                         await t.write(e.gpa - base, e.size, e.value)
                         self.ext.advance(e.advance)
                     else:
                         self.ext.complete_load(e, t.read(e.gpa - base, e.size))
+                    await timer()             # a count just written may be due at once
                     return await resume()
                 if cfg.ram_base <= e.gpa < cfg.ram_base + self.ram_size:
                     self.exits["ram"] += 1
@@ -280,6 +378,13 @@ class Vmm:
                 return await resume()
             if e.kind == "halt":
                 self.exits["halt"] += 1
+                deadline = self.lapic.deadline_ns() if self.lapic is not None else None
+                if not self.pending and deadline is not None:    # sleep until the timer
+                    left = deadline - self.clock_ns
+                    if left > 0:
+                        await flush_log()
+                        await l4_ipc_sleep(l4_timeout_from_us(-(-left // 1000)))
+                    await timer()
                 if not self.pending and not await wait_for_input():
                     await flush_log()
                     return "halted"

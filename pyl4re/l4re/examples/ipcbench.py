@@ -8,7 +8,8 @@ to the main thread, which prints them in CPU order); the two-address-space case 
 `ipcbench_server` (binds the gate `comm` with label 0x10 and answers) and
 `ipcbench_client` (calls it). `-n ROUNDS` sets the round trips (L4Re: 300000; here 1000
 by default, the model being slow in host time, not in virtual time)."""
-from ... import mem, traps
+from ... import mem
+from ...arch_consts import running_consts
 from ...l4sys import (
     L4_INVALID_CAP, L4_IPC_NEVER, l4_error, l4_ipc_call, l4_ipc_reply_and_wait, l4_ipc_send,
     l4_ipc_wait, l4_msgtag, l4_msgtag_has_error, l4_rcv_ep_bind_thread, l4_scheduler_info,
@@ -30,7 +31,7 @@ def _rounds(args):
 
 
 async def _cycles():
-    return await mem.load(traps.running().kernel._lib.KIP_VA + KIP_CLOCK, 8) * 1000
+    return await mem.load(running_consts().kip_va + KIP_CLOCK, 8) * 1000
 
 
 async def responder():

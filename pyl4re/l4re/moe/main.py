@@ -11,6 +11,7 @@ object over IPC, for ever, at priority 255.
 from ...l4sys import (
     L4_CAP_FPAGE_RO, L4_CAP_FPAGE_RWS,
 )
+from ...arch_consts import running_consts
 from ...l4sys.vcon import write_all
 from .. import rpc
 from ..cap_alloc import CapAlloc
@@ -75,10 +76,8 @@ class Moe:
         return new_region_map(self)
 
     async def _boot(self):
-        from ...traps import running
-        kernel = running().kernel
-        self.shift = kernel.arch_info["page_shift"]
-        self.user_max = kernel.arch_info["user_max"]
+        consts = running_consts()
+        self.shift, self.user_max = consts.page_shift, consts.user_max
         self.pages = PageAlloc(self.shift)
         await take_sigma0_memory(self.pages, self.memory_limit)
         self.kip = await map_kip()

@@ -15,7 +15,8 @@ coroutine; when none can run, serve parent requests until the next sleeper is du
 """
 from collections import deque
 
-from ... import mem, traps
+from ... import mem
+from ...arch_consts import running_consts
 from ...l4sys import (
     L4_IPC_TIMEOUT_0, L4_IPC_TIMEOUT_NEVER, l4_timeout_from_us,
 )
@@ -73,9 +74,9 @@ class Ned:
         self.sleepers = []                # (deadline µs, coroutine)
         self.live = set()                 # coroutines not finished
         self.reply = None                 # the answer to the last parent request, unsent
-        kernel = traps.running().kernel
-        self.kip = kernel._lib.KIP_VA     # a machine constant, as in a C program
-        self.arch = kernel.arch            # the build architecture (L4.Info.arch)
+        consts = running_consts()
+        self.kip = consts.kip_va          # a machine constant, as in a C program
+        self.arch = consts.arch           # the build architecture (L4.Info.arch)
 
     async def say(self, text):
         await self.env.log.print(text)
