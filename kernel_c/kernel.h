@@ -84,6 +84,11 @@ struct kernel {
     uint32_t seeded, quantum_jitter_permille;
     uint64_t rng;
     struct cost_table cost;    /* what each operation charges (kernel_set_costs) */
+    /* Where sys_enter answers (kernel_entry_result, kernel_sched_out): one pair per
+     * kernel, read by the run loop in place. */
+    struct sys_result entry_res;
+    struct sched_out entry_next;
+    kobj_id_t py_thread;       /* the Python thread the scheduler last chose (SCHED_RUN) */
 };
 
 /* The live object with this id (table slot, generation), or NULL once it died. Inline:

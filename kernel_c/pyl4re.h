@@ -288,6 +288,9 @@ enum sys_status {
                               code is parked and goes on, if ever, when a resume names it */
     SYS_ALIEN = 7,         /* an alien thread's system call: its exception handler hears of
                               it first; the thread yields, then thread_alien_done */
+    SYS_SWITCH_TO = 8,     /* sys_enter only, this and above: SYS_SWITCH, and what runs
+                              next is the Python thread whose py_index is the status, going
+                              on with its result (SCHED_RUN, RESUME_RESULT) */
 };
 struct sys_result {
     uint64_t tag, label;
@@ -300,6 +303,16 @@ struct sched_out;          /* below, with the scheduler */
  * the choice is the caller itself (a native server answered), SYS_DONE. */
 int sys_invoke(kernel_t *k, kobj_id_t thread, uint64_t dest, uint64_t tag, uint64_t label,
                uint64_t timeout, struct sys_result *out, struct sched_out *next);
+/* The µApp fast entry (traps.py): sys_invoke for the Python thread the scheduler chose
+ * last (sched_next's SCHED_RUN: the one whose code the run loop runs), with no label
+ * register, answering in the kernel's own result structs (kernel_entry_result,
+ * kernel_sched_out), which the run loop reads as words in place. When the scheduler
+ * chose a Python thread to go on with its result and the run loop gave it an index
+ * (thread_set_py_index), the answer is that index (>= SYS_SWITCH_TO): the loop switches
+ * to its record without reading the choice. sys_invoke's checks apply: a thread that is
+ * not running now gives -L4_EINVAL. Three plain integers: the cheapest crossing cffi
+ * offers after a no-op. */
+int sys_enter(kernel_t *k, uint64_t dest, uint64_t tag, uint64_t timeout);
 /* Ends a slow-path entry with the reply the control plane wrote (tag; or an IPC error). */
 int sys_complete(kernel_t *k, kobj_id_t thread, uint64_t reply_tag, uint32_t ipc_error,
                  struct sys_result *out);
@@ -381,6 +394,13 @@ uint64_t sched_jitter(kernel_t *k, uint64_t bound_ns);
 /* Runs scheduling steps (picking a CPU and thread, firing timeouts, running native
  * threads and compute) until a Python thread must run or a bound is reached. */
 int sched_next(kernel_t *k, struct sched_out *out);
+/* The kernel's own result structs, where sys_enter answers: the run loop passes the
+ * second to sched_next too, so one struct holds every scheduling answer. */
+/* The run loop's index of its record for a Python thread, SYS_SWITCH_TO..INT32_MAX (0:
+ * none); sys_enter hands it back. -L4_EINVAL for another thread or index. */
+int thread_set_py_index(kernel_t *k, kobj_id_t thread, uint32_t index);
+struct sys_result *kernel_entry_result(kernel_t *k);
+struct sched_out *kernel_sched_out(kernel_t *k);
 uint64_t kernel_now_ns(const kernel_t *k);
 /* Brings every idle CPU's clock up to t (a harness event at t; after SCHED_EVENT). */
 void kernel_advance_idle(kernel_t *k, uint64_t t);

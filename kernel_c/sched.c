@@ -379,7 +379,7 @@ int sched_next(kernel_t *k, struct sched_out *out)
             continue;
         }
         kip_tick(k, t->cpu);                     /* the clock the thread will read */
-        out->thread = thread_id(t);
+        out->thread = k->py_thread = thread_id(t);
         out->tag = t->ret_tag;
         out->label = t->ret_label;
         if (t->start_pending)                    /* a fault the old code began since */

@@ -261,6 +261,39 @@ int sys_invoke(kernel_t *k, kobj_id_t thread, uint64_t dest, uint64_t tag, uint6
     return status;
 }
 
+int sys_enter(kernel_t *k, uint64_t dest, uint64_t tag, uint64_t timeout)
+{
+    int status = sys_invoke(k, k->py_thread, dest, tag, 0, timeout, &k->entry_res,
+                            &k->entry_next);
+    if (status == SYS_SWITCH && k->entry_next.status == SCHED_RUN
+        && k->entry_next.resume == RESUME_RESULT) {
+        const struct thread *next = thread_get(k, k->entry_next.thread);
+        if (next && next->py_index)
+            return (int)next->py_index;
+    }
+    return status;
+}
+
+int thread_set_py_index(kernel_t *k, kobj_id_t thread, uint32_t index)
+{
+    struct thread *t = thread_get(k, thread);
+    if (!t || t->program != PROGRAM_PYTHON || (index && (index < SYS_SWITCH_TO
+                                                         || index > INT32_MAX)))
+        return -L4_EINVAL;
+    t->py_index = index;
+    return 0;
+}
+
+struct sys_result *kernel_entry_result(kernel_t *k)
+{
+    return &k->entry_res;
+}
+
+struct sched_out *kernel_sched_out(kernel_t *k)
+{
+    return &k->entry_next;
+}
+
 int sys_complete(kernel_t *k, kobj_id_t thread, uint64_t reply_tag, uint32_t ipc_error,
                  struct sys_result *out)
 {

@@ -62,6 +62,7 @@ struct thread {
     struct kobj hdr;
     uint32_t state;
     uint32_t program;          /* PROGRAM_PYTHON or a native program (native.c) */
+    uint32_t py_index;         /* the run loop's index of its record (0: none): sys_enter */
     struct task *task;         /* bound task (holds a counted reference), NULL before bind */
     struct thread *task_next, *task_prev;   /* the task's list of bound threads */
     uint64_t *utcb;            /* the UTCB in physical memory, NULL before bind */

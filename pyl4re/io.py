@@ -32,7 +32,7 @@ def _check(port, size, value=None):
 
 
 async def _access(port, size, value=None):
-    cur = traps._running or traps.running()
+    cur = traps._current[0] or traps.running()
     k = cur.kernel
     lib = k._lib
     while True:

@@ -178,7 +178,7 @@ async def _span(cur, va, n, access, status):
 async def _bytes(va, n, access):
     """The n > 0 bytes at va, as a bytes object; one page's worth goes the short way (a
     hit costs one call into C and no further coroutine)."""
-    cur = traps._running or traps.running()
+    cur = traps._current[0] or traps.running()
     mem = cur.kernel._physbytes
     status = _access(cur, va, access)
     if status == 0:
@@ -204,7 +204,7 @@ async def write(va, data):
     data = memoryview(bytes(data))
     if not data.nbytes:
         return
-    cur = traps._running or traps.running()
+    cur = traps._current[0] or traps.running()
     mem = cur.kernel._physbytes
     status = _access(cur, va, WRITE)
     if status == 0:

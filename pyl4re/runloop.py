@@ -92,7 +92,8 @@ class ThreadRecord:
     __slots__ = ("id", "thread", "ref", "_ref_owner", "name", "coro", "env", "main_ip", "utcb",
                  "task", "ended", "value", "error", "failing", "triggered", "vcpu",
                  "compute_left",
-                 "kernel", "kk", "sys_invoke", "result", "next", "mem_access", "mem_result")
+                 "kernel", "kk", "sys_invoke", "sys_enter", "peers", "result", "next",
+                 "res_words", "next_words", "mem_access", "mem_result")
 
     def __init__(self, kernel, tid, name, env=None, main_ip=None):
         self.id = self.thread = tid
@@ -115,7 +116,10 @@ class ThreadRecord:
         self.compute_left = 0      # a parked compute(): what is left to burn
         # What traps.enter() and pyl4re.mem need, one attribute away (every kernel entry).
         self.kernel, self.kk, self.sys_invoke = kernel, kernel._k, kernel._lib.sys_invoke
+        self.sys_enter = kernel._lib.sys_enter
+        self.peers = ()                # the run loop's records by index (RunLoop.by_index)
         self.result, self.next = kernel._result, kernel._next
+        self.res_words, self.next_words = kernel._result_words, kernel._next_words
         self.mem_access, self.mem_result = kernel._lib.mem_access, kernel._mem_result
 
 
@@ -150,6 +154,9 @@ class RunLoop:
         self.k = kernel
         self.threads = {}            # thread id -> ThreadRecord
         self.parked = {}             # (thread id, continuation ip) -> Parked: vCPU code
+        # Records by the index C knows them by (thread_set_py_index); below SYS_SWITCH_TO
+        # no index (those are sys_enter's own answers).
+        self.by_index = [None] * kernel._lib.SYS_SWITCH_TO
         self.schedule_log = [] if kernel.log_schedule else None
         self._running = False
         self._last_result = None     # weak reference to the last RunResult, not yet gathered
@@ -161,6 +168,11 @@ class RunLoop:
         if rec is None:
             rec = self.threads[tid] = ThreadRecord(self.k, tid, name or self._name(tid),
                                                    env, main_ip)
+            # Its index, for sys_enter's fast switch to it (a thread that is no Python
+            # thread, as C says, has none: the loop's general path finds it by id).
+            rec.peers = self.by_index
+            if self.k._lib.thread_set_py_index(self.k._k, rec.ref, len(self.by_index)) == 0:
+                self.by_index.append(rec)
         return rec
 
     def _name(self, tid):
@@ -183,7 +195,7 @@ class RunLoop:
 
     def run(self, until_ns=None, max_steps=None, raise_errors=True):
         # Refused before anything changes, so the µApp or event that asked goes on intact.
-        if self._running or traps._running is not None:
+        if self._running or traps._current[0] is not None:
             raise RuntimeError("Kernel.run() is not reentrant: it was called while a run "
                                "loop runs (from a µApp or a k.hw.at() event). A µApp waits "
                                "with l4sys calls; the harness calls run() again once it "
@@ -207,6 +219,7 @@ class RunLoop:
         RESUME_UPCALL, RESUME_RESULT = lib.RESUME_UPCALL, lib.RESUME_RESULT
         RESUME_EXCEPTION = lib.RESUME_EXCEPTION
         SUSPEND, SWITCHED = traps.SUSPEND, traps.SWITCHED
+        running = traps._current            # set on every switch: a list item store
         # A waiting kernel entry may make the next scheduling decision itself (SWITCHED),
         # except when this loop must see and log every decision.
         lib.sched_limits(kk, until_ns or 0, max_steps or 0, log is None)
@@ -257,18 +270,19 @@ class RunLoop:
                 if resume is False:
                     continue
             # The coroutine learns how to go on; its trap reads the result from `out`.
-            traps._running = rec
+            running[0] = rec
             try:
                 yielded = rec.coro.send(resume)
                 # The partner C chose is a µApp waiting for its result (the µApp<->µApp
-                # round trip): it goes on at once, without the general path above.
-                while yielded is SWITCHED and out.status == SCHED_RUN \
-                        and out.resume == RESUME_RESULT:
-                    nxt = threads.get(out.thread.raw)
-                    if nxt is None or nxt.coro is None or nxt.failing is not None \
+                # round trip): its entry yielded the partner's record, as sys_enter named
+                # it by index (SYS_SWITCH_TO), and it goes on at once, without the
+                # general path above.
+                while yielded.__class__ is ThreadRecord:
+                    nxt = yielded
+                    if nxt.coro is None or nxt.failing is not None \
                             or nxt.triggered is not None:
                         break                  # anything special: the general path
-                    rec = traps._running = nxt
+                    rec = running[0] = nxt
                     yielded = nxt.coro.send(RESUME_RESULT)
             except StopIteration as stop:
                 if not self._user_code_ended(rec):
@@ -278,22 +292,22 @@ class RunLoop:
             except traps.JumpTo:
                 rec.coro = None                # the handler moved it: new code at its ip
             except BaseException as exc:       # the µApp's own failure
-                traps._running = None
+                running[0] = None
                 if self._user_code_ended(rec):
                     continue
                 if not self._raise_exception(rec, exc):    # no handler to hear of it first
                     self._fail(rec, exc, raise_errors)
             else:
-                if yielded is SWITCHED:        # C has chosen the next thread already
+                if yielded is SWITCHED or yielded.__class__ is ThreadRecord:  # C chose
                     status = out.status
                 elif yielded is not SUSPEND:
-                    traps._running = None
+                    running[0] = None
                     exc = TypeError(f"µApp thread {rec.name!r} awaited {yielded!r}; µApps may "
                                     "only await pyl4re operations")
                     rec.coro.close()
                     self._fail(rec, exc, raise_errors, message=str(exc))
             finally:
-                traps._running = None
+                running[0] = None
 
         result.now_ns = lib.kernel_now_ns(kk)
         self._drop_parked(lambda tid: lib.thread_info(kk, threads[tid].ref, k._ffi.new(

@@ -18,15 +18,19 @@ import types
 from . import _core
 from .errors import L4Error
 from .l4sys._check import in_range
+from .l4sys.msgtag import _interned as _tags, _tag_of_raw
 
 _abi = _core.abi()
 SYS_SUSPEND, SYS_SLOWPATH, SYS_GONE, SYS_SWITCH, SYS_UPCALL, SYS_ALIEN = (
     _abi.SYS_SUSPEND, _abi.SYS_SLOWPATH, _abi.SYS_GONE, _abi.SYS_SWITCH, _abi.SYS_UPCALL,
     _abi.SYS_ALIEN)
 RESUME_RESULT = _abi.RESUME_RESULT
+SYS_SWITCH_TO = _abi.SYS_SWITCH_TO
 
 SUSPEND = "pyl4re-suspend"        # a µApp coroutine yields one of these two to the loop:
 SWITCHED = "pyl4re-switched"      # ... the second when the kernel already chose who runs next
+# (or, from a fast entry, the run loop's record of the µApp C chose to go on with its
+# result: SYS_SWITCH_TO)
 
 
 class ThreadGone(BaseException):
@@ -43,13 +47,15 @@ class UnhandledTrap(RuntimeError):
 
 
 # The run loop's record of the µApp thread running now (runloop.ThreadRecord: kernel,
-# thread id, ref, task, utcb, and the kernel's result structs), None between threads.
-_running = None
+# thread id, ref, task, utcb, and the kernel's result structs), None between threads: the
+# one item of a list, as the loop stores it on every switch and a list item is the
+# cheapest store there is (a module attribute costs a dict insert).
+_current = [None]
 
 
 def running():
     """The running thread's context; RuntimeError outside a µApp."""
-    cur = _running
+    cur = _current[0]
     if cur is None:
         raise RuntimeError("no current thread: this works only inside a µApp "
                            "(a coroutine run by Kernel.run())")
@@ -58,7 +64,8 @@ def running():
 
 def running_kernel():
     """The kernel whose µApp is running now, or None."""
-    return _running.kernel if _running is not None else None
+    cur = _current[0]
+    return cur.kernel if cur is not None else None
 
 
 @types.coroutine
@@ -77,7 +84,7 @@ def enter(dest, tag, label, timeout, wrap=None):
     label register and the timeout pair. Returns (tag raw, label) once it completes, or
     wrap(tag raw, label) when a wrap is given. A generator, not an `async def`: one frame
     less between the µApp's await and the loop on every switch."""
-    cur = _running or running()
+    cur = _current[0] or running()
     res = cur.result
     while True:
         status = cur.sys_invoke(cur.kk, cur.ref, dest, tag, label, timeout, res, cur.next)
@@ -103,6 +110,62 @@ def enter(dest, tag, label, timeout, wrap=None):
             break
     return wrap(out_tag, out_label) if wrap else (out_tag, out_label)
 
+
+# The fast entries of the IPC calls whose label register is 0 (all of l4sys's but l4_ipc):
+# enter() specialised by the answer's shape, each one frame between the µApp's await and
+# the run loop. One cffi call (sys_enter: three plain integers), the answer read in place
+# from the kernel's result words (pyl4re.h: struct sys_result's tag and label are words 0
+# and 1, struct sched_out's words 2 and 3), the tag from the interned tags. A switch to a
+# µApp going on with its result comes back as that µApp's index (SYS_SWITCH_TO): the
+# entry yields its record, and the loop resumes it at once. Anything else goes on in the
+# general code above, exactly as enter() would.
+
+@types.coroutine
+def enter_tag(dest, tag, timeout):
+    """enter(dest, tag, 0, timeout) answering the reply's l4_msgtag_t."""
+    cur = _current[0] or running()
+    sys_enter = cur.sys_enter
+    status = sys_enter(cur.kk, dest, tag, timeout)
+    if status == 0:                                   # SYS_DONE: the thread goes on
+        raw = cur.res_words[0]
+    elif status >= SYS_SWITCH_TO and (yield cur.peers[status]) == RESUME_RESULT:
+        raw = cur.next_words[2]
+    else:
+        raw = (yield from _enter_rest(cur, status, dest, tag, timeout))[0]
+    try:
+        return _tags[raw]
+    except KeyError:
+        return _tag_of_raw(raw)
+
+
+@types.coroutine
+def enter_tag_label(dest, tag, timeout):
+    """enter(dest, tag, 0, timeout) answering (l4_msgtag_t, label)."""
+    cur = _current[0] or running()
+    sys_enter = cur.sys_enter
+    status = sys_enter(cur.kk, dest, tag, timeout)
+    if status == 0:
+        words = cur.res_words
+        raw, label = words[0], words[1]
+    elif status >= SYS_SWITCH_TO and (yield cur.peers[status]) == RESUME_RESULT:
+        words = cur.next_words
+        raw, label = words[2], words[3]
+    else:
+        raw, label = yield from _enter_rest(cur, status, dest, tag, timeout)
+    try:
+        return _tags[raw], label
+    except KeyError:
+        return _tag_of_raw(raw), label
+
+
+def _enter_rest(cur, status, dest, tag, timeout):
+    """The rest of a fast entry that neither finished nor was resumed with its result,
+    as enter() goes on: (tag raw, label). After a switch to a µApp by index
+    (SYS_SWITCH_TO) the thread has been resumed already, not with its result (a gate got
+    bound: the entry is made again)."""
+    if status >= SYS_SWITCH_TO:
+        return enter(dest, tag, 0, timeout)
+    return continue_entry(status, dest, tag, 0, timeout)
 
 
 @types.coroutine
@@ -140,7 +203,7 @@ def _alien(cur, dest, tag, label, timeout):
 async def continue_entry(status, dest, tag, label, timeout):
     """Go on with a kernel entry C made already (a C µApp's l4_ipc, cprog.py) from the
     status sys_invoke gave it, exactly as enter() would have; returns (tag raw, label)."""
-    cur = _running or running()
+    cur = _current[0] or running()
     res = cur.result
     if status == SYS_SLOWPATH:
         status = cur.kernel._control.invoke(cur, res, dest, tag)

@@ -5,7 +5,7 @@ import json
 
 from pyl4re import _core
 from pyl4re.__main__ import main
-from pyl4re.bench.measure import Progress, measure
+from pyl4re.bench.measure import WARM_CALLS, Progress, measure
 from pyl4re.bench.ipc_cases import CASES
 
 
@@ -73,6 +73,13 @@ def test_measure_takes_a_warm_up_and_summarises():
     m = measure(fn, 3)
     assert len(calls) == 4                       # the warm-up is not counted
     assert (m["min_ns"], m["median_ns"], m["max_ns"], m["virtual_ns"]) == (20, 30, 40, 5)
+
+
+def test_measure_warms_the_bytecode_before_anything_is_timed():
+    order = []
+    m = measure(lambda: order.append("run") or (1.0, 0.0), 2, warm=lambda: order.append("warm"))
+    assert order == ["warm"] * WARM_CALLS + ["run"] * 3      # warm, warm-up run, 2 timed
+    assert m["repeats"] == 2
 
 
 def test_bench_scaling_prints_the_sweeps_and_draws_them(tmp_path, capsys):

@@ -152,6 +152,69 @@ def test_invalid_selector_is_not_existent(arch):
     assert res.exited["t"] == [L4_IPC_ENOT_EXISTENT] * 4
 
 
+def test_large_and_converted_arguments_pass_the_full_checks_alike(arch):
+    """The l4sys IPC calls test small plain ints inline; a selector or timeout pair beyond
+    that (index >= 2^18, send half >= 0x4000), a CapIndex and a numpy integer take the
+    full checks and must mean exactly the same."""
+    np = pytest.importorskip("numpy")
+    far_send = 0x4001 << 16                     # a finite send timeout, receive: never
+    k = Kernel(arch=arch, memory=16 << 20)
+    gate = k.create_gate(0x10)
+
+    async def client(env):
+        u, svc = l4_utcb(), env.caps["svc"]
+        answers = []
+        for dest, timeout in ((svc, far_send), (CapIndex(svc >> 12), np.uint32(far_send)),
+                              (np.uint64(svc), NEVER)):
+            u.mr[0], u.mr[1] = 20, 22
+            tag = await l4_ipc_call(dest, u, l4_msgtag(0, 2, 0, 0), timeout)
+            answers.append((l4_msgtag_has_error(tag), int(u.mr[0])))
+        tag = await l4_ipc_call(((1 << 20) - 1) << 12, u, l4_msgtag(0, 0, 0, 0), far_send)
+        answers.append(l4_ipc_error(tag, u))
+        return answers
+
+    srv = k.start_task(adder, name="srv", caps={"svc": gate.svr()})
+    bind(k, gate, srv, 0x10)
+    k.start_task(client, name="client", caps={"svc": gate})
+    assert k.run().exited["client"] == [(False, 42)] * 3 + [L4_IPC_ENOT_EXISTENT]
+
+
+def test_fast_entry_refuses_without_a_running_python_thread(arch):
+    """sys_enter acts for the thread the scheduler last handed to Python, checked as every
+    entry is: before any run there is none, after a run it no longer runs."""
+    k = Kernel(arch=arch, memory=16 << 20)
+    lib = k._lib
+    assert lib.sys_enter(k._k, 0x16000 | 3, 0, 0) == -lib.L4_EINVAL
+
+    async def main(env):
+        await l4_ipc_sleep(l4_timeout(0, l4_timeout_from_us(10)))
+        return "slept"
+    k.start_task(main, name="t")
+    assert k.run().exited == {"t": "slept"}
+    now = k.now_ns
+    assert lib.sys_enter(k._k, 0x16000 | 3, 0, 0) == -lib.L4_EINVAL
+    assert k.now_ns == now                      # refused before it entered: nothing charged
+
+
+def test_py_index_refusals(arch):
+    """thread_set_py_index takes SYS_SWITCH_TO..INT32_MAX (or 0) for a live Python thread:
+    the indices below are sys_enter's own answers, and nothing else is a thread."""
+    k = Kernel(arch=arch, memory=16 << 20)
+    lib = k._lib
+
+    async def main(env):
+        return None
+    h = k.start_task(main, name="t")
+    tid = h.thread_id
+    for index in (1, lib.SYS_SWITCH_TO - 1, (1 << 31), (1 << 32) - 1):
+        assert lib.thread_set_py_index(k._k, [tid], index) == -lib.L4_EINVAL
+    assert lib.thread_set_py_index(k._k, [tid ^ (1 << 40)], lib.SYS_SWITCH_TO) == -lib.L4_EINVAL
+    assert lib.thread_set_py_index(k._k, [k.root_task.id], lib.SYS_SWITCH_TO) == -lib.L4_EINVAL
+    assert lib.thread_set_py_index(k._k, [tid], (1 << 31) - 1) == 0
+    assert lib.thread_set_py_index(k._k, [tid], 0) == 0     # none: the general path finds it
+    assert k.run().exited == {"t": None}
+
+
 def test_gate_label_carries_the_senders_rights(arch):
     k = Kernel(arch=arch, memory=16 << 20)
     gate = k.create_gate(0x10)

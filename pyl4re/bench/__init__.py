@@ -61,11 +61,11 @@ def run(quick=False, out=None, arches=None, scaling=False, plot_path=None, count
     results = {"machine": machine(), "quick": quick, "references": {}, "arches": {}}
     refs = results["references"]
     refs["asyncio_queue_round_trip"] = measure(lambda: references.asyncio_queue(py_refs),
-                                               repeats)
+                                               repeats, lambda: references.asyncio_queue(50))
     progress.step("asyncio.Queue")
     if with_simpy:
         refs["simpy_store_round_trip"] = measure(lambda: references.simpy_store(py_refs),
-                                                 repeats)
+                                                 repeats, lambda: references.simpy_store(50))
         progress.step("SimPy Store")
     for arch in arches:
         figures = results["arches"][arch] = {}
@@ -73,11 +73,12 @@ def run(quick=False, out=None, arches=None, scaling=False, plot_path=None, count
         figures["c_floor"] = measure(lambda: references.c_floor(arch, floor_rounds), repeats)
         progress.step(f"{arch} C floor")
         figures["python_floor"] = measure(lambda: references.python_floor(arch, py_refs),
-                                          repeats)
+                                          repeats, lambda: references.python_floor(arch, 50))
         progress.step(f"{arch} Python floor")
         for case in CASES:
             ops = case.ops_per_run(quick)
-            figures[case.key] = dict(measure(lambda: case.run(arch, ops), repeats),
+            warm = (lambda: case.build(arch, 20).k.run()) if case.path == "python" else None
+            figures[case.key] = dict(measure(lambda: case.run(arch, ops), repeats, warm),
                                      path=case.path, ops=ops)
             progress.step(f"{arch} {case.label}")
     results["instructions"] = instructions.instruction_counts(arches) if count else None

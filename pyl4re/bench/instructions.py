@@ -6,7 +6,8 @@ the cffi wrapper of sched_next() (kernel_c/sched.c: where native threads run, wi
 Python in between; the wrapper, as link-time optimisation may inline sched_next into it
 and renames it `..._sched_next.lto_priv.0`, hence the pattern). For
 each architecture it runs the native <-> native round-trip case of `pyl4re bench` twice, with
-ROUNDS[0] and ROUNDS[1] rounds, and calls getppid() after each run: callgrind dumps the
+the trace ring on (the kernel's default ring: every IPC and switch is recorded, as the
+target demands) and ROUNDS[0] and ROUNDS[1] rounds, and calls getppid() after each run: callgrind dumps the
 count there. (I(N2) - I(N1)) / (N2 - N1) cancels what does not repeat per round (boot, the
 first messages, the end), so small round counts are exact. The child's Python startup under
 valgrind dominates the time (~9 s for three architectures), hence one child for all.
@@ -26,9 +27,10 @@ FIASCO_ONE_WAY_IPC = 540       # instructions, x86-64 (l4re.org performance page
 SOURCE = ("Fiasco's published figure: 543 instructions retired for one IPC between two "
           "threads of one task on an Intel Xeon Platinum 8352S, L4Re's ipcbench "
           "(https://l4re.org/perf/; docs/benchmarks.md, [F1])")
-BOUND = ("the model's bookkeeping per round trip, counted with callgrind: two fast-path "
-         "IPCs, the scheduler loop's two steps, two kernel entries, the native programs "
-         "and two switches (docs/benchmarks.md, 'What bounds the C path')")
+BOUND = ("the model's bookkeeping per round trip, counted with callgrind with the trace "
+         "ring on: two fast-path IPCs, the scheduler loop's two steps, two kernel entries, "
+         "the native programs, two switches and four trace records (docs/benchmarks.md, "
+         "'What bounds the C path')")
 
 # The child: argv = arches (comma-separated), round counts (comma-separated).
 _CHILD = """
@@ -36,7 +38,8 @@ import os, sys
 from pyl4re.bench.ipc_cases import round_trip_system
 for arch in sys.argv[1].split(","):
     for rounds in sys.argv[2].split(","):
-        round_trip_system(arch, int(rounds), server_native=True, client_native=True).k.run()
+        round_trip_system(arch, int(rounds), server_native=True, client_native=True,
+                          trace_size=None).k.run()       # the trace ring on: its default
         os.getppid()    # the marker: callgrind dumps the count collected since the last one
 """
 _MARKER = "getppid"
@@ -115,14 +118,14 @@ def instruction_counts(arches, rounds=ROUNDS):
 
 
 def targets(counts):
-    """The instruction-count target per architecture: a whole C IPC round trip in fewer
-    instructions than one real one-way IPC in Fiasco on x86-64. A list of {"name",
+    """The instruction-count target per architecture: a whole C IPC round trip, the trace
+    ring on, in fewer instructions than one real one-way IPC in Fiasco on x86-64. A list of {"name",
     "value", "holds", "source", "bound"}; empty when nothing was counted."""
     out = []
     for arch, c in (counts or {}).items():
         n = c["instructions_per_round_trip"]
-        out.append({"name": f"{arch}: C IPC round trip < {FIASCO_ONE_WAY_IPC} instructions "
-                            f"(a Fiasco one-way IPC on x86-64)",
+        out.append({"name": f"{arch}: C IPC round trip < {FIASCO_ONE_WAY_IPC} instructions, "
+                            f"trace ring on (a Fiasco one-way IPC on x86-64)",
                     "value": f"{n:,.0f} instructions", "holds": n < FIASCO_ONE_WAY_IPC,
                     "source": SOURCE, "bound": BOUND})
     return out

@@ -93,10 +93,12 @@ def c_round_trip_system(arch, rounds, server, words=2):
     return System(k, lambda: int(user[0]), {"srv": srv, "client": client})
 
 
-def round_trip_system(arch, rounds, server_native, client_native, words=2, cpus=1):
+def round_trip_system(arch, rounds, server_native, client_native, words=2, cpus=1,
+                      trace_size=0):
     """`rounds` calls of `words` words from a client to an echo server; with 2 CPUs the
-    server is on CPU 0 and the client on CPU 1."""
-    k = Kernel(arch=arch, cpus=cpus, memory=16 << 20, trace_size=0)
+    server is on CPU 0 and the client on CPU 1. `trace_size`: the kernel's trace ring (0:
+    off, None: the default ring, as the instruction count runs it)."""
+    k = Kernel(arch=arch, cpus=cpus, memory=16 << 20, trace_size=trace_size)
     gate = k.create_gate(GATE_LABEL)
     srv = _server(k, gate, server_native)
     if client_native:

@@ -4,9 +4,17 @@ import statistics
 import sys
 
 
-def measure(fn, repeats):
+WARM_CALLS = 8     # CPython 3.11 specialises a code object's bytecode after ~8 calls
+
+
+def measure(fn, repeats, warm=None):
     """fn() -> (host ns per op, virtual ns per op). One warm-up run, then `repeats` runs:
-    median, min and max of the host figure, and the virtual time of the last run."""
+    median, min and max of the host figure, and the virtual time of the last run.
+    `warm`: a small run of the same code, made WARM_CALLS times first, so every run is
+    timed with specialised bytecode (a µApp's code or a reference's coroutine is called
+    once per run and loops inside: without this the first runs are timed unspecialised)."""
+    for _ in range(WARM_CALLS if warm else 0):
+        warm()
     fn()
     runs = [fn() for _ in range(repeats)]
     host = [r[0] for r in runs]

@@ -22,9 +22,10 @@ SIMPY_BOUND = ("the Python interpreter: a µApp<->µApp round trip is two cffi c
 PY_FLOOR_SOURCE = ("pyl4re's own goal: the µApp path costs at most twice the least CPython "
                    "allows for the same exchange, the Python floor measured in this run (two "
                    "coroutines, the same number of awaits and of cffi calls into a no-op)")
-PY_FLOOR_BOUND = ("what the l4sys call does around its await: the argument checks, the "
-                  "kernel entry's eight-argument cffi call and its result, the run loop's "
-                  "step (docs/benchmarks.md, 'What bounds the Python path')")
+PY_FLOOR_BOUND = ("what the real exchange does beyond the floor's no-op call and await: "
+                  "two l4sys calls with their argument checks, the kernel's own work in the "
+                  "cffi entry (its three integer arguments converted), the result read, the "
+                  "run loop's switch (docs/benchmarks.md, 'What bounds the Python path')")
 NATIVE_SOURCE = ("pyl4re's own goal: a µApp calling a native server (no coroutine switch) "
                  "runs an order of magnitude faster than SimPy's Store round trip")
 NATIVE_BOUND = ("one l4sys call per round trip: its argument checks and the cffi kernel "

@@ -62,7 +62,7 @@ def _guest(k, tid):
 
 
 def _cur():
-    cur = traps._running or traps.running()
+    cur = traps._current[0] or traps.running()
     return cur, cur.kernel
 
 

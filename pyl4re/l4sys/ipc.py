@@ -24,18 +24,10 @@ _SEL_FLAGS = 0xF
 _STRAY = _check.BELOW_INDEX & ~_check.SPECIAL   # the operation goes in `flags`, not dest
 
 
-_tag = _tag_of_raw
-
-
-def _tag_only(raw, label):
-    return _tag_of_raw(raw)
-
-
-def _tag_and_label(raw, label):
-    return _tag_of_raw(raw), label
-
-
 def _check_args(dest, utcb, tag, timeout, fn, what="dest"):
+    """The arguments' checks in full: (dest, timeout) as plain ints, or TypeError /
+    ValueError naming the function and the argument. The calls below test the common
+    case inline and come here only when that fails."""
     if not (dest.__class__ is int and 0 <= dest <= _U64 and not dest & _STRAY):
         dest = _check.selector(dest, f"{fn}: {what}")
     if tag.__class__ is not l4_msgtag_t:
@@ -43,9 +35,9 @@ def _check_args(dest, utcb, tag, timeout, fn, what="dest"):
                         f"not {type(tag).__name__}")
     if not (timeout.__class__ is int and 0 <= timeout <= 0xFFFFFFFF):
         timeout = _check.in_range(timeout, 0, 0xFFFFFFFF, f"{fn}: timeout", hex_=True)
-    if utcb is not None and utcb is not (traps._running or traps.running()).utcb:
+    if utcb is not None and utcb is not (traps._current[0] or traps.running()).utcb:
         raise ValueError(f"{fn}: utcb is not the calling thread's UTCB (use l4_utcb())")
-    return dest
+    return dest, timeout
 
 
 def _running_utcb():
@@ -55,62 +47,102 @@ def _running_utcb():
 # l4_utcb() (utcb.py) is the running µApp thread's UTCB from now on.
 set_utcb_provider(_running_utcb)
 
+_TAG0 = l4_msgtag_t(0)
+_REPLY_AND_WAIT = L4_INVALID_CAP | L4_SYSF_REPLY_AND_WAIT
+_OPEN_WAIT = L4_INVALID_CAP | L4_SYSF_WAIT
+
+_SLEEP = L4_INVALID_CAP | L4_SYSF_RECV
+_SMALL = (1 << 30) - 1        # CPython compares ints up to this without its general path
+
+# Each call below checks in one expression what _check_args checks (a plain-int selector
+# with no stray bits, an l4_msgtag_t, a plain-int timeout pair, the caller's own UTCB or
+# None) and calls it only when that fails, for its error or its conversions: no helper
+# call on the µApp hot path. The inline test takes selectors and timeouts up to _SMALL
+# (an index below 2^18; a timeout pair whose send half is below 0x4000); larger valid
+# ones pass _check_args alike, a little slower. A checked selector has its low four bits
+# clear (they are stray bits), so `dest + L4_SYSF_*` is `dest | L4_SYSF_*`, and the
+# addition is the operation CPython specialises.
+
 
 def l4_ipc(dest, utcb, flags, slabel, tag, timeout):
     """The generic IPC: selector, L4_SYSF_* flags, label register, tag, timeouts.
     Returns (tag, label)."""
-    sel = _check_args(dest, utcb, tag, timeout, "l4_ipc")
+    sel, timeout = _check_args(dest, utcb, tag, timeout, "l4_ipc")
     flags = _check.in_range(flags, 0, _SEL_FLAGS, "l4_ipc: flags")
     slabel = _check.in_range(slabel, 0, _U64, "l4_ipc: slabel", hex_=True)
     return traps.enter(sel | flags, tag.raw, slabel, timeout, _tag_and_label)
 
 
+def _tag_and_label(raw, label):
+    return _tag_of_raw(raw), label
+
+
 def l4_ipc_call(dest, utcb, tag, timeout):
     """Send to dest, then wait for its reply (closed wait). Returns the reply's tag."""
-    sel = _check_args(dest, utcb, tag, timeout, "l4_ipc_call")
-    return traps.enter(sel | L4_SYSF_CALL, tag.raw, 0, timeout, _tag_only)
+    if not (dest.__class__ is int and 0 <= dest <= _SMALL and not dest & _STRAY
+            and tag.__class__ is l4_msgtag_t and timeout.__class__ is int
+            and 0 <= timeout <= _SMALL
+            and (utcb is None or traps._current[0] is not None and utcb is traps._current[0].utcb)):
+        dest, timeout = _check_args(dest, utcb, tag, timeout, "l4_ipc_call")
+    return traps.enter_tag(dest + L4_SYSF_CALL, tag.raw, timeout)
 
 
 def l4_ipc_send(dest, utcb, tag, timeout):
     """Send only. Check the result with l4_ipc_error(), not l4_error() (§1)."""
-    sel = _check_args(dest, utcb, tag, timeout, "l4_ipc_send")
-    return traps.enter(sel | L4_SYSF_SEND, tag.raw, 0, timeout, _tag_only)
+    if not (dest.__class__ is int and 0 <= dest <= _SMALL and not dest & _STRAY
+            and tag.__class__ is l4_msgtag_t and timeout.__class__ is int
+            and 0 <= timeout <= _SMALL
+            and (utcb is None or traps._current[0] is not None and utcb is traps._current[0].utcb)):
+        dest, timeout = _check_args(dest, utcb, tag, timeout, "l4_ipc_send")
+    return traps.enter_tag(dest + L4_SYSF_SEND, tag.raw, timeout)
 
 
 def l4_ipc_receive(obj, utcb, timeout):
     """Closed wait: a message from obj only (a thread, or an IRQ)."""
-    sel = _check_args(obj, utcb, _tag(0), timeout, "l4_ipc_receive", "obj")
-    return traps.enter(sel | L4_SYSF_RECV, 0, 0, timeout, _tag_only)
+    if not (obj.__class__ is int and 0 <= obj <= _SMALL and not obj & _STRAY
+            and timeout.__class__ is int and 0 <= timeout <= _SMALL
+            and (utcb is None or traps._current[0] is not None and utcb is traps._current[0].utcb)):
+        obj, timeout = _check_args(obj, utcb, _TAG0, timeout, "l4_ipc_receive", "obj")
+    return traps.enter_tag(obj + L4_SYSF_RECV, 0, timeout)
 
 
 def l4_ipc_wait(utcb, timeout):
     """Open wait: the next message from anyone. Returns (tag, label)."""
-    _check_args(L4_INVALID_CAP, utcb, _tag(0), timeout, "l4_ipc_wait")
-    return traps.enter(L4_INVALID_CAP | L4_SYSF_WAIT, 0, 0, timeout, _tag_and_label)
+    if not (timeout.__class__ is int and 0 <= timeout <= _SMALL
+            and (utcb is None or traps._current[0] is not None and utcb is traps._current[0].utcb)):
+        _, timeout = _check_args(L4_INVALID_CAP, utcb, _TAG0, timeout, "l4_ipc_wait")
+    return traps.enter_tag_label(_OPEN_WAIT, 0, timeout)
 
 
 def l4_ipc_reply_and_wait(utcb, tag, timeout):
     """Reply through the implicit reply capability, then wait. Returns (tag, label)."""
-    _check_args(L4_INVALID_CAP, utcb, tag, timeout, "l4_ipc_reply_and_wait")
-    return traps.enter(L4_INVALID_CAP | L4_SYSF_REPLY_AND_WAIT, tag.raw, 0, timeout,
-                       _tag_and_label)
+    if not (tag.__class__ is l4_msgtag_t and timeout.__class__ is int
+            and 0 <= timeout <= _SMALL
+            and (utcb is None or traps._current[0] is not None and utcb is traps._current[0].utcb)):
+        _, timeout = _check_args(L4_INVALID_CAP, utcb, tag, timeout, "l4_ipc_reply_and_wait")
+    return traps.enter_tag_label(_REPLY_AND_WAIT, tag.raw, timeout)
 
 
 def l4_ipc_send_and_wait(dest, utcb, tag, timeout):
     """Send to dest, then wait for anyone. Returns (tag, label)."""
-    sel = _check_args(dest, utcb, tag, timeout, "l4_ipc_send_and_wait")
-    return traps.enter(sel | L4_SYSF_SEND_AND_WAIT, tag.raw, 0, timeout, _tag_and_label)
+    if not (dest.__class__ is int and 0 <= dest <= _SMALL and not dest & _STRAY
+            and tag.__class__ is l4_msgtag_t and timeout.__class__ is int
+            and 0 <= timeout <= _SMALL
+            and (utcb is None or traps._current[0] is not None and utcb is traps._current[0].utcb)):
+        dest, timeout = _check_args(dest, utcb, tag, timeout, "l4_ipc_send_and_wait")
+    return traps.enter_tag_label(dest + L4_SYSF_SEND_AND_WAIT, tag.raw, timeout)
 
 
 def l4_ipc_sleep(timeout):
     """Receive from no one: RETIMEOUT is success, RECANCELED means ex_regs woke us."""
-    _check_args(L4_INVALID_CAP, None, _tag(0), timeout, "l4_ipc_sleep")
-    return traps.enter(L4_INVALID_CAP | L4_SYSF_RECV, 0, 0, timeout, _tag_only)
+    if not (timeout.__class__ is int and 0 <= timeout <= _SMALL):
+        _, timeout = _check_args(L4_INVALID_CAP, None, _TAG0, timeout, "l4_ipc_sleep")
+    return traps.enter_tag(_SLEEP, 0, timeout)
 
 
 def l4_thread_yield():
     """Give up the rest of the time slice to threads of the same priority."""
-    return traps.enter(L4_INVALID_CAP | L4_SYSF_RECV, 0, 0, L4_IPC_BOTH_TIMEOUT_0, _tag_only)
+    return traps.enter_tag(_SLEEP, 0, L4_IPC_BOTH_TIMEOUT_0)
 
 
 __all__ = ["l4_ipc", "l4_ipc_call", "l4_ipc_send", "l4_ipc_receive", "l4_ipc_wait",

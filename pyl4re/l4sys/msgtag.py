@@ -112,14 +112,17 @@ class l4_msgtag_t:
 
 _set_raw = l4_msgtag_t.raw.__set__     # the slot's own setter, past __setattr__
 _new = object.__new__
-_interned = {}                         # raw word -> tag, for tags the kernel hands back
 _INTERNED_MAX = 4096
+
+
+_interned = {}                         # raw word -> tag, for tags the kernel hands back
 
 
 def _tag_of_raw(raw):
     """The tag for a raw word the kernel returned (0..2^64-1, unchecked). Results repeat
     and tags are immutable, so one object per word is shared, as Python shares small
-    ints: this runs on every IPC a µApp makes."""
+    ints: this runs on every IPC a µApp makes (traps.py looks `_interned` up itself
+    first, and calls this only on a miss)."""
     tag = _interned.get(raw)
     if tag is None:
         tag = _new(l4_msgtag_t)
