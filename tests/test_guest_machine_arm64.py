@@ -11,37 +11,23 @@ from pyl4re import Kernel, mem, trace
 from pyl4re.guest import images
 from pyl4re.guest.cpu_arm64 import Arm64
 from pyl4re.guest.machine import Machine
-from pyl4re.vmm.block import Block
-from pyl4re.vmm.console import Console
 from pyl4re.l4sys import (
     L4_BASE_TASK_CAP, L4_CAP_SHIFT, L4_FP_ALL_SPACES, L4_FPAGE_RWX, l4_error,
     l4_factory_create_irq, l4_fpage, l4_icu_bind, l4_ipc_sleep, l4_map_control,
     l4_rcv_ep_bind_thread, l4_task_map, l4_task_unmap, l4_timeout_from_us,
 )
-from pyl4re.vmm.vmm import VM_CAP, Device, VmConfig, Vmm
+from pyl4re.vmm.vmm import VM_CAP, VmConfig, Vmm
 
-RAM, CON, BLK = 0x4000_0000, 0x2000_0000, 0x2000_1000
-EXPECTED = ["Hello from the guest", "block: sector 1 written and read back",
-            "timer interrupt taken", "device interrupts taken", "powering off"]
+from guest_util import BLK, CON, EXPECTED, RAM, assembled, boot_vm
 
 
 @pytest.fixture(scope="module")
 def hello():
-    try:
-        return images.build("arm64", "hello")
-    except images.AssemblerMissing as e:
-        pytest.fail(str(e))                    # a missing assembler is a failure: apt install llvm
+    return assembled("arm64", "hello")
 
 
 def boot(machine, disk=None):
-    disk = bytearray(64 * 512) if disk is None else disk
-    k = Kernel(arch="arm64", memory=32 << 20)
-    vmm = Vmm("arm64", VmConfig(tag="vm-1", ram_base=RAM, program=machine.program,
-                                devices=[Device("console", Console(), CON, 1),
-                                         Device("block", Block(disk), BLK, 2)]))
-    k.start_task(vmm.main, name="vm-1")
-    res = k.run()
-    return k, res.exited["vm-1"], vmm, disk
+    return boot_vm("arm64", machine, disk)
 
 
 def test_the_guest_prints_uses_the_disk_takes_interrupts_and_powers_off(hello):

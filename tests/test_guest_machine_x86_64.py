@@ -11,39 +11,24 @@ import pytest
 import unicorn
 from unicorn import x86_const as X
 
-from pyl4re import Kernel
 from pyl4re.guest import images
 from pyl4re.guest.cpu_x86_64 import REG_IMM, X86_64, Decoded, decode
 from pyl4re.guest.machine import WRITE, GuestStopped, Machine
 from pyl4re.vm import ExtState
 from pyl4re.vmm import lapic
-from pyl4re.vmm.block import Block
-from pyl4re.vmm.console import Console
-from pyl4re.vmm.vmm import Device, VmConfig, Vmm
 
-RAM, CON, BLK = 0x4000_0000, 0x2000_0000, 0x2000_1000
-EXPECTED = ["Hello from the guest", "block: sector 1 written and read back",
-            "timer interrupt taken", "device interrupts taken", "powering off"]
+from guest_util import BLK, CON, EXPECTED, RAM, assembled, boot_vm
+
 RAX, RCX, RSI, R8, R9, R10 = 15, 14, 9, 7, 6, 5          # their r words (l4_exc_regs_t)
 
 
 @pytest.fixture(scope="module")
 def hello():
-    try:
-        return images.build("x86_64", "hello")
-    except images.AssemblerMissing as e:
-        pytest.fail(str(e))                    # a missing assembler is a failure: apt install llvm
+    return assembled("x86_64", "hello")
 
 
 def boot(machine, disk=None):
-    disk = bytearray(64 * 512) if disk is None else disk
-    k = Kernel(arch="x86_64", memory=32 << 20)
-    vmm = Vmm("x86_64", VmConfig(tag="vm-1", ram_base=RAM, program=machine.program,
-                                 devices=[Device("console", Console(), CON, 1),
-                                          Device("block", Block(disk), BLK, 2)]))
-    k.start_task(vmm.main, name="vm-1")
-    res = k.run()
-    return k, res.exited["vm-1"], vmm, disk
+    return boot_vm("x86_64", machine, disk)
 
 
 def test_the_guest_prints_uses_the_disk_takes_interrupts_and_powers_off(hello):
