@@ -41,7 +41,7 @@ boots a Linux image), PSTATE is EL1h with D, A, I, F masked and pc the entry poi
 import unicorn
 from unicorn import arm64_const as A
 
-from .machine import Access, Registers, Trap
+from .machine import Access, Registers, Trap, sign_extend
 
 EXCP_UDEF, EXCP_SWI, EXCP_HVC = 1, 2, 11          # QEMU's exception numbers
 WFI, WFE = 0xD503207F, 0xD503205F
@@ -63,11 +63,6 @@ EC_UNKNOWN, ESR_IL = 0x00, 1 << 25
 HCR_RW, HCR_TWI = 1 << 31, 1 << 13
 MSR_SPSR_EL1_X0 = 0xD5184000                       # msr spsr_el1, x0
 STUB_PAGE = (1 << 44) - 0x1000                     # below Unicorn's 44-bit PARange
-
-
-def _sext(v, bits):
-    v &= (1 << bits) - 1
-    return v - (1 << bits) if v >> (bits - 1) else v
 
 
 class Arm64:
@@ -149,7 +144,7 @@ class Arm64:
             reg = X_REGS[access.reg]
             v = self.uc.reg_read(reg) & ((1 << 8 * access.size) - 1)
             if access.info & 1:                                # SSE
-                v = _sext(v, 8 * access.size) & ((1 << (64 if access.info & 2 else 32)) - 1)
+                v = sign_extend(v, 8 * access.size) & ((1 << (64 if access.info & 2 else 32)) - 1)
             self.uc.reg_write(reg, v)
         self.set_pc(self.pc() + access.length)
 
@@ -285,7 +280,7 @@ class Arm64:
         if key == CNTV_TVAL:
             if read:
                 return (self.cntv_cval - self._count()) & 0xFFFFFFFF
-            self.cntv_cval = (self._count() + _sext(val, 32)) & ((1 << 64) - 1)
+            self.cntv_cval = (self._count() + sign_extend(val, 32)) & ((1 << 64) - 1)
             return None
         return 0 if read else None                 # the physical timer: absent
 

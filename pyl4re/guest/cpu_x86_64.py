@@ -50,7 +50,7 @@ from collections import namedtuple
 import unicorn
 from unicorn import x86_const as X
 
-from .machine import READ, WRITE, Access, Registers, Trap
+from .machine import READ, WRITE, Access, Registers, Trap, sign_extend
 
 # The x86 encoding's register numbers, and the r word each lives in (l4_exc_regs_t order,
 # arch/x86_64/vm.c's x86_word).
@@ -169,11 +169,6 @@ def _fits(code, n, d):
     return d if n <= len(code) and n <= MAX_INSN else None
 
 
-def _sext(v, bits):
-    v &= (1 << bits) - 1
-    return v - (1 << bits) if v >> (bits - 1) else v
-
-
 class X86_64:
     ARCH = "x86_64"
     UC_ARCH, UC_MODE = unicorn.UC_ARCH_X86, unicorn.UC_MODE_64
@@ -236,7 +231,7 @@ class X86_64:
             reg = GPRS[access.reg]
             v = self.uc.reg_read(reg) & ((1 << 8 * access.size) - 1)
             if signed:
-                v = _sext(v, 8 * access.size) & ((1 << dest) - 1)
+                v = sign_extend(v, 8 * access.size) & ((1 << dest) - 1)
             if dest < 32:                                   # 8, 16 bits: merge
                 v = (before & ~((1 << dest) - 1)) | v
             self.uc.reg_write(reg, v)

@@ -136,6 +136,12 @@ _NO_END = (1 << 64) - 1              # emu_start's `until`: never reached
 MASKED_SLICE = 64                    # the slice while an interrupt waits for unmasking
 
 
+def sign_extend(v, bits):
+    """The low `bits` of v as a signed integer (a load's or an offset's extension)."""
+    v &= (1 << bits) - 1
+    return v - (1 << bits) if v >> (bits - 1) else v
+
+
 class Registers:
     """A CPU class's general registers read and written with one batch call of Unicorn's
     C library each way, into buffers made once: Unicorn's Python reg_read/reg_write cost
