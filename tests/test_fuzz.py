@@ -242,6 +242,10 @@ FOUND = {
     "unmap_order_clamp": {"cpus": 1, "events": [], "prios": [1, 3],
                           "programs": [[("unmap", 4096, 10373232546567507830, 2147483648)],
                                        []]},
+    # An unmap whose task selector has a flag bit below L4_CAP_SHIFT (0x1002): l4sys
+    # refuses it before the kernel, and the watch expected slot 1 gone all the same.
+    "unmap_refused": {"cpus": 1, "events": [], "prios": [1, 3, 3, 1],
+                      "programs": [[], [], [], [("unmap", 4098, 8373, 2147483648)]]},
     # A vCPU resume whose entry ip (0x80000000 >> 1) is the fuzz µApp's own code: the
     # upcall re-entered the program with the state area in place of its environment.
     "vcpu_reentry": {"cpus": 2, "events": [], "prios": [1, 1, 2],

@@ -366,8 +366,9 @@ class Context:
 
 def program(ops, stats, src=(0,), watch=None):
     """The µApp that runs `ops`; `stats` (a dict shared by the case) counts invocations
-    and refusals; `src` are the devices' source ids; `watch(op, after)` (if given) is
-    called before (after=False) and after (after=True) every op."""
+    and refusals; `src` are the devices' source ids; `watch(op, after, refused=False)` (if
+    given) is called before (after=False) and after (after=True; refused: l4sys or the
+    op itself turned it down) every op."""
     async def fuzz_main(env):
         if not hasattr(env, "utcb_area"):
             return "entered again"      # a vCPU resume or ex_regs sent a thread here
@@ -376,12 +377,14 @@ def program(ops, stats, src=(0,), watch=None):
         for op in ops:
             if watch:
                 watch(op, False)
+            refused = False
             try:
                 stats["invocations"] += await run_op(u, op, ctx)
             except (TypeError, ValueError, PageFaultError, UnhandledTrap):
                 stats["refused"] += 1
+                refused = True
             if watch:
-                watch(op, True)
+                watch(op, True, refused)
         return len(ops)
     return fuzz_main
 

@@ -16,8 +16,9 @@ that can move or remove capabilities or pages:
   a page wholly inside the flexpage keeps a revoked right (with R revoked: exists).
 
 A violation is recorded (the first one) and raised by the case as a `rights` or `unmap`
-finding once the run is over. The µApp calls `watch(op, after)` around every op; only the
-ops above look at the kernel, so the rest cost nothing.
+finding once the run is over. The µApp calls `watch(op, after, refused)` around every op; only
+the ops above look at the kernel, so the rest cost nothing, and an op l4sys refused
+before the kernel saw it is expected to change nothing.
 """
 from pyl4re.control import mem as mem_ctl
 
@@ -54,7 +55,7 @@ class Watch:
         self._space_types = (lib.KOBJ_TASK, lib.KOBJ_DMA_SPACE)
 
     def for_app(self, i):
-        return lambda op, after: self.observe(i, op, after)
+        return lambda op, after, refused=False: self.observe(i, op, after, refused)
 
     # ---- looking at the kernel
     def _caps(self, task_id):
@@ -107,7 +108,7 @@ class Watch:
             self.problem = (kind, detail)
 
     # ---- the hook
-    def observe(self, i, op, after):
+    def observe(self, i, op, after, refused=False):
         if self.problem is not None or i >= len(self.tasks):
             return
         name = op[0]
@@ -129,8 +130,8 @@ class Watch:
             self._before[i] = (spaces, extra)
             return
         spaces, extra = self._before.pop(i, (None, None))
-        if spaces is None:
-            return
+        if spaces is None or refused:
+            return                      # refused before the kernel: nothing to expect
         if moves:
             self._check_moves(op, spaces, extra)
         else:
