@@ -1,10 +1,6 @@
 """Guest machine code on ARM64 (pyl4re.guest.machine, cpu_arm64; docs/vm.md "Guest machine
 code"): a guest assembled here with llvm-mc runs under the VMM on Unicorn, its memory
 through the VM's nested table, its MMIO as stage-2 exits with the real syndrome."""
-import os
-import subprocess
-import sys
-
 import pytest
 
 from pyl4re import Kernel, mem, trace
@@ -18,7 +14,7 @@ from pyl4re.l4sys import (
 )
 from pyl4re.vmm.vmm import VM_CAP, VmConfig, Vmm
 
-from guest_util import BLK, CON, EXPECTED, RAM, assembled, boot_vm
+from guest_util import BLK, CON, RAM, assembled, assert_hello_ran, boot_vm, hello_runs
 
 
 @pytest.fixture(scope="module")
@@ -33,34 +29,12 @@ def boot(machine, disk=None):
 def test_the_guest_prints_uses_the_disk_takes_interrupts_and_powers_off(hello):
     m = Machine(Arm64, hello, load_gpa=RAM)
     k, result, vmm, disk = boot(m)
-    assert result == ("shutdown", 0), m.stopped
-    assert k.log_lines == [f"vm-1: {line}" for line in EXPECTED]
-    assert disk[512:1024] == bytes((i * 7 + 3) & 0xFF for i in range(512))
-    assert disk[:512] == bytes(512) and disk[1024:] == bytes(len(disk) - 1024)
-    assert m.stopped is None
-    assert m.exits["hypercall"] == 1 and m.exits["timer_wait"] == 1
-    assert m.exits["interrupt"] >= 2               # the timer's and the devices'
-    assert vmm.exits["mmio"] == m.exits["mmio"] > 0
-    assert vmm.exits["ram"] == m.exits["page"] > 0
-
-
-RERUN = """
-import sys
-sys.path.insert(0, "tests")
-from test_guest_machine_arm64 import Arm64, Machine, RAM, boot, images
-m = Machine(Arm64, images.build("arm64", "hello"), load_gpa=RAM)
-k, result, _, disk = boot(m)
-sys.stdout.write(repr((result, k.log_lines, bytes(disk), m.instructions, k.now_ns)))
-sys.stdout.write(k.trace_json())
-"""
+    assert_hello_ran(k, result, vmm, m, disk)
+    assert m.exits["timer_wait"] == 1
 
 
 def test_runs_are_identical_byte_for_byte(hello):
-    # Each run in a fresh interpreter: code addresses (pyl4re.entry) are process-global,
-    # so a second run in this process would give the VMM's new closures new addresses.
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    runs = [subprocess.run([sys.executable, "-c", RERUN], cwd=root, capture_output=True,
-                           timeout=120).stdout for _ in range(2)]
+    runs = hello_runs("arm64", "cpu_arm64", "Arm64")
     assert b"Hello from the guest" in runs[0] and b"traceEvents" in runs[0]
     assert runs[0] == runs[1]
 
