@@ -23,12 +23,12 @@ VM's extended vCPU. It
   level withdrawn when the device lowers it);
 - gives an x86-64 guest a local APIC (lapic.Lapic, the xAPIC page at 0xfee00000): its
   timer runs on the KIP clock (µs, as l4_kip_clock reads it) and is checked at every
-  exit; an expired timer's vector is injected like a device's, and a guest halting with
-  the timer armed waits (sleeps) until it expires. A guest that computes without exits
-  is cut by the VMM's timer thread: a second thread of the VMM's task that sleeps until
+  exit; an expired timer's vector is injected like a device's. The VMM's timer thread
+  makes the expiry happen on time: a second thread of the VMM's task that sleeps until
   the APIC's deadline and then triggers an Irq bound to the vCPU thread (an IRQ exit),
-  as uvmm's timer thread does; the vCPU thread re-arms it through a second Irq whenever
-  the deadline moved;
+  as uvmm's timer thread does (a guest that computes without exits is cut there, and a
+  halted one, whose exit handler waits for that Irq, wakes); the vCPU thread re-arms it
+  through a second Irq whenever the deadline moved;
 - writes console output to its log, each line tagged with the VM's name;
 - feeds console input typed on its log to the guest while the guest halts;
 - ends when the guest shuts down (hypercall HC_SHUTDOWN) or halts with nothing pending
@@ -44,7 +44,7 @@ from pyl4re.l4re.protocols import RM_EAGER_MAP, RM_RW, RM_SEARCH_ADDR
 from pyl4re.l4sys import (
     L4_CAP_SHIFT, L4_FPAGE_RW, L4_FPAGE_RWX, L4_IPC_NEVER, L4_IPC_RETIMEOUT,
     L4_IPC_TIMEOUT_NEVER, l4_error, l4_factory_create_irq, l4_factory_create_vm, l4_fpage,
-    l4_debugger_set_object_name, l4_ipc_error, l4_ipc_sleep, l4_ipc_wait, l4_irq_trigger, l4_rcv_ep_bind_thread,
+    l4_debugger_set_object_name, l4_ipc_error, l4_ipc_sleep, l4_ipc_wait, l4_irq_receive, l4_irq_trigger, l4_rcv_ep_bind_thread,
     l4_task_add_ku_mem, l4_thread_vcpu_control_ext, l4_timeout, l4_timeout_from_us,
     l4_utcb, l4_vcon_read,
 )
@@ -379,11 +379,9 @@ class Vmm:
             if e.kind == "halt":
                 self.exits["halt"] += 1
                 deadline = self.lapic.deadline_ns() if self.lapic is not None else None
-                if not self.pending and deadline is not None:    # sleep until the timer
-                    left = deadline - self.clock_ns
-                    if left > 0:
-                        await flush_log()
-                        await l4_ipc_sleep(l4_timeout_from_us(-(-left // 1000)))
+                if not self.pending and deadline is not None:    # wait for the timer:
+                    await flush_log()                # its thread's Irq (a deadline means
+                    await l4_irq_receive(timer_caps[0])     # the guest armed its APIC)
                     await timer()
                 if not self.pending and not await wait_for_input():
                     await flush_log()
