@@ -6,12 +6,12 @@ import os
 import shutil
 import sys
 
-from setuptools import setup
+from setuptools import Extension, setup
 from setuptools.command.build_py import build_py
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "kernel_c"))
-from build_cffi import selected_arches, selected_scheds  # noqa: E402
+from build_cffi import entry_extension_flags, selected_arches, selected_scheds  # noqa: E402
 
 
 class BuildPyWithAbi(build_py):
@@ -24,4 +24,8 @@ class BuildPyWithAbi(build_py):
 
 setup(cffi_modules=[f"kernel_c/build_cffi.py:ffi_{arch}" + ("" if sched == "fp" else f"_{sched}")
                     for sched in selected_scheds() for arch in selected_arches()],
+      # The µApp fast kernel entry (pyl4re/_entry.c): a CPython extension, built for the
+      # interpreter that builds it, beside the per-architecture cores.
+      ext_modules=[Extension("pyl4re._entry", ["pyl4re/_entry.c"],
+                             **entry_extension_flags())],
       cmdclass={"build_py": BuildPyWithAbi})

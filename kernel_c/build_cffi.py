@@ -150,6 +150,15 @@ def coverage():
     return os.environ.get("PYL4RE_COVERAGE") == "1"
 
 
+def entry_extension_flags():
+    """Compiler and linker flags of the µApp fast-entry extension (pyl4re/_entry.c): the
+    core's warnings and optimisation, and the sanitizers in the sanitizer build."""
+    sanitize = os.environ.get("PYL4RE_SANITIZE") == "1"
+    return {"extra_compile_args": ["-std=c11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"]
+            + (SANITIZE_FLAGS + ["-DPYL4RE_SANITIZE=1"] if sanitize else []),
+            "extra_link_args": ["-fsanitize=address,undefined"] if sanitize else []}
+
+
 # cffi's wrappers release the GIL around every call and save/restore errno. The core
 # needs neither (it never blocks, never sets errno, and is not thread-safe: holding the GIL
 # keeps two Python threads out of one kernel), and the pair costs ~600 instructions per

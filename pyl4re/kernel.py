@@ -28,12 +28,6 @@ def _int_arg(value, name):
     return value
 
 
-def _words(ffi, ptr, ctype):
-    """The struct at ptr as a view of 64-bit words (its fields' offsets are word-aligned:
-    pyl4re.h's struct sys_result and struct sched_out)."""
-    return memoryview(ffi.buffer(ptr, ffi.sizeof(ctype))).cast("Q")
-
-
 def default_kernel_memory(memory):
     """The kernel pool reserved at boot when none is given: 1/8 of memory, at least 256 KiB."""
     return max(0x40000, (memory // 8) & ~0xFFF)
@@ -129,12 +123,10 @@ class Kernel:
         # What runs µApps: the result structs of a kernel entry and of a scheduling
         # decision (one thread runs at a time), the control plane for slow-path objects,
         # the loop, and the harness set-up API.
-        # Both are the kernel's own (sys_enter answers there); the word views read a
-        # result in place, cheaper than cffi's field access on every entry.
+        # Both are the kernel's own: sys_enter answers there, and the µApp fast entry
+        # (pyl4re/_entry.c) reads them in place.
         self._result = lib.kernel_entry_result(self._k)
         self._next = lib.kernel_sched_out(self._k)
-        self._result_words = _words(ffi, self._result, "struct sys_result")
-        self._next_words = _words(ffi, self._next, "struct sched_out")
         self._mem_result = ffi.new("struct mem_result *")
         self._exc_result = ffi.new("struct exc_result *")
         self._cprograms = {}                    # load address -> C µApp copy (cprog.py)

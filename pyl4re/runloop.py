@@ -13,7 +13,9 @@ at it. Code that ends in vCPU user mode is an exception upcall, not the thread's
 import inspect
 import weakref
 
-from . import cprog, traps
+from . import _entry, cprog, traps
+from ._entry import chain as _chain
+from .l4sys.msgtag import _interned as _interned_tags, _tag_of_raw
 from .code import code_at, no_code
 from .utcb import Utcb
 from .vcpu import VcpuState, info as vcpu_info
@@ -92,8 +94,8 @@ class ThreadRecord:
     __slots__ = ("id", "thread", "ref", "_ref_owner", "name", "coro", "env", "main_ip", "utcb",
                  "task", "ended", "value", "error", "failing", "triggered", "vcpu",
                  "compute_left",
-                 "kernel", "kk", "sys_invoke", "sys_enter", "peers", "result", "next",
-                 "res_words", "next_words", "mem_access", "mem_result")
+                 "kernel", "kk", "sys_invoke", "entry", "result", "next",
+                 "mem_access", "mem_result")
 
     def __init__(self, kernel, tid, name, env=None, main_ip=None):
         self.id = self.thread = tid
@@ -116,11 +118,17 @@ class ThreadRecord:
         self.compute_left = 0      # a parked compute(): what is left to burn
         # What traps.enter() and pyl4re.mem need, one attribute away (every kernel entry).
         self.kernel, self.kk, self.sys_invoke = kernel, kernel._k, kernel._lib.sys_invoke
-        self.sys_enter = kernel._lib.sys_enter
-        self.peers = ()                # the run loop's records by index (RunLoop.by_index)
+        self.entry = None              # the fast entry's kernel side (RunLoop.entry)
         self.result, self.next = kernel._result, kernel._next
-        self.res_words, self.next_words = kernel._result_words, kernel._next_words
         self.mem_access, self.mem_result = kernel._lib.mem_access, kernel._mem_result
+
+
+# The µApp fast entry (traps.enter_tag, pyl4re/_entry.c) finds the running record in
+# traps._current and its kernel side in the record's `entry` slot; the loop's µApp <->
+# µApp switch (_entry.chain) reads its `coro`, `failing` and `triggered`.
+_entry.setup(traps._current, ThreadRecord, _interned_tags, _tag_of_raw,
+             traps._rest_tag, traps._rest_tag_label, traps.RESUME_RESULT, traps.SYS_SWITCH,
+             traps.SYS_SWITCH_TO)
 
 
 class Parked:
@@ -157,6 +165,12 @@ class RunLoop:
         # Records by the index C knows them by (thread_set_py_index); below SYS_SWITCH_TO
         # no index (those are sys_enter's own answers).
         self.by_index = [None] * kernel._lib.SYS_SWITCH_TO
+        # What the µApp fast entry (traps.enter_tag) needs of this kernel, as C pointers.
+        ffi, lib = kernel._ffi, kernel._lib
+        address = lambda ptr: int(ffi.cast("uintptr_t", ptr))     # noqa: E731
+        self.entry = _entry.Entry(address(kernel._k), address(ffi.addressof(lib, "sys_enter")),
+                                  address(kernel._result), address(kernel._next),
+                                  self.by_index, (kernel._k, kernel._result, kernel._next, lib))
         self.schedule_log = [] if kernel.log_schedule else None
         self._running = False
         self._last_result = None     # weak reference to the last RunResult, not yet gathered
@@ -170,7 +184,7 @@ class RunLoop:
                                                    env, main_ip)
             # Its index, for sys_enter's fast switch to it (a thread that is no Python
             # thread, as C says, has none: the loop's general path finds it by id).
-            rec.peers = self.by_index
+            rec.entry = self.entry
             if self.k._lib.thread_set_py_index(self.k._k, rec.ref, len(self.by_index)) == 0:
                 self.by_index.append(rec)
         return rec
@@ -216,7 +230,7 @@ class RunLoop:
         result = RunResult("idle", 0, gather=lambda: None)
         errors_before = k._harness.errors_noted()
         SCHED_RUN, SCHED_EVENT, RESUME_START = lib.SCHED_RUN, lib.SCHED_EVENT, lib.RESUME_START
-        RESUME_UPCALL, RESUME_RESULT = lib.RESUME_UPCALL, lib.RESUME_RESULT
+        RESUME_UPCALL = lib.RESUME_UPCALL
         RESUME_EXCEPTION = lib.RESUME_EXCEPTION
         SUSPEND, SWITCHED = traps.SUSPEND, traps.SWITCHED
         running = traps._current            # set on every switch: a list item store
@@ -272,18 +286,16 @@ class RunLoop:
             # The coroutine learns how to go on; its trap reads the result from `out`.
             running[0] = rec
             try:
-                yielded = rec.coro.send(resume)
-                # The partner C chose is a µApp waiting for its result (the µApp<->µApp
-                # round trip): its entry yielded the partner's record, as sys_enter named
-                # it by index (SYS_SWITCH_TO), and it goes on at once, without the
-                # general path above.
-                while yielded.__class__ is ThreadRecord:
-                    nxt = yielded
-                    if nxt.coro is None or nxt.failing is not None \
-                            or nxt.triggered is not None:
-                        break                  # anything special: the general path
-                    rec = running[0] = nxt
-                    yielded = nxt.coro.send(RESUME_RESULT)
+                try:
+                    yielded = rec.coro.send(resume)
+                    # The partner C chose is a µApp waiting for its result (the µApp<->µApp
+                    # round trip): its entry yielded the partner's record, as sys_enter
+                    # named it by index (SYS_SWITCH_TO), and it goes on at once, in C,
+                    # without the general path here (pyl4re/_entry.c, chain).
+                    if yielded.__class__ is ThreadRecord:
+                        yielded = _chain(yielded)
+                finally:
+                    rec = running[0] or rec        # the µApp whose code ran last
             except StopIteration as stop:
                 if not self._user_code_ended(rec):
                     self._end(rec, value=stop.value)

@@ -15,10 +15,10 @@ are plain data: the loop never receives a callable from a µApp.
 """
 import types
 
-from . import _core
+from . import _core, _entry
 from .errors import L4Error
 from .l4sys._check import in_range
-from .l4sys.msgtag import _interned as _tags, _tag_of_raw
+from .l4sys.msgtag import _tag_of_raw
 
 _abi = _core.abi()
 SYS_SUSPEND, SYS_SLOWPATH, SYS_GONE, SYS_SWITCH, SYS_UPCALL, SYS_ALIEN = (
@@ -112,60 +112,35 @@ def enter(dest, tag, label, timeout, wrap=None):
 
 
 # The fast entries of the IPC calls whose label register is 0 (all of l4sys's but l4_ipc):
-# enter() specialised by the answer's shape, each one frame between the µApp's await and
-# the run loop. One cffi call (sys_enter: three plain integers), the answer read in place
-# from the kernel's result words (pyl4re.h: struct sys_result's tag and label are words 0
-# and 1, struct sched_out's words 2 and 3), the tag from the interned tags. A switch to a
-# µApp going on with its result comes back as that µApp's index (SYS_SWITCH_TO): the
-# entry yields its record, and the loop resumes it at once. Anything else goes on in the
-# general code above, exactly as enter() would.
-
-@types.coroutine
-def enter_tag(dest, tag, timeout):
-    """enter(dest, tag, 0, timeout) answering the reply's l4_msgtag_t."""
-    cur = _current[0] or running()
-    sys_enter = cur.sys_enter
-    status = sys_enter(cur.kk, dest, tag, timeout)
-    if status == 0:                                   # SYS_DONE: the thread goes on
-        raw = cur.res_words[0]
-    elif status >= SYS_SWITCH_TO and (yield cur.peers[status]) == RESUME_RESULT:
-        raw = cur.next_words[2]
-    else:
-        raw = (yield from _enter_rest(cur, status, dest, tag, timeout))[0]
-    try:
-        return _tags[raw]
-    except KeyError:
-        return _tag_of_raw(raw)
+# enter() for the two answers' shapes, as awaitables in C (pyl4re/_entry.c): awaiting one
+# calls the core's sys_enter directly and reads the answer in place from the kernel's
+# result words (struct sys_result's tag and label, or struct sched_out's when C switched
+# to a µApp going on with its result: SYS_SWITCH_TO, the Trap yields that µApp's record
+# and the loop resumes it at once). Anything else goes on in the general code below,
+# through _rest_tag / _rest_tag_label, exactly as enter() would.
+enter_tag = _entry.enter_tag                  # (dest, tag, timeout) -> l4_msgtag_t
+enter_tag_label = _entry.enter_tag_label      # (dest, tag, timeout) -> (l4_msgtag_t, label)
 
 
-@types.coroutine
-def enter_tag_label(dest, tag, timeout):
-    """enter(dest, tag, 0, timeout) answering (l4_msgtag_t, label)."""
-    cur = _current[0] or running()
-    sys_enter = cur.sys_enter
-    status = sys_enter(cur.kk, dest, tag, timeout)
-    if status == 0:
-        words = cur.res_words
-        raw, label = words[0], words[1]
-    elif status >= SYS_SWITCH_TO and (yield cur.peers[status]) == RESUME_RESULT:
-        words = cur.next_words
-        raw, label = words[2], words[3]
-    else:
-        raw, label = yield from _enter_rest(cur, status, dest, tag, timeout)
-    try:
-        return _tags[raw], label
-    except KeyError:
-        return _tag_of_raw(raw), label
-
-
-def _enter_rest(cur, status, dest, tag, timeout):
-    """The rest of a fast entry that neither finished nor was resumed with its result,
-    as enter() goes on: (tag raw, label). After a switch to a µApp by index
-    (SYS_SWITCH_TO) the thread has been resumed already, not with its result (a gate got
-    bound: the entry is made again)."""
-    if status >= SYS_SWITCH_TO:
+def _general(cur, status, dest, tag, timeout):
+    """A fast entry's general path: the entry C made goes on from its status, or, with
+    status None (no µApp running, or resumed but not with its result: a gate got bound),
+    the entry is made in full. (tag raw, label)."""
+    if status is None:
         return enter(dest, tag, 0, timeout)
     return continue_entry(status, dest, tag, 0, timeout)
+
+
+@types.coroutine
+def _rest_tag(cur, status, dest, tag, timeout):
+    raw = (yield from _general(cur, status, dest, tag, timeout))[0]
+    return _tag_of_raw(raw)
+
+
+@types.coroutine
+def _rest_tag_label(cur, status, dest, tag, timeout):
+    raw, label = yield from _general(cur, status, dest, tag, timeout)
+    return _tag_of_raw(raw), label
 
 
 @types.coroutine

@@ -1,0 +1,225 @@
+"""The µApp fast kernel entry in C (pyl4re/_entry.c): the awaitable l4sys's IPC calls
+return behaves as a generator-based coroutine would, under every way Python drives it
+(await, yield from, send by hand, a tracer), and its hand-over to the general path and
+the run loop's µApp <-> µApp switch lose nothing."""
+import gc
+import sys
+import types
+
+import pytest
+
+from pyl4re import Kernel, _entry, traps
+from pyl4re.l4sys import (
+    L4_IPC_NEVER, l4_ipc_call, l4_ipc_reply_and_wait, l4_ipc_wait, l4_msgtag, l4_msgtag_t,
+    l4_utcb,
+)
+
+
+def small(arch):
+    return Kernel(arch=arch, memory=8 << 20)
+
+
+async def doubler(env):
+    """Answers every call with its first word doubled, forever."""
+    u = l4_utcb()
+    tag, _ = await l4_ipc_wait(u, L4_IPC_NEVER)
+    while True:
+        u.mr[0] = int(u.mr[0]) * 2
+        tag, _ = await l4_ipc_reply_and_wait(u, l4_msgtag(0, 1, 0, 0), L4_IPC_NEVER)
+
+
+def ping_pong(arch, client):
+    k = small(arch)
+    gate = k.create_gate(0x10)
+    gate.bind(k.start_task(doubler, name="srv", caps={"svc": gate.svr()}), 0x10)
+    k.start_task(client, name="cl", caps={"svc": gate})
+    return k, k.run()
+
+
+def test_an_ipc_call_is_a_fast_entry():
+    entry = l4_ipc_call(0x1000, None, l4_msgtag(0, 0, 0, 0), L4_IPC_NEVER)
+    assert type(entry) is _entry.Trap
+    assert "dest=0x1003" in repr(entry)       # the selector with L4_SYSF_CALL
+    entry.close()
+
+
+def test_the_answers_come_back_from_the_partner(arch):
+    async def client(env):
+        u, got = l4_utcb(), []
+        for i in range(5):
+            u.mr[0] = i
+            tag = await l4_ipc_call(env.caps["svc"], u, l4_msgtag(0, 1, 0, 0), L4_IPC_NEVER)
+            got.append((type(tag), tag.words, int(u.mr[0])))
+        return got
+
+    _, r = ping_pong(arch, client)
+    assert r.exited["cl"] == [(l4_msgtag_t, 1, 2 * i) for i in range(5)]
+
+
+def test_a_traced_run_gives_the_same_results(arch):
+    """Under a tracer (coverage, debuggers) CPython drives an awaitable through its send
+    method and StopIteration instead of am_send: the same answers come back."""
+    async def client(env):
+        u, got = l4_utcb(), []
+        for i in range(3):
+            u.mr[0] = i + 1
+            await l4_ipc_call(env.caps["svc"], u, l4_msgtag(0, 1, 0, 0), L4_IPC_NEVER)
+            got.append(int(u.mr[0]))
+        return got
+
+    seen = []
+
+    def tracer(frame, event, arg):
+        seen.append(event)
+        return tracer
+
+    sys.settrace(tracer)
+    try:
+        _, r = ping_pong(arch, client)
+    finally:
+        sys.settrace(None)
+    assert r.exited["cl"] == [2, 4, 6]
+    assert "call" in seen
+
+
+def test_yield_from_a_generator_based_coroutine(arch):
+    @types.coroutine
+    def call_twice(cap, u):
+        u.mr[0] = 3
+        yield from l4_ipc_call(cap, u, l4_msgtag(0, 1, 0, 0), L4_IPC_NEVER)
+        tag = yield from l4_ipc_call(cap, u, l4_msgtag(0, 1, 0, 0), L4_IPC_NEVER)
+        return tag.words, int(u.mr[0])
+
+    async def client(env):
+        return await call_twice(env.caps["svc"], l4_utcb())
+
+    _, r = ping_pong(arch, client)
+    assert r.exited["cl"] == (1, 12)
+
+
+def test_an_entry_is_awaited_once(arch):
+    async def client(env):
+        entry = l4_ipc_call(env.caps["svc"], None, l4_msgtag(0, 0, 0, 0), L4_IPC_NEVER)
+        await entry
+        try:
+            await entry
+        except RuntimeError as exc:
+            return str(exc)
+
+    _, r = ping_pong(arch, client)
+    assert r.exited["cl"] == "cannot reuse an already awaited kernel entry"
+
+
+def test_entries_made_ahead_are_independent(arch):
+    """Two entries made before either is awaited keep their own arguments."""
+    async def client(env):
+        u = l4_utcb()
+        one = l4_ipc_call(env.caps["svc"], u, l4_msgtag(0, 1, 0, 0), L4_IPC_NEVER)
+        none = l4_ipc_call(env.caps["svc"], u, l4_msgtag(0, 0, 0, 0), L4_IPC_NEVER)
+        u.mr[0] = 5
+        words = [(await none).words]
+        u.mr[0] = 7
+        words.append((await one).words)
+        return words, int(u.mr[0])
+
+    _, r = ping_pong(arch, client)
+    assert r.exited["cl"] == ([1, 1], 14)
+
+
+def test_throw_raises_at_the_entry_and_ends_it():
+    entry = traps.enter_tag(0x1002, 0, 0)
+    with pytest.raises(KeyError, match="x"):
+        entry.throw(KeyError("x"))
+    with pytest.raises(ValueError):
+        traps.enter_tag(0x1002, 0, 0).throw(ValueError)
+    with pytest.raises(TypeError):
+        traps.enter_tag(0x1002, 0, 0).throw(42)
+    with pytest.raises(RuntimeError, match="cannot reuse"):
+        entry.send(None)
+
+
+def test_close_abandons_a_waiting_entry(arch):
+    """A µApp closed while it waits in an entry handed to the general path (a plain
+    receive) ends cleanly, and nothing of it stays alive."""
+    k = small(arch)
+    gate = k.create_gate(0x10)
+
+    async def waits(env):
+        await l4_ipc_wait(l4_utcb(), L4_IPC_NEVER)
+
+    k.start_task(waits, name="w", caps={"svc": gate.svr()})
+    r = k.run()
+    assert r.blocked and "w" in r.blocked
+    rec = next(rec for rec in k._loop.threads.values() if rec.name == "w")
+    assert type(rec.coro.cr_await) is _entry.Trap
+    rec.coro.close()
+    assert rec.coro.cr_frame is None
+    del rec
+    gc.collect()
+
+
+@pytest.mark.parametrize("args, exc", [
+    (("x", 0, 0), TypeError), ((0, 1.5, 0), TypeError), ((-1, 0, 0), OverflowError),
+    ((0, 0, 1 << 64), OverflowError), ((0, 0), TypeError), ((0, 0, 0, 0), TypeError),
+])
+def test_bad_entry_words_are_refused(args, exc):
+    with pytest.raises(exc):
+        traps.enter_tag(*args)
+    with pytest.raises(exc):
+        traps.enter_tag_label(*args)
+
+
+def test_an_entry_awaited_outside_a_uapp_says_so():
+    for entry in (traps.enter_tag(0x1002, 0, 0), traps.enter_tag_label(0x1002, 0, 0)):
+        with pytest.raises(RuntimeError, match="no current thread"):
+            entry.send(None)
+
+
+@pytest.mark.parametrize("bad", [0, 4, -1, "x"])
+def test_entry_refuses_bad_addresses(bad):
+    with pytest.raises((ValueError, TypeError, OverflowError)):
+        _entry.Entry(bad, 8, 8, 8, [], None)
+    with pytest.raises(TypeError):
+        _entry.Entry(8, 8, 8, 8, (), None)          # the records by index: a list
+
+
+def test_the_switch_hands_back_what_else_a_uapp_yields(arch):
+    """chain() resumes records only: anything else comes back as it is."""
+    marker = object()
+    assert _entry.chain(marker) is marker
+    assert _entry.chain(traps.SUSPEND) is traps.SUSPEND
+
+
+def test_a_partner_that_ends_or_raises_after_a_switch(arch):
+    """The µApp C switched to may return or raise in the switch: the run loop ends or
+    fails that µApp, not the one that switched to it."""
+    async def server(env):
+        u = l4_utcb()
+        tag, _ = await l4_ipc_wait(u, L4_IPC_NEVER)
+        tag, _ = await l4_ipc_reply_and_wait(u, l4_msgtag(0, 0, 0, 0), L4_IPC_NEVER)
+        if int(u.mr[0]) == 1:
+            return "served"
+        raise ValueError("second caller")
+
+    def client(word):
+        async def main(env):
+            u = l4_utcb()
+            u.mr[0] = 0
+            await l4_ipc_call(env.caps["svc"], u, l4_msgtag(0, 1, 0, 0), L4_IPC_NEVER)
+            u.mr[0] = word
+            await l4_ipc_call(env.caps["svc"], u, l4_msgtag(0, 1, 0, 0), L4_IPC_NEVER)
+            return "called"
+        return main
+
+    for word, ends in ((1, "served"), (2, None)):
+        k = small(arch)
+        gate = k.create_gate(0x10)
+        gate.bind(k.start_task(server, name="srv", caps={"svc": gate.svr()}), 0x10)
+        k.start_task(client(word), name="cl", caps={"svc": gate})
+        r = k.run(raise_errors=False)
+        if ends:
+            assert r.exited["srv"] == ends
+        else:
+            assert "srv" not in r.exited
+            assert isinstance(r.failed["srv"], ValueError)
+        assert "cl" not in r.exited and "cl" not in r.failed     # waits for its reply
