@@ -34,7 +34,10 @@ static struct {
     Py_ssize_t entry_offset;   /* where a record keeps its Entry (its `entry` slot), */
     Py_ssize_t coro_offset;    /* its code's coroutine, */
     Py_ssize_t failing_offset; /* the exception its handler is being told about, */
-    Py_ssize_t triggered_offset;   /* and the exception IPC kept while it is told */
+    Py_ssize_t triggered_offset;   /* and the exception IPC kept while it is told; */
+    Py_ssize_t utcb_offset;    /* and its UTCB view */
+    PyTypeObject *msgtag_type; /* l4_msgtag_t, */
+    Py_ssize_t raw_offset;     /* and where it keeps its word */
     PyObject *resume_result_obj;
     PyObject *interned;        /* msgtag._interned: raw word -> l4_msgtag_t */
     PyObject *tag_of_raw;      /* msgtag._tag_of_raw(raw): the tag for a word not interned */
@@ -43,6 +46,15 @@ static struct {
     int sys_switch;            /* SYS_SWITCH */
     int switch_to;             /* SYS_SWITCH_TO */
 } g;
+
+/* One slot of an instance of a __slots__ class, at the offset setup() found (None while
+ * unset), as CPython's own slot access reads it. */
+static PyObject *
+slot_at(PyObject *obj, Py_ssize_t offset)
+{
+    PyObject *v = *(PyObject **)((char *)obj + offset);
+    return v != NULL ? v : Py_None;
+}
 
 /* ---- Entry: one kernel's side of the fast entry ---------------------------------- */
 
@@ -465,6 +477,183 @@ static PyTypeObject TrapType = {
     .tp_dealloc = (destructor)Trap_dealloc,
 };
 
+/* ---- FastCall: an l4sys IPC call whose common case is checked here ------------------ */
+
+/* l4sys/ipc.py wraps its hottest calls in this: called with plain-int arguments in range,
+ * an l4_msgtag_t and the caller's own UTCB (or None), it makes the Trap at once; with
+ * anything else (a CapIndex, a bad value, keywords) it calls the Python function, whose
+ * checks raise or convert, so that function stays the one definition of the call. The
+ * arguments: [dest,] utcb, [tag,] timeout, as the call's shape says. */
+typedef struct {
+    PyObject_HEAD
+    vectorcallfunc vectorcall;
+    PyObject *fn;              /* the Python function: the definition, and the slow path */
+    uint64_t word;             /* the entry's dest word: L4_SYSF_* flags, or all of it */
+    uint64_t stray;            /* selector bits that may not be set (they are the flags) */
+    unsigned char has_dest, has_tag, with_label;
+} FastCall;
+
+/* An exact int in 0..max (no bool, no subclass), as *out; 0 for anything else. */
+static int
+plain_word(PyObject *v, uint64_t max, uint64_t *out)
+{
+    if (!PyLong_CheckExact(v))
+        return 0;
+    unsigned long w = PyLong_AsUnsignedLong(v);
+    if (w == (unsigned long)-1 && PyErr_Occurred()) {
+        PyErr_Clear();                 /* negative or too large: the slow path says so */
+        return 0;
+    }
+    *out = w;
+    return w <= max;
+}
+
+static Trap *make_trap(uint64_t dest, uint64_t tag, uint64_t timeout, int with_label);
+
+static PyObject *
+FastCall_vectorcall(FastCall *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    if (kwnames == NULL && nargs == 2 + self->has_dest + self->has_tag) {
+        PyObject *const *a = args;
+        uint64_t dest = 0, tag = 0, timeout;
+        if (self->has_dest && !(plain_word(*a++, UINT64_MAX, &dest) && !(dest & self->stray)))
+            goto slow;
+        PyObject *utcb = *a++;
+        if (self->has_tag) {
+            PyObject *t = *a++;
+            if (Py_TYPE(t) != g.msgtag_type
+                    || !plain_word(slot_at(t, g.raw_offset), UINT64_MAX, &tag))
+                goto slow;
+        }
+        if (!plain_word(*a, 0xFFFFFFFFu, &timeout))
+            goto slow;
+        if (utcb != Py_None) {
+            PyObject *cur = PyList_GET_ITEM(g.current, 0);
+            if (Py_TYPE(cur) != g.record_type || slot_at(cur, g.utcb_offset) != utcb)
+                goto slow;
+        }
+        return (PyObject *)make_trap(dest | self->word, tag, timeout, self->with_label);
+    }
+slow:
+    return PyObject_Vectorcall(self->fn, args, nargsf, kwnames);
+}
+
+static PyObject *
+FastCall_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    static char *names[] = {"fn", "word", "stray", "has_dest", "has_tag", "with_label", NULL};
+    PyObject *fn, *word_obj, *stray_obj;
+    int has_dest, has_tag, with_label;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO!O!ppp:FastCall", names, &fn,
+                                     &PyLong_Type, &word_obj, &PyLong_Type, &stray_obj,
+                                     &has_dest, &has_tag, &with_label))
+        return NULL;
+    unsigned long long word = PyLong_AsUnsignedLongLong(word_obj);
+    unsigned long long stray = PyLong_AsUnsignedLongLong(stray_obj);
+    if (PyErr_Occurred())
+        return NULL;
+    if (!PyCallable_Check(fn)) {
+        PyErr_SetString(PyExc_TypeError, "FastCall: fn must be callable");
+        return NULL;
+    }
+    FastCall *self = (FastCall *)type->tp_alloc(type, 0);
+    if (self == NULL)
+        return NULL;
+    self->vectorcall = (vectorcallfunc)FastCall_vectorcall;
+    Py_INCREF(fn);
+    self->fn = fn;
+    self->word = word;
+    self->stray = stray;
+    self->has_dest = (unsigned char)has_dest;
+    self->has_tag = (unsigned char)has_tag;
+    self->with_label = (unsigned char)with_label;
+    return (PyObject *)self;
+}
+
+static PyObject *
+FastCall_call(FastCall *self, PyObject *args, PyObject *kwds)
+{
+    return PyObject_Call(self->fn, args, kwds);
+}
+
+static int
+FastCall_traverse(FastCall *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->fn);
+    return 0;
+}
+
+static int
+FastCall_clear(FastCall *self)
+{
+    Py_CLEAR(self->fn);
+    return 0;
+}
+
+static void
+FastCall_dealloc(FastCall *self)
+{
+    PyObject_GC_UnTrack(self);
+    FastCall_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* What introspection asks of a function (help(), inspect.signature through __wrapped__,
+ * the docs' checks) is the Python function's. */
+static PyObject *
+FastCall_getattro(FastCall *self, PyObject *name)
+{
+    PyObject *v = PyObject_GenericGetAttr((PyObject *)self, name);
+    if (v != NULL || !PyErr_ExceptionMatches(PyExc_AttributeError))
+        return v;
+    PyErr_Clear();
+    return PyObject_GetAttr(self->fn, name);
+}
+
+static PyObject *
+FastCall_fn_attr(FastCall *self, void *name)
+{
+    return PyObject_GetAttrString(self->fn, (const char *)name);
+}
+
+static PyObject *
+FastCall_repr(FastCall *self)
+{
+    return PyObject_Repr(self->fn);
+}
+
+static PyGetSetDef FastCall_getset[] = {
+    {"__doc__", (getter)FastCall_fn_attr, NULL, NULL, "__doc__"},
+    {"__name__", (getter)FastCall_fn_attr, NULL, NULL, "__name__"},
+    {"__qualname__", (getter)FastCall_fn_attr, NULL, NULL, "__qualname__"},
+    {"__module__", (getter)FastCall_fn_attr, NULL, NULL, "__module__"},
+    {NULL},
+};
+
+static PyMemberDef FastCall_members[] = {
+    {"__wrapped__", T_OBJECT_EX, offsetof(FastCall, fn), READONLY, NULL},
+    {"__vectorcalloffset__", T_PYSSIZET, offsetof(FastCall, vectorcall), READONLY, NULL},
+    {NULL},
+};
+
+static PyTypeObject FastCallType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "pyl4re._entry.FastCall",
+    .tp_basicsize = sizeof(FastCall),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_vectorcall_offset = offsetof(FastCall, vectorcall),
+    .tp_call = (ternaryfunc)FastCall_call,
+    .tp_new = FastCall_new,
+    .tp_getattro = (getattrofunc)FastCall_getattro,
+    .tp_getset = FastCall_getset,
+    .tp_members = FastCall_members,
+    .tp_repr = (reprfunc)FastCall_repr,
+    .tp_traverse = (traverseproc)FastCall_traverse,
+    .tp_clear = (inquiry)FastCall_clear,
+    .tp_dealloc = (destructor)FastCall_dealloc,
+};
+
 /* ---- the module --------------------------------------------------------------------- */
 
 /* The three entry words, as the C core takes them: the callers (l4sys/ipc.py) checked
@@ -484,21 +673,9 @@ word_arg(PyObject *value, uint64_t *out)
     return 0;
 }
 
-static PyObject *
-new_trap(PyObject *const *args, Py_ssize_t nargs, int with_label)
+static Trap *
+make_trap(uint64_t dest, uint64_t tag, uint64_t timeout, int with_label)
 {
-    if (g.current == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "pyl4re._entry.setup() was not called");
-        return NULL;
-    }
-    if (nargs != 3) {
-        PyErr_Format(PyExc_TypeError, "expected 3 arguments (dest, tag, timeout), got %zd",
-                     nargs);
-        return NULL;
-    }
-    uint64_t dest, tag, timeout;
-    if (word_arg(args[0], &dest) || word_arg(args[1], &tag) || word_arg(args[2], &timeout))
-        return NULL;
     Trap *t;                                  /* untracked: tracked once it delegates */
     if (trap_nfree > 0) {
         t = trap_free[--trap_nfree];
@@ -514,7 +691,25 @@ new_trap(PyObject *const *args, Py_ssize_t nargs, int with_label)
     t->with_label = (unsigned char)with_label;
     t->state = TRAP_FRESH;
     t->rest = NULL;
-    return (PyObject *)t;
+    return t;
+}
+
+static PyObject *
+new_trap(PyObject *const *args, Py_ssize_t nargs, int with_label)
+{
+    if (g.current == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "pyl4re._entry.setup() was not called");
+        return NULL;
+    }
+    if (nargs != 3) {
+        PyErr_Format(PyExc_TypeError, "expected 3 arguments (dest, tag, timeout), got %zd",
+                     nargs);
+        return NULL;
+    }
+    uint64_t dest, tag, timeout;
+    if (word_arg(args[0], &dest) || word_arg(args[1], &tag) || word_arg(args[2], &timeout))
+        return NULL;
+    return (PyObject *)make_trap(dest, tag, timeout, with_label);
 }
 
 static PyObject *
@@ -546,39 +741,51 @@ slot_offset(PyObject *type, const char *name, Py_ssize_t *offset)
 }
 
 static PyObject *
-setup(PyObject *module, PyObject *args)
+setup(PyObject *module, PyObject *args, PyObject *kwds)
 {
-    PyObject *current, *record_type, *interned, *tag_of_raw, *rest_tag, *rest_label;
+    static char *names[] = {"current", "record_type", "msgtag_type", "interned", "tag_of_raw",
+                            "rest_tag", "rest_tag_label", "resume_result", "sys_switch",
+                            "switch_to", NULL};
+    PyObject *current, *record_type, *msgtag_type, *interned, *tag_of_raw, *rest_tag,
+        *rest_label;
     long resume_result;
     int sys_switch, switch_to;
-    if (!PyArg_ParseTuple(args, "O!O!O!OOOlii:setup", &PyList_Type, &current, &PyType_Type,
-                          &record_type, &PyDict_Type, &interned, &tag_of_raw,
-                          &rest_tag, &rest_label, &resume_result, &sys_switch, &switch_to))
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!O!O!O!OOOlii:setup", names,
+                                     &PyList_Type, &current, &PyType_Type, &record_type,
+                                     &PyType_Type, &msgtag_type, &PyDict_Type, &interned,
+                                     &tag_of_raw, &rest_tag, &rest_label, &resume_result,
+                                     &sys_switch, &switch_to))
         return NULL;
     if (PyList_GET_SIZE(current) != 1) {
         PyErr_SetString(PyExc_ValueError, "setup: current must be a list of one item");
         return NULL;
     }
-    Py_ssize_t entry, coro, failing, triggered;
+    Py_ssize_t entry, coro, failing, triggered, utcb, raw;
     if (slot_offset(record_type, "entry", &entry) || slot_offset(record_type, "coro", &coro)
             || slot_offset(record_type, "failing", &failing)
-            || slot_offset(record_type, "triggered", &triggered))
+            || slot_offset(record_type, "triggered", &triggered)
+            || slot_offset(record_type, "utcb", &utcb)
+            || slot_offset(msgtag_type, "raw", &raw))
         return NULL;
     PyObject *resume_obj = PyLong_FromLong(resume_result);
     if (resume_obj == NULL)
         return NULL;
     Py_INCREF(current);
     Py_INCREF(record_type);
+    Py_INCREF(msgtag_type);
     Py_INCREF(interned);
     Py_INCREF(tag_of_raw);
     Py_INCREF(rest_tag);
     Py_INCREF(rest_label);
     Py_XSETREF(g.current, current);
     Py_XSETREF(g.record_type, (PyTypeObject *)record_type);
+    Py_XSETREF(g.msgtag_type, (PyTypeObject *)msgtag_type);
     g.entry_offset = entry;
     g.coro_offset = coro;
     g.failing_offset = failing;
     g.triggered_offset = triggered;
+    g.utcb_offset = utcb;
+    g.raw_offset = raw;
     Py_XSETREF(g.resume_result_obj, resume_obj);
     Py_XSETREF(g.interned, interned);
     Py_XSETREF(g.tag_of_raw, tag_of_raw);
@@ -598,13 +805,6 @@ setup(PyObject *module, PyObject *args)
  * ran last. A record with anything special (no code yet, an exception being told) is
  * returned for the loop's general path. */
 static PyObject *
-record_slot(PyObject *rec, Py_ssize_t offset)
-{
-    PyObject *v = *(PyObject **)((char *)rec + offset);
-    return v != NULL ? v : Py_None;
-}
-
-static PyObject *
 chain(PyObject *module, PyObject *yielded)
 {
     if (g.current == NULL) {
@@ -613,9 +813,9 @@ chain(PyObject *module, PyObject *yielded)
     }
     Py_INCREF(yielded);
     while (Py_TYPE(yielded) == g.record_type) {
-        PyObject *coro = record_slot(yielded, g.coro_offset);
-        if (coro == Py_None || record_slot(yielded, g.failing_offset) != Py_None
-                || record_slot(yielded, g.triggered_offset) != Py_None)
+        PyObject *coro = slot_at(yielded, g.coro_offset);
+        if (coro == Py_None || slot_at(yielded, g.failing_offset) != Py_None
+                || slot_at(yielded, g.triggered_offset) != Py_None)
             break;
         PyObject *was = PyList_GET_ITEM(g.current, 0);
         PyList_SET_ITEM(g.current, 0, yielded);         /* takes the reference */
@@ -647,9 +847,10 @@ static PyMethodDef module_methods[] = {
     {"chain", chain, METH_O,
      PyDoc_STR("chain(yielded): resume the µApps C chose while each yields the next; "
                "the first other thing yielded")},
-    {"setup", setup, METH_VARARGS,
-     PyDoc_STR("setup(current, ThreadRecord, interned, tag_of_raw, "
-               "rest_tag, rest_tag_label, RESUME_RESULT, SYS_SWITCH, SYS_SWITCH_TO)")},
+    {"setup", (PyCFunction)(void (*)(void))setup, METH_VARARGS | METH_KEYWORDS,
+     PyDoc_STR("setup(current, record_type, msgtag_type, interned, tag_of_raw, rest_tag, "
+               "rest_tag_label, resume_result, sys_switch, switch_to): what the fast "
+               "entry reads (runloop.py calls it once)")},
     {NULL},
 };
 
@@ -664,7 +865,8 @@ static struct PyModuleDef entry_module = {
 PyMODINIT_FUNC
 PyInit__entry(void)
 {
-    if (PyType_Ready(&EntryType) < 0 || PyType_Ready(&TrapType) < 0)
+    if (PyType_Ready(&EntryType) < 0 || PyType_Ready(&TrapType) < 0
+            || PyType_Ready(&FastCallType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&entry_module);
     if (m == NULL)
@@ -678,6 +880,12 @@ PyInit__entry(void)
     Py_INCREF(&TrapType);
     if (PyModule_AddObject(m, "Trap", (PyObject *)&TrapType) < 0) {
         Py_DECREF(&TrapType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    Py_INCREF(&FastCallType);
+    if (PyModule_AddObject(m, "FastCall", (PyObject *)&FastCallType) < 0) {
+        Py_DECREF(&FastCallType);
         Py_DECREF(m);
         return NULL;
     }

@@ -15,7 +15,7 @@ import weakref
 
 from . import _entry, cprog, traps
 from ._entry import chain as _chain
-from .l4sys.msgtag import _interned as _interned_tags, _tag_of_raw
+from .l4sys.msgtag import _interned as _interned_tags, _tag_of_raw, l4_msgtag_t
 from .code import code_at, no_code
 from .utcb import Utcb
 from .vcpu import VcpuState, info as vcpu_info
@@ -124,11 +124,13 @@ class ThreadRecord:
 
 
 # The µApp fast entry (traps.enter_tag, pyl4re/_entry.c) finds the running record in
-# traps._current and its kernel side in the record's `entry` slot; the loop's µApp <->
-# µApp switch (_entry.chain) reads its `coro`, `failing` and `triggered`.
-_entry.setup(traps._current, ThreadRecord, _interned_tags, _tag_of_raw,
-             traps._rest_tag, traps._rest_tag_label, traps.RESUME_RESULT, traps.SYS_SWITCH,
-             traps.SYS_SWITCH_TO)
+# traps._current and its kernel side in the record's `entry` slot (and the l4sys calls
+# it wraps compare a utcb argument with its `utcb`); the loop's µApp <-> µApp switch
+# (_entry.chain) reads its `coro`, `failing` and `triggered`.
+_entry.setup(current=traps._current, record_type=ThreadRecord, msgtag_type=l4_msgtag_t,
+             interned=_interned_tags, tag_of_raw=_tag_of_raw, rest_tag=traps._rest_tag,
+             rest_tag_label=traps._rest_tag_label, resume_result=traps.RESUME_RESULT,
+             sys_switch=traps.SYS_SWITCH, switch_to=traps.SYS_SWITCH_TO)
 
 
 class Parked:

@@ -3,15 +3,17 @@ return behaves as a generator-based coroutine would, under every way Python driv
 (await, yield from, send by hand, a tracer), and its hand-over to the general path and
 the run loop's µApp <-> µApp switch lose nothing."""
 import gc
+import inspect
 import sys
 import types
 
 import pytest
 
-from pyl4re import Kernel, _entry, traps
+from pyl4re import CapIndex, Kernel, _entry, traps
 from pyl4re.l4sys import (
-    L4_IPC_NEVER, l4_ipc_call, l4_ipc_reply_and_wait, l4_ipc_wait, l4_msgtag, l4_msgtag_t,
-    l4_utcb,
+    L4_CAP_SHIFT, L4_IPC_NEVER, l4_ipc_call, l4_ipc_error, l4_ipc_receive,
+    l4_ipc_reply_and_wait, l4_ipc_send, l4_ipc_send_and_wait, l4_ipc_wait, l4_msgtag,
+    l4_msgtag_t, l4_utcb,
 )
 
 
@@ -223,3 +225,67 @@ def test_a_partner_that_ends_or_raises_after_a_switch(arch):
             assert "srv" not in r.exited
             assert isinstance(r.failed["srv"], ValueError)
         assert "cl" not in r.exited and "cl" not in r.failed     # waits for its reply
+
+
+FAST_CALLS = (l4_ipc_call, l4_ipc_send, l4_ipc_receive, l4_ipc_wait, l4_ipc_reply_and_wait,
+              l4_ipc_send_and_wait)
+
+
+@pytest.mark.parametrize("call", FAST_CALLS, ids=lambda c: c.__name__)
+def test_a_fast_call_introspects_as_its_function(call):
+    fn = call.__wrapped__
+    assert inspect.isfunction(fn) and type(call) is _entry.FastCall
+    assert call.__name__ == fn.__name__ and call.__doc__ == fn.__doc__
+    assert call.__module__ == "pyl4re.l4sys.ipc" and call.__qualname__ == fn.__qualname__
+    assert inspect.signature(call) == inspect.signature(fn)
+    assert repr(call) == repr(fn)
+
+
+def test_arguments_off_the_common_case_take_the_python_checks(arch):
+    """A CapIndex, keywords: the Python function's conversions; a foreign UTCB, a bool, a
+    wrong type, stray bits or a value out of range: its errors, naming the call."""
+    async def client(env):
+        u, cap = l4_utcb(), env.caps["svc"]
+        tag1 = l4_msgtag(0, 1, 0, 0)
+        u.mr[0] = 1
+        got = [(await l4_ipc_call(CapIndex(cap >> L4_CAP_SHIFT), u, tag1, L4_IPC_NEVER)).words]
+        got.append((await l4_ipc_call(dest=cap, utcb=None, tag=tag1, timeout=0)).words)
+        got.append(int(u.mr[0]))
+        errors = []
+        for args in ((cap, object(), tag1, 0), (True, u, tag1, 0), (cap, u, 1, 0),
+                     (cap, u, tag1, -1), (cap | 1, u, tag1, 0), (1 << 64, u, tag1, 0)):
+            try:
+                l4_ipc_call(*args)
+            except (TypeError, ValueError) as exc:
+                errors.append((type(exc).__name__, "l4_ipc_call" in str(exc)))
+        return got, errors
+
+    _, r = ping_pong(arch, client)
+    got, errors = r.exited["cl"]
+    assert got == [1, 1, 4]
+    assert errors == [("ValueError", True), ("TypeError", True), ("TypeError", True),
+                      ("ValueError", True), ("ValueError", True), ("ValueError", True)]
+
+
+def test_a_large_selector_enters_as_a_small_one_does(arch):
+    """A selector above 2^30 (a capability index past 2^18) is entered as a small one is:
+    both name empty capability slots, and the kernel says so alike."""
+    async def client(env):
+        errors = []
+        for index in (0x300, 1 << 24):
+            tag = await l4_ipc_call(index << L4_CAP_SHIFT, None, l4_msgtag(0, 0, 0, 0), 0)
+            errors.append(l4_ipc_error(tag, l4_utcb()))
+        return errors
+
+    _, r = ping_pong(arch, client)
+    small, large = r.exited["cl"]
+    assert small == large != 0
+
+
+@pytest.mark.parametrize("bad", [dict(fn=None), dict(word=-1), dict(stray=1 << 64),
+                                 dict(word="1")])
+def test_fast_call_refuses_bad_construction(bad):
+    args = dict(fn=len, word=0, stray=0, has_dest=True, has_tag=True, with_label=False)
+    args.update(bad)
+    with pytest.raises((TypeError, OverflowError)):
+        _entry.FastCall(**args)

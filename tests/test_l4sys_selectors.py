@@ -45,12 +45,17 @@ SPECIAL_VALID = {("l4_factory_create", "obj"): L4_PROTO_IRQ_SENDER,
                  ("l4_scheduler_run_thread", "sp"): l4_sched_param(1)}
 
 
+def is_call(obj):
+    """An l4sys call: a function, or one the C fast entry wraps (l4sys/ipc.py, _fast)."""
+    return inspect.isfunction(obj) or inspect.isfunction(getattr(obj, "__wrapped__", None))
+
+
 def selector_arguments():
     """(function name, parameter) for every capability parameter of every l4sys call."""
     found = []
     for name in l4.__all__:
         fn = getattr(l4, name)
-        if not inspect.isfunction(fn):
+        if not is_call(fn):
             continue
         for p in inspect.signature(fn).parameters:
             if p in CAP_PARAMS_ALL and (name, p) not in NOT_CAPS | ANY_BITS:
@@ -144,7 +149,7 @@ def test_the_bit_helpers_take_either_spelling():
     assert l4.l4_capability_equal(CapIndex(5), (5 << L4_CAP_SHIFT) | 3)
     assert l4.l4_is_valid_cap(CapIndex(5)) and l4.l4_is_invalid_cap(L4_INVALID_CAP)
     assert {(n, p) for n, p in ANY_BITS} <= {(n, p) for n in l4.__all__
-                                            if inspect.isfunction(getattr(l4, n))
+                                            if is_call(getattr(l4, n))
                                             for p in inspect.signature(getattr(l4, n)).parameters}
 
 

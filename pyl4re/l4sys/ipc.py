@@ -2,15 +2,16 @@
 kernel entry through `pyl4re.traps.enter`, so it returns at once when the kernel finishes
 at once and waits (yields to the run loop) only when the thread has to.
 
-Each function checks its arguments when called and returns the kernel entry to await
-(`traps.enter`, a generator-based coroutine: the µApp's own await drives it, with no
-coroutine level in between, as this is the µApp hot path). A forgotten `await` enters
-nothing (generator-based coroutines draw no "never awaited" warning).
+Each function checks its arguments when called and returns the kernel entry to await:
+`traps.enter`, a generator-based coroutine, or for the calls with no label register the
+fast entry `traps.enter_tag` (an awaitable in C, pyl4re/_entry.c). The µApp's own await
+drives it, with no coroutine level in between, as this is the µApp hot path. A forgotten
+`await` enters nothing (neither draws a "never awaited" warning).
 
 `utcb` arguments are accepted for l4sys compatibility and must be the running thread's
 UTCB (or None): the kernel always uses the caller's own UTCB, as the real one does.
 """
-from .. import traps
+from .. import _entry, traps
 from . import _check
 from .consts import (
     L4_INVALID_CAP, L4_IPC_BOTH_TIMEOUT_0, L4_SYSF_CALL, L4_SYSF_RECV, L4_SYSF_REPLY_AND_WAIT,
@@ -52,16 +53,21 @@ _REPLY_AND_WAIT = L4_INVALID_CAP | L4_SYSF_REPLY_AND_WAIT
 _OPEN_WAIT = L4_INVALID_CAP | L4_SYSF_WAIT
 
 _SLEEP = L4_INVALID_CAP | L4_SYSF_RECV
-_SMALL = (1 << 30) - 1        # CPython compares ints up to this without its general path
 
-# Each call below checks in one expression what _check_args checks (a plain-int selector
-# with no stray bits, an l4_msgtag_t, a plain-int timeout pair, the caller's own UTCB or
-# None) and calls it only when that fails, for its error or its conversions: no helper
-# call on the µApp hot path. The inline test takes selectors and timeouts up to _SMALL
-# (an index below 2^18; a timeout pair whose send half is below 0x4000); larger valid
-# ones pass _check_args alike, a little slower. A checked selector has its low four bits
-# clear (they are stray bits), so `dest + L4_SYSF_*` is `dest | L4_SYSF_*`, and the
-# addition is the operation CPython specialises.
+# The IPC calls below are each the definition of the call: its checks in full
+# (_check_args) and its kernel entry. The ones with no label register are then wrapped
+# in _fast (pyl4re/_entry.c, FastCall), which tests their common case in C (plain-int
+# selector and timeout in range, the selector with no stray bits, an l4_msgtag_t, the
+# caller's own UTCB or None) and makes the kernel entry at once; any other arguments
+# reach the Python function, whose checks raise or convert. A checked selector has its
+# low four bits clear (they are stray bits), so `dest + L4_SYSF_*` is `dest | L4_SYSF_*`.
+
+
+def _fast(fn, word, has_dest, has_tag, with_label):
+    """fn, with its common case checked and entered in C: the entry's dest word is the
+    selector | word (or word alone for a call with no selector argument)."""
+    return _entry.FastCall(fn, word, _STRAY if has_dest else 0, has_dest, has_tag,
+                           with_label)
 
 
 def l4_ipc(dest, utcb, flags, slabel, tag, timeout):
@@ -79,63 +85,43 @@ def _tag_and_label(raw, label):
 
 def l4_ipc_call(dest, utcb, tag, timeout):
     """Send to dest, then wait for its reply (closed wait). Returns the reply's tag."""
-    if not (dest.__class__ is int and 0 <= dest <= _SMALL and not dest & _STRAY
-            and tag.__class__ is l4_msgtag_t and timeout.__class__ is int
-            and 0 <= timeout <= _SMALL
-            and (utcb is None or traps._current[0] is not None and utcb is traps._current[0].utcb)):
-        dest, timeout = _check_args(dest, utcb, tag, timeout, "l4_ipc_call")
+    dest, timeout = _check_args(dest, utcb, tag, timeout, "l4_ipc_call")
     return traps.enter_tag(dest + L4_SYSF_CALL, tag.raw, timeout)
 
 
 def l4_ipc_send(dest, utcb, tag, timeout):
     """Send only. Check the result with l4_ipc_error(), not l4_error() (§1)."""
-    if not (dest.__class__ is int and 0 <= dest <= _SMALL and not dest & _STRAY
-            and tag.__class__ is l4_msgtag_t and timeout.__class__ is int
-            and 0 <= timeout <= _SMALL
-            and (utcb is None or traps._current[0] is not None and utcb is traps._current[0].utcb)):
-        dest, timeout = _check_args(dest, utcb, tag, timeout, "l4_ipc_send")
+    dest, timeout = _check_args(dest, utcb, tag, timeout, "l4_ipc_send")
     return traps.enter_tag(dest + L4_SYSF_SEND, tag.raw, timeout)
 
 
 def l4_ipc_receive(obj, utcb, timeout):
     """Closed wait: a message from obj only (a thread, or an IRQ)."""
-    if not (obj.__class__ is int and 0 <= obj <= _SMALL and not obj & _STRAY
-            and timeout.__class__ is int and 0 <= timeout <= _SMALL
-            and (utcb is None or traps._current[0] is not None and utcb is traps._current[0].utcb)):
-        obj, timeout = _check_args(obj, utcb, _TAG0, timeout, "l4_ipc_receive", "obj")
+    obj, timeout = _check_args(obj, utcb, _TAG0, timeout, "l4_ipc_receive", "obj")
     return traps.enter_tag(obj + L4_SYSF_RECV, 0, timeout)
 
 
 def l4_ipc_wait(utcb, timeout):
     """Open wait: the next message from anyone. Returns (tag, label)."""
-    if not (timeout.__class__ is int and 0 <= timeout <= _SMALL
-            and (utcb is None or traps._current[0] is not None and utcb is traps._current[0].utcb)):
-        _, timeout = _check_args(L4_INVALID_CAP, utcb, _TAG0, timeout, "l4_ipc_wait")
+    _, timeout = _check_args(L4_INVALID_CAP, utcb, _TAG0, timeout, "l4_ipc_wait")
     return traps.enter_tag_label(_OPEN_WAIT, 0, timeout)
 
 
 def l4_ipc_reply_and_wait(utcb, tag, timeout):
     """Reply through the implicit reply capability, then wait. Returns (tag, label)."""
-    if not (tag.__class__ is l4_msgtag_t and timeout.__class__ is int
-            and 0 <= timeout <= _SMALL
-            and (utcb is None or traps._current[0] is not None and utcb is traps._current[0].utcb)):
-        _, timeout = _check_args(L4_INVALID_CAP, utcb, tag, timeout, "l4_ipc_reply_and_wait")
+    _, timeout = _check_args(L4_INVALID_CAP, utcb, tag, timeout, "l4_ipc_reply_and_wait")
     return traps.enter_tag_label(_REPLY_AND_WAIT, tag.raw, timeout)
 
 
 def l4_ipc_send_and_wait(dest, utcb, tag, timeout):
     """Send to dest, then wait for anyone. Returns (tag, label)."""
-    if not (dest.__class__ is int and 0 <= dest <= _SMALL and not dest & _STRAY
-            and tag.__class__ is l4_msgtag_t and timeout.__class__ is int
-            and 0 <= timeout <= _SMALL
-            and (utcb is None or traps._current[0] is not None and utcb is traps._current[0].utcb)):
-        dest, timeout = _check_args(dest, utcb, tag, timeout, "l4_ipc_send_and_wait")
+    dest, timeout = _check_args(dest, utcb, tag, timeout, "l4_ipc_send_and_wait")
     return traps.enter_tag_label(dest + L4_SYSF_SEND_AND_WAIT, tag.raw, timeout)
 
 
 def l4_ipc_sleep(timeout):
     """Receive from no one: RETIMEOUT is success, RECANCELED means ex_regs woke us."""
-    if not (timeout.__class__ is int and 0 <= timeout <= _SMALL):
+    if not (timeout.__class__ is int and 0 <= timeout <= 0xFFFFFFFF):
         _, timeout = _check_args(L4_INVALID_CAP, None, _TAG0, timeout, "l4_ipc_sleep")
     return traps.enter_tag(_SLEEP, 0, timeout)
 
@@ -144,6 +130,13 @@ def l4_thread_yield():
     """Give up the rest of the time slice to threads of the same priority."""
     return traps.enter_tag(_SLEEP, 0, L4_IPC_BOTH_TIMEOUT_0)
 
+
+l4_ipc_call = _fast(l4_ipc_call, L4_SYSF_CALL, True, True, False)
+l4_ipc_send = _fast(l4_ipc_send, L4_SYSF_SEND, True, True, False)
+l4_ipc_receive = _fast(l4_ipc_receive, L4_SYSF_RECV, True, False, False)
+l4_ipc_wait = _fast(l4_ipc_wait, _OPEN_WAIT, False, False, True)
+l4_ipc_reply_and_wait = _fast(l4_ipc_reply_and_wait, _REPLY_AND_WAIT, False, True, True)
+l4_ipc_send_and_wait = _fast(l4_ipc_send_and_wait, L4_SYSF_SEND_AND_WAIT, True, True, True)
 
 __all__ = ["l4_ipc", "l4_ipc_call", "l4_ipc_send", "l4_ipc_receive", "l4_ipc_wait",
            "l4_ipc_reply_and_wait", "l4_ipc_send_and_wait", "l4_ipc_sleep", "l4_thread_yield"]
