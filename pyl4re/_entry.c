@@ -71,15 +71,16 @@ typedef struct {
     PyObject *owner;
 } Entry;
 
+/* An address from Python (cffi's pointer as an int): non-null, and aligned to `align`. */
 static int
-address_arg(PyObject *value, const char *what, void **out)
+address_arg(PyObject *value, const char *what, size_t align, void **out)
 {
     unsigned long long a = PyLong_AsUnsignedLongLong(value);
     if (a == (unsigned long long)-1 && PyErr_Occurred())
         return -1;
-    if (a == 0 || a % sizeof(uint64_t) != 0) {
-        PyErr_Format(PyExc_ValueError, "Entry: %s must be a non-null, word-aligned address",
-                     what);
+    if (a == 0 || a % align != 0) {
+        PyErr_Format(PyExc_ValueError, "Entry: %s must be a non-null address aligned to %zu",
+                     what, align);
         return -1;
     }
     *out = (void *)(uintptr_t)a;
@@ -95,8 +96,10 @@ Entry_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
                                      &result, &next, &PyList_Type, &peers, &owner))
         return NULL;
     void *k, *f, *r, *n;
-    if (address_arg(kernel, "kernel", &k) || address_arg(fn, "sys_enter", &f)
-            || address_arg(result, "result", &r) || address_arg(next, "next", &n))
+    if (address_arg(kernel, "kernel", sizeof(void *), &k)
+            || address_arg(fn, "sys_enter", 1, &f)      /* code: any alignment */
+            || address_arg(result, "result", sizeof(uint64_t), &r)
+            || address_arg(next, "next", sizeof(uint64_t), &n))
         return NULL;
     Entry *self = (Entry *)type->tp_alloc(type, 0);
     if (self == NULL)

@@ -15,8 +15,8 @@ FLOOR_BOUND = ("the C path's own work per round trip: two IPCs through the fast 
 SIMPY_SOURCE = ("pyl4re's own goal: a system of µApps in pyl4re should run clearly faster "
                 "than the same exchange in a plain discrete-event simulator, SimPy's Store, "
                 "measured in this run")
-SIMPY_BOUND = ("the Python interpreter: a µApp<->µApp round trip is two cffi calls and two "
-               "coroutine switches plus the argument checks and the run loop around them; "
+SIMPY_BOUND = ("the Python interpreter: a µApp<->µApp round trip is two kernel entries (in "
+               "C, pyl4re/_entry.c) and two coroutine switches plus the µApps' own code; "
                "µApp calls to a native server (no switch) reach {native}x (docs/benchmarks.md, "
                "'What bounds the Python path')")
 PY_FLOOR_SOURCE = ("pyl4re's own goal: the µApp path costs at most twice the least CPython "
@@ -24,12 +24,13 @@ PY_FLOOR_SOURCE = ("pyl4re's own goal: the µApp path costs at most twice the le
                    "coroutines, the same number of awaits and of cffi calls into a no-op)")
 PY_FLOOR_BOUND = ("what the real exchange does beyond the floor's no-op call and await: "
                   "two l4sys calls with their argument checks, the kernel's own work in the "
-                  "cffi entry (its three integer arguments converted), the result read, the "
-                  "run loop's switch (docs/benchmarks.md, 'What bounds the Python path')")
+                  "entry, the answer read and the run loop's switch, all in C for the "
+                  "common case (docs/benchmarks.md, 'What bounds the Python path')")
 NATIVE_SOURCE = ("pyl4re's own goal: a µApp calling a native server (no coroutine switch) "
                  "runs an order of magnitude faster than SimPy's Store round trip")
-NATIVE_BOUND = ("one l4sys call per round trip: its argument checks and the cffi kernel "
-                "entry (docs/benchmarks.md, 'What bounds the Python path')")
+NATIVE_BOUND = ("one l4sys call per round trip: its argument checks and the kernel entry "
+                "with the native server's step inside it (docs/benchmarks.md, 'What bounds "
+                "the Python path')")
 UAPP_VS_FLOOR, UAPP_VS_SIMPY, NATIVE_VS_SIMPY = 2, 5, 12
 
 
