@@ -175,8 +175,9 @@ static PyTypeObject TrapType;
 
 /* Spent Traps kept for reuse, as CPython keeps its own small objects: one is made and
  * dropped on every IPC a µApp makes. Off in the sanitizer build, so that a use after
- * free is still seen. */
-#ifdef PYL4RE_SANITIZE
+ * free is still seen, and from CPython 3.13 on, whose headers no longer offer
+ * _Py_NewReference. */
+#if defined(PYL4RE_SANITIZE) || PY_VERSION_HEX >= 0x030D0000
 #define TRAP_FREE_MAX 0
 #else
 #define TRAP_FREE_MAX 16
@@ -311,19 +312,31 @@ Trap_am_send(Trap *self, PyObject *arg, PyObject **result)
     }
 }
 
+/* A return as a generator's send() reports it: StopIteration carrying the value (made
+ * as an instance, so that a tuple or an exception stays the value). Takes the value. */
+static PyObject *
+raise_stop(PyObject *value)
+{
+    if (value == Py_None) {
+        PyErr_SetNone(PyExc_StopIteration);
+    } else {
+        PyObject *stop = PyObject_CallOneArg(PyExc_StopIteration, value);
+        if (stop != NULL) {
+            PyErr_SetObject(PyExc_StopIteration, stop);
+            Py_DECREF(stop);
+        }
+    }
+    Py_DECREF(value);
+    return NULL;
+}
+
 /* The generator protocol on top of am_send, for a driver that calls methods (a tracer
  * makes CPython's SEND do that; tests and harnesses may send by hand). */
 static PyObject *
 finish(PySendResult r, PyObject *value)
 {
-    if (r == PYGEN_RETURN) {
-        if (value == Py_None)
-            PyErr_SetNone(PyExc_StopIteration);
-        else
-            _PyGen_SetStopIterationValue(value);
-        Py_DECREF(value);
-        return NULL;
-    }
+    if (r == PYGEN_RETURN)
+        return raise_stop(value);
     return value;          /* PYGEN_NEXT: what it yields; PYGEN_ERROR: NULL, raised */
 }
 
@@ -680,10 +693,13 @@ static Trap *
 make_trap(uint64_t dest, uint64_t tag, uint64_t timeout, int with_label)
 {
     Trap *t;                                  /* untracked: tracked once it delegates */
+#if TRAP_FREE_MAX > 0
     if (trap_nfree > 0) {
         t = trap_free[--trap_nfree];
         _Py_NewReference((PyObject *)t);
-    } else {
+    } else
+#endif
+    {
         t = PyObject_GC_New(Trap, &TrapType);
         if (t == NULL)
             return NULL;
@@ -829,14 +845,8 @@ chain(PyObject *module, PyObject *yielded)
         Py_DECREF(coro);
         if (r == PYGEN_ERROR)
             return NULL;
-        if (r == PYGEN_RETURN) {
-            if (out == Py_None)
-                PyErr_SetNone(PyExc_StopIteration);
-            else
-                _PyGen_SetStopIterationValue(out);
-            Py_DECREF(out);
-            return NULL;
-        }
+        if (r == PYGEN_RETURN)
+            return raise_stop(out);
         yielded = out;
     }
     return yielded;
