@@ -12,6 +12,7 @@ import heapq
 from dataclasses import dataclass, field
 
 from . import _core
+from .l4sys.fpage import fpage_end
 
 _lib = _core.abi()
 
@@ -76,9 +77,8 @@ class Env:
         """The address of the next free UTCB of the task's area, for another thread
         (the harness's start_thread and the task's own threads share it); ValueError
         when the area is full."""
-        va, area = self._utcb_next[0], self.utcb_area.raw
-        if not self.utcb_size or \
-                va + self.utcb_size > (area & ~0xFFF) + (1 << ((area >> 6) & 0x3F)):
+        va = self._utcb_next[0]
+        if not self.utcb_size or va + self.utcb_size > fpage_end(self.utcb_area):
             raise ValueError("the task has no free UTCB left")
         self._utcb_next[0] = va + self.utcb_size
         return va

@@ -122,3 +122,32 @@ def test_rom_images():
     assert entry_point(b"not a program") is None
     mods = modules({"data": "text", "p": main})
     assert mods["data"] == b"text" and isinstance(mods["p"], Program) and "hello" in mods
+
+
+def test_env_utcb_alloc_stays_inside_the_utcb_area(arch):
+    """L4Re's Env hands out the UTCB slots after first_free_utcb up to the end of the
+    task's UTCB area (an 8 KiB fpage here), then refuses with a clear error."""
+    from pyl4re import Kernel
+    from pyl4re.arch_consts import running_consts
+    from pyl4re.l4re.env import Env
+    from pyl4re.l4sys import l4_fpage
+
+    base = 0xB300_0000
+    k = Kernel(arch=arch, memory=8 << 20)
+
+    async def main(env):
+        size = running_consts().utcb_size
+        l4re_env = Env(EnvRecord(first_free_cap=0x100, utcb_area=l4_fpage(base, 13, 0).raw,
+                                 first_free_utcb=base + size))
+        slots = []
+        for _ in range(0x2000 // size + 1):           # bounded: an unchecked end runs on
+            try:
+                slots.append(l4re_env.utcb_alloc())
+            except ValueError as exc:
+                return size, slots, str(exc)
+        return size, slots, None
+
+    k.start_task(main, name="m")
+    size, slots, error = k.run().exited["m"]
+    assert slots == list(range(base + size, base + 0x2000, size))
+    assert error == "the task has no free UTCB left"

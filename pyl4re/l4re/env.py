@@ -8,6 +8,7 @@
 the free slots from `env.first_free_cap` on.
 """
 from ..l4sys import L4_BASE_TASK_CAP, L4_INVALID_CAP
+from ..l4sys.fpage import fpage_end, l4_fpage_t
 from ..arch_consts import running_consts
 from .cap_alloc import CapAlloc
 from .crt0 import read_startup
@@ -56,9 +57,13 @@ class Env:
         return self.record.first_free_utcb
 
     def utcb_alloc(self):
-        """The address of the next free UTCB slot, for another thread of the program."""
+        """The address of the next free UTCB slot of the task's UTCB area (`utcb_area`, an
+        fpage), for another thread of the program; ValueError when the area is full."""
         va = getattr(self, "_next_utcb", self.first_free_utcb)
-        self._next_utcb = va + running_consts().utcb_size
+        size = running_consts().utcb_size
+        if va + size > fpage_end(l4_fpage_t(self.utcb_area)):
+            raise ValueError("the task has no free UTCB left")
+        self._next_utcb = va + size
         return va
 
     def get_cap(self, name):

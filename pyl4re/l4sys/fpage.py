@@ -183,6 +183,11 @@ def l4_fpage_memaddr(f):
     return f.raw & L4_FPAGE_ADDR_MASK
 
 
+def fpage_end(f):
+    """The first byte address past a memory flexpage (not an l4sys function)."""
+    return l4_fpage_memaddr(f) + (1 << l4_fpage_size(f))
+
+
 def l4_fpage_obj(f):
     """The capability selector of an object flexpage."""
     if f.raw & L4_FPAGE_TYPE_MASK != L4_FPAGE_OBJ << L4_FPAGE_TYPE_SHIFT:
