@@ -311,11 +311,12 @@ def test_an_entry_outside_ram_is_the_vmms_ept_violation(hello):
     assert result == "guest fault at 0x90000000"
 
 
-def test_a_jump_into_a_device_window_stops_the_vm_naming_the_fetch():
+def test_a_jump_into_a_device_window_ends_the_vm_naming_the_fetch():
+    """No device is asked to answer an instruction fetch."""
     m = Machine(X86_64, bytes.fromhex("b8 00 00 00 20 ff e0"), load_gpa=RAM)  # jmp *CON
-    _, result, _, _ = boot(m)
-    assert result == "guest stopped: fault"
-    assert m.stopped.startswith(f"the VMM emulated an instruction fetch at {CON:#x}")
+    _, result, vmm, _ = boot(m)
+    assert result == f"guest fault at {CON:#x}: an instruction fetch from a device window"
+    assert vmm.exits["mmio"] == 0
 
 
 def test_an_undefined_instruction_stops_the_vm_with_the_reason():
@@ -332,13 +333,13 @@ def test_an_exception_stops_the_vm_naming_its_vector():
     assert m.stopped.startswith("exception 3 #BP (0x3) at pc")
 
 
-def test_mmio_the_decoder_cannot_name_stops_the_vm():
+def test_mmio_the_decoder_cannot_name_ends_the_vm_before_the_device_sees_it():
     # mov $CON, %edi; incl 0x70(%rdi): a read-modify-write of a device register
     m = Machine(X86_64, bytes.fromhex("bf 00 00 00 20 ff 47 70"), load_gpa=RAM)
     _, result, vmm, _ = boot(m)
-    assert result == "guest stopped: fault"
-    assert "no syndrome" in m.stopped and f"{CON + 0x70:#x}" in m.stopped
-    assert vmm.exits["mmio"] == 1
+    assert result == (f"guest fault at {CON + 0x70:#x}: an access with no syndrome to a "
+                      "device window")
+    assert vmm.exits["mmio"] == 0
 
 
 def test_a_halting_guest_with_nothing_to_wait_for_ends_the_vm():

@@ -33,8 +33,8 @@ virtualisation supplies:
   `Machine(...)`; a fetch or access outside what the VMM maps is its stage-2 exit (the
   VMM decides: uvmm-style, "guest fault at ..."); an undefined instruction is the
   guest's own exception where the CPU class can enter the guest's vector table (arm64:
-  once VBAR_EL1 is set), else it, a fetch from a window the VMM emulates, or a guest that
-  runs past `max_instructions` stops the VM with `machine.stopped` saying why (the guest
+  once VBAR_EL1 is set), else it, or a guest that runs past `max_instructions`, stops
+  the VM with `machine.stopped` saying why (the guest
   program raises `GuestStopped`, the VMM sees the fault exit).
 * **Code the host wrote.** Unicorn retranslates after the guest's own stores to code
   (on arm64 after the ISB the architecture asks for), not after writes to the frame

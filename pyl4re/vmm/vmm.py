@@ -344,6 +344,13 @@ class Vmm:
             await timer()
             if e.kind == "stage2":
                 base, t = window(e.gpa)
+                if t is not None and (e.exec or not e.size):
+                    # Nothing a device can answer: a fetch, or an access the exit does
+                    # not describe (no syndrome: not decoded). The device never sees it.
+                    await flush_log()
+                    what = "an instruction fetch from" if e.exec else \
+                        "an access with no syndrome to"
+                    return f"guest fault at {e.gpa:#x}: {what} a device window"
                 if t is not None:
                     self.exits["mmio"] += 1
                     if t is self.lapic and not timer_caps:
