@@ -172,7 +172,7 @@ class Arm64:
     def irq_masked(self):
         return bool(self.uc.reg_read(A.UC_ARM64_REG_PSTATE) & PSTATE_I)
 
-    def deliver(self, vector):
+    def deliver(self, vector, exception=False):     # exceptions: taken in trap()
         self._take(IRQ)
         self.taking = vector
 

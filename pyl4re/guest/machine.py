@@ -84,16 +84,20 @@ began (the code hook's), `m.stop(reason)`):
                             next_pc) with kind "hypercall" (imm its immediate),
                             "halt", "undefined", or None (go on at next_pc: ignored,
                             or an exception the guest takes itself, the CPU class
-                            having entered its vector); any other kind stops the VM
-                            with the kind named
+                            having entered its vector), or "vector" (an exception the
+                            guest takes itself through deliver(imm, exception=True),
+                            which may need guest pages first); any other kind stops
+                            the VM with the kind named
     emulator_stopped(errno) -> Trap or None   emu_start ended with no hook's event:
                             `errno` the UcError's (None: it returned, maybe before its
                             count); the Trap it was (x86_64: VMCALL and UD2 are invalid
                             instructions to Unicorn, HLT ends emulation quietly), or
                             None (a count's normal end; otherwise the machine stops)
     irq_masked() -> bool    whether the guest masks interrupts now
-    deliver(vector) -> None or (gpa, access)   enter the guest's vector table with
-                            interrupt `vector` (arm64: ELR_EL1/SPSR_EL1 saved, DAIF
+    deliver(vector, exception=False) -> None or (gpa, access)   enter the guest's
+                            vector table with interrupt `vector` (or, for a "vector"
+                            trap, exception `vector`: x86_64 pushes an error code for
+                            the vectors that have one) (arm64: ELR_EL1/SPSR_EL1 saved, DAIF
                             masked, pc = VBAR_EL1 + the IRQ offset; the guest's ERET
                             returns; x86_64: the IDT gate, the frame pushed); or, before
                             changing anything, a guest page it needs that Unicorn does
@@ -119,6 +123,8 @@ Changes to this interface are noted here.
   hook), deliver() may return a page it needs first (x86 delivery writes guest memory),
   m.mapped and m.last_pc are part of what a CPU class reads (the STI shadow, the HLT
   check), and a trap of another kind is named as it is ("exception 3 #BP").
+* Trap kind "vector" and deliver(vector, exception=True) added: x86 exceptions enter the
+  guest's IDT when it has a gate for them, through guest memory like an interrupt.
 """
 import ctypes
 import io
@@ -437,7 +443,8 @@ class Machine:
         await self._after_exit()
         if res is None:
             self.stop(f"the VMM emulated an access at {gpa:#x} the CPU made itself "
-                      "(interrupt delivery): it has no instruction to complete")
+                      "(interrupt or exception delivery): it has no instruction to "
+                      "complete")
         self.exits["page"] += 1
         self._map(gpa - gpa % self.cpu_class.PAGE)
 
@@ -462,6 +469,11 @@ class Machine:
         cpu, lib = self.cpu, self._lib
         if t.kind is None:
             cpu.set_pc(t.next_pc)
+            return
+        if t.kind == "vector":                  # the guest's own vector table takes it
+            cpu.set_pc(t.next_pc)               # the return address the CPU saves
+            while (need := cpu.deliver(t.imm, exception=True)) is not None:
+                await self._touch(*need)
             return
         if t.kind == "undefined":
             self.stop(f"undefined instruction {t.imm:#010x} at pc {pc:#x}")
