@@ -3,8 +3,10 @@
  *
  * A C µApp is a shared object the loader links to this kernel through its ops table
  * (pyl4re/model_ops.h, filled in by cthread_link). Its threads are µApp threads to the
- * scheduler; the run loop resumes one with cthread_run(), which switches (ucontext) onto
- * the thread's stack. There its code runs until a kernel entry that cannot finish at once:
+ * scheduler; the run loop resumes one with cthread_run(), which switches onto the
+ * thread's stack (ucontext the first time, to start on a stack of its own; after that
+ * _setjmp/_longjmp, which leave the signal mask alone: swapcontext saves and restores it
+ * with a system call on every switch, four per C µApp round trip). There its code runs until a kernel entry that cannot finish at once:
  * `l4_ipc` enters sys_invoke right here, in C, for the running thread; SYS_DONE (the partner
  * was ready, or a native partner answered inside the entry) goes straight back to the
  * program, anything else switches back to cthread_run's caller with the entry's status,
@@ -20,6 +22,7 @@
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,7 +54,9 @@ enum {
 };
 
 struct cthread {
-    ucontext_t ctx, sched;           /* the thread's, and cthread_run's caller's */
+    ucontext_t ctx;                  /* where the thread starts (makecontext) */
+    jmp_buf resume, back;            /* the thread's switch point, cthread_run's caller's */
+    int started;
     kernel_t *k;
     kobj_id_t tid;
     uint64_t *utcb;
@@ -109,8 +114,14 @@ static void on_fault(int sig, siginfo_t *si, void *ucontext)
     c->info.signo = sig;
     c->info.fault_addr = addr;
     c->info.overflow = c->map && addr >= c->guard_lo && addr < c->guard_hi;
+    /* Leaving the handler by a jump: unblock the signal it runs with blocked, as its
+     * return would have (it was not blocked before: a blocked fault kills the process). */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, sig);
+    sigprocmask(SIG_UNBLOCK, &set, NULL);
     FIBER_START(NULL, c->sched_bottom, c->sched_size);
-    setcontext(&c->sched);            /* cthread_run returns CTHREAD_FAULTED */
+    _longjmp(c->back, 1);             /* cthread_run returns CTHREAD_FAULTED */
 }
 
 static void install_handlers(void)
@@ -150,7 +161,8 @@ static void switch_out(struct cthread *c, int status)
 {
     c->info.status = status;
     FIBER_START(status == CTHREAD_ENTRY ? &c->fake_stack : NULL, c->sched_bottom, c->sched_size);
-    swapcontext(&c->ctx, &c->sched);
+    if (!_setjmp(c->resume))
+        _longjmp(c->back, 1);
     entered(c);
 }
 
@@ -301,7 +313,12 @@ int cthread_run(struct cthread *c, uint64_t tag, uint64_t label)
     current = c;
     void *fake = NULL;
     FIBER_START(&fake, (const void *)c->stack_lo, c->stack_hi - c->stack_lo);
-    swapcontext(&c->sched, &c->ctx);
+    if (!_setjmp(c->back)) {
+        if (c->started)
+            _longjmp(c->resume, 1);
+        c->started = 1;
+        setcontext(&c->ctx);          /* the first time: onto its own stack, at trampoline */
+    }
     FIBER_FINISH(fake, NULL, NULL);
     current = NULL;
     return c->info.status;

@@ -174,6 +174,19 @@ def test_crash_is_reported_and_the_rest_goes_on(arch, mode, signo, overflow):
     assert res.exited == {"client": 0} and lines_of(k, "client") == SQUARES
 
 
+def test_crashes_one_after_another_are_each_caught(arch):
+    """The fault handler leaves by a jump, so it unblocks its signal itself: a second and
+    a third crash of the same kind, in one run, are caught as the first was."""
+    k = Kernel(arch=arch, memory=16 << 20)
+    for i in range(3):
+        k.start_cprogram(crash(1), name=f"crash{i}")
+    k.start_cprogram(crash(5), name="fpe")
+    res = k.run(raise_errors=False)
+    assert sorted(res.failed) == ["crash0", "crash1", "crash2", "fpe"]
+    assert [res.failed[f"crash{i}"].signo for i in range(3)] == [signal.SIGSEGV] * 3
+    assert res.failed["fpe"].signo == signal.SIGFPE
+
+
 def test_crash_raises_by_default(arch):
     k = Kernel(arch=arch, memory=16 << 20)
     k.start_cprogram(crash(1), name="crash")
