@@ -69,6 +69,8 @@ struct kernel {
     struct thread *sigma0_thread;
     uint64_t tlb_epoch;        /* bumped by every unmap and revoke: software TLBs check it */
     phys_addr_t kip_pa;        /* the kernel info page (kip.c) */
+    uint64_t kip_due_ns;       /* kip_due: the KIP clock still to be written (thread.h) */
+    uint32_t kip_due;
     struct icu_line *icu_lines;   /* ICU_LINES entries */
     void *mapdb;               /* mapdb.c's state */
     void *iommu;               /* iommu.c's device table; NULL until a device is bound */
@@ -93,6 +95,7 @@ struct kernel {
 
 /* The live object with this id (table slot, generation), or NULL once it died. Inline:
  * every IPC looks up several. */
+__attribute__((always_inline))
 static inline struct kobj *kobj_from_slot(const kernel_t *k, uint32_t slot, uint32_t gen)
 {
     const struct objtab *t = &k->objs;
@@ -101,6 +104,7 @@ static inline struct kobj *kobj_from_slot(const kernel_t *k, uint32_t slot, uint
     return t->ents[slot].obj;
 }
 
+__attribute__((always_inline))
 static inline struct kobj *kobj_get(const kernel_t *k, kobj_id_t id)
 {
     return kobj_from_slot(k, (uint32_t)id.raw, (uint32_t)(id.raw >> 32));
