@@ -97,12 +97,13 @@ static inline void sched_handoff(kernel_t *k, struct thread *from, struct thread
  */
 __attribute__((always_inline))
 static inline int ipc_fast(kernel_t *k, struct thread *self, const struct sys_call *c,
-                           int kip_deferred)
+                           int native)
 {
     uint64_t flags = c->dest & 0xF, sel = c->dest & ~(uint64_t)0xF, tag = c->tag;
     uint32_t cpu = self->cpu;
-    if ((tag & ((L4_MSGTAG_ITEMS_MASK << L4_MSGTAG_ITEMS_SHIFT) | L4_MSGTAG_SCHEDULE)) || (c->timeout & 0xFFFF)
-        || self->senders.head || self->irq_head || cpu != k->running_cpu || cpu == CPU_NONE)
+    if ((tag & ((L4_MSGTAG_ITEMS_MASK << L4_MSGTAG_ITEMS_SHIFT) | L4_MSGTAG_SCHEDULE))
+        || (c->timeout & 0xFFFF) || self->senders.head || self->irq_head
+        || (!native && (cpu != k->running_cpu || cpu == CPU_NONE)))
         return 0;
     struct cpu *cp = &k->cpu[cpu];
     struct thread *dst;
@@ -129,7 +130,7 @@ static inline int ipc_fast(kernel_t *k, struct thread *self, const struct sys_ca
         rights = self->caller_rights;
     } else
         return 0;
-    if (!dst || dst->cpu != cpu || !receiver_ready(k, dst, self) || cp->current != self
+    if (!dst || dst->cpu != cpu || !receiver_ready(k, dst, self) || (!native && cp->current != self)
         || (dst->state & TS_QUEUED))
         return 0;                                /* (sched_handoff's conditions) */
 
@@ -146,7 +147,7 @@ static inline int ipc_fast(kernel_t *k, struct thread *self, const struct sys_ca
     const struct cost_table *cost = &k->cost;
     uint64_t syscall_ns = cost->syscall_ns, ipc_ns = cost->ipc_ns + (uint64_t)words * cost->word_ns;
     uint64_t entered = cp->clock_ns + syscall_ns, now = entered + ipc_ns, ns = syscall_ns + ipc_ns;
-    if (kip_deferred)                            /* as the general path ticks it */
+    if (native)                                  /* as the general path ticks it */
         kip_defer(k, entered);
     else
         kip_set_clock(k, entered);
@@ -171,16 +172,17 @@ int kernel_general_entry(kernel_t *k, struct thread *t, const struct sys_call *c
 
 /* The kernel entry, "invoke capability" (§6.3): the fast path if it applies, else the
  * general one. SYS_FAST (the fast path's handoff: done), SYS_DONE, or SYS_SLOWPATH for
- * the control plane. kip_deferred (a constant): the fast path leaves the KIP clock to
- * kip_flush (thread.h), for the native programs' entries. */
+ * the control plane. native (a constant): the entry of a native program's step in the
+ * scheduler's loop (native.c), where t is the current thread of the running CPU (so the
+ * fast path need not ask), and the KIP clock can wait for the scheduler (kip_flush). */
 enum { SYS_FAST = 0x100 };     /* internal: SYS_DONE, by the fast path */
 __attribute__((always_inline))
 static inline int kernel_entry_inline(kernel_t *k, struct thread *t, struct sys_call c,
-                                      int kip_deferred)
+                                      int native)
 {
     k->events++;
     t->slow.pending = 0;                         /* the rest is read only once it is set */
-    if (ipc_fast(k, t, &c, kip_deferred))       /* the partner waits already; it charges */
+    if (ipc_fast(k, t, &c, native))              /* the partner waits already; it charges */
         return SYS_FAST;                         /* the entry as the general path would */
     struct sys_call general = c;                 /* only this one lives in memory */
     return kernel_general_entry(k, t, &general);

@@ -24,7 +24,6 @@ struct trace_ring {
     uint32_t head;             /* where the next entry goes */
     uint64_t wraps;            /* times head went round: recorded = wraps * size + head */
     uint64_t cleared;          /* entries up to this sequence number were cleared */
-    uint64_t *last;            /* per CPU: the thread its last switch record put there */
     uint32_t off;              /* bit kind set: that kind is not recorded (debugger op 4) */
 };
 

@@ -171,6 +171,7 @@ struct cpu {
     struct thread *timeouts;   /* sorted by deadline */
     uint32_t online;
     uint64_t space;            /* id of the task whose address space is loaded (0: none) */
+    uint64_t trace_last;       /* the thread the last switch record put here (trace.h) */
 };
 
 /* Virtual time (§12): inline, as every IPC charges several times. */

@@ -23,8 +23,7 @@ int trace_init(kernel_t *k, uint32_t size)
     if (size > TRACE_MAX_ENTRIES)
         return -L4_EINVAL;
     k->trace.buf = heap_alloc_array(size, sizeof(struct trace_slot));
-    k->trace.last = heap_alloc_array(k->cpus, sizeof(uint64_t));
-    if (!k->trace.buf || !k->trace.last)
+    if (!k->trace.buf)
         return -L4_ENOMEM;          /* kernel_create's cleanup calls trace_fini */
     k->trace.size = size;
     return 0;
@@ -33,7 +32,6 @@ int trace_init(kernel_t *k, uint32_t size)
 void trace_fini(kernel_t *k)
 {
     heap_free(k->trace.buf);
-    heap_free(k->trace.last);
     k->trace = (struct trace_ring){ 0 };
 }
 

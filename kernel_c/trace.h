@@ -86,12 +86,12 @@ static inline void trace_ipc(kernel_t *k, const struct thread *s, const struct t
 __attribute__((always_inline))
 static inline void trace_switch(kernel_t *k, uint32_t cpu, const struct thread *to)
 {
-    struct trace_ring *r = &k->trace;
-    uint64_t from = r->last[cpu], to_id = thread_id(to).raw;
+    struct cpu *c = &k->cpu[cpu];
+    uint64_t from = c->trace_last, to_id = thread_id(to).raw;
     if (from == to_id)
         return;
-    r->last[cpu] = to_id;
-    trace_put(k, TRACE_SWITCH, cpu, k->cpu[cpu].clock_ns, to_id, from, 0, 0);
+    c->trace_last = to_id;
+    trace_put(k, TRACE_SWITCH, cpu, c->clock_ns, to_id, from, 0, 0);
 }
 
 /* The IPC fast path's two records: the message from s to r arrived (trace_ipc), and `cpu`
@@ -104,7 +104,8 @@ static inline void trace_ipc_handoff(kernel_t *k, uint32_t cpu, uint64_t now,
                                      uint64_t label)
 {
     struct trace_ring *ring = &k->trace;
-    uint64_t s_id = thread_id(s).raw, r_id = thread_id(r).raw, from = ring->last[cpu];
+    struct cpu *c = &k->cpu[cpu];
+    uint64_t s_id = thread_id(s).raw, r_id = thread_id(r).raw, from = c->trace_last;
     uint32_t head = ring->head;
     if (from == r_id || (ring->off & (1u << TRACE_IPC | 1u << TRACE_SWITCH))
         || ring->size - head < 2) {
@@ -113,7 +114,7 @@ static inline void trace_ipc_handoff(kernel_t *k, uint32_t cpu, uint64_t now,
         return;
     }
     struct trace_slot *slot = &ring->buf[head];
-    ring->last[cpu] = r_id;
+    c->trace_last = r_id;
     head += 2;
     if (head == ring->size) {
         head = 0;
