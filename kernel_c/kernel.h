@@ -19,9 +19,9 @@ struct trace_slot;
 /* The trace ring (trace.c, trace.h): JDB's tbuf. size 0 = off; every trace point tests
  * it first, so tracing that is off costs one load and a branch. */
 struct trace_ring {
-    struct trace_slot *buf;
+    struct trace_slot *buf, *end;   /* the slots, and just past the last */
+    struct trace_slot *next;   /* where the next entry goes: head = next - buf */
     uint32_t size;             /* entries the ring holds */
-    uint32_t head;             /* where the next entry goes */
     uint64_t wraps;            /* times head went round: recorded = wraps * size + head */
     uint64_t cleared;          /* entries up to this sequence number were cleared */
     uint32_t off;              /* bit kind set: that kind is not recorded (debugger op 4) */

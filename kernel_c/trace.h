@@ -28,9 +28,9 @@ __attribute__((always_inline))
 static inline void trace_write(struct trace_ring *r, uint64_t kind_cpu, uint64_t time_ns,
                                uint64_t thread, uint64_t a, uint64_t b, uint64_t c)
 {
-    struct trace_slot *s = &r->buf[r->head];
-    if (++r->head == r->size) {
-        r->head = 0;
+    struct trace_slot *s = r->next;
+    if (++r->next == r->end) {
+        r->next = r->buf;
         r->wraps++;
     }
     s->time_ns = time_ns;
@@ -106,21 +106,20 @@ static inline void trace_ipc_handoff(kernel_t *k, uint32_t cpu, uint64_t now,
     struct trace_ring *ring = &k->trace;
     struct cpu *c = &k->cpu[cpu];
     uint64_t s_id = thread_id(s).raw, r_id = thread_id(r).raw, from = c->trace_last;
-    uint32_t head = ring->head;
+    struct trace_slot *slot = ring->next;
     if (from == r_id || (ring->off & (1u << TRACE_IPC | 1u << TRACE_SWITCH))
-        || ring->size - head < 2) {
+        || ring->end - slot < 2) {
         trace_put(k, TRACE_IPC, cpu, now, s_id, r_id, tag, label);
         trace_switch(k, cpu, r);
         return;
     }
-    struct trace_slot *slot = &ring->buf[head];
     c->trace_last = r_id;
-    head += 2;
-    if (head == ring->size) {
-        head = 0;
+    struct trace_slot *after = slot + 2;
+    if (after == ring->end) {
+        after = ring->buf;
         ring->wraps++;
     }
-    ring->head = head;
+    ring->next = after;
     uint64_t on_cpu = (uint64_t)cpu << 32;
     slot[0] = (struct trace_slot){ .time_ns = now, .thread = s_id, .a = r_id, .b = tag,
                                    .c = label, .kind_cpu = TRACE_IPC | on_cpu };
