@@ -324,8 +324,8 @@ static uint64_t run_natives(kernel_t *k, struct cpu *c, struct thread *t, uint64
 {
     uint64_t horizon = native_horizon(k, c, until);
     while (native_step(k, t) && steps && c->clock_ns < horizon) {
-        t = c->current;
-        if (c->need_resched || !t->left_ns || rq_preempts(c, t) || t->compute_left_ns
+        t = c->current;          /* (the handoff's charge sets need_resched iff !left_ns) */
+        if (!t->left_ns || rq_preempts(c, t) || t->compute_left_ns
             || t->program == PROGRAM_PYTHON)
             break;
         steps -= steps != NEVER;
