@@ -79,6 +79,8 @@ struct kernel {
     /* The bounds of the current run (sched_limits, sched_set_event): NEVER for none. */
     uint64_t sched_until_ns, sched_event_ns, sched_steps_left;
     uint32_t sched_in_entry;   /* a waiting sys_invoke may schedule at once */
+    uint32_t native_runs_off;  /* sched_set_native_runs(0): no native runs (sched.c) */
+    uint64_t native_run_steps; /* steps native runs took without a full step */
     uint64_t vcpu_conts;       /* continuation ips handed out by vCPU upcalls (vcpu.c) */
     const char *pending_what;  /* why the slow-path operation in progress refused, if C said */
     /* Seeded choices among legal schedules (seed.c); canonical order when !seeded. */

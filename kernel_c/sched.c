@@ -220,14 +220,16 @@ int sched_may_continue(const kernel_t *k, struct thread *t)
     return 1;
 }
 
-/* The native thread a direct switch left on c may go on in the same scheduler step's way
- * without a full step while c's clock stays below this: the first of c's timeouts, the run's
- * end, and when another CPU's next event would come first (ties: the lower CPU goes first,
- * and a seeded kernel draws, so a tie stops it there). Inline: asked once per run of native
- * steps. */
+/* How far c's clock may go while the native thread a direct switch left on c goes on
+ * without a full step (run_natives): below the first of c's timeouts, within the run's end,
+ * and before another CPU's next event (a tie with a lower CPU, or any tie in a seeded
+ * kernel, where the full step draws, stops it there too). 0 while native runs are off.
+ * Inline: asked once per run of native steps. */
 __attribute__((always_inline))
 static inline uint64_t native_horizon(const kernel_t *k, const struct cpu *c, uint64_t until)
 {
+    if (k->native_runs_off)
+        return 0;                                /* (tests: every step a full one) */
     uint64_t h = until == NEVER ? NEVER : until + 1;
     if (c->timeouts && c->timeouts->deadline_ns < h)
         h = c->timeouts->deadline_ns;
@@ -329,9 +331,20 @@ static uint64_t run_natives(kernel_t *k, struct cpu *c, struct thread *t, uint64
             || t->program == PROGRAM_PYTHON)
             break;
         steps -= steps != NEVER;
+        k->native_run_steps++;
     }
     kip_flush(k);                  /* the clock the last native entry left (native.c) */
     return steps;
+}
+
+void sched_set_native_runs(kernel_t *k, uint32_t on)
+{
+    k->native_runs_off = !on;
+}
+
+uint64_t sched_native_run_steps(const kernel_t *k)
+{
+    return k->native_run_steps;
 }
 
 void sched_limits(kernel_t *k, uint64_t until_ns, uint64_t max_steps, uint32_t switch_in_entry)
