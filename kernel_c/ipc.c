@@ -253,8 +253,7 @@ static uint32_t transfer_items(kernel_t *k, struct thread *s, struct thread *r, 
     return 0;
 }
 
-/* transfer() of a message without items, which cannot fail: the common case, inline (the
- * fast path's straight line). */
+/* transfer() of a message without items, which cannot fail: the common case, inline. */
 __attribute__((always_inline))
 static inline void transfer_words(kernel_t *k, struct thread *s, struct thread *r,
                                   uint64_t tag, uint64_t label)

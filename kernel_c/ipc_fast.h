@@ -93,7 +93,9 @@ static inline void sched_handoff(kernel_t *k, struct thread *from, struct thread
  * records): kernel_entry's decode and charge, then ipc_op. It also charges the entry
  * itself, the system call and the IPC in one: both go to self, whose time slice ends
  * after the sum exactly when it would have ended after one of them (the CPU's
- * need_resched it would set is cleared by the switch that follows either way).
+ * need_resched it would set is cleared by the switch that follows either way). `native`
+ * (a constant, see kernel_entry_inline) drops the guards its caller answers and leaves
+ * the KIP clock to the scheduler.
  */
 __attribute__((always_inline))
 static inline int ipc_fast(kernel_t *k, struct thread *self, const struct sys_call *c,
@@ -130,8 +132,8 @@ static inline int ipc_fast(kernel_t *k, struct thread *self, const struct sys_ca
         rights = self->caller_rights;
     } else
         return 0;
-    if (!dst || dst->cpu != cpu || !receiver_ready(k, dst, self) || (!native && cp->current != self)
-        || (dst->state & TS_QUEUED))
+    if (!dst || dst->cpu != cpu || !receiver_ready(k, dst, self)
+        || (!native && cp->current != self) || (dst->state & TS_QUEUED))
         return 0;                                /* (sched_handoff's conditions) */
 
     /* The point of no return. */
@@ -145,8 +147,10 @@ static inline int ipc_fast(kernel_t *k, struct thread *self, const struct sys_ca
     unsigned words = tag_words(tag);
     copy_mrs(self, dst, words);
     const struct cost_table *cost = &k->cost;
-    uint64_t syscall_ns = cost->syscall_ns, ipc_ns = cost->ipc_ns + (uint64_t)words * cost->word_ns;
-    uint64_t entered = cp->clock_ns + syscall_ns, now = entered + ipc_ns, ns = syscall_ns + ipc_ns;
+    uint64_t syscall_ns = cost->syscall_ns;
+    uint64_t ipc_ns = cost->ipc_ns + (uint64_t)words * cost->word_ns;
+    uint64_t entered = cp->clock_ns + syscall_ns, now = entered + ipc_ns;
+    uint64_t ns = syscall_ns + ipc_ns;
     if (native)                                  /* as the general path ticks it */
         kip_defer(k, entered);
     else

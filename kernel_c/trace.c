@@ -2,10 +2,10 @@
  * trace.c: the trace ring's memory and its reading side (pyl4re.h; docs/trace.md).
  *
  * The ring is `size` slots allocated once at boot; recording (trace.h) fills slot `head`
- * (where `next` points) and moves on, overwriting the oldest. Sequence numbers are not stored: the newest entry
- * is number total = wraps * size + head and sits just before `head`, so the entry with
- * number n is at (head - (total - n + 1)) mod size while it is still held. A clear only
- * moves `cleared`. Reading changes nothing. What must not happen here: allocation or
+ * (where `next` points) and moves on, overwriting the oldest. Sequence numbers are not
+ * stored: the newest entry is number total = wraps * size + head and sits just before
+ * `head`, so the entry with number n is at (head - (total - n + 1)) mod size while it is
+ * still held. A clear only moves `cleared`. Reading changes nothing. What must not happen here: allocation or
  * failure after boot.
  */
 #include "kernel.h"
