@@ -14,6 +14,7 @@
 #include "kernel.h"
 #include "cspace.h"
 #include "fpage.h"
+#include "ipc_fast.h"
 #include "mapdb.h"
 #include "thread.h"
 #include "iospace.h"
@@ -112,27 +113,6 @@ static void fail_receive(struct thread *t, uint32_t err)
 {
     set_ipc_error(t, err);
     t->ret_tag |= L4_MSGTAG_ERROR;
-}
-
-/* ---- the reply capability */
-
-static void forget_caller(kernel_t *k, struct thread *holder)
-{
-    struct thread *c = thread_get(k, holder->caller);
-    if (c && c->reply_holder.raw == thread_id(holder).raw)
-        c->reply_holder.raw = 0;
-    holder->caller.raw = 0;
-}
-
-static void set_caller(kernel_t *k, struct thread *holder, struct thread *caller, uint32_t rights)
-{
-    forget_caller(k, holder);
-    struct thread *old = thread_get(k, caller->reply_holder);
-    if (old && old->caller.raw == thread_id(caller).raw)
-        old->caller.raw = 0;                 /* a thread waits for one reply at a time */
-    holder->caller = thread_id(caller);
-    holder->caller_rights = rights;
-    caller->reply_holder = thread_id(holder);
 }
 
 /* ---- message transfer */
@@ -273,18 +253,7 @@ static uint32_t transfer_items(kernel_t *k, struct thread *s, struct thread *r, 
     return 0;
 }
 
-/* Copies the message registers word by word, first to last, as a CPU would: UTCBs may
- * overlap (Fiasco only asks that each lies 8-byte aligned in one ku-mem area), so this
- * must not be memcpy. Mostly a few words: no call either. */
-__attribute__((always_inline))
-static inline void copy_mrs(const struct thread *s, struct thread *r, unsigned words)
-{
-    for (unsigned i = 0; i < words; i++)
-        r->utcb[i] = s->utcb[i];
-}
-
-/* transfer() of a message without items, which cannot fail: the common case, inline (the
- * fast path's straight line). */
+/* transfer() of a message without items, which cannot fail: the common case, inline. */
 __attribute__((always_inline))
 static inline void transfer_words(kernel_t *k, struct thread *s, struct thread *r,
                                   uint64_t tag, uint64_t label)
@@ -322,16 +291,6 @@ static int transfer(kernel_t *k, struct thread *s, struct thread *r, uint64_t ta
 }
 
 /* ---- the protocol */
-
-static int receiver_ready(kernel_t *k, const struct thread *r, const struct thread *s)
-{
-    (void)k;
-    if ((r->state & (TS_RECV | TS_SEND)) != TS_RECV || !r->utcb)
-        return 0;
-    if (!r->partner.raw)
-        return !r->senders.head || r->senders.head == s;
-    return r->partner.raw == thread_id(s).raw;
-}
 
 /* Blocks t in the receive phase with its receive timeout; or fails it right away. */
 static void start_receive_wait(kernel_t *k, struct thread *t, uint32_t rcv_to, uint64_t now)
@@ -515,69 +474,6 @@ int ipc_take_pending(kernel_t *k, struct thread *t)
     t->state |= TS_RECV;
     accept_sender(k, t, s);
     drain_open_waits(k, s);
-    return 1;
-}
-
-/* ---- the fast path (§12): a call or a reply-and-wait whose partner waits */
-
-/*
- * The two halves of every round trip, when the partner already waits for this very
- * message on the same CPU, in one straight line (seL4's fastpath.c). First the guards,
- * which change nothing: anything they do not cover (items, a receive timeout, no time-slice
- * donation, queued senders or IRQ messages to take, another CPU, a control protocol) returns
- * 0 and the entry takes the general path, whose effects this path repeats exactly and in
- * the same order (charges, trace records): kernel_entry's decode, then ipc_op.
- */
-int ipc_fast(kernel_t *k, struct thread *self, const struct sys_call *c)
-{
-    uint64_t flags = c->dest & 0xF, sel = c->dest & ~(uint64_t)0xF, tag = c->tag;
-    if (tag_items(tag) || (tag & L4_MSGTAG_SCHEDULE) || (c->timeout & 0xFFFF)
-        || self->senders.head || self->irq_head || self->cpu == CPU_NONE)
-        return 0;
-    struct thread *dst;
-    uint64_t label = c->label;
-    uint32_t rights;                             /* W and S of what is invoked */
-    if (flags == L4_SYSF_CALL && !(sel & (L4_INVALID_CAP_BIT | L4_REPLY_CAP_BIT))) {
-        uint64_t idx = sel >> L4_CAP_SHIFT;
-        struct cap_slot *cs = idx < CSPACE_SLOTS ? cspace_slot(self->task, cap_index((uint32_t)idx))
-                                                 : NULL;
-        struct kobj *o = cspace_slot_obj(k, cs);
-        if (!o)
-            return 0;
-        rights = cs->rights & (L4_CAP_FPAGE_W | L4_CAP_FPAGE_S);
-        if (o->type == KOBJ_THREAD && tag_label(tag) != L4_PROTO_THREAD)
-            dst = (struct thread *)o;
-        else if (o->type == KOBJ_GATE
-                 && !(tag_label(tag) == L4_PROTO_KOBJECT && (cs->attrs & L4_FPAGE_C_IPCGATE_SVR))) {
-            dst = thread_get(k, ((struct gate *)o)->thread);
-            label = ((struct gate *)o)->label | rights;
-        } else
-            return 0;
-    } else if (flags == L4_SYSF_REPLY_AND_WAIT && (sel & L4_INVALID_CAP_BIT)) {
-        dst = thread_get(k, self->caller);
-        rights = self->caller_rights;
-    } else
-        return 0;
-    if (!dst || dst->cpu != self->cpu || !receiver_ready(k, dst, self)
-        || k->cpu[self->cpu].current != self || (dst->state & TS_QUEUED))
-        return 0;                                /* (sched_handoff's conditions) */
-
-    /* The point of no return. */
-    if (flags == L4_SYSF_REPLY_AND_WAIT) {       /* the reply capability is used up */
-        if (dst->reply_holder.raw == thread_id(self).raw)
-            dst->reply_holder.raw = 0;
-        self->caller.raw = 0;
-    }
-    timeout_disarm(k, dst);
-    transfer_words(k, self, dst, tag, label);
-    dst->state &= ~TS_RECV;
-    if (flags == L4_SYSF_CALL)
-        set_caller(k, dst, self, rights);
-    self->ret_tag = tag;
-    self->ret_label = 0;
-    self->partner = flags == L4_SYSF_CALL ? thread_id(dst) : (kobj_id_t){ 0 };
-    self->state |= TS_RECV;                      /* waits now; the handoff blocks it */
-    sched_handoff(k, self, dst);
     return 1;
 }
 

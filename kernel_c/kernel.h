@@ -19,12 +19,11 @@ struct trace_slot;
 /* The trace ring (trace.c, trace.h): JDB's tbuf. size 0 = off; every trace point tests
  * it first, so tracing that is off costs one load and a branch. */
 struct trace_ring {
-    struct trace_slot *buf;
+    struct trace_slot *buf, *end;   /* the slots, and just past the last */
+    struct trace_slot *next;   /* where the next entry goes: head = next - buf */
     uint32_t size;             /* entries the ring holds */
-    uint32_t head;             /* where the next entry goes */
     uint64_t wraps;            /* times head went round: recorded = wraps * size + head */
     uint64_t cleared;          /* entries up to this sequence number were cleared */
-    uint64_t *last;            /* per CPU: the thread its last switch record put there */
     uint32_t off;              /* bit kind set: that kind is not recorded (debugger op 4) */
 };
 
@@ -69,6 +68,8 @@ struct kernel {
     struct thread *sigma0_thread;
     uint64_t tlb_epoch;        /* bumped by every unmap and revoke: software TLBs check it */
     phys_addr_t kip_pa;        /* the kernel info page (kip.c) */
+    uint64_t kip_due_ns;       /* kip_due: the KIP clock still to be written (thread.h) */
+    uint32_t kip_due;
     struct icu_line *icu_lines;   /* ICU_LINES entries */
     void *mapdb;               /* mapdb.c's state */
     void *iommu;               /* iommu.c's device table; NULL until a device is bound */
@@ -78,6 +79,8 @@ struct kernel {
     /* The bounds of the current run (sched_limits, sched_set_event): NEVER for none. */
     uint64_t sched_until_ns, sched_event_ns, sched_steps_left;
     uint32_t sched_in_entry;   /* a waiting sys_invoke may schedule at once */
+    uint32_t native_runs_off;  /* sched_set_native_runs(0): no native runs (sched.c) */
+    uint64_t native_run_steps; /* steps native runs took without a full step */
     uint64_t vcpu_conts;       /* continuation ips handed out by vCPU upcalls (vcpu.c) */
     const char *pending_what;  /* why the slow-path operation in progress refused, if C said */
     /* Seeded choices among legal schedules (seed.c); canonical order when !seeded. */
@@ -93,6 +96,7 @@ struct kernel {
 
 /* The live object with this id (table slot, generation), or NULL once it died. Inline:
  * every IPC looks up several. */
+__attribute__((always_inline))
 static inline struct kobj *kobj_from_slot(const kernel_t *k, uint32_t slot, uint32_t gen)
 {
     const struct objtab *t = &k->objs;
@@ -101,6 +105,7 @@ static inline struct kobj *kobj_from_slot(const kernel_t *k, uint32_t slot, uint
     return t->ents[slot].obj;
 }
 
+__attribute__((always_inline))
 static inline struct kobj *kobj_get(const kernel_t *k, kobj_id_t id)
 {
     return kobj_from_slot(k, (uint32_t)id.raw, (uint32_t)(id.raw >> 32));

@@ -60,6 +60,7 @@ struct kobj *kobj_new(kernel_t *k, uint32_t type, size_t size)
     o->type = type;
     o->slot = slot;
     o->gen = t->ents[slot].gen;
+    o->id = (kobj_id_t){ (uint64_t)o->gen << 32 | slot };
     o->dbg_id = t->next_dbg_id++;
     t->live++;
     return o;

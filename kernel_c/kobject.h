@@ -18,6 +18,7 @@ struct cap_dir;
 struct kobj {
     uint32_t type;             /* enum kobj_type */
     uint32_t slot, gen;        /* this object's id */
+    kobj_id_t id;              /* ... as one word, gen << 32 | slot: every IPC names threads */
     /* Fiasco's count is a signed machine word that dec_refcnt moves by any amount and
      * that may go below 0; this is its two's complement (read as int64_t), so that every
      * step wraps as Fiasco's does and none is undefined. The reference that takes it from
@@ -111,7 +112,7 @@ static inline int kobj_is_space(const struct kobj *o)
 
 static inline kobj_id_t kobj_id_of(const struct kobj *o)
 {
-    return (kobj_id_t){ ((uint64_t)o->gen << 32) | o->slot };
+    return o->id;
 }
 
 void objtab_init(struct objtab *t);

@@ -18,10 +18,13 @@
  *   sigma0        the root pager (sigma0.c); only the thread the kernel boots runs it
  *
  * Each step looks at the result of the program's previous kernel entry (ret_*) and makes
- * the next one, exactly like user code between two system calls.
+ * the next one, exactly like user code between two system calls. That entry is the last
+ * thing a step does, and nothing before it in the step changes what the scheduler sees:
+ * sched.c lets a native partner go on at once after an entry the fast path finished.
  */
 #include "kernel.h"
 #include "fpage.h"
+#include "ipc_fast.h"
 #include "native.h"
 #include "thread.h"
 
@@ -33,11 +36,12 @@ uint32_t native_program_at(uint64_t ip)
     return n > 0 && n < PROGRAM_COUNT ? (uint32_t)n : PROGRAM_PYTHON;
 }
 
-static void enter(kernel_t *k, struct thread *t, uint64_t dest, uint64_t tag, uint64_t timeout)
+/* The system call a step makes: it is always the step's last action (native_step makes
+ * it), as for user code, whose step ends where it enters the kernel. */
+static int make_call(struct sys_call *c, uint64_t dest, uint64_t tag, uint64_t timeout)
 {
-    struct sys_call c = { .dest = dest, .tag = tag, .label = 0, .timeout = timeout };
-    if (kernel_entry(k, t, &c) == SYS_SLOWPATH)
-        ipc_fail_send(t, L4_IPC_ENOT_EXISTENT);   /* native programs only do IPC */
+    *c = (struct sys_call){ .dest = dest, .tag = tag, .label = 0, .timeout = timeout };
+    return 1;
 }
 
 static int got_message(const struct thread *t)
@@ -45,7 +49,7 @@ static int got_message(const struct thread *t)
     return t->native_pc && !(t->ret_tag & L4_MSGTAG_ERROR);
 }
 
-static void echo_step(kernel_t *k, struct thread *t)
+static int echo_step(struct thread *t, struct sys_call *c)
 {
     int have_msg = got_message(t);
     t->native_pc = 1;
@@ -55,26 +59,24 @@ static void echo_step(kernel_t *k, struct thread *t)
         t->utcb[UTCB_BR0] = rcv_item;
         t->utcb[UTCB_BR0 + 1] = 0;                /* the buffer list ends */
     }
-    if (!have_msg) {
-        enter(k, t, L4_INVALID_CAP | L4_SYSF_WAIT, 0, L4_IPC_NEVER);
-        return;
-    }
+    if (!have_msg)
+        return make_call(c, L4_INVALID_CAP | L4_SYSF_WAIT, 0, L4_IPC_NEVER);
     t->native_count++;
     uint64_t reply = tag_make(0, tag_words(t->ret_tag), 0, 0);
-    enter(k, t, L4_INVALID_CAP | L4_SYSF_REPLY_AND_WAIT, reply, L4_IPC_SEND_TIMEOUT_0);
+    return make_call(c, L4_INVALID_CAP | L4_SYSF_REPLY_AND_WAIT, reply, L4_IPC_SEND_TIMEOUT_0);
 }
 
-static void sink_step(kernel_t *k, struct thread *t)
+static int sink_step(struct thread *t, struct sys_call *c)
 {
     if (got_message(t))
         t->native_count++;
     t->native_pc = 1;
-    enter(k, t, L4_INVALID_CAP | L4_SYSF_WAIT, 0, L4_IPC_NEVER);
+    return make_call(c, L4_INVALID_CAP | L4_SYSF_WAIT, 0, L4_IPC_NEVER);
 }
 
 /* The loops: counts the last IPC if it succeeded; 1 if another one is due (its selector
  * in *dest), else the thread has ended. */
-static int loop_next(kernel_t *k, struct thread *t, uint64_t *dest)
+static inline int loop_next(kernel_t *k, struct thread *t, uint64_t *dest)
 {
     if (got_message(t))
         t->native_count++;
@@ -93,30 +95,30 @@ static unsigned loop_words(const struct thread *t)
     return words > UTCB_MRS ? UTCB_MRS : (unsigned)words;
 }
 
-static void call_loop_step(kernel_t *k, struct thread *t)
+static int call_loop_step(kernel_t *k, struct thread *t, struct sys_call *c)
 {
     uint64_t dest;
-    if (loop_next(k, t, &dest))
-        enter(k, t, dest | L4_SYSF_CALL, tag_make(0, loop_words(t), 0, 0), L4_IPC_NEVER);
+    return loop_next(k, t, &dest)
+           && make_call(c, dest | L4_SYSF_CALL, tag_make(0, loop_words(t), 0, 0), L4_IPC_NEVER);
 }
 
-static void send_loop_step(kernel_t *k, struct thread *t)
+static int send_loop_step(kernel_t *k, struct thread *t, struct sys_call *c)
 {
     uint64_t dest;
-    if (loop_next(k, t, &dest))
-        enter(k, t, dest | L4_SYSF_SEND, tag_make(0, loop_words(t), 0, 0), L4_IPC_NEVER);
+    return loop_next(k, t, &dest)
+           && make_call(c, dest | L4_SYSF_SEND, tag_make(0, loop_words(t), 0, 0), L4_IPC_NEVER);
 }
 
-static void cap_call_step(kernel_t *k, struct thread *t)
+static int cap_call_step(kernel_t *k, struct thread *t, struct sys_call *c)
 {
     uint64_t dest;
     if (!loop_next(k, t, &dest))
-        return;
+        return 0;
     /* Rounds 1, 3, ... send the first capability, 2, 4, ... the next one. */
     uint64_t index = (t->utcb[UTCB_TCR_USER0 + 2] >> L4_CAP_SHIFT) + !(t->native_pc & 1);
     t->utcb[2] = L4_ITEM_MAP;                     /* l4_map_obj_control(0, 0) */
     t->utcb[3] = (index << 12) | (FPAGE_OBJ << 4) | L4_CAP_FPAGE_RWS;   /* l4_obj_fpage */
-    enter(k, t, dest | L4_SYSF_CALL, tag_make(0, 2, 1, 0), L4_IPC_NEVER);
+    return make_call(c, dest | L4_SYSF_CALL, tag_make(0, 2, 1, 0), L4_IPC_NEVER);
 }
 
 static void touch_step(kernel_t *k, struct thread *t)
@@ -138,7 +140,7 @@ static void touch_step(kernel_t *k, struct thread *t)
     thread_exit(k, thread_id(t));
 }
 
-void native_step(kernel_t *k, struct thread *t)
+int native_step(kernel_t *k, struct thread *t)
 {
     if (t->ret_restart) {
         t->ret_restart = 0;      /* an unbound gate got bound: the same step once more */
@@ -148,21 +150,22 @@ void native_step(kernel_t *k, struct thread *t)
         if (t->pf.active)
             pf_restore(t);       /* the fault IPC never went out: the access faults again */
     }
-    switch (t->program) {
-    case PROGRAM_ECHO:
-        echo_step(k, t);
-        break;
+    struct sys_call c;
+    int enters = 0;
+    /* The two ends of every round trip first, without a jump table's indirect branch. */
+    if (t->program == PROGRAM_ECHO)
+        enters = echo_step(t, &c);
+    else if (t->program == PROGRAM_CALL_LOOP)
+        enters = call_loop_step(k, t, &c);
+    else switch (t->program) {
     case PROGRAM_SINK:
-        sink_step(k, t);
-        break;
-    case PROGRAM_CALL_LOOP:
-        call_loop_step(k, t);
+        enters = sink_step(t, &c);
         break;
     case PROGRAM_SEND_LOOP:
-        send_loop_step(k, t);
+        enters = send_loop_step(k, t, &c);
         break;
     case PROGRAM_CAP_CALL_LOOP:
-        cap_call_step(k, t);
+        enters = cap_call_step(k, t, &c);
         break;
     case PROGRAM_TOUCH:
         touch_step(k, t);
@@ -176,4 +179,13 @@ void native_step(kernel_t *k, struct thread *t)
     default:
         thread_exit(k, thread_id(t));
     }
+    if (!enters)
+        return 0;
+    /* The one kernel entry of the C path's programs, with the fast path inlined. Its KIP
+     * clock waits for the scheduler (kip_flush): no code runs before the next entry or the
+     * scheduler's return. */
+    int status = kernel_entry_inline(k, t, c, 1);
+    if (status == SYS_SLOWPATH)
+        ipc_fail_send(t, L4_IPC_ENOT_EXISTENT);   /* native programs only do IPC */
+    return status == SYS_FAST;
 }

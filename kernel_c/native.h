@@ -13,8 +13,9 @@ struct thread;
 
 /* Which program lives at ip: PROGRAM_PYTHON for any address outside the native text. */
 uint32_t native_program_at(uint64_t ip);
-/* Runs the thread's program up to and including its next kernel entry. */
-void native_step(kernel_t *k, struct thread *t);
+/* Runs the thread's program up to and including its next kernel entry. 1 if that entry
+ * was the whole step and the IPC fast path finished it (its direct switch), else 0. */
+int native_step(kernel_t *k, struct thread *t);
 
 /* Memory access for native programs (memaccess.c), through the same TLB and page-fault
  * IPC as µApps': 1 when va is mapped for the access, 0 when a page-fault IPC to the

@@ -394,6 +394,12 @@ uint64_t sched_jitter(kernel_t *k, uint64_t bound_ns);
 /* Runs scheduling steps (picking a CPU and thread, firing timeouts, running native
  * threads and compute) until a Python thread must run or a bound is reached. */
 int sched_next(kernel_t *k, struct sched_out *out);
+/* Native runs (sched.c): after a native thread's IPC that the fast path finished, its
+ * native partner goes on without a full scheduler step while that step would choose it
+ * anyway. On by default; off (0), for tests, every step is a full one, with the same
+ * outcome. sched_native_run_steps: the steps native runs took so far. */
+void sched_set_native_runs(kernel_t *k, uint32_t on);
+uint64_t sched_native_run_steps(const kernel_t *k);
 /* The kernel's own result structs, where sys_enter answers: the run loop passes the
  * second to sched_next too, so one struct holds every scheduling answer. */
 /* The run loop's index of its record for a Python thread, SYS_SWITCH_TO..INT32_MAX (0:

@@ -136,21 +136,6 @@ void sched_block(kernel_t *k, struct thread *t)
     }
 }
 
-/* A context switch on cpu to `to`; one into another task's address space costs more. */
-static inline void charge_switch(kernel_t *k, uint32_t cpu, const struct thread *to)
-{
-    uint64_t ns = k->cost.switch_ns;
-    if (k->cost.space_ns) {                  /* the model table has none: nothing to track */
-        struct cpu *c = &k->cpu[cpu];
-        uint64_t space = to->task ? (uint64_t)to->task->hdr.gen << 32 | to->task->hdr.slot : 0;
-        if (space != c->space) {
-            c->space = space;
-            ns += k->cost.space_ns;
-        }
-    }
-    cpu_charge(k, cpu, ns);
-}
-
 void sched_switch_to(kernel_t *k, struct thread *from, struct thread *to)
 {
     /* Time-slice donation (§12): the partner runs at once, whatever its priority. */
@@ -165,19 +150,6 @@ void sched_switch_to(kernel_t *k, struct thread *from, struct thread *to)
     c->current = to;
     c->need_resched = 0;
     charge_switch(k, to->cpu, to);
-}
-
-void sched_handoff(kernel_t *k, struct thread *from, struct thread *to)
-{
-    /* Lazy queueing: neither thread passes through the ready queue. */
-    struct cpu *c = &k->cpu[from->cpu];
-    from->state &= ~TS_READY;
-    to->state = (to->state & ~(TS_IPC_MASK | TS_DEAD)) | TS_READY;
-    timeout_disarm(k, to);
-    if (k->trace.size) trace_switch(k, from->cpu, to);
-    c->current = to;
-    c->need_resched = 0;
-    charge_switch(k, from->cpu, to);
 }
 
 void sched_yield(kernel_t *k, struct thread *t)
@@ -248,6 +220,32 @@ int sched_may_continue(const kernel_t *k, struct thread *t)
     return 1;
 }
 
+/* How far c's clock may go while the native thread a direct switch left on c goes on
+ * without a full step (run_natives): below the first of c's timeouts, within the run's end,
+ * and before another CPU's next event (a tie with a lower CPU, or any tie in a seeded
+ * kernel, where the full step draws, stops it there too). 0 while native runs are off.
+ * Inline: asked once per run of native steps. */
+__attribute__((always_inline))
+static inline uint64_t native_horizon(const kernel_t *k, const struct cpu *c, uint64_t until)
+{
+    if (k->native_runs_off)
+        return 0;                                /* (tests: every step a full one) */
+    uint64_t h = until == NEVER ? NEVER : until + 1;
+    if (c->timeouts && c->timeouts->deadline_ns < h)
+        h = c->timeouts->deadline_ns;
+    for (uint32_t i = 0; i < k->cpus; i++) {
+        const struct cpu *o = &k->cpu[i];
+        if (o == c)
+            continue;
+        uint64_t e = next_event(k, o);
+        if (o > c && !k->seeded && e != NEVER)
+            e++;                                 /* a tie with a later CPU: c goes first */
+        if (e < h)
+            h = e;
+    }
+    return h;
+}
+
 static void fire_due(kernel_t *k, struct cpu *c)
 {
     while (c->timeouts && c->timeouts->deadline_ns <= c->clock_ns) {
@@ -310,6 +308,43 @@ static int run_compute(kernel_t *k, struct cpu *c, struct thread *t, uint64_t un
     cpu_charge(k, (uint32_t)(c - k->cpu), run);
     t->compute_left_ns -= run;
     return 1;
+}
+
+/*
+ * Runs native thread t, the choice of c's step, and the native partners its IPC switches
+ * to directly, as long as each next full scheduler step would only pick that partner on c
+ * once more: the step was one kernel entry that the fast path finished (its handoff
+ * changes nothing but c and the two threads: no ready queue, no other CPU, no new
+ * timeout), the step budget is not spent, c's clock is still below native_horizon(), and
+ * c's pick (cpu_pick) would keep the new current thread (no preemption, quantum left),
+ * which has no compute burst and is native. Each such step counts as a step. Anything
+ * else returns to sched_next's full step, which then does what it always does.
+ */
+__attribute__((noinline))
+static uint64_t run_natives(kernel_t *k, struct cpu *c, struct thread *t, uint64_t until,
+                            uint64_t steps)
+{
+    uint64_t horizon = native_horizon(k, c, until);
+    while (native_step(k, t) && steps && c->clock_ns < horizon) {
+        t = c->current;          /* (the handoff's charge sets need_resched iff !left_ns) */
+        if (!t->left_ns || rq_preempts(c, t) || t->compute_left_ns
+            || t->program == PROGRAM_PYTHON)
+            break;
+        steps -= steps != NEVER;
+        k->native_run_steps++;
+    }
+    kip_flush(k);                  /* the clock the last native entry left (native.c) */
+    return steps;
+}
+
+void sched_set_native_runs(kernel_t *k, uint32_t on)
+{
+    k->native_runs_off = !on;
+}
+
+uint64_t sched_native_run_steps(const kernel_t *k)
+{
+    return k->native_run_steps;
 }
 
 void sched_limits(kernel_t *k, uint64_t until_ns, uint64_t max_steps, uint32_t switch_in_entry)
@@ -375,7 +410,7 @@ int sched_next(kernel_t *k, struct sched_out *out)
             if (t->compute_left_ns)
                 continue;
         } else if (t->program != PROGRAM_PYTHON) {
-            native_step(k, t);
+            steps = run_natives(k, c, t, until, steps);
             continue;
         }
         kip_tick(k, t->cpu);                     /* the clock the thread will read */

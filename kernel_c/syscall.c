@@ -11,6 +11,7 @@
 #include "kernel.h"
 #include "cspace.h"
 #include "fpage.h"
+#include "ipc_fast.h"
 #include "thread.h"
 #include "trace.h"
 
@@ -71,11 +72,13 @@ static int irq_sem_entry(kernel_t *k, struct thread *t, struct kobj *o, uint32_t
     return SYS_DONE;
 }
 
-/* The general path: every operation, decoded in full. Not inlined into kernel_entry, so the
- * fast path does not pay for its stack frame. */
+/* The general path (ipc_fast.h): every operation, decoded in full, after the entry's
+ * charge. Not inlined into the entries, so the fast path does not pay for its stack frame. */
 __attribute__((noinline))
-static int general_entry(kernel_t *k, struct thread *t, const struct sys_call *c)
+int kernel_general_entry(kernel_t *k, struct thread *t, const struct sys_call *c)
 {
+    cpu_charge(k, t->cpu, k->cost.syscall_ns);
+    kip_tick(k, t->cpu);
     uint64_t flags = c->dest & 0xF, sel = c->dest & ~(uint64_t)0xF;
     struct ipc_op op = {
         .tag = c->tag, .label = c->label, .have_send = (flags & L4_SYSF_SEND) != 0,
@@ -173,13 +176,8 @@ static int general_entry(kernel_t *k, struct thread *t, const struct sys_call *c
 
 int kernel_entry(kernel_t *k, struct thread *t, const struct sys_call *c)
 {
-    k->events++;
-    cpu_charge(k, t->cpu, k->cost.syscall_ns);
-    kip_tick(k, t->cpu);
-    t->slow.pending = 0;                         /* the rest is read only once it is set */
-    if (ipc_fast(k, t, c))                       /* ipc.c: the partner waits already */
-        return SYS_DONE;
-    return general_entry(k, t, c);
+    int status = kernel_entry_inline(k, t, *c, 0);
+    return status == SYS_FAST ? SYS_DONE : status;
 }
 
 void kcall_start(kernel_t *k, struct thread *t, uint64_t sel, uint64_t tag, struct borrowed *b)

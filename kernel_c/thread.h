@@ -171,6 +171,7 @@ struct cpu {
     struct thread *timeouts;   /* sorted by deadline */
     uint32_t online;
     uint64_t space;            /* id of the task whose address space is loaded (0: none) */
+    uint64_t trace_last;       /* the thread the last switch record put here (trace.h) */
 };
 
 /* Virtual time (§12): inline, as every IPC charges several times. */
@@ -179,13 +180,38 @@ static inline uint64_t cpu_now(const kernel_t *k, uint32_t cpu)
     return k->cpu[cpu].clock_ns;
 }
 
+/* Sets the KIP clock (µs) to the time clock_ns; a value a native entry left to be written
+ * (kip_defer) is older, so it is dropped. */
+static inline void kip_set_clock(kernel_t *k, uint64_t clock_ns)
+{
+    uint64_t us = clock_ns / 1000;
+    memcpy(k->mem + k->kip_pa.raw + KIP_CLOCK, &us, sizeof(us));
+    k->kip_due = 0;
+}
+
+/* kip_set_clock(clock_ns), left for kip_flush: for the native programs' entries, whose KIP
+ * clock no code can read before the next one is set, unless the scheduler returns first
+ * (sched.c flushes it then). */
+static inline void kip_defer(kernel_t *k, uint64_t clock_ns)
+{
+    k->kip_due_ns = clock_ns;
+    k->kip_due = 1;
+}
+
+/* Writes the KIP clock a native entry left (kip_defer), if any. */
+static inline void kip_flush(kernel_t *k)
+{
+    if (k->kip_due)
+        kip_set_clock(k, k->kip_due_ns);
+}
+
 /* Brings the KIP clock up to cpu's time: at every kernel entry, so inline. */
 static inline void kip_tick(kernel_t *k, uint32_t cpu)
 {
-    uint64_t us = k->cpu[cpu].clock_ns / 1000;
-    memcpy(k->mem + k->kip_pa.raw + KIP_CLOCK, &us, sizeof(us));
+    kip_set_clock(k, k->cpu[cpu].clock_ns);
 }
 
+__attribute__((always_inline))
 static inline void cpu_charge(kernel_t *k, uint32_t cpu, uint64_t ns)
 {
     struct cpu *c = &k->cpu[cpu];
@@ -210,6 +236,23 @@ static inline void charge_entry(kernel_t *k, uint64_t ns)
         cpu_charge(k, k->running_cpu, ns);
 }
 
+/* A context switch on cpu to `to`; one into another task's address space costs more. */
+__attribute__((always_inline))
+static inline void charge_switch(kernel_t *k, uint32_t cpu, const struct thread *to)
+{
+    uint64_t ns = k->cost.switch_ns;
+    if (k->cost.space_ns) {                  /* the model table has none: nothing to track */
+        struct cpu *c = &k->cpu[cpu];
+        uint64_t space = to->task ? kobj_id_of(&to->task->hdr).raw : 0;
+        if (space != c->space) {
+            c->space = space;
+            ns += k->cost.space_ns;
+        }
+    }
+    cpu_charge(k, cpu, ns);
+}
+
+__attribute__((always_inline))
 static inline struct thread *thread_get(const kernel_t *k, kobj_id_t id)
 {
     struct kobj *o = id.raw ? kobj_get(k, id) : NULL;
@@ -233,10 +276,6 @@ void sched_fini(kernel_t *k);
 void sched_ready(kernel_t *k, struct thread *t);       /* make runnable; may preempt */
 void sched_block(kernel_t *k, struct thread *t);       /* leave the CPU */
 void sched_switch_to(kernel_t *k, struct thread *from, struct thread *to);
-/* sched_block(from) then sched_switch_to(from, to) where from is the current thread and
- * `to`, waiting in IPC on the same CPU, is in no ready queue: the IPC fast path's direct
- * switch, which touches no ready queue (Fiasco's lazy queueing). */
-void sched_handoff(kernel_t *k, struct thread *from, struct thread *to);
 void timeout_arm(kernel_t *k, struct thread *t, uint64_t deadline_ns);
 void timeout_unlink(kernel_t *k, struct thread *t);     /* an armed one: sched.c */
 /* Disarms t's timed event, if any: inline, as mostly none is armed. */
@@ -329,9 +368,6 @@ struct ipc_op {
 /* Runs one IPC for `self`, the running thread. Its outcome lands in self->ret_* (and the
  * UTCB) now, or later if self blocks. */
 void ipc_op(kernel_t *k, struct thread *self, const struct ipc_op *op);
-/* The fast path of the kernel entry: a call or reply-and-wait whose partner waits on the
- * same CPU, done at once (1); else 0 and nothing changed: take the general path. */
-int ipc_fast(kernel_t *k, struct thread *self, const struct sys_call *c);
 /* self's send failed in the send phase with IPC error `err` (§3.1). */
 void ipc_fail_send(struct thread *self, uint32_t err);
 void ipc_cancel(kernel_t *k, struct thread *t);

@@ -2,10 +2,10 @@
  * trace.c: the trace ring's memory and its reading side (pyl4re.h; docs/trace.md).
  *
  * The ring is `size` slots allocated once at boot; recording (trace.h) fills slot `head`
- * and moves on, overwriting the oldest. Sequence numbers are not stored: the newest entry
- * is number total = wraps * size + head and sits just before `head`, so the entry with
- * number n is at (head - (total - n + 1)) mod size while it is still held. A clear only
- * moves `cleared`. Reading changes nothing. What must not happen here: allocation or
+ * (where `next` points) and moves on, overwriting the oldest. Sequence numbers are not
+ * stored: the newest entry is number total = wraps * size + head and sits just before
+ * `head`, so the entry with number n is at (head - (total - n + 1)) mod size while it is
+ * still held. A clear only moves `cleared`. Reading changes nothing. What must not happen here: allocation or
  * failure after boot.
  */
 #include "kernel.h"
@@ -23,23 +23,28 @@ int trace_init(kernel_t *k, uint32_t size)
     if (size > TRACE_MAX_ENTRIES)
         return -L4_EINVAL;
     k->trace.buf = heap_alloc_array(size, sizeof(struct trace_slot));
-    k->trace.last = heap_alloc_array(k->cpus, sizeof(uint64_t));
-    if (!k->trace.buf || !k->trace.last)
+    if (!k->trace.buf)
         return -L4_ENOMEM;          /* kernel_create's cleanup calls trace_fini */
     k->trace.size = size;
+    k->trace.next = k->trace.buf;
+    k->trace.end = k->trace.buf + size;
     return 0;
 }
 
 void trace_fini(kernel_t *k)
 {
     heap_free(k->trace.buf);
-    heap_free(k->trace.last);
     k->trace = (struct trace_ring){ 0 };
+}
+
+static uint32_t head(const struct trace_ring *r)
+{
+    return (uint32_t)(r->next - r->buf);
 }
 
 static uint64_t total(const struct trace_ring *r)
 {
-    return r->wraps * r->size + r->head;
+    return r->wraps * r->size + head(r);
 }
 
 /* The oldest sequence number still held (total + 1 when none is). */
@@ -69,7 +74,7 @@ int trace_read(const kernel_t *k, uint64_t from, struct trace_record *out, uint3
     uint64_t last = total(r);
     for (; seq <= last && n < max; seq++, n++) {
         uint64_t back = last - seq + 1;                /* 1 = the newest */
-        const struct trace_slot *s = &r->buf[(r->head + r->size - back % r->size) % r->size];
+        const struct trace_slot *s = &r->buf[(head(r) + r->size - back % r->size) % r->size];
         out[n] = (struct trace_record){ .seq = seq, .time_ns = s->time_ns,
                                         .kind = (uint32_t)s->kind_cpu,
                                         .cpu = (uint32_t)(s->kind_cpu >> 32),

@@ -24,12 +24,13 @@ struct trace_slot {
 int trace_init(kernel_t *k, uint32_t size);
 void trace_fini(kernel_t *k);
 
+__attribute__((always_inline))
 static inline void trace_write(struct trace_ring *r, uint64_t kind_cpu, uint64_t time_ns,
                                uint64_t thread, uint64_t a, uint64_t b, uint64_t c)
 {
-    struct trace_slot *s = &r->buf[r->head];
-    if (++r->head == r->size) {
-        r->head = 0;
+    struct trace_slot *s = r->next;
+    if (++r->next == r->end) {
+        r->next = r->buf;
         r->wraps++;
     }
     s->time_ns = time_ns;
@@ -41,6 +42,7 @@ static inline void trace_write(struct trace_ring *r, uint64_t kind_cpu, uint64_t
 }
 
 /* Records one entry at time_ns (the clock of `cpu`, as trace_time gives it). */
+__attribute__((always_inline))
 static inline void trace_put(kernel_t *k, uint32_t kind, uint32_t cpu, uint64_t time_ns,
                              uint64_t thread, uint64_t a, uint64_t b, uint64_t c)
 {
@@ -77,6 +79,54 @@ static inline void trace_ipc(kernel_t *k, const struct thread *s, const struct t
         trace_put(k, TRACE_IPC_ERROR, cpu, now, thread_id(s).raw, err, thread_id(r).raw, 0);
 }
 
+/* `cpu` now runs `to` (NULL: it idles from its clock's time on). The thread it switched
+ * from is the one its last switch record put there, so a thread that blocks needs no
+ * record of its own: the CPU either switches on at once (IPC's direct switch: one record,
+ * sender -> receiver) or idles, and idling is recorded where its clock jumps (sched.c). */
+__attribute__((always_inline))
+static inline void trace_switch(kernel_t *k, uint32_t cpu, const struct thread *to)
+{
+    struct cpu *c = &k->cpu[cpu];
+    uint64_t from = c->trace_last, to_id = thread_id(to).raw;
+    if (from == to_id)
+        return;
+    c->trace_last = to_id;
+    trace_put(k, TRACE_SWITCH, cpu, c->clock_ns, to_id, from, 0, 0);
+}
+
+/* The IPC fast path's two records: the message from s to r arrived (trace_ipc), and `cpu`
+ * switched to r directly (trace_switch), both at `now`, the CPU's clock, as the general path
+ * records them. The common case, both kinds on and room for both before the ring's end,
+ * writes the two slots at once. */
+__attribute__((always_inline))
+static inline void trace_ipc_handoff(kernel_t *k, uint32_t cpu, uint64_t now,
+                                     const struct thread *s, struct thread *r, uint64_t tag,
+                                     uint64_t label)
+{
+    struct trace_ring *ring = &k->trace;
+    struct cpu *c = &k->cpu[cpu];
+    uint64_t s_id = thread_id(s).raw, r_id = thread_id(r).raw, from = c->trace_last;
+    struct trace_slot *slot = ring->next;
+    if (from == r_id || (ring->off & (1u << TRACE_IPC | 1u << TRACE_SWITCH))
+        || ring->end - slot < 2) {
+        trace_put(k, TRACE_IPC, cpu, now, s_id, r_id, tag, label);
+        trace_switch(k, cpu, r);
+        return;
+    }
+    c->trace_last = r_id;
+    struct trace_slot *after = slot + 2;
+    if (after == ring->end) {
+        after = ring->buf;
+        ring->wraps++;
+    }
+    ring->next = after;
+    uint64_t on_cpu = (uint64_t)cpu << 32;
+    slot[0] = (struct trace_slot){ .time_ns = now, .thread = s_id, .a = r_id, .b = tag,
+                                   .c = label, .kind_cpu = TRACE_IPC | on_cpu };
+    slot[1] = (struct trace_slot){ .time_ns = now, .thread = r_id, .a = from, .b = 0, .c = 0,
+                                   .kind_cpu = TRACE_SWITCH | on_cpu };
+}
+
 /* t's IPC failed with `err` (a value for its error TCR). */
 static inline void trace_ipc_error(kernel_t *k, const struct thread *t, uint64_t err)
 {
@@ -87,20 +137,6 @@ static inline void trace_ipc_error(kernel_t *k, const struct thread *t, uint64_t
 static inline void trace_ipc_failed(kernel_t *k, const struct thread *t)
 {
     trace_ipc_error(k, t, t->utcb ? t->utcb[UTCB_TCR_ERROR] : 0);
-}
-
-/* `cpu` now runs `to` (NULL: it idles from its clock's time on). The thread it switched
- * from is the one its last switch record put there, so a thread that blocks needs no
- * record of its own: the CPU either switches on at once (IPC's direct switch: one record,
- * sender -> receiver) or idles, and idling is recorded where its clock jumps (sched.c). */
-static inline void trace_switch(kernel_t *k, uint32_t cpu, const struct thread *to)
-{
-    struct trace_ring *r = &k->trace;
-    uint64_t from = r->last[cpu], to_id = thread_id(to).raw;
-    if (from == to_id)
-        return;
-    r->last[cpu] = to_id;
-    trace_put(k, TRACE_SWITCH, cpu, k->cpu[cpu].clock_ns, to_id, from, 0, 0);
 }
 
 /* t receives the message of Irq q (irq.c). */

@@ -28,9 +28,10 @@ SOURCE = ("Fiasco's published figure: 543 instructions retired for one IPC betwe
           "threads of one task on an Intel Xeon Platinum 8352S, L4Re's ipcbench "
           "(https://l4re.org/perf/; docs/benchmarks.md, [F1])")
 BOUND = ("the model's bookkeeping per round trip, counted with callgrind with the trace "
-         "ring on: two fast-path IPCs, the scheduler loop's two steps, two kernel entries, "
-         "the native programs, two switches and four trace records (docs/benchmarks.md, "
-         "'What bounds the C path')")
+         "ring on (527-530): two fast-path IPCs' guards and capability lookups "
+         "~180, four trace records ~85, the virtual-time charges ~65, the switches' state "
+         "~60, the native programs ~50, the scheduler's native runs ~40, the word copies "
+         "~40 (docs/benchmarks.md, 'What bounds the C path')")
 
 # The child: argv = arches (comma-separated), round counts (comma-separated).
 _CHILD = """
