@@ -2,6 +2,8 @@
 return behaves as a generator-based coroutine would, under every way Python drives it
 (await, yield from, send by hand, a tracer), and its hand-over to the general path and
 the run loop's µApp <-> µApp switch lose nothing."""
+import asyncio
+import collections.abc
 import gc
 import inspect
 import sys
@@ -39,9 +41,13 @@ def ping_pong(arch, client):
 
 
 def test_an_ipc_call_is_a_fast_entry():
+    """What asyncio and inspect see is what they saw of the generator entry: an
+    awaitable, and a coroutine by the ABC's test."""
     entry = l4_ipc_call(0x1000, None, l4_msgtag(0, 0, 0, 0), L4_IPC_NEVER)
     assert type(entry) is _entry.Trap
     assert "dest=0x1003" in repr(entry)       # the selector with L4_SYSF_CALL
+    assert inspect.isawaitable(entry) and isinstance(entry, collections.abc.Coroutine)
+    assert asyncio.iscoroutine(entry)
     entry.close()
 
 
