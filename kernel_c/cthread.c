@@ -195,7 +195,7 @@ static uint64_t op_ipc(uint64_t dest, uint64_t slabel, uint64_t tag, uint64_t ti
             out_tag = c->res->tag;
             out_label = c->res->label;
         } else {                      /* the run loop goes on from here (traps.py) */
-            c->info.entry_status = status;
+            c->info.entry_status = sys_switch_by_index(c->k, status, c->next);
             c->info.dest = dest;
             c->info.tag = tag;
             c->info.label = slabel;

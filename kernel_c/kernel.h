@@ -116,6 +116,11 @@ void seed_init(kernel_t *k, const struct kernel_config *cfg);
 uint64_t seed_below(kernel_t *k, uint64_t n);
 uint64_t seed_quantum(kernel_t *k, uint64_t quantum_ns);
 
+/* syscall.c: a waiting entry's status as the run loop's fast switch takes it: SYS_SWITCH
+ * to a Python thread going on with its result (SCHED_RUN, RESUME_RESULT) becomes that
+ * thread's py_index (>= SYS_SWITCH_TO) when it has one; any other status stays. */
+int sys_switch_by_index(const kernel_t *k, int status, const struct sched_out *next);
+
 int irq_init(kernel_t *k);
 /* A wakeup source fired: a suspended system goes on (pfc.c). */
 void platform_wake(kernel_t *k);

@@ -917,7 +917,9 @@ int vm_guest_fault(kernel_t *k, kobj_id_t thread, struct vm_guest_fault *out);
 /* ---- C µApp threads (cthread.c; docs/c-uapps.md): C code on stacks of its own */
 struct cthread;
 enum cthread_status {
-    CTHREAD_ENTRY = 1,     /* in a kernel entry that did not finish at once: entry_status */
+    CTHREAD_ENTRY = 1,     /* in a kernel entry that did not finish at once: entry_status
+                              (sys_invoke's; or, as sys_enter answers, the run loop's
+                              index of the µApp going on with its result: SYS_SWITCH_TO) */
     CTHREAD_EXITED = 2,    /* its function returned, or it called exit(): exit_code */
     CTHREAD_FAULTED = 3,   /* it crashed: signo, fault_addr, overflow (hit the guard page) */
 };

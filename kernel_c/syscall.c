@@ -259,17 +259,21 @@ int sys_invoke(kernel_t *k, kobj_id_t thread, uint64_t dest, uint64_t tag, uint6
     return status;
 }
 
+int sys_switch_by_index(const kernel_t *k, int status, const struct sched_out *next)
+{
+    if (status == SYS_SWITCH && next->status == SCHED_RUN && next->resume == RESUME_RESULT) {
+        const struct thread *t = thread_get(k, next->thread);
+        if (t && t->py_index)
+            return (int)t->py_index;
+    }
+    return status;
+}
+
 int sys_enter(kernel_t *k, uint64_t dest, uint64_t tag, uint64_t timeout)
 {
     int status = sys_invoke(k, k->py_thread, dest, tag, 0, timeout, &k->entry_res,
                             &k->entry_next);
-    if (status == SYS_SWITCH && k->entry_next.status == SCHED_RUN
-        && k->entry_next.resume == RESUME_RESULT) {
-        const struct thread *next = thread_get(k, k->entry_next.thread);
-        if (next && next->py_index)
-            return (int)next->py_index;
-    }
-    return status;
+    return sys_switch_by_index(k, status, &k->entry_next);
 }
 
 int thread_set_py_index(kernel_t *k, kobj_id_t thread, uint32_t index)

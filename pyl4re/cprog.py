@@ -28,6 +28,7 @@ import cffi
 
 from . import traps
 from .errors import L4Error
+from .traps import SYS_SWITCH_TO
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 INCLUDE_DIR = os.path.join(_HERE, "include")
@@ -298,8 +299,13 @@ async def _run_thread(kernel, ip, sp, is_main):
             status = lib.cthread_run(ct, tag, label)
             lib.cthread_info(ct, info)
             if status == lib.CTHREAD_ENTRY:
-                tag, label = await traps.continue_entry(info.entry_status, info.dest,
-                                                        info.tag, info.label, info.timeout)
+                entry = info.entry_status
+                if entry >= SYS_SWITCH_TO:     # to the µApp C chose, as a fast entry does
+                    tag, label = await traps.switch_to(entry, info.dest, info.tag,
+                                                       info.label, info.timeout)
+                else:
+                    tag, label = await traps.continue_entry(entry, info.dest, info.tag,
+                                                            info.label, info.timeout)
             elif status == lib.CTHREAD_EXITED:
                 return info.exit_code
             elif status == lib.CTHREAD_FAULTED:

@@ -175,6 +175,19 @@ def _alien(cur, dest, tag, label, timeout):
     return res.tag, res.label
 
 
+@types.coroutine
+def switch_to(index, dest, tag, label, timeout):
+    """Go on with a kernel entry C made already (a C µApp's l4_ipc) that switched to the
+    µApp at the run loop's `index` (SYS_SWITCH_TO and above, as sys_enter answers): its
+    record goes to the loop, which resumes it at once; (tag raw, label) once this thread
+    is resumed with its result, or the entry made again when it is not."""
+    cur = _current[0] or running()
+    if (yield cur.kernel._loop.by_index[index]) == RESUME_RESULT:
+        nxt = cur.next
+        return nxt.tag, nxt.label
+    return (yield from enter(dest, tag, label, timeout))   # a gate got bound: again
+
+
 async def continue_entry(status, dest, tag, label, timeout):
     """Go on with a kernel entry C made already (a C µApp's l4_ipc, cprog.py) from the
     status sys_invoke gave it, exactly as enter() would have; returns (tag raw, label)."""

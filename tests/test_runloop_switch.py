@@ -92,3 +92,49 @@ def test_the_core_keeps_the_gil_during_a_call():
         stop.set()
         t.join()
     assert ticks[0] > 0 and 0 in during, during
+
+
+def c_system(arch, log_schedule, server):
+    """A C µApp client calling a C µApp server or a Python one, with the trace ring on:
+    the C thread's entry switches to its partner by index (SYS_SWITCH_TO) when the loop
+    does not log."""
+    from pyl4re.bench.ipc_cases import GATE_LABEL, c_program, c_tcr_user
+    k = Kernel(arch=arch, memory=16 << 20, seed=3, log_schedule=log_schedule,
+               trace_size=4096)
+    gate = k.create_gate(GATE_LABEL)
+    if server == "c":
+        srv = k.start_cprogram(c_program("echo"), name="srv", caps={"svc": gate.svr()})
+    else:
+        srv = k.start_task(server_echo, name="srv", caps={"svc": gate.svr()})
+    gate.bind(srv, GATE_LABEL)
+    client = k.start_cprogram(c_program("call_loop"), name="client", caps={"svc": gate})
+    user = c_tcr_user(k, client)
+    user[1], user[2] = 30, 2
+    res = k.run()
+    return res.exited.get("client"), int(user[0]), k.now_ns, list(k.trace)
+
+
+async def server_echo(env):
+    u = l4_utcb()
+    tag, _ = await l4_ipc_wait(u, L4_IPC_NEVER)
+    while True:
+        tag, _ = await l4_ipc_reply_and_wait(u, tag, L4_IPC_NEVER)
+
+
+@pytest.mark.parametrize("server", ["c", "python"])
+def test_a_c_uapp_switching_by_index_changes_nothing_observable(arch, server, monkeypatch):
+    from pyl4re import traps
+    switches = []
+    switch_to = traps.switch_to
+
+    def counted(*args):
+        switches.append(args[0])
+        return switch_to(*args)
+
+    monkeypatch.setattr(traps, "switch_to", counted)
+    fused = c_system(arch, False, server)
+    taken, switches[:] = len(switches), []
+    looped = c_system(arch, True, server)
+    assert fused == looped
+    assert fused[:2] == (0, 30)
+    assert taken >= 30 and not switches      # by index only where the loop does not log
