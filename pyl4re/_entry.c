@@ -56,6 +56,14 @@ slot_at(PyObject *obj, Py_ssize_t offset)
     return v != NULL ? v : Py_None;
 }
 
+/* The running µApp's record as traps._current holds it (None between threads, and if
+ * Python code emptied the list). Borrowed. */
+static PyObject *
+current_record(void)
+{
+    return PyList_GET_SIZE(g.current) > 0 ? PyList_GET_ITEM(g.current, 0) : Py_None;
+}
+
 /* ---- Entry: one kernel's side of the fast entry ---------------------------------- */
 
 /* The kernel's entry point and the words it answers in, as plain C pointers, and the run
@@ -258,7 +266,7 @@ running_entry(PyObject *cur)
 static PySendResult
 Trap_am_send(Trap *self, PyObject *arg, PyObject **result)
 {
-    PyObject *cur = PyList_GET_ITEM(g.current, 0);
+    PyObject *cur = current_record();
     Entry *entry;
     switch (self->state) {
     case TRAP_FRESH:
@@ -545,7 +553,7 @@ FastCall_vectorcall(FastCall *self, PyObject *const *args, size_t nargsf, PyObje
         if (!plain_word(*a, 0xFFFFFFFFu, &timeout))
             goto slow;
         if (utcb != Py_None) {
-            PyObject *cur = PyList_GET_ITEM(g.current, 0);
+            PyObject *cur = current_record();
             if (Py_TYPE(cur) != g.record_type || slot_at(cur, g.utcb_offset) != utcb)
                 goto slow;
         }
@@ -836,9 +844,12 @@ chain(PyObject *module, PyObject *yielded)
         if (coro == Py_None || slot_at(yielded, g.failing_offset) != Py_None
                 || slot_at(yielded, g.triggered_offset) != Py_None)
             break;
-        PyObject *was = PyList_GET_ITEM(g.current, 0);
-        PyList_SET_ITEM(g.current, 0, yielded);         /* takes the reference */
-        Py_DECREF(was);
+        if (PyList_GET_SIZE(g.current) < 1) {
+            Py_DECREF(yielded);
+            PyErr_SetString(PyExc_RuntimeError, "traps._current was emptied");
+            return NULL;
+        }
+        PyList_SetItem(g.current, 0, yielded);   /* the running record: takes our reference */
         Py_INCREF(coro);
         PyObject *out;
         PySendResult r = PyIter_Send(coro, g.resume_result_obj, &out);

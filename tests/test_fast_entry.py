@@ -10,6 +10,8 @@ import sys
 import types
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pyl4re import CapIndex, Kernel, _entry, traps
 from pyl4re.l4sys import (
@@ -295,3 +297,54 @@ def test_fast_call_refuses_bad_construction(bad):
     args.update(bad)
     with pytest.raises((TypeError, OverflowError)):
         _entry.FastCall(**args)
+
+
+_VALUES = st.one_of(
+    st.integers(min_value=-(1 << 70), max_value=1 << 70), st.booleans(), st.none(),
+    st.floats(allow_nan=True), st.text(max_size=3), st.just(object()),
+    st.builds(l4_msgtag_t, st.integers(min_value=0, max_value=(1 << 64) - 1)),
+    st.integers(min_value=0, max_value=(1 << 20) - 1).map(CapIndex))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_VALUES, min_size=0, max_size=5), st.sampled_from(FAST_CALLS))
+def test_any_arguments_give_an_entry_or_a_clear_error(args, call):
+    """Whatever a fast call is given, outside a µApp: a Trap (whose await then says no
+    µApp runs) or the Python function's TypeError / ValueError; never a crash."""
+    try:
+        entry = call(*args)
+    except (TypeError, ValueError):
+        return
+    except RuntimeError as exc:                # a utcb given, and no µApp to compare it
+        assert "no current thread" in str(exc)
+        return
+    assert type(entry) is _entry.Trap
+    with pytest.raises(RuntimeError, match="no current thread"):
+        entry.send(None)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(FAST_CALLS), st.lists(_VALUES, max_size=5)),
+                min_size=1, max_size=8))
+def test_any_arguments_inside_a_uapp_leave_the_kernel_intact(calls):
+    """Inside a µApp, with its own UTCB among the candidates: every call gives an entry
+    whose await answers or waits, or a clear error; the kernel's invariants hold after."""
+    k = small("x86_64")
+    outcome = []
+
+    async def main(env):
+        u = l4_utcb()
+        for call, args in calls:
+            args = [u if a is None and i == 1 else a for i, a in enumerate(args)]
+            try:
+                got = await call(*args)
+            except (TypeError, ValueError) as exc:
+                outcome.append(type(exc).__name__)
+            else:
+                outcome.append(type(got[0] if isinstance(got, tuple) else got).__name__)
+
+    k.start_task(main, name="m")
+    r = k.run(until_ns=10_000_000, raise_errors=False)
+    assert not r.failed, r.failed
+    assert set(outcome) <= {"TypeError", "ValueError", "l4_msgtag_t"}
+    k.check_invariants()
