@@ -134,6 +134,24 @@ def test_an_undefined_instruction_enters_the_guests_sync_vector():
     assert m.stopped is None and vmm.exits["hypercall"] == 1      # no exit for the UDF
 
 
+def test_svc_and_brk_from_el0_enter_the_guests_lower_el_vector():
+    """svc.S: SVC and BRK at EL0 are taken to EL1 at VBAR_EL1 + 0x400 with EC 0x15 / 0x3C,
+    IL and the immediate, ELR_EL1 past the SVC and at the BRK; the guest's own checks of
+    all four give the shutdown code 0 (a failing check's number otherwise)."""
+    m = Machine(Arm64, images.build("arm64", "svc"), load_gpa=RAM)
+    _, result, vmm, _ = boot(m)
+    assert result == ("shutdown", 0), m.stopped
+    assert vmm.exits["hypercall"] == 1                 # no exit for SVC or BRK
+
+
+@pytest.mark.parametrize("insn, intno", [(0xD4000001 | 0x12 << 5, 2), (0xD4200000 | 0x34 << 5, 7)])
+def test_svc_or_brk_with_no_vector_table_stops_the_vm_naming_it(insn, intno):
+    m = Machine(Arm64, words(0xD503201F, insn), load_gpa=RAM)      # nop; svc/brk
+    _, result, _, _ = boot(m)
+    assert result == "guest stopped: fault"
+    assert m.stopped == f"exception {intno} ({insn:#x}) at pc {RAM + 4:#x}"
+
+
 # ---- the VMM's timer, unmapping, code writes ---------------------------------------------
 
 TIMER_LINE, TIMER_LABEL, PERIOD = 9, 0x90, 7_000

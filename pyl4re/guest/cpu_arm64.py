@@ -18,8 +18,11 @@ boots a Linux image), PSTATE is EL1h with D, A, I, F masked and pc the entry poi
   IL set, ELR_EL1 = the instruction's address, SPSR_EL1 = PSTATE and DAIF masked. A guest
   whose VBAR_EL1 is still 0 has no vector table (its reset value here; architecturally
   UNKNOWN, so no guest may rely on it): the VM stops with the instruction named, instead
-  of the guest faulting at 0x200. Any other exception Unicorn reports (SVC, BRK,
-  alignment) stops the VM with the instruction named.
+  of the guest faulting at 0x200. `SVC #imm16` and `BRK #imm16` are taken the same way
+  once VBAR_EL1 is set: ESR_EL1 = EC 0x15 (SVC) or 0x3C (BRK) with the immediate as ISS,
+  ELR_EL1 = the instruction after the SVC (its preferred return address) or the BRK
+  itself. Any other exception Unicorn reports (alignment, or SVC/BRK with no vector
+  table) stops the VM with the instruction named.
 * **Interrupts.** An interrupt is taken as the architecture takes an IRQ to EL1:
   ELR_EL1 = pc, SPSR_EL1 = PSTATE, PSTATE = EL1h with DAIF masked, pc = VBAR_EL1 + 0x280
   (from EL1h), + 0x80 (EL1t) or + 0x480 (EL0); the guest's ERET returns. The GICv3 CPU
@@ -43,7 +46,7 @@ from unicorn import arm64_const as A
 
 from .machine import Access, Registers, Trap, sign_extend
 
-EXCP_UDEF, EXCP_SWI, EXCP_HVC = 1, 2, 11          # QEMU's exception numbers
+EXCP_UDEF, EXCP_SWI, EXCP_BKPT, EXCP_HVC = 1, 2, 7, 11     # QEMU's exception numbers
 WFI, WFE = 0xD503207F, 0xD503205F
 TIMER_PPI, SPURIOUS = 27, 1023
 CNTVOFF_FIELD = 0x8020                             # L4_VCPU_E_CNTVOFF
@@ -59,7 +62,7 @@ X_REGS = [getattr(A, f"UC_ARM64_REG_X{i}") for i in range(29)] + [A.UC_ARM64_REG
 SCR_EL3, HCR_EL2 = (3, 6, 1, 1, 0), (3, 4, 1, 1, 0)
 PSTATE_I = 1 << 7
 SYNC, IRQ = 0x000, 0x080                           # vector offsets from the table's quarter
-EC_UNKNOWN, ESR_IL = 0x00, 1 << 25
+EC_UNKNOWN, EC_SVC64, EC_BRK64, ESR_IL = 0x00, 0x15, 0x3C, 1 << 25
 HCR_RW, HCR_TWI = 1 << 31, 1 << 13
 MSR_SPSR_EL1_X0 = 0xD5184000                       # msr spsr_el1, x0
 STUB_PAGE = (1 << 44) - 0x1000                     # below Unicorn's 44-bit PARange
@@ -156,13 +159,27 @@ class Arm64:
         insn = self._insn(pc)
         if intno == EXCP_UDEF and insn == WFI:         # trapped by HCR_EL2.TWI
             return Trap("halt", 0, pc + 4)
+        has_vectors = bool(self.uc.reg_read(A.UC_ARM64_REG_VBAR_EL1))
         if intno == EXCP_UDEF:
-            if not self.uc.reg_read(A.UC_ARM64_REG_VBAR_EL1):
+            if not has_vectors:
                 return Trap("undefined", insn, pc)     # no vector table: the VM stops
-            self.uc.reg_write(A.UC_ARM64_REG_ESR_EL1, EC_UNKNOWN << 26 | ESR_IL)
-            self._take(SYNC)                           # ELR_EL1 = the instruction
-            return Trap(None, 0, self.pc())
+            return self._synchronous(EC_UNKNOWN << 26, pc)   # ELR_EL1 = the instruction
+        if intno == EXCP_SWI and has_vectors:          # pc is past the SVC: ELR_EL1 too
+            return self._synchronous(EC_SVC64 << 26 | (self._insn(pc - 4) >> 5) & 0xFFFF, pc)
+        if intno == EXCP_BKPT and has_vectors:         # ELR_EL1 = the BRK
+            return self._synchronous(EC_BRK64 << 26 | (insn >> 5) & 0xFFFF, pc)
+        if intno == EXCP_SWI:
+            insn = self._insn(pc - 4)
+            pc -= 4
         return Trap(f"exception {intno}", insn, pc)
+
+    def _synchronous(self, syndrome, return_pc):
+        """Take a synchronous exception to EL1 (ESR_EL1 = the syndrome, with IL: every
+        instruction here is 32 bits), returning to `return_pc`."""
+        self.uc.reg_write(A.UC_ARM64_REG_ESR_EL1, syndrome | ESR_IL)
+        self.set_pc(return_pc)
+        self._take(SYNC)
+        return Trap(None, 0, self.pc())
 
     def emulator_stopped(self, errno):
         return None                                # every exception comes through the hook

@@ -478,7 +478,7 @@ class Machine:
         if t.kind == "undefined":
             self.stop(f"undefined instruction {t.imm:#010x} at pc {pc:#x}")
         if t.kind not in ("hypercall", "halt"):
-            self.stop(f"{t.kind} ({t.imm:#x}) at pc {pc:#x}")
+            self.stop(f"{t.kind} ({t.imm:#x}) at pc {t.next_pc:#x}")   # where it was
         r = state().r
         if t.kind == "halt":
             if self.pending or cpu.timer_vector() is not None:
