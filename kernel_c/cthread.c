@@ -321,7 +321,16 @@ int cthread_run(struct cthread *c, uint64_t tag, uint64_t label)
     }
     FIBER_FINISH(fake, NULL, NULL);
     current = NULL;
+    if (c->info.status == CTHREAD_ENTRY && c->info.entry_status >= SYS_SWITCH_TO)
+        return c->info.entry_status;  /* the run loop switches by index: no info needed */
     return c->info.status;
+}
+
+int cthread_run_next(struct cthread *c)
+{
+    if (!c)
+        return -L4_EINVAL;
+    return cthread_run(c, c->next->tag, c->next->label);
 }
 
 int cthread_info(const struct cthread *c, struct cthread_info *out)

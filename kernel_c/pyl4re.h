@@ -937,9 +937,14 @@ int cthread_link(void *ops, uint32_t size);
  * void function; on the stack below sp, or (sp 0) a stack of its own with a guard page. */
 int cthread_create(kernel_t *k, kobj_id_t thread, uint64_t ip, uint64_t sp, uint32_t is_main,
                    struct sys_result *res, struct sched_out *next, struct cthread **out);
-/* Runs it until it waits, ends or faults (a cthread_status); the waiting entry, if any,
- * returns (tag, label). -L4_EINVAL for an ended thread or inside a C thread. */
+/* Runs it until it waits, ends or faults (a cthread_status; or, >= SYS_SWITCH_TO, an
+ * entry that switched to the µApp at that run-loop index, as sys_enter answers: the rest
+ * of it is in cthread_info); the waiting entry, if any, returns (tag, label). -L4_EINVAL
+ * for an ended thread or inside a C thread. */
 int cthread_run(struct cthread *c, uint64_t tag, uint64_t label);
+/* cthread_run with the waiting entry's result from the scheduler's answer (its sched_out's
+ * tag and label): the run loop resumed the thread with its result (RESUME_RESULT). */
+int cthread_run_next(struct cthread *c);
 int cthread_info(const struct cthread *c, struct cthread_info *out);
 void cthread_free(struct cthread *c);
 /* The load address of the shared object holding ip (0: none): whose code ip is. */

@@ -293,22 +293,26 @@ async def _run_thread(kernel, ip, sp, is_main):
     if rc < 0:
         raise L4Error(-rc, f"starting C code at {ip:#x} in thread {cur.name!r}")
     ct, info = out[0], ffi.new("struct cthread_info *")
-    tag = label = 0
+    peers = kernel._loop.by_index
     try:
+        status = lib.cthread_run(ct, 0, 0)
         while True:
-            status = lib.cthread_run(ct, tag, label)
-            lib.cthread_info(ct, info)
-            if status == lib.CTHREAD_ENTRY:
-                entry = info.entry_status
-                if entry >= SYS_SWITCH_TO:     # to the µApp C chose, as a fast entry does
-                    tag, label = await traps.switch_to(entry, info.dest, info.tag,
-                                                       info.label, info.timeout)
-                else:
-                    tag, label = await traps.continue_entry(entry, info.dest, info.tag,
-                                                            info.label, info.timeout)
+            if status >= SYS_SWITCH_TO:       # to the µApp C chose, as a fast entry does
+                if await traps.switch_by_index(peers[status]) == traps.RESUME_RESULT:
+                    status = lib.cthread_run_next(ct)   # its result from the scheduler
+                    continue
+                lib.cthread_info(ct, info)    # resumed otherwise: the entry again
+                tag, label = await traps.enter(info.dest, info.tag, info.label,
+                                               info.timeout)
+            elif status == lib.CTHREAD_ENTRY:
+                lib.cthread_info(ct, info)
+                tag, label = await traps.continue_entry(info.entry_status, info.dest,
+                                                        info.tag, info.label, info.timeout)
             elif status == lib.CTHREAD_EXITED:
+                lib.cthread_info(ct, info)
                 return info.exit_code
             elif status == lib.CTHREAD_FAULTED:
+                lib.cthread_info(ct, info)
                 what = _SIGNALS.get(info.signo, f"signal {info.signo}")
                 where = (f"stack overflow (the guard page at {info.fault_addr:#x})"
                          if info.overflow else "" if info.signo == signal.SIGABRT
@@ -318,5 +322,6 @@ async def _run_thread(kernel, ip, sp, is_main):
                                     info.signo, info.fault_addr, bool(info.overflow))
             else:
                 raise L4Error(-status, f"resuming the C code of thread {cur.name!r}")
+            status = lib.cthread_run(ct, tag, label)
     finally:
         lib.cthread_free(ct)

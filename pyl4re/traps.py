@@ -176,16 +176,12 @@ def _alien(cur, dest, tag, label, timeout):
 
 
 @types.coroutine
-def switch_to(index, dest, tag, label, timeout):
-    """Go on with a kernel entry C made already (a C µApp's l4_ipc) that switched to the
-    µApp at the run loop's `index` (SYS_SWITCH_TO and above, as sys_enter answers): its
-    record goes to the loop, which resumes it at once; (tag raw, label) once this thread
-    is resumed with its result, or the entry made again when it is not."""
-    cur = _current[0] or running()
-    if (yield cur.kernel._loop.by_index[index]) == RESUME_RESULT:
-        nxt = cur.next
-        return nxt.tag, nxt.label
-    return (yield from enter(dest, tag, label, timeout))   # a gate got bound: again
+def switch_by_index(record):
+    """A kernel entry C made already (a C µApp's l4_ipc) switched to the µApp whose run-loop
+    record this is (SYS_SWITCH_TO and above, as sys_enter answers): the record goes to the
+    loop, which resumes that µApp at once; returns how this thread is resumed
+    (RESUME_RESULT: with its result, in the scheduler's answer)."""
+    return (yield record)
 
 
 async def continue_entry(status, dest, tag, label, timeout):

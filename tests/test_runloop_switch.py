@@ -125,13 +125,13 @@ async def server_echo(env):
 def test_a_c_uapp_switching_by_index_changes_nothing_observable(arch, server, monkeypatch):
     from pyl4re import traps
     switches = []
-    switch_to = traps.switch_to
+    switch_by_index = traps.switch_by_index
 
-    def counted(*args):
-        switches.append(args[0])
-        return switch_to(*args)
+    def counted(record):
+        switches.append(record)
+        return switch_by_index(record)
 
-    monkeypatch.setattr(traps, "switch_to", counted)
+    monkeypatch.setattr(traps, "switch_by_index", counted)
     fused = c_system(arch, False, server)
     taken, switches[:] = len(switches), []
     looped = c_system(arch, True, server)
