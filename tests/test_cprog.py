@@ -282,7 +282,7 @@ def test_cthread_boundary_refuses_garbage(kernel):
     out = ffi.new("struct cthread **")
     assert lib.cthread_create(kernel._k, [0], 0x1000, 0, 1, kernel._result, kernel._next,
                               out) < 0                       # no such thread
-    assert lib.cthread_run(ffi.NULL, 0, 0) < 0
+    assert lib.cthread_run(ffi.NULL, 0, 0) < 0 and lib.cthread_run_next(ffi.NULL) < 0
     assert lib.cthread_link(ffi.NULL, 40) < 0
     table = ffi.new("uint32_t[16]", [7, 48])                 # another version
     assert lib.cthread_link(table, 48) < 0
