@@ -187,6 +187,7 @@ def test_a_periodic_timer_interrupts_a_guest_that_keeps_exiting():
     async def main():
         async def on_irq(vector):
             got.append(vector)
+            await guest.store(BASE + lapic.EOI, 0, size=4)
         guest.on_interrupt(on_irq)
         await guest.store(BASE + lapic.SVR, 0x1FF, size=4)
         await guest.store(BASE + lapic.DIVIDE, 0xB, size=4)
@@ -200,6 +201,70 @@ def test_a_periodic_timer_interrupts_a_guest_that_keeps_exiting():
     assert result == ("shutdown", 0)
     assert got == [0x42] * 3 and vmm.lapic.fired == 3
     assert k.now_ns >= 60_000
+
+
+def test_without_its_eoi_the_timer_vector_stays_in_service_and_waits():
+    """A handler that does not end its interrupt: the vector stays in service (ISR), the
+    next expiry is requested (IRR) but not taken, until the EOI."""
+    got, seen = [], {}
+
+    async def main():
+        async def on_irq(vector):
+            got.append(vector)
+        guest.on_interrupt(on_irq)
+        await guest.store(BASE + lapic.SVR, 0x1FF, size=4)
+        await guest.store(BASE + lapic.DIVIDE, 0xB, size=4)
+        await guest.store(BASE + lapic.LVT_TIMER, 0x20042, size=4)     # periodic
+        await guest.store(BASE + lapic.INITIAL, 20_000, size=4)        # every 20 µs
+        while not got:
+            await guest.load(BASE + lapic.CURRENT, 4)
+        start = traps.running().kernel.now_ns
+        while traps.running().kernel.now_ns < start + 100_000:         # five periods
+            await guest.load(BASE + lapic.CURRENT, 4)
+        seen["isr"] = await guest.load(BASE + lapic.ISR + 0x20, 4)     # vectors 64..95
+        seen["irr"] = await guest.load(BASE + lapic.IRR + 0x20, 4)
+        seen["ppr"] = await guest.load(BASE + lapic.PPR, 4)
+        seen["before_eoi"] = list(got)
+        await guest.store(BASE + lapic.EOI, 0, size=4)
+        while len(got) < 2:
+            await guest.load(BASE + lapic.CURRENT, 4)
+        await guest.store(BASE + lapic.INITIAL, 0, size=4)
+        await guest.hypercall(0x5D, 0)
+    k, result, vmm = run_guest(main)
+    assert result == ("shutdown", 0)
+    assert seen["before_eoi"] == [0x42]
+    assert seen["isr"] == seen["irr"] == 1 << 2 and seen["ppr"] == 0x40
+    assert got == [0x42, 0x42]
+
+
+def test_requests_wait_for_the_processor_priority():
+    """SDM 11.8: the highest request above the processor priority's class goes next;
+    EOI ends the highest in service; the TPR holds back its class and below."""
+    a = Lapic(lambda: 0)
+    assert not a.priority and a.next_vector() is None
+    a.write(lapic.SVR, 4, 0x1FF)
+    assert a.priority
+    a.request(0x31)
+    a.request(0x31)                                  # one request, as an edge
+    a.request(0x52)
+    assert a.next_vector() == 0x52
+    a.accept(0x52)
+    assert a.read(lapic.PPR, 4) == 0x50 and a.next_vector() is None    # 0x31 waits
+    a.request(0x61)
+    assert a.next_vector() == 0x61                   # a higher class nests
+    a.accept(0x61)
+    a.write(lapic.EOI, 4, 0)                         # ends 0x61, the highest
+    assert a.isr == 1 << 0x52 and a.next_vector() is None
+    a.write(lapic.EOI, 4, 0)
+    assert a.next_vector() == 0x31
+    a.write(lapic.TPR, 4, 0x30)                      # class 3 and below held back
+    assert a.next_vector() is None and a.read(lapic.PPR, 4) == 0x30
+    a.write(lapic.TPR, 4, 0)
+    a.withdraw(0x31)
+    assert a.next_vector() is None and a.irr == 0
+    for bad in (15, 256, -1, True, "x"):
+        with pytest.raises(ValueError):
+            a.request(bad)
 
 
 def test_no_device_window_may_cover_the_local_apic():

@@ -11,8 +11,9 @@ are ignored, each noted in `problems`):
 
     0x020 ID          bits 31:24 the APIC id (0), read only
     0x030 version     0x00050014: version 0x14, 6 LVT entries, read only
-    0x080 TPR         read back (no priority masking)
-    0x0B0 EOI         write only: counted in `eois` (no in-service state is kept)
+    0x080 TPR         the task priority: vectors of its class or lower wait
+    0x0A0 PPR         read only: the processor priority, max(TPR, the highest in service)
+    0x0B0 EOI         write only: ends the highest vector in service; counted in `eois`
     0x0F0 spurious    bits 7:0 the spurious vector, bit 8 the APIC software enable
                       (reset 0xFF: disabled; disabled, every LVT entry stays masked)
     0x320 LVT timer   bits 7:0 vector, 16 mask, 17 periodic (18, TSC deadline: absent)
@@ -20,6 +21,17 @@ are ignored, each noted in `problems`):
     0x380 initial count   writing starts the timer from it (0 stops it)
     0x390 current count   read only: counts down at 1 GHz / the divisor
     0x3E0 divide config   bits 3, 1:0: divide by 2, 4, ..., 128 or 1 (0b1011)
+    0x100-0x170 ISR, 0x200-0x270 IRR   read only: eight 32-bit words of vector bits
+    0x180-0x1F0 TMR   reads 0: every vector is edge-triggered
+
+**Priority** (SDM 11.8): a vector the VMM raises (a device's, the timer's) is requested
+(`request`: its IRR bit; a vector already requested stays one request). The highest
+request whose priority class (vector >> 4) is above the processor priority's class is
+the next the CPU takes (`next_vector`); the VMM injects it and marks it in service
+(`accept`: IRR -> ISR). EOI ends the highest vector in service, which may let a waiting
+one through. This applies once the guest has software-enabled its APIC (SVR bit 8): a
+guest that never does, such as the Python guest programs, gets vectors as they come
+(`priority` is False), as before the APIC existed.
 
 The timer's input clock is 1 GHz (one count per ns of `now_ns()` before the divisor; the
 guest cannot calibrate it against another clock, so it is documented here; the VMM's
@@ -30,7 +42,8 @@ level the guest had not taken yet). A masked expiry, or one while the APIC is di
 is lost.
 """
 
-ID, VERSION, TPR, EOI, SVR = 0x020, 0x030, 0x080, 0x0B0, 0x0F0
+ID, VERSION, TPR, PPR, EOI, SVR = 0x020, 0x030, 0x080, 0x0A0, 0x0B0, 0x0F0
+ISR, TMR, IRR = 0x100, 0x180, 0x200          # each eight words, 16 bytes apart
 LVT_TIMER, LVT_LINT0, LVT_LINT1, LVT_ERROR = 0x320, 0x350, 0x360, 0x370
 INITIAL, CURRENT, DIVIDE = 0x380, 0x390, 0x3E0
 BASE, WINDOW = 0xFEE0_0000, 0x1000
@@ -59,6 +72,7 @@ class Lapic:
         self.problems = []
         self.fired = self.eois = 0
         self.tpr, self.svr, self.divide = 0, 0xFF, 0
+        self.irr = self.isr = 0       # vector bits: requested, in service
         self.lvt = {off: LVT_MASK for off in _LVT_BITS}
         self.initial = 0
         self._start = 0               # when the count was last (re)loaded
@@ -117,6 +131,44 @@ class Lapic:
         self.fired += 1
         return self.lvt[LVT_TIMER] & 0xFF
 
+    # ---- priority
+
+    @property
+    def priority(self):
+        """Whether requests wait for the processor priority (the APIC is enabled)."""
+        return bool(self.svr & SVR_ENABLE)
+
+    def ppr(self):
+        """The processor priority (SDM 11.8.3.1): the TPR, or the class of the highest
+        vector in service if that is higher."""
+        isrv = self.isr.bit_length() - 1 if self.isr else 0
+        if (self.tpr >> 4) >= (isrv >> 4):
+            return self.tpr
+        return isrv & 0xF0
+
+    def request(self, vector):
+        """A vector raised for the CPU (16..255): its IRR bit."""
+        if isinstance(vector, bool) or not isinstance(vector, int) or not 16 <= vector < 256:
+            raise ValueError(f"an APIC vector is 16..255, not {vector!r}")
+        self.irr |= 1 << vector
+
+    def withdraw(self, vector):
+        """A request taken back before the CPU took it (its line went low)."""
+        self.irr &= ~(1 << vector)
+
+    def next_vector(self):
+        """The request the CPU takes next, or None: the highest one whose class is above
+        the processor priority's."""
+        if not self.irr:
+            return None
+        vector = self.irr.bit_length() - 1
+        return vector if (vector >> 4) > (self.ppr() >> 4) else None
+
+    def accept(self, vector):
+        """The VMM injected `vector`: requested no longer, in service until its EOI."""
+        self.irr &= ~(1 << vector)
+        self.isr |= 1 << vector
+
     # ---- the register page
 
     def _bad(self, what, offset, size):
@@ -131,6 +183,11 @@ class Lapic:
             return VERSION_VALUE
         if offset == TPR:
             return self.tpr
+        if offset == PPR:
+            return self.ppr()
+        for base, bits in ((ISR, self.isr), (IRR, self.irr)):
+            if base <= offset < base + 0x80:
+                return (bits >> (32 * ((offset - base) // 16))) & 0xFFFF_FFFF
         if offset == SVR:
             return self.svr
         if offset in self.lvt:
@@ -141,7 +198,7 @@ class Lapic:
             return self.current()
         if offset == DIVIDE:
             return self.divide
-        return 0                                      # ID 0, ISR, IRR, ESR, ...: 0
+        return 0                                      # ID 0, TMR, ESR, ...: 0
 
     def write(self, offset, size, value):
         if size != 4 or offset % 16 or not 0 <= offset < WINDOW:
@@ -152,6 +209,8 @@ class Lapic:
             self.tpr = value & 0xFF
         elif offset == EOI:
             self.eois += 1
+            if self.isr:                              # the highest in service ends
+                self.isr &= ~(1 << (self.isr.bit_length() - 1))
         elif offset == SVR:
             self.svr = value & (0xFF | SVR_ENABLE)
             if not self.svr & SVR_ENABLE:            # disabled: every LVT entry masked
@@ -169,4 +228,5 @@ class Lapic:
             self.divide = value & 0xB
             if self.initial:
                 self._start = now - (self.initial - left) * self._step_ns()
-        # ID, version, current count, ISR/IRR, ICR and the rest: read only or absent
+        # ID, version, PPR, ISR/TMR/IRR, current count, ICR and the rest: read only or
+        # absent

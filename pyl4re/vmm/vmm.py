@@ -170,10 +170,15 @@ class Vmm:
     def _lower(self, vector):
         if vector in self.pending:
             self.pending.remove(vector)
+        elif self.lapic is not None:
+            self.lapic.withdraw(vector)    # requested, not yet taken
         elif LEVEL[self.arch]:
             self.ext.withdraw(vector)
 
     def _inject_pending(self):
+        if self.lapic is not None and self.lapic.priority:
+            self._inject_by_priority()
+            return
         for vector in list(self.pending):
             try:
                 self.ext.inject(vector)
@@ -181,6 +186,29 @@ class Vmm:
                 break
             self.pending.remove(vector)
             self.injected += 1
+
+    def _inject_by_priority(self):
+        """x86-64 with its APIC enabled: raised vectors are the APIC's requests, and the
+        CPU is given the next one its processor priority lets through, one at a time
+        in priority order (an EOI lets the next through: lapic.py, "Priority")."""
+        lapic_ = self.lapic
+        for vector in self.pending:
+            lapic_.request(vector)
+        self.pending.clear()
+        while (vector := lapic_.next_vector()) is not None:
+            try:
+                self.ext.inject(vector)
+            except RuntimeError:          # a slot is taken: the next entry takes it
+                return
+            lapic_.accept(vector)
+            self.injected += 1
+
+    def _waiting_vector(self):
+        """Whether a raised vector will reach the CPU without anything else happening
+        first (a halted guest then does not wait for the timer or input)."""
+        if self.lapic is not None and self.lapic.priority:
+            return bool(self.pending) or self.lapic.next_vector() is not None
+        return bool(self.pending)
 
     # ---- the µApp
 
@@ -386,11 +414,11 @@ class Vmm:
             if e.kind == "halt":
                 self.exits["halt"] += 1
                 deadline = self.lapic.deadline_ns() if self.lapic is not None else None
-                if not self.pending and deadline is not None:    # wait for the timer:
+                if not self._waiting_vector() and deadline is not None:   # the timer:
                     await flush_log()                # its thread's Irq (a deadline means
                     await l4_irq_receive(timer_caps[0])     # the guest armed its APIC)
                     await timer()
-                if not self.pending and not await wait_for_input():
+                if not self._waiting_vector() and not await wait_for_input():
                     await flush_log()
                     return "halted"
                 self.ext.advance(e.advance)
