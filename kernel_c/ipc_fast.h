@@ -184,7 +184,6 @@ __attribute__((always_inline))
 static inline int kernel_entry_inline(kernel_t *k, struct thread *t, struct sys_call c,
                                       int native)
 {
-    k->events++;
     t->slow.pending = 0;                         /* the rest is read only once it is set */
     if (ipc_fast(k, t, &c, native))              /* the partner waits already; it charges */
         return SYS_FAST;                         /* the entry as the general path would */

@@ -63,7 +63,6 @@ struct kernel {
     uint32_t running_cpu;      /* the CPU of the kernel entry in progress, or CPU_NONE */
     struct last_error err;
     uint64_t errors;           /* failures noted so far (err is the last) */
-    uint64_t events;           /* kernel entries so far (a cheap progress counter) */
     struct task *sigma0;       /* owns every frame outside the kernel pool at boot */
     struct thread *sigma0_thread;
     uint64_t tlb_epoch;        /* bumped by every unmap and revoke: software TLBs check it */
