@@ -23,8 +23,11 @@ def test_bench_quick_writes_every_figure(tmp_path, capsys):
             assert 0 < c["min_ns"] <= c["median_ns"] <= c["max_ns"]
         assert figures["native_round_trip"]["virtual_ns"] > 0
     assert data["machine"]["description"]
+    awaits = data["references"]["awaits_floor_round_trip"]
+    assert 0 < awaits["min_ns"] <= awaits["median_ns"] <= awaits["max_ns"]
     out = capsys.readouterr().out
     assert "C IPC round trip <= 10x the C floor" in out and "asyncio.Queue" in out
+    assert "two coroutines' awaits alone" in out
     from pyl4re.bench.guest_cases import GUEST_CASES
     assert set(data["guest"]) == set(_core.available_arches())
     for arch, figures in data["guest"].items():      # guest machine code, or why not

@@ -54,7 +54,7 @@ def run(quick=False, out=None, arches=None, scaling=False, plot_path=None, count
     # Target 3 (tasks alive) needs its own sweep unless the whole scaling set runs.
     alive = scaling_mod.Sizes(tasks=(10, 10_000 if quick else 100_000),
                               rounds=20_000 if quick else 200_000, repeats=repeats)
-    progress = Progress(1 + with_simpy + len(arches) * (2 + len(CASES)) + count
+    progress = Progress(2 + with_simpy + len(arches) * (2 + len(CASES)) + count
                         + len(arches) * (scaling_mod.steps(quick) if scaling
                                          else len(alive.tasks))
                         + guest_cases.steps(arches))
@@ -63,6 +63,9 @@ def run(quick=False, out=None, arches=None, scaling=False, plot_path=None, count
     refs["asyncio_queue_round_trip"] = measure(lambda: references.asyncio_queue(py_refs),
                                                repeats, lambda: references.asyncio_queue(50))
     progress.step("asyncio.Queue")
+    refs["awaits_floor_round_trip"] = measure(lambda: references.awaits_floor(py_refs),
+                                              repeats, lambda: references.awaits_floor(50))
+    progress.step("awaits alone")
     if with_simpy:
         refs["simpy_store_round_trip"] = measure(lambda: references.simpy_store(py_refs),
                                                  repeats, lambda: references.simpy_store(50))

@@ -47,6 +47,29 @@ def python_floor(arch, rounds):
     return dt / rounds, 0
 
 
+def awaits_floor(rounds):
+    """The Python floor without its cffi calls: two coroutines taking turns through a
+    driver loop, each turn one await of a preallocated awaitable. What a round trip costs
+    in CPython with no kernel entry at all (the µApp fast entry makes no cffi call, so this
+    is the bound below it; docs/benchmarks.md, "The references")."""
+    hop = _Hop()
+
+    async def side():
+        while True:
+            await hop
+
+    a, b = side(), side()
+    a_send, b_send = a.send, b.send
+    t0 = time.perf_counter_ns()
+    for _ in range(rounds):
+        a_send(None)
+        b_send(None)
+    dt = time.perf_counter_ns() - t0
+    a.close()
+    b.close()
+    return dt / rounds, 0
+
+
 def asyncio_queue(rounds):
     async def main():
         a, b = asyncio.Queue(), asyncio.Queue()

@@ -86,9 +86,12 @@ def print_report(results, cases, out, more=None):
     print(f"pyl4re bench on {m['description']}", file=out)
     print("host ns per operation: median [min..max] over repeated runs after a warm-up; "
           "virtual ns the model charged", file=out)
+    awaits = refs.get("awaits_floor_round_trip", {}).get("median_ns")
     print(f"references (same run): asyncio.Queue round trip {fmt_ns(aio)} ns"
           + (f", SimPy Store round trip {fmt_ns(simpy)} ns" if simpy else
-             ", SimPy not installed (pip install -e '.[bench]')"), file=out)
+             ", SimPy not installed (pip install -e '.[bench]')")
+          + (f", two coroutines' awaits alone {fmt_ns(awaits)} ns per round trip"
+             if awaits else ""), file=out)
     for arch, figures in results["arches"].items():
         floor = figures["c_floor"]["median_ns"]
         py_floor = figures.get("python_floor", {}).get("median_ns")
