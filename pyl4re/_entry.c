@@ -219,15 +219,17 @@ answer(int with_label, uint64_t raw, uint64_t label)
     return pair;
 }
 
+enum { GO_ON = 0, ENTER_IN_FULL = 1 };      /* delegate(): from a status, or from scratch */
+
 /* Hands the entry to traps.py's general code: rest(cur, status, dest, tag, timeout), a
- * generator that goes on with the entry from the status C gave it (None: makes the entry
- * in full, as traps.enter does) and returns the final answer; the Trap forwards to it
- * from now on. */
+ * generator that goes on with the entry from the status C gave it (an error status
+ * raises there), or (in_full) makes the entry in full, as traps.enter does, and returns
+ * the final answer; the Trap forwards to it from now on. */
 static PySendResult
-delegate(Trap *self, PyObject *cur, int status, PyObject **result)
+delegate(Trap *self, PyObject *cur, int in_full, int status, PyObject **result)
 {
     PyObject *rest;
-    if (status < 0)
+    if (in_full)
         rest = PyObject_CallFunction(g.rest[self->with_label], "OOKKK", cur, Py_None,
                                      (unsigned long long)self->dest,
                                      (unsigned long long)self->tag,
@@ -251,7 +253,6 @@ delegate(Trap *self, PyObject *cur, int status, PyObject **result)
     return r;
 }
 
-#define ENTER_IN_FULL (-1)
 
 /* The running µApp's Entry, or NULL: none runs, or its kernel has no fast entry. */
 static Entry *
@@ -272,7 +273,7 @@ Trap_am_send(Trap *self, PyObject *arg, PyObject **result)
     case TRAP_FRESH:
         entry = running_entry(cur);
         if (entry == NULL)             /* running() raises there, or the general entry */
-            return delegate(self, cur, ENTER_IN_FULL, result);
+            return delegate(self, cur, ENTER_IN_FULL, 0, result);
         int status = entry->sys_enter(entry->kernel, self->dest, self->tag, self->timeout);
         if (status == 0) {                             /* SYS_DONE: the µApp goes on */
             self->state = TRAP_DONE;
@@ -283,13 +284,13 @@ Trap_am_send(Trap *self, PyObject *arg, PyObject **result)
             PyObject *peer = status < PyList_GET_SIZE(entry->peers)
                 ? PyList_GET_ITEM(entry->peers, status) : Py_None;
             if (peer == Py_None)           /* no record by that index: the general switch */
-                return delegate(self, cur, g.sys_switch, result);
+                return delegate(self, cur, GO_ON, g.sys_switch, result);
             self->state = TRAP_SWITCHED;   /* the µApp C chose: to the loop, at once */
             Py_INCREF(peer);
             *result = peer;
             return PYGEN_NEXT;
         }
-        return delegate(self, cur, status, result);
+        return delegate(self, cur, GO_ON, status, result);   /* errors too: it raises */
     case TRAP_SWITCHED: {
         /* Resumed: the thread runs again, so its kernel is the running record's. */
         entry = running_entry(cur);
@@ -305,7 +306,7 @@ Trap_am_send(Trap *self, PyObject *arg, PyObject **result)
         }
         /* Resumed, but not with its result (a gate got bound under it): the entry is
          * made again, as traps.enter does. */
-        return delegate(self, cur, ENTER_IN_FULL, result);
+        return delegate(self, cur, ENTER_IN_FULL, 0, result);
     }
     case TRAP_DELEGATED: {
         PySendResult r = PyIter_Send(self->rest, arg, result);

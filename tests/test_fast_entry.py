@@ -348,3 +348,23 @@ def test_any_arguments_inside_a_uapp_leave_the_kernel_intact(calls):
     assert not r.failed, r.failed
     assert set(outcome) <= {"TypeError", "ValueError", "l4_msgtag_t"}
     k.check_invariants()
+
+
+def test_an_entry_the_kernel_refuses_raises_its_error(arch):
+    """sys_enter refuses an entry for a thread the scheduler did not hand to Python (here:
+    a record made current by hand, outside any run): the L4 error, and the kernel
+    unchanged."""
+    from pyl4re.errors import L4Error
+    k = small(arch)
+    h = k.start_task(doubler, name="srv")
+    rec = k._loop.record(h.thread_id)
+    entry = traps.enter_tag(0x1003, 0, 0)
+    traps._current[0] = rec
+    try:
+        with pytest.raises(L4Error, match="refused") as info:
+            entry.send(None)
+    finally:
+        traps._current[0] = None
+    assert info.value.code == k._lib.L4_EINVAL
+    k.check_invariants()
+    assert k.run().blocked == {"srv": "receive (open wait)"}
