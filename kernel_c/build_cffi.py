@@ -68,7 +68,9 @@ ARCH_SOURCES = ["arch.c", "paging.c", "mmu.c", "vcpu.c", "vm.c"]
 
 # -flto: the core's files are optimised as one (inlining across them), ~60 instructions
 # fewer per C IPC round trip (docs/benchmarks.md); the link needs -flto and -O2 again.
-CFLAGS = ["-std=c11", "-Wall", "-Wextra", "-O2", "-fvisibility=hidden", "-flto"]
+BASE_CFLAGS = ["-std=c11", "-Wall", "-Wextra", "-O2"]
+CFLAGS = BASE_CFLAGS + ["-fvisibility=hidden", "-flto"]
+SANITIZE_LINK = ["-fsanitize=address,undefined"]
 SANITIZE_FLAGS = ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined",
                   "-fno-omit-frame-pointer", "-g", "-O1"]
 # The coverage build: no LTO (it builds in a third of the time, and edges are counted per
@@ -154,9 +156,9 @@ def entry_extension_flags():
     """Compiler and linker flags of the µApp fast-entry extension (pyl4re/_entry.c): the
     core's warnings and optimisation, and the sanitizers in the sanitizer build."""
     sanitize = os.environ.get("PYL4RE_SANITIZE") == "1"
-    return {"extra_compile_args": ["-std=c11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"]
+    return {"extra_compile_args": BASE_CFLAGS + ["-Wno-unused-parameter"]
             + (SANITIZE_FLAGS + ["-DPYL4RE_SANITIZE=1"] if sanitize else []),
-            "extra_link_args": ["-fsanitize=address,undefined"] if sanitize else []}
+            "extra_link_args": SANITIZE_LINK if sanitize else []}
 
 
 # cffi's wrappers release the GIL around every call and save/restore errno. The core
@@ -182,7 +184,7 @@ def make_ffi(arch, sched="fp"):
     sources = [os.path.relpath(os.path.join(ROOT, s)) for s in KERNEL_SOURCES]
     sources += [os.path.relpath(os.path.join(ROOT, "arch", arch, s)) for s in ARCH_SOURCES]
     link = ([] if coverage() else ["-flto", "-O2"]) + (
-        ["-fsanitize=address,undefined"] if os.environ.get("PYL4RE_SANITIZE") == "1" else [])
+        SANITIZE_LINK if os.environ.get("PYL4RE_SANITIZE") == "1" else [])
     ffi.set_source(module_name(arch, sched), KEEP_GIL + '#include "pyl4re.h"\n',
                    sources=sources, include_dirs=include_dirs(arch, sched),
                    extra_compile_args=compile_flags(arch), extra_link_args=link)

@@ -38,11 +38,10 @@ static struct {
     Py_ssize_t utcb_offset;    /* and its UTCB view */
     PyTypeObject *msgtag_type; /* l4_msgtag_t, */
     Py_ssize_t raw_offset;     /* and where it keeps its word */
-    PyObject *resume_result_obj;
+    PyObject *resume_result;   /* RESUME_RESULT */
     PyObject *interned;        /* msgtag._interned: raw word -> l4_msgtag_t */
     PyObject *tag_of_raw;      /* msgtag._tag_of_raw(raw): the tag for a word not interned */
     PyObject *rest[2];         /* traps._rest_tag, traps._rest_tag_label */
-    long resume_result;        /* RESUME_RESULT */
     int sys_switch;            /* SYS_SWITCH */
     int switch_to;             /* SYS_SWITCH_TO */
 } g;
@@ -221,24 +220,24 @@ answer(int with_label, uint64_t raw, uint64_t label)
 
 enum { GO_ON = 0, ENTER_IN_FULL = 1 };      /* delegate(): from a status, or from scratch */
 
-/* Hands the entry to traps.py's general code: rest(cur, status, dest, tag, timeout), a
+/* Hands the entry to traps.py's general code: rest(status, dest, tag, timeout), a
  * generator that goes on with the entry from the status C gave it (an error status
- * raises there), or (in_full) makes the entry in full, as traps.enter does, and returns
- * the final answer; the Trap forwards to it from now on. */
+ * raises there), or (in_full: status None) makes the entry in full, as traps.enter does,
+ * and returns the final answer; the Trap forwards to it from now on. */
 static PySendResult
-delegate(Trap *self, PyObject *cur, int in_full, int status, PyObject **result)
+delegate(Trap *self, int in_full, int status, PyObject **result)
 {
-    PyObject *rest;
-    if (in_full)
-        rest = PyObject_CallFunction(g.rest[self->with_label], "OOKKK", cur, Py_None,
-                                     (unsigned long long)self->dest,
-                                     (unsigned long long)self->tag,
-                                     (unsigned long long)self->timeout);
-    else
-        rest = PyObject_CallFunction(g.rest[self->with_label], "OiKKK", cur, status,
-                                     (unsigned long long)self->dest,
-                                     (unsigned long long)self->tag,
-                                     (unsigned long long)self->timeout);
+    PyObject *how = in_full ? Py_NewRef(Py_None) : PyLong_FromLong(status);
+    if (how == NULL) {
+        self->state = TRAP_DONE;
+        *result = NULL;
+        return PYGEN_ERROR;
+    }
+    PyObject *rest = PyObject_CallFunction(g.rest[self->with_label], "OKKK", how,
+                                           (unsigned long long)self->dest,
+                                           (unsigned long long)self->tag,
+                                           (unsigned long long)self->timeout);
+    Py_DECREF(how);
     if (rest == NULL) {
         self->state = TRAP_DONE;
         *result = NULL;
@@ -273,7 +272,7 @@ Trap_am_send(Trap *self, PyObject *arg, PyObject **result)
     case TRAP_FRESH:
         entry = running_entry(cur);
         if (entry == NULL)             /* running() raises there, or the general entry */
-            return delegate(self, cur, ENTER_IN_FULL, 0, result);
+            return delegate(self, ENTER_IN_FULL, 0, result);
         int status = entry->sys_enter(entry->kernel, self->dest, self->tag, self->timeout);
         if (status == 0) {                             /* SYS_DONE: the µApp goes on */
             self->state = TRAP_DONE;
@@ -284,21 +283,19 @@ Trap_am_send(Trap *self, PyObject *arg, PyObject **result)
             PyObject *peer = status < PyList_GET_SIZE(entry->peers)
                 ? PyList_GET_ITEM(entry->peers, status) : Py_None;
             if (peer == Py_None)           /* no record by that index: the general switch */
-                return delegate(self, cur, GO_ON, g.sys_switch, result);
+                return delegate(self, GO_ON, g.sys_switch, result);
             self->state = TRAP_SWITCHED;   /* the µApp C chose: to the loop, at once */
             Py_INCREF(peer);
             *result = peer;
             return PYGEN_NEXT;
         }
-        return delegate(self, cur, GO_ON, status, result);   /* errors too: it raises */
+        return delegate(self, GO_ON, status, result);   /* errors too: it raises */
     case TRAP_SWITCHED: {
         /* Resumed: the thread runs again, so its kernel is the running record's. */
         entry = running_entry(cur);
-        int with_result = arg == g.resume_result_obj;  /* a small int: one object */
-        if (!with_result && arg != NULL && PyLong_CheckExact(arg)) {
-            with_result = PyLong_AsLong(arg) == g.resume_result;
-            PyErr_Clear();
-        }
+        int with_result = arg == g.resume_result      /* a small int: one object */
+            || (arg != NULL && PyLong_CheckExact(arg)
+                && PyObject_RichCompareBool(arg, g.resume_result, Py_EQ) == 1);
         if (with_result && entry != NULL) {
             self->state = TRAP_DONE;
             *result = answer(self->with_label, entry->next[2], entry->next[3]);
@@ -306,7 +303,7 @@ Trap_am_send(Trap *self, PyObject *arg, PyObject **result)
         }
         /* Resumed, but not with its result (a gate got bound under it): the entry is
          * made again, as traps.enter does. */
-        return delegate(self, cur, ENTER_IN_FULL, 0, result);
+        return delegate(self, ENTER_IN_FULL, 0, result);
     }
     case TRAP_DELEGATED: {
         PySendResult r = PyIter_Send(self->rest, arg, result);
@@ -624,8 +621,8 @@ FastCall_dealloc(FastCall *self)
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-/* What introspection asks of a function (help(), inspect.signature through __wrapped__,
- * the docs' checks) is the Python function's. */
+/* What introspection asks of a function (__name__, __module__, help(), inspect.signature
+ * through __wrapped__, the docs' checks) is the Python function's. */
 static PyObject *
 FastCall_getattro(FastCall *self, PyObject *name)
 {
@@ -637,9 +634,9 @@ FastCall_getattro(FastCall *self, PyObject *name)
 }
 
 static PyObject *
-FastCall_fn_attr(FastCall *self, void *name)
+FastCall_doc(FastCall *self, void *unused)
 {
-    return PyObject_GetAttrString(self->fn, (const char *)name);
+    return PyObject_GetAttrString(self->fn, "__doc__");
 }
 
 static PyObject *
@@ -649,10 +646,7 @@ FastCall_repr(FastCall *self)
 }
 
 static PyGetSetDef FastCall_getset[] = {
-    {"__doc__", (getter)FastCall_fn_attr, NULL, NULL, "__doc__"},
-    {"__name__", (getter)FastCall_fn_attr, NULL, NULL, "__name__"},
-    {"__qualname__", (getter)FastCall_fn_attr, NULL, NULL, "__qualname__"},
-    {"__module__", (getter)FastCall_fn_attr, NULL, NULL, "__module__"},
+    {"__doc__", (getter)FastCall_doc, NULL, NULL, NULL},   /* else the type's (None) */
     {NULL},
 };
 
@@ -775,14 +769,13 @@ setup(PyObject *module, PyObject *args, PyObject *kwds)
                             "rest_tag", "rest_tag_label", "resume_result", "sys_switch",
                             "switch_to", NULL};
     PyObject *current, *record_type, *msgtag_type, *interned, *tag_of_raw, *rest_tag,
-        *rest_label;
-    long resume_result;
+        *rest_label, *resume_result;
     int sys_switch, switch_to;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!O!O!O!OOOlii:setup", names,
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!O!O!O!OOOO!ii:setup", names,
                                      &PyList_Type, &current, &PyType_Type, &record_type,
                                      &PyType_Type, &msgtag_type, &PyDict_Type, &interned,
-                                     &tag_of_raw, &rest_tag, &rest_label, &resume_result,
-                                     &sys_switch, &switch_to))
+                                     &tag_of_raw, &rest_tag, &rest_label, &PyLong_Type,
+                                     &resume_result, &sys_switch, &switch_to))
         return NULL;
     if (PyList_GET_SIZE(current) != 1) {
         PyErr_SetString(PyExc_ValueError, "setup: current must be a list of one item");
@@ -794,9 +787,6 @@ setup(PyObject *module, PyObject *args, PyObject *kwds)
             || slot_offset(record_type, "triggered", &triggered)
             || slot_offset(record_type, "utcb", &utcb)
             || slot_offset(msgtag_type, "raw", &raw))
-        return NULL;
-    PyObject *resume_obj = PyLong_FromLong(resume_result);
-    if (resume_obj == NULL)
         return NULL;
     Py_INCREF(current);
     Py_INCREF(record_type);
@@ -814,12 +804,12 @@ setup(PyObject *module, PyObject *args, PyObject *kwds)
     g.triggered_offset = triggered;
     g.utcb_offset = utcb;
     g.raw_offset = raw;
-    Py_XSETREF(g.resume_result_obj, resume_obj);
+    Py_INCREF(resume_result);
+    Py_XSETREF(g.resume_result, resume_result);
     Py_XSETREF(g.interned, interned);
     Py_XSETREF(g.tag_of_raw, tag_of_raw);
     Py_XSETREF(g.rest[0], rest_tag);
     Py_XSETREF(g.rest[1], rest_label);
-    g.resume_result = resume_result;
     g.sys_switch = sys_switch;
     g.switch_to = switch_to;
     Py_RETURN_NONE;
@@ -853,7 +843,7 @@ chain(PyObject *module, PyObject *yielded)
         PyList_SetItem(g.current, 0, yielded);   /* the running record: takes our reference */
         Py_INCREF(coro);
         PyObject *out;
-        PySendResult r = PyIter_Send(coro, g.resume_result_obj, &out);
+        PySendResult r = PyIter_Send(coro, g.resume_result, &out);
         Py_DECREF(coro);
         if (r == PYGEN_ERROR)
             return NULL;

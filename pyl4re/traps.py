@@ -122,7 +122,7 @@ enter_tag = _entry.enter_tag                  # (dest, tag, timeout) -> l4_msgta
 enter_tag_label = _entry.enter_tag_label      # (dest, tag, timeout) -> (l4_msgtag_t, label)
 
 
-def _general(cur, status, dest, tag, timeout):
+def _general(status, dest, tag, timeout):
     """A fast entry's general path: the entry C made goes on from its status, or, with
     status None (no µApp running, or resumed but not with its result: a gate got bound),
     the entry is made in full. (tag raw, label)."""
@@ -132,14 +132,14 @@ def _general(cur, status, dest, tag, timeout):
 
 
 @types.coroutine
-def _rest_tag(cur, status, dest, tag, timeout):
-    raw = (yield from _general(cur, status, dest, tag, timeout))[0]
+def _rest_tag(status, dest, tag, timeout):
+    raw = (yield from _general(status, dest, tag, timeout))[0]
     return _tag_of_raw(raw)
 
 
 @types.coroutine
-def _rest_tag_label(cur, status, dest, tag, timeout):
-    raw, label = yield from _general(cur, status, dest, tag, timeout)
+def _rest_tag_label(status, dest, tag, timeout):
+    raw, label = yield from _general(status, dest, tag, timeout)
     return _tag_of_raw(raw), label
 
 

@@ -23,6 +23,21 @@ class _Hop:
         yield None
 
 
+def _take_turns(side, rounds):
+    """Two coroutines of `side` taking turns through a driver loop: ns per round trip
+    (two turns)."""
+    a, b = side(), side()
+    a_send, b_send = a.send, b.send
+    t0 = time.perf_counter_ns()
+    for _ in range(rounds):
+        a_send(None)
+        b_send(None)
+    dt = time.perf_counter_ns() - t0
+    a.close()
+    b.close()
+    return dt / rounds, 0
+
+
 def python_floor(arch, rounds):
     """The least a µApp<->µApp round trip can cost in CPython: two coroutines taking
     turns through a driver loop, each turn one await of a preallocated awaitable and one
@@ -34,40 +49,19 @@ def python_floor(arch, rounds):
         while True:
             noop()
             await hop
-
-    a, b = side(), side()
-    a_send, b_send = a.send, b.send
-    t0 = time.perf_counter_ns()
-    for _ in range(rounds):
-        a_send(None)
-        b_send(None)
-    dt = time.perf_counter_ns() - t0
-    a.close()
-    b.close()
-    return dt / rounds, 0
+    return _take_turns(side, rounds)
 
 
 def awaits_floor(rounds):
-    """The Python floor without its cffi calls: two coroutines taking turns through a
-    driver loop, each turn one await of a preallocated awaitable. What a round trip costs
-    in CPython with no kernel entry at all (the µApp fast entry makes no cffi call, so this
-    is the bound below it; docs/benchmarks.md, "The references")."""
+    """The Python floor without its cffi calls: each turn only the await. What a round
+    trip costs in CPython with no kernel entry at all (the µApp fast entry makes no cffi
+    call, so this is the bound below it; docs/benchmarks.md, "The references")."""
     hop = _Hop()
 
     async def side():
         while True:
             await hop
-
-    a, b = side(), side()
-    a_send, b_send = a.send, b.send
-    t0 = time.perf_counter_ns()
-    for _ in range(rounds):
-        a_send(None)
-        b_send(None)
-    dt = time.perf_counter_ns() - t0
-    a.close()
-    b.close()
-    return dt / rounds, 0
+    return _take_turns(side, rounds)
 
 
 def asyncio_queue(rounds):

@@ -154,24 +154,22 @@ class Arm64:
     # ---- exceptions
 
     def trap(self, intno, pc):
-        if intno == EXCP_HVC:                          # pc is past the HVC already
-            return Trap("hypercall", (self._insn(pc - 4) >> 5) & 0xFFFF, pc)
-        insn = self._insn(pc)
+        # HVC and SVC report pc past themselves (their preferred return address), the
+        # other exceptions at the instruction.
+        at = pc - 4 if intno in (EXCP_HVC, EXCP_SWI) else pc
+        insn = self._insn(at)
+        if intno == EXCP_HVC:
+            return Trap("hypercall", (insn >> 5) & 0xFFFF, pc)
         if intno == EXCP_UDEF and insn == WFI:         # trapped by HCR_EL2.TWI
             return Trap("halt", 0, pc + 4)
-        has_vectors = bool(self.uc.reg_read(A.UC_ARM64_REG_VBAR_EL1))
+        imm16 = (insn >> 5) & 0xFFFF
+        syndrome = {EXCP_UDEF: EC_UNKNOWN << 26, EXCP_SWI: EC_SVC64 << 26 | imm16,
+                    EXCP_BKPT: EC_BRK64 << 26 | imm16}.get(intno)
+        if syndrome is not None and self.uc.reg_read(A.UC_ARM64_REG_VBAR_EL1):
+            return self._synchronous(syndrome, pc)    # ELR_EL1 = pc, as Unicorn has it
         if intno == EXCP_UDEF:
-            if not has_vectors:
-                return Trap("undefined", insn, pc)     # no vector table: the VM stops
-            return self._synchronous(EC_UNKNOWN << 26, pc)   # ELR_EL1 = the instruction
-        if intno == EXCP_SWI and has_vectors:          # pc is past the SVC: ELR_EL1 too
-            return self._synchronous(EC_SVC64 << 26 | (self._insn(pc - 4) >> 5) & 0xFFFF, pc)
-        if intno == EXCP_BKPT and has_vectors:         # ELR_EL1 = the BRK
-            return self._synchronous(EC_BRK64 << 26 | (insn >> 5) & 0xFFFF, pc)
-        if intno == EXCP_SWI:
-            insn = self._insn(pc - 4)
-            pc -= 4
-        return Trap(f"exception {intno}", insn, pc)
+            return Trap("undefined", insn, pc)         # no vector table: the VM stops
+        return Trap(f"exception {intno}", insn, at)
 
     def _synchronous(self, syndrome, return_pc):
         """Take a synchronous exception to EL1 (ESR_EL1 = the syndrome, with IL: every

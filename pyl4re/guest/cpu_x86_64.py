@@ -51,6 +51,7 @@ own GDT and reloads CS (an IRETQ loads CS from it, as on hardware) and its IDT.
 * **Cost.** INSN_NS = 1: every instruction is 1 ns of the vCPU's time.
 """
 import ctypes
+import functools
 from collections import namedtuple
 
 import unicorn
@@ -87,14 +88,10 @@ SEGMENT_PREFIXES = {0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65}
 # after it delivered an exception, in Unicorn's saved CPU context, at the offset found
 # once by raising two exceptions on a scratch CPU (None: not found, and a #DF Unicorn
 # reports stops the VM, as it can then only be that artefact).
-_OLD_EXCEPTION = []
-
-
+@functools.cache
 def old_exception_offset():
     """Where Unicorn's saved x86 CPU context keeps QEMU's old_exception, or None."""
-    if not _OLD_EXCEPTION:
-        _OLD_EXCEPTION.append(_find_old_exception())
-    return _OLD_EXCEPTION[0]
+    return _find_old_exception()
 
 
 def _context_bytes(uc):
@@ -297,7 +294,8 @@ class X86_64:
                         "earlier one it still counts as in flight (unicorn issue 1883); "
                         "the exception itself is unknown")
         if self._idt_reaches(intno):
-            return Trap("vector", intno, pc)   # deliver() pushes the rip Unicorn has now
+            return Trap("vector", intno, pc)   # pc: the rip the CPU saves (Unicorn's in its
+                                               # hook: past INT n and INT3, at a fault)
         name = EXCEPTIONS.get(intno)
         return Trap(f"exception {intno}" + (f" {name}" if name else ""), intno, pc)
 
@@ -360,11 +358,11 @@ class X86_64:
         offset = (lo & 0xFFFF) | ((lo >> 48) & 0xFFFF) << 16 | (hi & 0xFFFFFFFF) << 32
         selector = (lo >> 16) & 0xFFFF
         flags = uc.reg_read(X.UC_X86_REG_RFLAGS)
-        words = [0] * error + [self.pc(), uc.reg_read(X.UC_X86_REG_CS), flags, rsp,
-                 uc.reg_read(X.UC_X86_REG_SS)]
+        cs = uc.reg_read(X.UC_X86_REG_CS)
+        words = [0] * error + [self.pc(), cs, flags, rsp, uc.reg_read(X.UC_X86_REG_SS)]
         uc.mem_write(frame, b"".join(w.to_bytes(8, "little") for w in words))
         uc.reg_write(X.UC_X86_REG_RSP, frame)
-        if selector != words[-4]:
+        if selector != cs:
             uc.reg_write(X.UC_X86_REG_CS, selector)
         flags &= ~(RFLAGS_TF | RFLAGS_NT | RFLAGS_RF | (RFLAGS_IF if kind == GATE_INTR else 0))
         uc.reg_write(X.UC_X86_REG_RFLAGS, flags)
